@@ -1,0 +1,1 @@
+"""The `paperboy` command line (Typer + Rich)."""

@@ -1,0 +1,61 @@
+"""The Typer application, its shared state, and the error boundary: messages, never tracebacks."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import typer
+from rich.console import Console
+
+from paperboy.settings import Settings, load_settings
+from paperboy.wiring import open_store
+from store.repository import SqlStore
+
+app = typer.Typer(
+    name="paperboy",
+    help="Trending Hugging Face papers, matched to your keywords, in your inbox.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+db_app = typer.Typer(help="Database schema: see and apply migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class State:
+    """Settings are read once, in the root callback; the store is opened on first use."""
+
+    settings: Settings
+    _store: SqlStore | None = field(default=None, repr=False)
+
+    def store(self) -> SqlStore:
+        if self._store is None:
+            self._store = open_store(self.settings)
+        return self._store
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each request and decision."),
+) -> None:
+    """Paperboy scrapes Hugging Face Papers into a database and mails keyword digests.
+
+    Settings come from PAPERBOY_* environment variables or a .env file (see the README).
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = State(settings=load_settings())
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, State)
+    return obj

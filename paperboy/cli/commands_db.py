@@ -1,0 +1,32 @@
+"""`paperboy db`: the schema's revision and its migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from paperboy.cli.app import db_app, out, state
+from store.engine import current_revision, head_revision, make_engine, upgrade
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply every pending migration (a new SQLite file is migrated on first use anyway)."""
+    engine = make_engine(state(ctx).settings.database_url)
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    if before == after:
+        out.print(f"already at the latest schema ({after}).")
+    else:
+        out.print(f"upgraded the schema from {before or 'empty'} to {after}.")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the schema revision of the database and the one this Paperboy needs."""
+    engine = make_engine(state(ctx).settings.database_url)
+    current = current_revision(engine)
+    head = head_revision()
+    status = "up to date" if current == head else "run `paperboy db upgrade`"
+    out.print(f"database: {current or 'empty'}; this Paperboy: {head} ({status})")
+    raise typer.Exit(0 if current == head else 1)

@@ -1,0 +1,161 @@
+"""`paperboy fetch` and `paperboy demo`: bring papers into the store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from paperboy.cli.app import app, err, out, state
+from paperboy.cli.views import papers_table, reports_table
+from paperboy.clock import system_clock
+from paperboy.demo import DEFAULT_PAGES, demo_sources, replay_transport
+from paperboy.ingest import Ingestor, IngestReport
+from paperboy.wiring import build_ingestor
+from scraper import sources
+from scraper.models import Verdict
+from scraper.sources import Source
+from store.types import PaperFilter
+
+MAX_BACKFILL_DAYS = 366
+
+
+def _selected_sources(
+    day: str | None,
+    week: str | None,
+    month: str | None,
+    trending: bool,
+    search: str | None,
+    backfill: int | None,
+) -> list[Source]:
+    chosen = [
+        name
+        for name, value in (
+            ("--date", day),
+            ("--week", week),
+            ("--month", month),
+            ("--trending", trending or None),
+            ("--search", search),
+            ("--backfill", backfill),
+        )
+        if value is not None
+    ]
+    if len(chosen) > 1:
+        raise typer.BadParameter(f"choose one of {', '.join(chosen)}, not several")
+    try:
+        if day is not None:
+            return [sources.day(date.fromisoformat(day))]
+        if week is not None:
+            return [sources.week(week)]
+        if month is not None:
+            return [sources.month(month)]
+        if search is not None:
+            return [sources.search(search)]
+    except ValueError as e:
+        raise typer.BadParameter(str(e).replace("Invalid isoformat string", "not a date")) from e
+    if trending:
+        return [sources.trending()]
+    if backfill is not None:
+        today = system_clock().date()
+        return [sources.day(today - timedelta(days=n)) for n in range(backfill)]
+    return [sources.day()]
+
+
+@app.command()
+def fetch(
+    ctx: typer.Context,
+    day: str | None = typer.Option(None, "--date", help="One day, YYYY-MM-DD."),
+    week: str | None = typer.Option(None, "--week", help="An ISO week, YYYY-Www (2026-W27)."),
+    month: str | None = typer.Option(None, "--month", help="A month, YYYY-MM."),
+    trending: bool = typer.Option(False, "--trending", help="The trending list."),
+    search: str | None = typer.Option(None, "--search", help="A keyword search.", metavar="QUERY"),
+    backfill: int | None = typer.Option(
+        None,
+        "--backfill",
+        min=1,
+        max=MAX_BACKFILL_DAYS,
+        help="Today and the N-1 days before it, one day at a time.",
+        metavar="DAYS",
+    ),
+) -> None:
+    """Fetch a list from Hugging Face Papers (the latest day by default) into the store.
+
+    Tries the JSON API, then the page's embedded data, then its rendered cards. Exits non-zero
+    when a fetch is broken (unreachable, refused, or unparseable); only the failed fetch is kept.
+    """
+    selected = _selected_sources(day, week, month, trending, search, backfill)
+    st = state(ctx)
+    ingestor, client = build_ingestor(st.settings, st.store())
+    with client:
+        reports = _run(ingestor, selected, progress=backfill is not None)
+    out.print(reports_table(reports))
+    raise typer.Exit(_conclude(reports))
+
+
+def _run(ingestor: Ingestor, selected: Sequence[Source], *, progress: bool) -> list[IngestReport]:
+    if not progress:
+        return ingestor.run_all(selected)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("backfilling", total=len(selected))
+        return ingestor.run_all(
+            selected,
+            progress=lambda r: bar.update(task, advance=1, description=escape(r.label)),
+        )
+
+
+def _conclude(reports: Sequence[IngestReport]) -> int:
+    broken = [r for r in reports if r.verdict is Verdict.BROKEN]
+    new = sum(r.result.new_papers for r in reports)
+    if not broken:
+        out.print(f"{new} new paper{'s' if new != 1 else ''} stored.")
+        return 0
+    first = broken[0].outcome
+    err.print(
+        f"[bold red]error:[/] {len(broken)} of {len(reports)} fetches failed; "
+        f"{escape(broken[0].label)}: {escape(first.error or 'broken')}"
+    )
+    err.print(
+        "[dim]hint:[/] nothing was stored from a failed fetch but its row "
+        "(see `paperboy fetches`); it is safe to run again"
+    )
+    return 1
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    pages: Path = typer.Option(
+        DEFAULT_PAGES,
+        "--pages",
+        help="Folder of saved Hugging Face captures to replay.",
+        file_okay=False,
+    ),
+) -> None:
+    """Load the bundled saved Hugging Face pages through the real fetch path, offline.
+
+    Replays 2024 to 2026 API answers, an HTML page and a search through the same client, parsers
+    and store that `paperboy fetch` uses, then shows what was stored.
+    """
+    st = state(ctx)
+    transport = replay_transport(pages)
+    ingestor, client = build_ingestor(st.settings, st.store(), transport=transport, delay=0.0)
+    with client:
+        reports = ingestor.run_all(demo_sources())
+    out.print(reports_table(reports))
+    store = st.store()
+    out.print(papers_table(store.list_papers(PaperFilter(limit=10)), title="Top stored papers"))
+    out.print(
+        f"{store.count_papers()} papers and {store.count_observations()} observations stored in "
+        f"{escape(st.settings.database_url)}. Try `paperboy papers --search diffusion`."
+    )
+    raise typer.Exit(_conclude(reports))

@@ -1,0 +1,40 @@
+"""Entry point of the `paperboy` console script: runs the app inside the error boundary."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.markup import escape
+
+from paperboy.cli import commands_db, commands_fetch, commands_papers  # noqa: F401  (registers)
+from paperboy.cli.app import app, err
+from paperboy.errors import PaperboyError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a PaperboyError becomes its message and hint on stderr and a non-zero exit.
+
+    Typer handles --help, usage errors and exit codes itself (as SystemExit); everything else
+    that escapes a command is turned into one clear line here, never a traceback.
+    """
+    try:
+        app(args=argv, prog_name="paperboy")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except PaperboyError as e:
+        err.print(f"[bold red]error:[/] {escape(e.message)}")
+        if e.hint:
+            err.print(f"[dim]hint:[/] {escape(e.hint)}")
+        return e.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as e:  # the last boundary: an unexpected error still gets one clear line
+        err.print(f"[bold red]internal error:[/] {type(e).__name__}: {escape(str(e))}")
+        err.print("[dim]hint:[/] run again with --verbose and report it with the command you ran")
+        return 70
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Rich renderings of reports, papers and fetches: the CLI's only presentation code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from rich.markup import escape
+from rich.table import Table
+
+from paperboy.ingest import IngestReport
+from store.types import Fetch, Observation, Paper
+
+VERDICT_STYLE = {"ok": "green", "empty": "yellow", "not_modified": "cyan", "broken": "bold red"}
+
+
+def verdict(value: str) -> str:
+    return f"[{VERDICT_STYLE.get(value, 'white')}]{value}[/]"
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def reports_table(reports: Iterable[IngestReport]) -> Table:
+    table = Table(title="Fetches", title_justify="left")
+    for name, justify in (
+        ("source", "left"),
+        ("period", "left"),
+        ("verdict", "left"),
+        ("via", "left"),
+        ("papers", "right"),
+        ("new", "right"),
+        ("ms", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in reports:
+        o = r.outcome
+        table.add_row(
+            escape(r.label),
+            escape(o.period),
+            verdict(o.verdict.value),
+            o.path.value if o.path else "-",
+            str(len(o.papers)),
+            str(r.result.new_papers),
+            str(o.duration_ms),
+        )
+    return table
+
+
+def papers_table(papers: Iterable[Paper], *, title: str = "Papers") -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("arXiv id", no_wrap=True)
+    table.add_column("upvotes", justify="right")
+    table.add_column("title")
+    table.add_column("authors", justify="right")
+    table.add_column("first seen", no_wrap=True)
+    for p in papers:
+        table.add_row(
+            p.arxiv_id,
+            str(p.upvotes),
+            escape(p.title),
+            str(p.author_count),
+            when(p.first_seen_at),
+        )
+    return table
+
+
+def paper_detail(paper: Paper, observations: Iterable[Observation]) -> Table:
+    table = Table(show_header=False, title=escape(paper.title), title_justify="left")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    authors = ", ".join(paper.authors[:8]) + (
+        f" +{paper.author_count - 8}" if paper.author_count > 8 else ""
+    )
+    rows = [
+        ("arXiv", f"https://arxiv.org/abs/{paper.arxiv_id}"),
+        ("Hugging Face", f"https://huggingface.co/papers/{paper.arxiv_id}"),
+        ("upvotes", str(paper.upvotes)),
+        ("authors", authors or "-"),
+        ("organisation", paper.organization or "-"),
+        ("published", when(paper.published_at)),
+        ("on Daily Papers", when(paper.submitted_on_daily_at)),
+        ("submitted by", paper.submitter or "-"),
+        ("comments", "-" if paper.num_comments is None else str(paper.num_comments)),
+        ("code", _code(paper)),
+        ("project page", paper.project_page or "-"),
+        ("AI keywords", ", ".join(paper.ai_keywords) or "-"),
+        ("AI summary", paper.ai_summary or "-"),
+        ("abstract", paper.summary or "-"),
+        ("first seen", when(paper.first_seen_at)),
+        (
+            "seen in",
+            "; ".join(f"{o.view} {o.period} (#{o.rank}, {o.upvotes} upvotes)" for o in observations)
+            or "-",
+        ),
+    ]
+    for name, value in rows:
+        table.add_row(name, escape(value))
+    return table
+
+
+def _code(paper: Paper) -> str:
+    if not paper.github_repo:
+        return "-"
+    stars = f" ({paper.github_stars} stars)" if paper.github_stars is not None else ""
+    return paper.github_repo + stars
+
+
+def fetches_table(fetches: Iterable[Fetch]) -> Table:
+    table = Table(title="Recent fetches", title_justify="left")
+    for name in ("id", "when", "source", "period", "verdict", "via", "HTTP", "papers", "new"):
+        table.add_column(name, no_wrap=name != "period")
+    table.add_column("error")
+    for f in fetches:
+        table.add_row(
+            str(f.id),
+            when(f.started_at),
+            f.source,
+            escape(f.period),
+            verdict(f.verdict),
+            f.path or "-",
+            str(f.status_code or "-"),
+            str(f.paper_count),
+            str(f.new_papers),
+            escape(f.error or ""),
+        )
+    return table

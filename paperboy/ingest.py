@@ -1,0 +1,138 @@
+"""Fetch sources and store what they found: the pure plan, and the thin orchestrator around it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Protocol
+
+from paperboy.clock import Clock
+from scraper.fetch import Fetcher
+from scraper.models import FetchOutcome, ScrapedPaper, Validators, Verdict, View
+from scraper.sources import Source
+from store.types import (
+    FetchRecord,
+    IngestBatch,
+    IngestResult,
+    ObservationUpsert,
+    PaperUpsert,
+)
+
+log = logging.getLogger(__name__)
+
+# Lists Hugging Face ranks by upvotes (its API order is not guaranteed); the others keep their
+# own order: trending by its momentum formula, search by relevance.
+_UPVOTE_RANKED = frozenset({View.DAY, View.WEEK, View.MONTH})
+_PAPER_FIELDS = tuple(f.name for f in fields(ScrapedPaper))
+
+
+class IngestStore(Protocol):
+    """What ingesting needs from the store."""
+
+    def ingest(self, batch: IngestBatch) -> IngestResult: ...
+
+    def validators_for(self, source: str, period: str) -> Validators | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """One source's result, as the CLI and the scheduler report it."""
+
+    label: str
+    outcome: FetchOutcome
+    result: IngestResult
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.outcome.verdict
+
+
+def plan_batch(outcome: FetchOutcome) -> IngestBatch:
+    """What to write for one fetch. Only an ``ok`` fetch touches papers and observations."""
+    fetch = FetchRecord(
+        source=outcome.view.value,
+        period=outcome.period,
+        url=outcome.url,
+        verdict=outcome.verdict.value,
+        started_at=outcome.started_at,
+        finished_at=outcome.finished_at,
+        path=outcome.path.value if outcome.path else None,
+        status_code=outcome.status_code,
+        paper_count=len(outcome.papers),
+        error=outcome.error,
+        error_kind=outcome.error_kind,
+        requests=outcome.requests,
+        etag=outcome.validators.etag,
+        last_modified=outcome.validators.last_modified,
+    )
+    if outcome.verdict is not Verdict.OK:
+        return IngestBatch(fetch=fetch)
+    ranked = rank(outcome.view, outcome.papers)
+    seen = outcome.finished_at
+    return IngestBatch(
+        fetch=fetch,
+        papers=tuple(to_upsert(p, seen) for p in ranked),
+        observations=tuple(
+            ObservationUpsert(
+                arxiv_id=p.arxiv_id,
+                view=outcome.view.value,
+                period=outcome.period,
+                upvotes=p.upvotes,
+                rank=position,
+                seen_at=seen,
+            )
+            for position, p in enumerate(ranked, start=1)
+        ),
+    )
+
+
+def rank(view: View, papers: Iterable[ScrapedPaper]) -> list[ScrapedPaper]:
+    """Deduplicated by arXiv id (first wins), then in the list's own order of merit."""
+    unique = list({p.arxiv_id: p for p in reversed(list(papers))}.values())[::-1]
+    if view in _UPVOTE_RANKED:
+        unique.sort(key=lambda p: -p.upvotes)  # stable: ties keep the page's order
+    return unique
+
+
+def to_upsert(paper: ScrapedPaper, seen_at: datetime) -> PaperUpsert:
+    """The store's intent for a parsed paper (same fields, plus when it was seen)."""
+    return PaperUpsert(seen_at=seen_at, **{name: getattr(paper, name) for name in _PAPER_FIELDS})
+
+
+class Ingestor:
+    """Runs sources through the fetcher into the store; a broken source never stops the rest."""
+
+    def __init__(self, fetcher: Fetcher, store: IngestStore, clock: Clock) -> None:
+        self._fetcher, self._store, self._clock = fetcher, store, clock
+
+    def run(self, source: Source) -> IngestReport:
+        validators = (
+            self._store.validators_for(source.view.value, source.period)
+            if source.period is not None
+            else None
+        )
+        outcome = self._fetcher.fetch(source, validators)
+        result = self._store.ingest(plan_batch(outcome))
+        log.info(
+            "fetched %s: %s, %d papers, %d new",
+            source.label,
+            outcome.verdict.value,
+            len(outcome.papers),
+            result.new_papers,
+        )
+        return IngestReport(label=source.label, outcome=outcome, result=result)
+
+    def run_all(
+        self,
+        sources: Iterable[Source],
+        progress: Callable[[IngestReport], None] | None = None,
+    ) -> list[IngestReport]:
+        reports = []
+        for source in sources:
+            report = self.run(source)
+            reports.append(report)
+            if progress is not None:
+                progress(report)
+        return reports

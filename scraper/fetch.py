@@ -1,0 +1,219 @@
+"""Fetch one source: the JSON API first, then the HTML page; decide the health verdict."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from paperboy.clock import Clock
+from paperboy.errors import FetchError, ParseError
+from scraper.http import Answer, PoliteHttp
+from scraper.models import (
+    FetchOutcome,
+    ParsedPage,
+    ParsePath,
+    ScrapedPaper,
+    Validators,
+    Verdict,
+    View,
+)
+from scraper.parse_html import parse_page
+from scraper.parse_json import parse_entries
+from scraper.robots import RobotsGate
+from scraper.sources import API_PAGE_SIZE, Source
+
+log = logging.getLogger(__name__)
+MAX_API_PAGES = 5  # weekly and monthly lists stop at about 105 papers
+
+
+class Fetcher(Protocol):
+    """What the ingest orchestrator needs from the scraper (tests may hand in a fake)."""
+
+    def fetch(self, source: Source, validators: Validators | None = None) -> FetchOutcome: ...
+
+
+@dataclass
+class _Attempt:
+    """What went wrong along the way, for the fetch row when every path fails."""
+
+    errors: list[str] = field(default_factory=list)
+    status_code: int | None = None
+    requests: int = 0
+
+
+class _NotModified(Exception):
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+
+class HuggingFaceFetcher:
+    """Fetches a Source through the polite client, honouring robots.txt."""
+
+    def __init__(self, http: PoliteHttp, robots: RobotsGate, clock: Clock) -> None:
+        self._http, self._robots, self._clock = http, robots, clock
+
+    def fetch(self, source: Source, validators: Validators | None = None) -> FetchOutcome:
+        started = self._clock()
+        api_path, _ = source.api_request()
+        attempt = _Attempt()
+        found: tuple[ParsedPage, Answer] | None = None
+        try:
+            self._robots.check(api_path)
+            found = self._from_api(source, validators, attempt)
+        except _NotModified as nm:
+            return self._outcome(source, started, Verdict.NOT_MODIFIED, attempt, nm.answer)
+        except FetchError as e:
+            attempt.requests += 1
+            if e.kind in {"network", "robots", "rate_limited"}:
+                return self._broken(source, started, e.url, attempt, e)
+            attempt.errors.append(f"API: {e.message}")
+            attempt.status_code = e.status_code
+        except ParseError as e:
+            attempt.errors.append(f"API: {e.message}")
+        if found is None:
+            try:
+                found = self._from_html(source, attempt)
+            except (FetchError, ParseError) as e:
+                url = e.url if isinstance(e, FetchError) else self._page_url(source)
+                return self._broken(source, started, url, attempt, e)
+        page, answer = found
+        verdict = Verdict.OK if page.papers else Verdict.EMPTY
+        return self._outcome(source, started, verdict, attempt, answer, page)
+
+    def _from_api(
+        self, source: Source, validators: Validators | None, attempt: _Attempt
+    ) -> tuple[ParsedPage, Answer] | None:
+        path, params = source.api_request()
+        papers: list[ScrapedPaper] = []
+        first: Answer | None = None
+        for page_number in range(MAX_API_PAGES if source.paginated else 1):
+            paged = {**params, "p": page_number} if page_number else params
+            answer = self._http.get(
+                path, params=paged, validators=None if page_number else validators
+            )
+            attempt.requests += answer.requests
+            first = first or answer
+            if answer.status_code == 304 and page_number == 0:
+                raise _NotModified(answer)
+            if answer.status_code != 200:
+                attempt.status_code = answer.status_code
+                attempt.errors.append(f"API: HTTP {answer.status_code}{_error_text(answer)}")
+                return None
+            batch = _json_papers(answer, f"API {answer.url}")
+            papers.extend(p for p in batch if p.arxiv_id not in {q.arxiv_id for q in papers})
+            if not source.paginated or len(batch) < API_PAGE_SIZE:
+                break
+        assert first is not None
+        return ParsedPage(papers=tuple(papers), path=ParsePath.API), first
+
+    def _from_html(self, source: Source, attempt: _Attempt) -> tuple[ParsedPage, Answer]:
+        path, params = source.page_request()
+        self._robots.check(path)
+        answer = self._http.get(path, params=params, accept="text/html")
+        attempt.requests += answer.requests
+        attempt.status_code = answer.status_code
+        if answer.status_code != 200:
+            raise FetchError(
+                answer.url,
+                f"page answered HTTP {answer.status_code}",
+                kind="http",
+                status_code=answer.status_code,
+            )
+        return parse_page(answer.body, f"page {answer.url}"), answer
+
+    def _page_url(self, source: Source) -> str:
+        path, _ = source.page_request()
+        return path
+
+    def _broken(
+        self,
+        source: Source,
+        started: datetime,
+        url: str,
+        attempt: _Attempt,
+        error: FetchError | ParseError,
+    ) -> FetchOutcome:
+        kind = error.kind if isinstance(error, FetchError) else "parse"
+        status = error.status_code if isinstance(error, FetchError) else attempt.status_code
+        message = "; ".join(
+            [*attempt.errors, f"{'page' if attempt.errors else 'fetch'}: {error.message}"]
+        )
+        log.warning("%s is broken: %s", source.label, message)
+        return FetchOutcome(
+            view=source.view,
+            period=source.period or self._clock().date().isoformat(),
+            url=url,
+            verdict=Verdict.BROKEN,
+            started_at=started,
+            finished_at=self._clock(),
+            status_code=status or attempt.status_code,
+            error=message,
+            error_kind=kind,
+            requests=attempt.requests,
+        )
+
+    def _outcome(
+        self,
+        source: Source,
+        started: datetime,
+        verdict: Verdict,
+        attempt: _Attempt,
+        answer: Answer,
+        page: ParsedPage | None = None,
+    ) -> FetchOutcome:
+        papers = page.papers if page else ()
+        return FetchOutcome(
+            view=source.view,
+            period=source.period or _latest_period(page, self._clock().date().isoformat()),
+            url=answer.url,
+            verdict=verdict,
+            started_at=started,
+            finished_at=self._clock(),
+            papers=papers,
+            path=page.path if page else None,
+            status_code=answer.status_code,
+            error="; ".join(attempt.errors) or None,
+            validators=answer.validators
+            if page is None or page.path is ParsePath.API
+            else Validators(),
+            requests=attempt.requests,
+        )
+
+
+def _json_papers(answer: Answer, source: str) -> tuple[ScrapedPaper, ...]:
+    try:
+        data = json.loads(answer.body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ParseError(source, "", f"the answer is not JSON ({type(e).__name__})") from e
+    return parse_entries(data, source)
+
+
+def _error_text(answer: Answer) -> str:
+    try:
+        data = json.loads(answer.body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return ""
+    return (
+        f" ({data['error']})"
+        if isinstance(data, dict) and isinstance(data.get("error"), str)
+        else ""
+    )
+
+
+def _latest_period(page: ParsedPage | None, today: str) -> str:
+    """Which day "the latest list" was: the page says so, or most papers were submitted on it."""
+    if page is None:
+        return today
+    if page.period:
+        return page.period
+    days = Counter(
+        p.submitted_on_daily_at.date().isoformat() for p in page.papers if p.submitted_on_daily_at
+    )
+    return days.most_common(1)[0][0] if days else today
+
+
+__all__ = ["Fetcher", "HuggingFaceFetcher", "View"]

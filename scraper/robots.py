@@ -1,0 +1,78 @@
+"""robots.txt per RFC 9309: 4xx means allowed, 5xx or unreachable means skip this run."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from protego import Protego
+
+from paperboy.errors import FetchError
+from scraper.http import PoliteHttp
+
+ROBOTS_PRODUCT = "Paperboy"  # the product token we look for in User-agent lines
+
+
+class RobotsGate:
+    """Asks robots.txt once per host per run (the instance lives for one run)."""
+
+    def __init__(self, http: PoliteHttp, base_url: str, product: str = ROBOTS_PRODUCT) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._product = product
+        self._rules: Protego | None = None
+        self._allow_all = False
+
+    def check(self, path: str) -> None:
+        """Raise FetchError(kind="robots") when ``path`` may not be fetched now."""
+        url = f"{self._base_url}{path}"
+        if self._allow_all:
+            return
+        if self._rules is None:
+            self._load()
+            if self._allow_all:
+                return
+        assert self._rules is not None
+        if not self._rules.can_fetch(url, self._product):
+            raise FetchError(
+                url,
+                "robots.txt disallows this URL for Paperboy",
+                kind="robots",
+                hint="respecting the site's wishes; nothing was fetched",
+            )
+
+    def crawl_delay(self) -> float | None:
+        """The Crawl-delay robots.txt asks of us, if any (after the first check)."""
+        if self._rules is None:
+            return None
+        delay = self._rules.crawl_delay(self._product)
+        return float(delay) if delay is not None else None
+
+    def _load(self) -> None:
+        robots_url = f"{self._base_url}/robots.txt"
+        try:
+            answer = self._http.get("/robots.txt", accept="text/plain")
+        except FetchError as e:
+            raise FetchError(
+                robots_url,
+                f"robots.txt unavailable ({e.problem}); skipping this run as RFC 9309 asks",
+                kind="robots",
+                status_code=e.status_code,
+                hint="the next scheduled run will try again",
+            ) from e
+        if 400 <= answer.status_code < 500:
+            self._allow_all = True  # RFC 9309 §2.3.1.3: "unavailable" means no restrictions
+            return
+        if answer.status_code >= 300:
+            raise FetchError(
+                robots_url,
+                f"robots.txt answered HTTP {answer.status_code}; skipping this run",
+                kind="robots",
+                status_code=answer.status_code,
+            )
+        # RFC 9309 §2.5: parse at least the first 500 KiB.
+        text = answer.body[: 512 * 1024].decode("utf-8", "replace")
+        self._rules = Protego.parse(text)
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc

@@ -1,0 +1,107 @@
+"""The engine (SQLite with WAL by default, PostgreSQL via psycopg) and Alembic migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from paperboy.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout on every connect."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise StoreError(
+            f"PAPERBOY_DATABASE_URL is not a database URL: {url!r}",
+            hint="use sqlite:///path/to/paperboy.db or postgresql+psycopg://user@host/db",
+        ) from e
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config(_NO_ENGINE)).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as e:
+        raise _unreachable(engine, e) from e
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` (``paperboy db upgrade``)."""
+    try:
+        command.upgrade(_alembic_config(engine), revision)
+    except SQLAlchemyError as e:
+        raise _unreachable(engine, e) from e
+
+
+def open_engine(url: str, *, migrate: bool = False) -> Engine:
+    """An engine whose schema is current.
+
+    A database with no tables yet (a new SQLite file, an empty PostgreSQL database) is migrated
+    at once; an older schema is upgraded only with ``migrate=True`` and otherwise refused, so an
+    operator decides when a shared database changes.
+    """
+    engine = make_engine(url)
+    current = current_revision(engine)
+    if current is None or (migrate and current != head_revision()):
+        upgrade(engine)
+    elif current != head_revision():
+        raise StoreError(
+            f"the database is at schema {current}, this Paperboy needs {head_revision()}",
+            hint="run `paperboy db upgrade` (back the database up first)",
+        )
+    return engine
+
+
+def _unreachable(engine: Engine, error: SQLAlchemyError) -> StoreError:
+    where = engine.url.render_as_string(hide_password=True)
+    detail = str(error.orig if hasattr(error, "orig") and error.orig else error).splitlines()[0]
+    return StoreError(
+        f"cannot use the database {where}: {detail}",
+        hint="check PAPERBOY_DATABASE_URL and that the database server is running",
+    )
+
+
+_NO_ENGINE = create_engine("sqlite://")

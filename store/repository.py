@@ -1,0 +1,227 @@
+"""The repository: writes one fetch per transaction and hands out frozen records, never rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import Engine, Select, desc, func, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from paperboy.errors import StoreError
+from scraper.models import Validators
+from store.tables import FetchRow, ObservationRow, PaperRow
+from store.types import (
+    Fetch,
+    IngestBatch,
+    IngestResult,
+    Observation,
+    Paper,
+    PaperFilter,
+)
+from store.upsert import OBSERVATIONS, PAPERS, upsert_observations, upsert_papers
+
+FETCHES = FetchRow.__table__  # type: ignore[attr-defined]
+_LOOKUP_CHUNK = 500  # ids per IN (...) clause, well under every driver's parameter limit
+
+
+class SqlStore:
+    """Papers, observations and fetches on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as e:
+            detail = str(getattr(e, "orig", None) or e).splitlines()[0]
+            raise StoreError(
+                f"database write failed: {detail}",
+                hint="nothing from this fetch was kept; check the database and run again",
+            ) from e
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def ingest(self, batch: IngestBatch) -> IngestResult:
+        """Record the fetch and, if it found papers, upsert them and their observations.
+
+        All in one transaction: a failure keeps nothing of this batch.
+        """
+        with self._begin() as connection:
+            ids = [p.arxiv_id for p in batch.papers]
+            known = self._known_ids(connection, ids)
+            new_papers = len(set(ids) - known)
+            fetch = asdict(batch.fetch)
+            fetch["duration_ms"] = round(
+                (batch.fetch.finished_at - batch.fetch.started_at).total_seconds() * 1000
+            )
+            fetch["new_papers"] = new_papers
+            fetch_id = connection.execute(
+                FETCHES.insert().values(**fetch).returning(FETCHES.c.id)
+            ).scalar_one()
+            upsert_papers(connection, [_paper_row(p) for p in batch.papers])
+            upsert_observations(
+                connection,
+                [{**_observation_row(o), "fetch_id": fetch_id} for o in batch.observations],
+            )
+        return IngestResult(
+            fetch_id=fetch_id, new_papers=new_papers, updated_papers=len(set(ids) & known)
+        )
+
+    def _known_ids(self, connection: Connection, ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), _LOOKUP_CHUNK):
+            chunk = unique[start : start + _LOOKUP_CHUNK]
+            known.update(
+                connection.execute(
+                    select(PAPERS.c.arxiv_id).where(PAPERS.c.arxiv_id.in_(chunk))
+                ).scalars()
+            )
+        return known
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def validators_for(self, source: str, period: str) -> Validators | None:
+        """Cache validators of the latest good API fetch of this list, for a conditional GET."""
+        query = (
+            select(FETCHES.c.etag, FETCHES.c.last_modified)
+            .where(
+                FETCHES.c.source == source,
+                FETCHES.c.period == period,
+                FETCHES.c.path == "api",
+                FETCHES.c.verdict.in_(("ok", "empty")),
+            )
+            .order_by(desc(FETCHES.c.id))
+            .limit(1)
+        )
+        row = self._one(query)
+        if row is None or not (row.etag or row.last_modified):
+            return None
+        return Validators(etag=row.etag, last_modified=row.last_modified)
+
+    def get_paper(self, arxiv_id: str) -> Paper | None:
+        row = self._one(select(PAPERS).where(PAPERS.c.arxiv_id == arxiv_id))
+        return _paper(row._mapping) if row is not None else None
+
+    def observations_of(self, arxiv_id: str) -> list[Observation]:
+        query = (
+            select(OBSERVATIONS)
+            .where(OBSERVATIONS.c.arxiv_id == arxiv_id)
+            .order_by(OBSERVATIONS.c.first_seen_at, OBSERVATIONS.c.view, OBSERVATIONS.c.period)
+        )
+        return [
+            Observation(**{k: v for k, v in r._mapping.items() if k != "fetch_id"})
+            for r in self._all(query)
+        ]
+
+    def list_papers(self, where: PaperFilter) -> list[Paper]:
+        query: Select[Any] = select(PAPERS)
+        if where.text:
+            pattern = f"%{_escape_like(where.text.lower())}%"
+            query = query.where(
+                or_(
+                    func.lower(PAPERS.c.title).like(pattern, escape="\\"),
+                    func.lower(PAPERS.c.summary).like(pattern, escape="\\"),
+                )
+            )
+        if where.min_upvotes:
+            query = query.where(PAPERS.c.upvotes >= where.min_upvotes)
+        if where.seen_since is not None:
+            query = query.where(PAPERS.c.first_seen_at >= where.seen_since)
+        if where.view is not None or where.period is not None:
+            seen = select(OBSERVATIONS.c.arxiv_id)
+            if where.view is not None:
+                seen = seen.where(OBSERVATIONS.c.view == where.view)
+            if where.period is not None:
+                seen = seen.where(OBSERVATIONS.c.period == where.period)
+            query = query.where(PAPERS.c.arxiv_id.in_(seen))
+        query = query.order_by(desc(PAPERS.c.upvotes), PAPERS.c.arxiv_id).limit(where.limit)
+        return [_paper(r._mapping) for r in self._all(query)]
+
+    def count_papers(self) -> int:
+        return int(self._scalar(select(func.count()).select_from(PAPERS)))
+
+    def count_observations(self) -> int:
+        return int(self._scalar(select(func.count()).select_from(OBSERVATIONS)))
+
+    def list_fetches(
+        self, *, limit: int = 20, source: str | None = None, verdict: str | None = None
+    ) -> list[Fetch]:
+        query = select(FETCHES).order_by(desc(FETCHES.c.id)).limit(limit)
+        if source is not None:
+            query = query.where(FETCHES.c.source == source)
+        if verdict is not None:
+            query = query.where(FETCHES.c.verdict == verdict)
+        return [_fetch(r._mapping) for r in self._all(query)]
+
+    def _one(self, query: Select[Any]) -> Any:
+        return next(iter(self._all(query)), None)
+
+    def _scalar(self, query: Select[Any]) -> Any:
+        try:
+            with self._engine.connect() as connection:
+                return connection.execute(query).scalar_one()
+        except SQLAlchemyError as e:
+            raise _read_error(e) from e
+
+    def _all(self, query: Select[Any]) -> list[Any]:
+        try:
+            with self._engine.connect() as connection:
+                return list(connection.execute(query))
+        except SQLAlchemyError as e:
+            raise _read_error(e) from e
+
+
+def _read_error(error: SQLAlchemyError) -> StoreError:
+    detail = str(getattr(error, "orig", None) or error).splitlines()[0]
+    return StoreError(f"database read failed: {detail}", hint="check PAPERBOY_DATABASE_URL")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _paper_row(p: Any) -> dict[str, Any]:
+    row = asdict(p)
+    seen = row.pop("seen_at")
+    row.update(
+        authors=list(p.authors),
+        ai_keywords=list(p.ai_keywords),
+        media_urls=list(p.media_urls),
+        first_seen_at=seen,
+        last_seen_at=seen,
+    )
+    return row
+
+
+def _observation_row(o: Any) -> dict[str, Any]:
+    row = asdict(o)
+    seen = row.pop("seen_at")
+    row.update(first_seen_at=seen, last_seen_at=seen)
+    return row
+
+
+def _tuple(value: Iterable[str] | None) -> tuple[str, ...]:
+    return tuple(value or ())
+
+
+def _paper(m: Any) -> Paper:
+    values = dict(m)
+    for name in ("authors", "ai_keywords", "media_urls"):
+        values[name] = _tuple(values[name])
+    return Paper(**values)
+
+
+def _fetch(m: Any) -> Fetch:
+    values = {k: v for k, v in dict(m).items() if k not in ("etag", "last_modified")}
+    return Fetch(**values)
+
+
+__all__ = ["ObservationRow", "PaperRow", "SqlStore"]

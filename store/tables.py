@@ -1,0 +1,96 @@
+"""The SQLModel tables. Only the store's modules touch these; everyone else gets frozen types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text
+from sqlmodel import Field, SQLModel
+
+from store.columns import UTCDateTime
+
+
+def _utc(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json() -> Any:
+    return Field(sa_column=Column(JSON, nullable=False))
+
+
+def _text(*, nullable: bool = True) -> Any:
+    return Field(sa_column=Column(Text, nullable=nullable))
+
+
+class PaperRow(SQLModel, table=True):
+    """One row per arXiv id; mutable fields follow the latest fetch, first_seen_at never moves."""
+
+    __tablename__ = "papers"
+
+    arxiv_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    title: str = _text(nullable=False)
+    summary: str | None = _text()
+    authors: list[str] = _json()
+    author_count: int = 0
+    organization: str | None = Field(default=None, max_length=200)
+    organization_slug: str | None = Field(default=None, max_length=200)
+    published_at: datetime | None = _utc(nullable=True)
+    submitted_on_daily_at: datetime | None = _utc(nullable=True)
+    submitter: str | None = Field(default=None, max_length=200)
+    upvotes: int = 0
+    num_comments: int | None = None
+    github_repo: str | None = _text()
+    github_stars: int | None = None
+    project_page: str | None = _text()
+    ai_summary: str | None = _text()
+    ai_keywords: list[str] = _json()
+    thumbnail: str | None = _text()
+    media_urls: list[str] = _json()
+    first_seen_at: datetime = _utc(index=True)
+    last_seen_at: datetime = _utc()
+
+
+class FetchRow(SQLModel, table=True):
+    """One row per fetch of one source, whatever its verdict."""
+
+    __tablename__ = "fetches"
+    __table_args__ = (Index("ix_fetches_source_period", "source", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=16)  # day | week | month | trending | search
+    period: str = Field(max_length=300)  # 2026-07-02 | 2026-W27 | 2026-07 | the search query
+    url: str = _text(nullable=False)
+    path: str | None = Field(default=None, max_length=16)  # api | props | dom | feed
+    status_code: int | None = None
+    verdict: str = Field(max_length=16, index=True)  # ok | empty | not_modified | broken
+    paper_count: int = 0
+    new_papers: int = 0
+    error: str | None = _text()
+    error_kind: str | None = Field(default=None, max_length=32)
+    requests: int = 0
+    started_at: datetime = _utc(index=True)
+    finished_at: datetime = _utc()
+    duration_ms: int = 0
+    etag: str | None = _text()
+    last_modified: str | None = Field(default=None, max_length=64)
+
+
+class ObservationRow(SQLModel, table=True):
+    """A paper's latest upvotes and rank in one (view, period): "it trended in week 27"."""
+
+    __tablename__ = "observations"
+    __table_args__ = (Index("ix_observations_view_period", "view", "period"),)
+
+    arxiv_id: str = Field(
+        sa_column=Column(
+            String(32), ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    view: str = Field(max_length=16, primary_key=True)
+    period: str = Field(max_length=300, primary_key=True)
+    upvotes: int = 0
+    rank: int = 0
+    first_seen_at: datetime = _utc()
+    last_seen_at: datetime = _utc()
+    fetch_id: int | None = Field(default=None, foreign_key="fetches.id", ondelete="SET NULL")

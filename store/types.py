@@ -1,0 +1,153 @@
+"""Frozen types crossing the store's boundary: write intents in, plain records out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PaperUpsert:
+    """Intent: this paper was seen in a fetch; insert it or refresh its mutable fields."""
+
+    arxiv_id: str
+    title: str
+    upvotes: int
+    seen_at: datetime
+    summary: str | None = None
+    authors: tuple[str, ...] = ()
+    author_count: int = 0
+    organization: str | None = None
+    organization_slug: str | None = None
+    published_at: datetime | None = None
+    submitted_on_daily_at: datetime | None = None
+    submitter: str | None = None
+    num_comments: int | None = None
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    ai_summary: str | None = None
+    ai_keywords: tuple[str, ...] = ()
+    thumbnail: str | None = None
+    media_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationUpsert:
+    """Intent: the paper stood at ``rank`` with ``upvotes`` in (view, period) at ``seen_at``."""
+
+    arxiv_id: str
+    view: str
+    period: str
+    upvotes: int
+    rank: int
+    seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRecord:
+    """Intent: one fetch happened; recorded whatever its verdict."""
+
+    source: str
+    period: str
+    url: str
+    verdict: str
+    started_at: datetime
+    finished_at: datetime
+    path: str | None = None
+    status_code: int | None = None
+    paper_count: int = 0
+    error: str | None = None
+    error_kind: str | None = None
+    requests: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestBatch:
+    """Everything one fetch writes, in one transaction."""
+
+    fetch: FetchRecord
+    papers: tuple[PaperUpsert, ...] = ()
+    observations: tuple[ObservationUpsert, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    fetch_id: int
+    new_papers: int
+    updated_papers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """A stored paper."""
+
+    arxiv_id: str
+    title: str
+    upvotes: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    summary: str | None
+    authors: tuple[str, ...]
+    author_count: int
+    organization: str | None
+    organization_slug: str | None
+    published_at: datetime | None
+    submitted_on_daily_at: datetime | None
+    submitter: str | None
+    num_comments: int | None
+    github_repo: str | None
+    github_stars: int | None
+    project_page: str | None
+    ai_summary: str | None
+    ai_keywords: tuple[str, ...]
+    thumbnail: str | None
+    media_urls: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Where and how high a paper stood in one (view, period)."""
+
+    arxiv_id: str
+    view: str
+    period: str
+    upvotes: int
+    rank: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """A stored fetch row."""
+
+    id: int
+    source: str
+    period: str
+    url: str
+    verdict: str
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: int
+    path: str | None
+    status_code: int | None
+    paper_count: int
+    new_papers: int
+    error: str | None
+    error_kind: str | None
+    requests: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaperFilter:
+    """Which stored papers to list."""
+
+    text: str | None = None  # substring of title or abstract, case-insensitive
+    min_upvotes: int = 0
+    seen_since: datetime | None = None  # first seen at or after
+    view: str | None = None  # observed in this view ...
+    period: str | None = None  # ... and period
+    limit: int = 50
