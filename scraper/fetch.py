@@ -125,6 +125,13 @@ class HuggingFaceFetcher:
             )
         return parse_page(answer.body, f"page {answer.url}"), answer
 
+    def _period(self, source: Source, page: ParsedPage | None) -> str:
+        """The period an observation is filed under; trending is filed under the day we saw it."""
+        if source.period is not None:
+            return source.period
+        today = self._clock().date().isoformat()
+        return today if source.view is View.TRENDING else _latest_period(page, today)
+
     def _page_url(self, source: Source) -> str:
         path, _ = source.page_request()
         return path
@@ -145,7 +152,7 @@ class HuggingFaceFetcher:
         log.warning("%s is broken: %s", source.label, message)
         return FetchOutcome(
             view=source.view,
-            period=source.period or self._clock().date().isoformat(),
+            period=self._period(source, None),
             url=url,
             verdict=Verdict.BROKEN,
             started_at=started,
@@ -168,7 +175,7 @@ class HuggingFaceFetcher:
         papers = page.papers if page else ()
         return FetchOutcome(
             view=source.view,
-            period=source.period or _latest_period(page, self._clock().date().isoformat()),
+            period=self._period(source, page),
             url=answer.url,
             verdict=verdict,
             started_at=started,
@@ -214,6 +221,3 @@ def _latest_period(page: ParsedPage | None, today: str) -> str:
         p.submitted_on_daily_at.date().isoformat() for p in page.papers if p.submitted_on_daily_at
     )
     return days.most_common(1)[0][0] if days else today
-
-
-__all__ = ["Fetcher", "HuggingFaceFetcher", "View"]
