@@ -147,7 +147,7 @@ class HuggingFaceFetcher:
         kind = error.kind if isinstance(error, FetchError) else "parse"
         status = error.status_code if isinstance(error, FetchError) else attempt.status_code
         message = "; ".join(
-            [*attempt.errors, f"{'page' if attempt.errors else 'fetch'}: {error.message}"]
+            [*attempt.errors, f"page: {error.message}"] if attempt.errors else [error.message]
         )
         log.warning("%s is broken: %s", source.label, message)
         return FetchOutcome(

@@ -52,6 +52,8 @@ class RobotsGate:
         try:
             answer = self._http.get("/robots.txt", accept="text/plain")
         except FetchError as e:
+            if e.kind == "network":
+                raise  # the site is unreachable: say that, not something about robots.txt
             raise FetchError(
                 robots_url,
                 f"robots.txt unavailable ({e.problem}); skipping this run as RFC 9309 asks",

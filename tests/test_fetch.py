@@ -76,7 +76,8 @@ def test_markup_changed_everywhere_is_broken() -> None:
     assert outcome.verdict is Verdict.BROKEN
     assert outcome.papers == ()
     assert outcome.error_kind == "parse"
-    assert "API:" in (outcome.error or "") and "31 cards" in (outcome.error or "")
+    assert "API:" in (outcome.error or "")
+    assert "31 cards" in (outcome.error or "")
 
 
 def test_an_empty_day_is_empty_not_broken() -> None:
@@ -101,8 +102,8 @@ def test_unreachable_site_is_broken_without_trying_the_page() -> None:
         page = router.get("/papers").respond(200, content=PAGE_0702)
         outcome = fetcher.fetch(sources.day())
     assert outcome.verdict is Verdict.BROKEN
-    assert outcome.error_kind == "robots"
-    assert "robots.txt unavailable" in (outcome.error or "")
+    assert outcome.error_kind == "network"
+    assert (outcome.error or "").startswith("cannot reach huggingface.co (is the network up?)")
     assert page.call_count == 0
 
 
@@ -112,6 +113,9 @@ def test_robots_5xx_skips_the_run() -> None:
         outcome = fetcher.fetch(sources.day(date(2026, 5, 8)))
     assert outcome.verdict is Verdict.BROKEN
     assert outcome.error_kind == "robots"
+    assert "robots.txt answered HTTP 503" in (outcome.error or "") or "robots.txt unavailable" in (
+        outcome.error or ""
+    )
     assert api.call_count == 0
 
 

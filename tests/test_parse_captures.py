@@ -1,4 +1,4 @@
-"""Every saved capture parses to its expected papers; and the expectations agree with the raw data."""
+"""Every saved capture parses to its expected papers, which agree with the raw data."""
 
 from __future__ import annotations
 

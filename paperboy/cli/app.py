@@ -49,7 +49,7 @@ def root(
     Settings come from PAPERBOY_* environment variables or a .env file (see the README).
     """
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
+        level=logging.INFO if verbose else logging.ERROR,  # the CLI reports problems itself
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     ctx.obj = State(settings=load_settings())

@@ -46,9 +46,12 @@ def _selected_sources(
     ]
     if len(chosen) > 1:
         raise typer.BadParameter(f"choose one of {', '.join(chosen)}, not several")
-    try:
-        if day is not None:
+    if day is not None:
+        try:
             return [sources.day(date.fromisoformat(day))]
+        except ValueError as e:
+            raise typer.BadParameter(f"--date {day!r} is not a day like 2026-07-02") from e
+    try:
         if week is not None:
             return [sources.week(week)]
         if month is not None:
@@ -56,7 +59,7 @@ def _selected_sources(
         if search is not None:
             return [sources.search(search)]
     except ValueError as e:
-        raise typer.BadParameter(str(e).replace("Invalid isoformat string", "not a date")) from e
+        raise typer.BadParameter(str(e)) from e
     if trending:
         return [sources.trending()]
     if backfill is not None:
@@ -120,9 +123,9 @@ def _conclude(reports: Sequence[IngestReport]) -> int:
         out.print(f"{new} new paper{'s' if new != 1 else ''} stored.")
         return 0
     first = broken[0].outcome
+    failed = f"{len(broken)} of {len(reports)} fetches failed; " if len(reports) > 1 else ""
     err.print(
-        f"[bold red]error:[/] {len(broken)} of {len(reports)} fetches failed; "
-        f"{escape(broken[0].label)}: {escape(first.error or 'broken')}"
+        f"[bold red]error:[/] {failed}{escape(broken[0].label)}: {escape(first.error or 'broken')}"
     )
     err.print(
         "[dim]hint:[/] nothing was stored from a failed fetch but its row "

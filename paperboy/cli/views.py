@@ -109,20 +109,21 @@ def _code(paper: Paper) -> str:
 
 def fetches_table(fetches: Iterable[Fetch]) -> Table:
     table = Table(title="Recent fetches", title_justify="left")
-    for name in ("id", "when", "source", "period", "verdict", "via", "HTTP", "papers", "new"):
-        table.add_column(name, no_wrap=name != "period")
-    table.add_column("error")
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("when (UTC)", no_wrap=True)
+    table.add_column("list", max_width=28, overflow="ellipsis")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("via", no_wrap=True)
+    table.add_column("papers", justify="right", no_wrap=True)
+    table.add_column("error", ratio=1, overflow="fold")
     for f in fetches:
         table.add_row(
             str(f.id),
-            when(f.started_at),
-            f.source,
-            escape(f.period),
+            f.started_at.strftime("%m-%d %H:%M"),
+            escape(f"{f.source} {f.period}"),
             verdict(f.verdict),
             f.path or "-",
-            str(f.status_code or "-"),
-            str(f.paper_count),
-            str(f.new_papers),
+            f"{f.paper_count} (+{f.new_papers})",
             escape(f.error or ""),
         )
     return table

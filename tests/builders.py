@@ -1,0 +1,50 @@
+"""Build fetch outcomes from saved captures (the parser's real output) for store tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime, timedelta
+
+from paperboy.ingest import plan_batch
+from scraper.models import FetchOutcome, ParsePath, ScrapedPaper, Verdict, View
+from scraper.parse_json import parse_entries
+from store.types import IngestBatch
+from tests.conftest import PINNED, capture
+
+
+def captured(name: str) -> tuple[ScrapedPaper, ...]:
+    return parse_entries(json.loads(capture(name)), name)
+
+
+def outcome(
+    papers: tuple[ScrapedPaper, ...],
+    *,
+    view: View = View.DAY,
+    period: str = "2026-05-08",
+    at: datetime = PINNED,
+    verdict: Verdict | None = None,
+    error: str | None = None,
+) -> FetchOutcome:
+    return FetchOutcome(
+        view=view,
+        period=period,
+        url=f"https://huggingface.co/api/daily_papers?{view.value}={period}",
+        verdict=verdict or (Verdict.OK if papers else Verdict.EMPTY),
+        started_at=at,
+        finished_at=at + timedelta(milliseconds=120),
+        papers=papers if verdict is not Verdict.BROKEN else (),
+        path=ParsePath.API if verdict is not Verdict.BROKEN else None,
+        status_code=200,
+        error=error,
+        error_kind="parse" if verdict is Verdict.BROKEN else None,
+        requests=1,
+    )
+
+
+def batch(papers: tuple[ScrapedPaper, ...], **kw: object) -> IngestBatch:
+    return plan_batch(outcome(papers, **kw))  # type: ignore[arg-type]
+
+
+def with_upvotes(papers: tuple[ScrapedPaper, ...], extra: int) -> tuple[ScrapedPaper, ...]:
+    return tuple(dataclasses.replace(p, upvotes=p.upvotes + extra) for p in papers)
