@@ -1,0 +1,155 @@
+"""The `paperboy` command as a user runs it: a real process, a real SQLite file, no network."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PAPERBOY = Path(sys.executable).with_name("paperboy")
+
+
+def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")} | {
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path / 'pb.db'}",
+        "COLUMNS": "200",
+        **env,
+    }
+    return subprocess.run(
+        [str(PAPERBOY), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+
+
+def rows(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(tmp_path / "pb.db") as db:
+        return db.execute(sql).fetchall()
+
+
+def test_demo_stores_the_bundled_pages(tmp_path: Path) -> None:
+    result = run(tmp_path, "demo")
+    assert result.returncode == 0, result.stderr
+    assert "161 papers and 161 observations stored" in result.stdout
+    assert rows(tmp_path, "select count(*) from papers") == [(161,)]
+    verdicts = rows(tmp_path, "select source, path, verdict from fetches order by id")
+    assert ("day", "props", "ok") in verdicts  # the API 404 fell back to the page
+    assert all(v == "ok" for _, _, v in verdicts)
+    again = run(tmp_path, "demo")  # running twice duplicates nothing
+    assert again.returncode == 0, again.stderr
+    assert rows(tmp_path, "select count(*) from papers") == [(161,)]
+    assert "0 new papers stored." in again.stdout
+
+
+def test_default_database_is_a_new_sqlite_file_in_the_data_dir(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
+    env |= {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
+    result = subprocess.run(
+        [str(PAPERBOY), "demo"], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    database = tmp_path / "data" / "paperboy" / "paperboy.db"
+    assert database.is_file()
+    with sqlite3.connect(database) as db:
+        assert db.execute("pragma journal_mode").fetchone() == ("wal",)
+
+
+def test_offline_fetch_is_one_clear_sentence_and_only_the_failed_row(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        "fetch",
+        PAPERBOY_HF_BASE_URL="http://127.0.0.1:9",  # nothing listens on the discard port
+        PAPERBOY_MAX_RETRIES="0",
+    )
+    assert result.returncode == 1
+    assert "error: day latest: cannot reach 127.0.0.1 (is the network up?)" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert rows(tmp_path, "select verdict, error_kind from fetches") == [("broken", "network")]
+    assert rows(tmp_path, "select count(*) from papers") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("fetch", "--date", "2026-13-01"), "--date '2026-13-01' is not a day like 2026-07-02"),
+        (("fetch", "--week", "2026-W60"), "is not an ISO week like 2026-W27"),
+        (("fetch", "--month", "2026-7"), "is not a month like 2026-07"),
+        (("fetch", "--trending", "--search", "x"), "choose one of --trending, --search"),
+        (("fetch", "--search", "   "), "the search query is empty"),
+        (("fetch", "--backfill", "0"), "greater than or equal to 1"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_written(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = run(tmp_path, *args)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split()).replace("│", "").replace("  ", " ")
+    assert not (tmp_path / "pb.db").exists()
+
+
+def test_bad_setting_names_the_setting(tmp_path: Path) -> None:
+    result = run(tmp_path, "fetches", PAPERBOY_REQUEST_DELAY="soon")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: setting PAPERBOY_REQUEST_DELAY: Input should be")
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_database_url_is_explained(tmp_path: Path) -> None:
+    result = run(
+        tmp_path, "papers", PAPERBOY_DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/x"
+    )
+    assert result.returncode == 1
+    assert "error: cannot use the database" in result.stderr
+    assert "PAPERBOY_DATABASE_URL" in result.stderr
+
+
+def test_papers_list_filter_and_show(tmp_path: Path) -> None:
+    assert run(tmp_path, "demo").returncode == 0
+    listing = run(tmp_path, "papers", "--search", "llama 3 herd", "--limit", "5")
+    assert listing.returncode == 0, listing.stderr
+    assert "2407.21783" in listing.stdout
+    shown = run(tmp_path, "papers", "2407.21783")
+    assert shown.returncode == 0, shown.stderr
+    assert "The Llama 3 Herd of Models" in shown.stdout
+    assert "search llama 3 herd (#1, 115 upvotes)" in shown.stdout
+    weekly = run(tmp_path, "papers", "--view", "day", "--period", "2026-07-02", "--limit", "100")
+    assert "31 papers" in weekly.stdout
+    missing = run(tmp_path, "papers", "2401.00000")
+    assert missing.returncode == 1
+    assert "no paper '2401.00000' in the store" in missing.stderr
+
+
+def test_fetches_lists_verdicts(tmp_path: Path) -> None:
+    assert run(tmp_path, "demo").returncode == 0
+    result = run(tmp_path, "fetches", "--verdict", "ok", "--limit", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(" ok ") == 3
+
+
+def test_db_upgrade_and_current(tmp_path: Path) -> None:
+    first = run(tmp_path, "db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    assert "upgraded the schema from empty to 0001" in first.stdout
+    again = run(tmp_path, "db", "upgrade")
+    assert "already at the latest schema (0001)" in again.stdout
+    current = run(tmp_path, "db", "current")
+    assert current.returncode == 0
+    assert "database: 0001; this Paperboy: 0001 (up to date)" in current.stdout
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    result = run(tmp_path, "--help")
+    assert result.returncode == 0
+    for command in ("fetch", "demo", "papers", "fetches", "db"):
+        assert command in result.stdout
