@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Protocol
 
 from paperboy.clock import Clock
@@ -25,7 +24,6 @@ log = logging.getLogger(__name__)
 # Lists Hugging Face ranks by upvotes (its API order is not guaranteed); the others keep their
 # own order: trending by its momentum formula, search by relevance.
 _UPVOTE_RANKED = frozenset({View.DAY, View.WEEK, View.MONTH})
-_PAPER_FIELDS = tuple(f.name for f in fields(ScrapedPaper))
 
 
 class IngestStore(Protocol):
@@ -73,7 +71,7 @@ def plan_batch(outcome: FetchOutcome) -> IngestBatch:
     seen = outcome.finished_at
     return IngestBatch(
         fetch=fetch,
-        papers=tuple(to_upsert(p, seen) for p in ranked),
+        papers=tuple(PaperUpsert(p, seen) for p in ranked),
         observations=tuple(
             ObservationUpsert(
                 arxiv_id=p.arxiv_id,
@@ -94,11 +92,6 @@ def rank(view: View, papers: Iterable[ScrapedPaper]) -> list[ScrapedPaper]:
     if view in _UPVOTE_RANKED:
         unique.sort(key=lambda p: -p.upvotes)  # stable: ties keep the page's order
     return unique
-
-
-def to_upsert(paper: ScrapedPaper, seen_at: datetime) -> PaperUpsert:
-    """The store's intent for a parsed paper (same fields, plus when it was seen)."""
-    return PaperUpsert(seen_at=seen_at, **{name: getattr(paper, name) for name in _PAPER_FIELDS})
 
 
 class Ingestor:

@@ -54,7 +54,7 @@ class SqlStore:
         All in one transaction: a failure keeps nothing of this batch.
         """
         with self._begin() as connection:
-            ids = [p.arxiv_id for p in batch.papers]
+            ids = [u.paper.arxiv_id for u in batch.papers]
             known = self._known_ids(connection, ids)
             new_papers = len(set(ids) - known)
             fetch = asdict(batch.fetch)
@@ -65,11 +65,8 @@ class SqlStore:
             fetch_id = connection.execute(
                 FETCHES.insert().values(**fetch).returning(FETCHES.c.id)
             ).scalar_one()
-            upsert_papers(connection, [_paper_row(p) for p in batch.papers])
-            upsert_observations(
-                connection,
-                [{**_observation_row(o), "fetch_id": fetch_id} for o in batch.observations],
-            )
+            upsert_papers(connection, batch.papers)
+            upsert_observations(connection, batch.observations, fetch_id)
         return IngestResult(
             fetch_id=fetch_id, new_papers=new_papers, updated_papers=len(set(ids) & known)
         )
@@ -186,26 +183,6 @@ def _read_error(error: SQLAlchemyError) -> StoreError:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _paper_row(p: Any) -> dict[str, Any]:
-    row = asdict(p)
-    seen = row.pop("seen_at")
-    row.update(
-        authors=list(p.authors),
-        ai_keywords=list(p.ai_keywords),
-        media_urls=list(p.media_urls),
-        first_seen_at=seen,
-        last_seen_at=seen,
-    )
-    return row
-
-
-def _observation_row(o: Any) -> dict[str, Any]:
-    row = asdict(o)
-    seen = row.pop("seen_at")
-    row.update(first_seen_at=seen, last_seen_at=seen)
-    return row
 
 
 def _tuple(value: Iterable[str] | None) -> tuple[str, ...]:

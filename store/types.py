@@ -5,31 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from scraper.models import ScrapedPaper
+
 
 @dataclass(frozen=True, slots=True)
 class PaperUpsert:
-    """Intent: this paper was seen in a fetch; insert it or refresh its mutable fields."""
+    """Intent: this paper was seen at ``seen_at``; insert it or refresh its mutable fields."""
 
-    arxiv_id: str
-    title: str
-    upvotes: int
+    paper: ScrapedPaper
     seen_at: datetime
-    summary: str | None = None
-    authors: tuple[str, ...] = ()
-    author_count: int = 0
-    organization: str | None = None
-    organization_slug: str | None = None
-    published_at: datetime | None = None
-    submitted_on_daily_at: datetime | None = None
-    submitter: str | None = None
-    num_comments: int | None = None
-    github_repo: str | None = None
-    github_stars: int | None = None
-    project_page: str | None = None
-    ai_summary: str | None = None
-    ai_keywords: tuple[str, ...] = ()
-    thumbnail: str | None = None
-    media_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

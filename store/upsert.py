@@ -1,14 +1,27 @@
-"""INSERT … ON CONFLICT statements for SQLite and PostgreSQL, one executemany per batch."""
+"""INSERT … ON CONFLICT for SQLite and PostgreSQL, one executemany per batch.
+
+The statements are built with SQLAlchemy (so each dialect gets its own correct SQL), compiled once,
+and executed with pre-converted values through the driver's executemany: per-row type processing
+in SQLAlchemy was most of the ingest time (see bench/RESULTS.md).
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Table, case, func
+from sqlalchemy import JSON, Table, case, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from scraper.models import ScrapedPaper
+from store.columns import UTCDateTime
 from store.tables import ObservationRow, PaperRow
+from store.types import ObservationUpsert, PaperUpsert
 
 PAPERS: Table = PaperRow.__table__  # type: ignore[attr-defined]
 OBSERVATIONS: Table = ObservationRow.__table__  # type: ignore[attr-defined]
@@ -30,7 +43,62 @@ _KEEP_IF_MISSING = (
     "thumbnail",
 )
 _ALWAYS = ("title", "upvotes", "last_seen_at")
-_NON_EMPTY_LISTS = ("authors", "ai_keywords", "media_urls")
+_LISTS = ("authors", "ai_keywords", "media_urls")
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own SQLite storage format
+
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+_SCRAPED_FIELDS = tuple(f.name for f in fields(ScrapedPaper))
+_scraped = attrgetter(*_SCRAPED_FIELDS)
+PAPER_COLUMNS = (*_SCRAPED_FIELDS, "first_seen_at", "last_seen_at")
+OBSERVATION_COLUMNS = (
+    "arxiv_id",
+    "view",
+    "period",
+    "upvotes",
+    "rank",
+    "first_seen_at",
+    "last_seen_at",
+    "fetch_id",
+)
+
+
+def upsert_papers(connection: Connection, papers: Sequence[PaperUpsert]) -> None:
+    """Insert new papers; refresh mutable fields of known ones; never move first_seen_at."""
+    if papers:
+        prepared = _prepare(connection, PAPERS, _papers_statement, PAPER_COLUMNS)
+        _execute(connection, prepared, [(*_scraped(u.paper), u.seen_at, u.seen_at) for u in papers])
+
+
+def upsert_observations(
+    connection: Connection, observations: Sequence[ObservationUpsert], fetch_id: int | None
+) -> None:
+    """One row per (paper, view, period) holding its latest upvotes and rank."""
+    if observations:
+        prepared = _prepare(connection, OBSERVATIONS, _observations_statement, OBSERVATION_COLUMNS)
+        rows = [
+            (o.arxiv_id, o.view, o.period, o.upvotes, o.rank, o.seen_at, o.seen_at, fetch_id)
+            for o in observations
+        ]
+        _execute(connection, prepared, rows)
+
+
+def _papers_statement(connection: Connection) -> Any:
+    stmt = _insert(connection, PAPERS)
+    new = stmt.excluded
+    updates: dict[str, Any] = {name: new[name] for name in _ALWAYS}
+    updates |= {name: func.coalesce(new[name], PAPERS.c[name]) for name in _KEEP_IF_MISSING}
+    # A shorter list (the cards show five authors) never replaces a fuller one.
+    updates |= {name: _fuller(name, new) for name in _LISTS}
+    greatest = func.greatest if connection.dialect.name == "postgresql" else func.max
+    updates["author_count"] = greatest(new["author_count"], PAPERS.c.author_count)
+    return stmt.on_conflict_do_update(index_elements=["arxiv_id"], set_=updates)
+
+
+def _observations_statement(connection: Connection) -> Any:
+    stmt = _insert(connection, OBSERVATIONS)
+    new = stmt.excluded
+    updates = {name: new[name] for name in ("upvotes", "rank", "last_seen_at", "fetch_id")}
+    return stmt.on_conflict_do_update(index_elements=["arxiv_id", "view", "period"], set_=updates)
 
 
 def _insert(connection: Connection, table: Table) -> Any:
@@ -39,38 +107,80 @@ def _insert(connection: Connection, table: Table) -> Any:
     return sqlite.insert(table)
 
 
-def upsert_papers(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert new papers; refresh mutable fields of known ones; never move first_seen_at."""
-    if not rows:
-        return
-    stmt = _insert(connection, PAPERS)
-    new = stmt.excluded
-    updates: dict[str, Any] = {name: new[name] for name in _ALWAYS}
-    updates |= {name: func.coalesce(new[name], PAPERS.c[name]) for name in _KEEP_IF_MISSING}
-    # A shorter list (the cards show five authors) never replaces a fuller one.
-    updates |= {name: _fuller(name, new) for name in _NON_EMPTY_LISTS}
-    updates["author_count"] = _greatest(connection, new["author_count"], PAPERS.c.author_count)
-    connection.execute(stmt.on_conflict_do_update(index_elements=["arxiv_id"], set_=updates), rows)
-
-
-def upsert_observations(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """One row per (paper, view, period) holding its latest upvotes and rank."""
-    if not rows:
-        return
-    stmt = _insert(connection, OBSERVATIONS)
-    new = stmt.excluded
-    updates = {name: new[name] for name in ("upvotes", "rank", "last_seen_at", "fetch_id")}
-    connection.execute(
-        stmt.on_conflict_do_update(index_elements=["arxiv_id", "view", "period"], set_=updates),
-        rows,
-    )
-
-
-def _greatest(connection: Connection, a: Any, b: Any) -> Any:
-    return func.greatest(a, b) if connection.dialect.name == "postgresql" else func.max(a, b)
-
-
 def _fuller(name: str, new: Any) -> Any:
     # json_array_length exists on SQLite (JSON1) and on PostgreSQL's json type alike.
     longer = func.json_array_length(new[name]) >= func.json_array_length(PAPERS.c[name])
     return case((longer, new[name]), else_=PAPERS.c[name])
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A compiled upsert and how to turn a row (a tuple in column order) into driver values."""
+
+    sql: str
+    columns: tuple[str, ...]
+    order: tuple[int, ...] | None  # positional drivers: column index of each placeholder
+    reorder: bool  # False when the placeholders already follow the column order
+    datetimes: tuple[int, ...]  # column indexes of UTCDateTime columns
+    lists: tuple[int, ...]  # column indexes of JSON list columns
+
+
+_prepared: dict[tuple[str, str], _Prepared] = {}
+
+
+def _prepare(
+    connection: Connection, table: Table, build: Any, columns: tuple[str, ...]
+) -> _Prepared:
+    key = (connection.dialect.name, table.name)
+    if key not in _prepared:
+        compiled = build(connection).compile(dialect=connection.dialect, column_keys=columns)
+        order = (
+            tuple(columns.index(name) for name in compiled.positiontup or ())
+            if compiled.positional
+            else None
+        )
+        identity = order == tuple(range(len(columns)))
+        _prepared[key] = _Prepared(
+            sql=str(compiled),
+            columns=columns,
+            order=order,
+            reorder=order is not None and not identity,
+            datetimes=_positions(table, columns, UTCDateTime),
+            lists=_positions(table, columns, JSON),
+        )
+    return _prepared[key]
+
+
+def _positions(table: Table, names: tuple[str, ...], kind: type) -> tuple[int, ...]:
+    return tuple(i for i, name in enumerate(names) if isinstance(table.c[name].type, kind))
+
+
+def _execute(connection: Connection, prepared: _Prepared, rows: list[tuple[Any, ...]]) -> None:
+    sqlite_style = connection.dialect.name == "sqlite"
+    instants: dict[datetime, Any] = {}  # a batch repeats the same few instants many times
+    params: list[Any] = []
+    for row in rows:
+        values = list(row)
+        for i in prepared.datetimes:
+            value = values[i]
+            if value is not None:
+                converted = instants.get(value)
+                if converted is None:
+                    converted = instants[value] = _instant(value, sqlite_style)
+                values[i] = converted
+        for i in prepared.lists:
+            values[i] = _dumps(values[i]) if values[i] else "[]"
+        if prepared.order is None:
+            params.append(dict(zip(prepared.columns, values, strict=True)))
+        elif prepared.reorder:
+            params.append(tuple([values[i] for i in prepared.order]))
+        else:
+            params.append(tuple(values))
+    connection.exec_driver_sql(prepared.sql, params)
+
+
+def _instant(value: datetime, sqlite_style: bool) -> Any:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    utc = value.astimezone(UTC)
+    return utc.strftime(_SQLITE_DATETIME) if sqlite_style else utc
