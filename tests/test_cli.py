@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.replay_server import replay_server
+
 PAPERBOY = Path(sys.executable).with_name("paperboy")
 
 
@@ -153,3 +155,23 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("fetch", "demo", "papers", "fetches", "db"):
         assert command in result.stdout
+
+
+def test_live_path_against_a_local_replay_server(tmp_path: Path) -> None:
+    """`paperboy fetch` over real HTTP, the site played by a server on 127.0.0.1."""
+    with replay_server() as (base, seen):
+        env = {"PAPERBOY_HF_BASE_URL": base, "PAPERBOY_REQUEST_DELAY": "0.05"}
+        day = run(tmp_path, "fetch", "--date", "2026-05-08", **env)
+        search = run(tmp_path, "fetch", "--search", "llama 3 herd", **env)
+        page = run(tmp_path, "fetch", "--date", "2026-07-02", **env)
+        backfill = run(tmp_path, "fetch", "--backfill", "3", **env)
+    assert day.returncode == 0, day.stderr
+    assert "37 new papers stored." in day.stdout
+    assert search.returncode == 0, search.stderr
+    assert page.returncode == 0, page.stderr
+    assert backfill.returncode == 0, backfill.stderr
+    assert seen[0] == "/robots.txt"
+    assert rows(tmp_path, "select count(*) from papers") == [(37 + 11 + 31,)]
+    verdicts = rows(tmp_path, "select source, path, verdict from fetches order by id")
+    assert verdicts[:3] == [("day", "api", "ok"), ("search", "api", "ok"), ("day", "props", "ok")]
+    assert verdicts[3:] == [("day", "api", "empty")] * 3  # days with no papers yet

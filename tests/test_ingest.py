@@ -94,3 +94,23 @@ def test_page_fallback_is_recorded(store: SqlStore) -> None:
     assert paper.organization == "Johns Hopkins University"
     assert paper.summary
     assert paper.summary.startswith("We introduce PerceptionRubrics")
+
+
+def test_changed_markup_is_broken_and_stores_nothing(store: SqlStore) -> None:
+    changed = (
+        capture("hf-daily-2026-07-02.html")
+        .replace(b'data-target="DailyPapers"', b'data-target="PaperGrid"')
+        .replace(b"<h3", b"<h4")
+    )
+    with replaying_fetcher() as (fetcher, router, _):
+        router.get("/api/daily_papers").respond(503)
+        router.get("/papers/date/2026-07-02").respond(200, content=changed)
+        report = Ingestor(fetcher, store, fixed_clock(PINNED)).run(sources.day(date(2026, 7, 2)))
+    assert report.verdict is Verdict.BROKEN
+    assert store.count_papers() == 0
+    assert store.count_observations() == 0
+    (row,) = store.list_fetches()
+    assert row.verdict == "broken"
+    assert row.error is not None
+    assert "API: Hugging Face answered HTTP 503" in row.error
+    assert "31 cards on the page but no paper in them" in row.error
