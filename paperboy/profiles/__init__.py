@@ -1,0 +1,1 @@
+"""Keyword profiles: the query language, text analysis, and the matcher."""

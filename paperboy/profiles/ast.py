@@ -1,0 +1,106 @@
+"""The parsed form of a profile query, and its canonical printed form (which parses back)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Field(StrEnum):
+    """Where a term may match. ``ANY`` is title, abstract, AI summary and AI keywords."""
+
+    ANY = "any"
+    TITLE = "title"
+    ABSTRACT = "abstract"
+    AUTHOR = "author"
+    ORG = "org"
+    KEYWORD = "keyword"
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word, a trailing-* prefix, or a quoted phrase, optionally limited to one field."""
+
+    text: str  # as written (without quotes or the trailing *)
+    field: Field = Field.ANY
+    phrase: bool = False  # written in quotes
+    prefix: bool = False  # written with a trailing *
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``upvotes>=N`` or ``stars>=N`` (also >, <=, <, =)."""
+
+    metric: str  # upvotes | stars
+    op: str  # >= > <= < =
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class Has:
+    """``has:code`` (a GitHub repository) or ``has:project`` (a project page)."""
+
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+Node = Term | Compare | Has | Not | And | Or
+
+METRICS = ("upvotes", "stars")
+HAS = ("code", "project")
+OPERATORS = (">=", "<=", ">", "<", "=")
+
+
+def to_query(node: Node) -> str:
+    """The canonical text of a query; ``parse(to_query(q)) == q`` for every parsed query."""
+    return _print(node, parent=None)
+
+
+def _print(node: Node, parent: type | None) -> str:
+    match node:
+        case Term():
+            return _term(node)
+        case Compare(metric, op, value):
+            return f"{metric}{op}{value}"
+        case Has(what):
+            return f"has:{what}"
+        case Not(child):
+            return "NOT " + _print(child, Not)
+        case And(children):
+            text = " ".join(_print(c, And) for c in children)
+            return f"({text})" if parent in (Not,) else text
+        case Or(children):
+            text = " OR ".join(_print(c, Or) for c in children)
+            return f"({text})" if parent in (Not, And) else text
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def _term(term: Term) -> str:
+    prefix = "" if term.field is Field.ANY else f"{term.field.value}:"
+    if term.phrase:
+        return f'{prefix}"{term.text}"'
+    return f"{prefix}{term.text}{'*' if term.prefix else ''}"
+
+
+def positive_terms(node: Node) -> list[Term]:
+    """Terms that count in favour of a match (not under a NOT): what emails highlight."""
+    match node:
+        case Term():
+            return [node]
+        case And(children) | Or(children):
+            return [t for c in children for t in positive_terms(c)]
+    return []
