@@ -1,33 +1,31 @@
-"""Match many papers against every active profile at once, and say why each match was made.
+"""Match a batch of papers against every active profile at once, and say why each matched.
 
-All profiles are compiled once into an inverted index from anchor words (and prefixes) to
-profiles; each paper is analysed once, and only profiles anchored in its words are evaluated.
-No subscribers x papers loop, no giant regular expression.
+The papers of a batch are indexed once (paperboy.profiles.index); every distinct term is looked up
+once; each profile is then a handful of integer operations over the whole batch. No
+subscribers x papers loop, no giant regular expression. Why a match was made (the terms, the
+fields, the strength) is worked out only for the matches someone reads.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from paperboy.errors import ProfileSyntaxError
-from paperboy.profiles.ast import Field, Term, to_query
-from paperboy.profiles.compiler import (
-    FIELD_WEIGHT,
-    Predicate,
-    Probe,
-    anchors,
-    compile_query,
-    probes,
-)
-from paperboy.profiles.document import Document, PaperLike, analyse
-from paperboy.profiles.parser import MIN_PREFIX, parse
+from paperboy.profiles.ast import And, Compare, Field, Has, Node, Not, Or, Term, to_query
+from paperboy.profiles.compiler import FIELD_WEIGHT, Probe, probes
+from paperboy.profiles.document import PaperLike, analyse
+from paperboy.profiles.index import PaperIndex, bits
+from paperboy.profiles.parser import parse
 
 log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# A compiled profile: given every term's papers (by term id) and the index, its papers.
+Program = Callable[[list[int], PaperIndex], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,115 +42,176 @@ class ProfileSpec:
 class Hit:
     """One term of the profile found in one field of the paper."""
 
-    term: str  # the term as the query prints it (title:"neural radiance", diffus*)
+    term: str  # the term as the query prints it: diffusion, title:"neural radiance", diffus*
     field: Field
-    words: tuple[str, ...]  # the analysed words, for highlighting
+    words: tuple[str, ...]  # the analysed words (or the prefix), for highlighting
+    prefix: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A paper that one subscriber's profile matched, and why."""
+    """A paper that one subscriber's profile matched; ``hits`` and ``score`` say why."""
 
     paper: PaperLike
     subscriber_id: int
     profile_id: int
     profile_name: str
-    hits: tuple[Hit, ...]
-    score: int  # match strength: each term that hit counts its best field's weight
+    _bit: int
+    _probes: tuple[Probe, ...]
+    _index: PaperIndex
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        found = []
+        for probe in self._probes:
+            for field, mask in self._index.term_by_field(probe).items():
+                if mask >> self._bit & 1:
+                    text = to_query(probe.term)
+                    found.append(Hit(text, field, probe.words, probe.term.prefix))
+        return tuple(found)
+
+    @property
+    def score(self) -> int:
+        """Match strength: each term that hit counts the weight of its best field."""
+        best: dict[str, int] = {}
+        for hit in self.hits:
+            best[hit.term] = max(best.get(hit.term, 0), FIELD_WEIGHT[hit.field])
+        return sum(best.values())
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     spec: ProfileSpec
-    predicate: Predicate
+    program: Program
     probes: tuple[Probe, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class MatchSet:
+    """The outcome of one batch: each profile's matching papers, as a bitset over the batch."""
+
+    papers: Sequence[PaperLike]
+    index: PaperIndex
+    results: tuple[tuple[_Compiled, int], ...]  # profiles with at least one match
+
+    def __len__(self) -> int:
+        return sum(mask.bit_count() for _, mask in self.results)
+
+    def __iter__(self) -> Iterator[Match]:
+        for compiled, mask in self.results:
+            yield from self._matches(compiled, mask)
+
+    def for_subscriber(self, subscriber_id: int) -> list[Match]:
+        return [
+            m
+            for compiled, mask in self.results
+            if compiled.spec.subscriber_id == subscriber_id
+            for m in self._matches(compiled, mask)
+        ]
+
+    def subscribers(self) -> set[int]:
+        return {compiled.spec.subscriber_id for compiled, _ in self.results}
+
+    def _matches(self, compiled: _Compiled, mask: int) -> Iterator[Match]:
+        spec = compiled.spec
+        for bit in bits(mask):
+            yield Match(
+                self.papers[bit],
+                spec.subscriber_id,
+                spec.profile_id,
+                spec.name,
+                bit,
+                compiled.probes,
+                self.index,
+            )
+
+
 class Matcher:
-    """Compile once (per dispatch run), then match any number of papers."""
+    """Compile the profiles once, then match batches of papers."""
 
     def __init__(self, specs: Iterable[ProfileSpec]) -> None:
         self._profiles: list[_Compiled] = []
-        self._by_word: dict[str, list[int]] = defaultdict(list)
-        self._by_prefix: dict[str, list[int]] = defaultdict(list)
-        self._always: list[int] = []
+        self._probes: list[Probe] = []
+        self._probe_ids: dict[object, int] = {}
         self.rejected: list[tuple[ProfileSpec, ProfileSyntaxError]] = []
         for spec in specs:
-            self._add(spec)
-
-    def _add(self, spec: ProfileSpec) -> None:
-        try:
-            node = parse(spec.query, spec.name)
-        except ProfileSyntaxError as e:  # stored before a grammar change: skip, never crash a run
-            log.error("skipping profile %s of subscriber %s: %s", spec.name, spec.subscriber_id, e)
-            self.rejected.append((spec, e))
-            return
-        index = len(self._profiles)
-        self._profiles.append(_Compiled(spec, compile_query(node), probes(node)))
-        found = anchors(node)
-        if found is None:
-            self._always.append(index)
-            return
-        for kind, value in found:
-            (self._by_word if kind == "w" else self._by_prefix)[value].append(index)
+            try:
+                node = _parse(spec.query)
+            except ProfileSyntaxError as e:  # saved under an older grammar: skip, never crash
+                error = ProfileSyntaxError(spec.name, e.column, e.problem)
+                log.error("skipping a profile of subscriber %s: %s", spec.subscriber_id, error)
+                self.rejected.append((spec, error))
+                continue
+            self._profiles.append(_Compiled(spec, self._compile(node), probes(node)))
 
     def __len__(self) -> int:
         return len(self._profiles)
 
-    def match(self, papers: Iterable[PaperLike]) -> list[Match]:
-        """Every (paper, profile) that matches, papers analysed once each."""
-        found: list[Match] = []
-        for paper in papers:
-            found.extend(self.match_document(analyse(paper)))
+    def match(self, papers: Sequence[PaperLike]) -> MatchSet:
+        """Every (paper, profile) pair that matches."""
+        if not papers or not self._profiles:
+            return MatchSet(papers, PaperIndex([]), ())
+        index = PaperIndex([analyse(p) for p in papers])
+        masks = [index.term(probe) for probe in self._probes]
+        results = []
+        for compiled in self._profiles:
+            mask = compiled.program(masks, index)
+            if mask:
+                results.append((compiled, mask))
+        return MatchSet(papers, index, tuple(results))
+
+    def _term_id(self, term: Term) -> int:
+        probe = Probe.of(term)
+        found = self._probe_ids.get(probe.key)
+        if found is None:
+            found = self._probe_ids[probe.key] = len(self._probes)
+            self._probes.append(probe)
         return found
 
-    def match_document(self, doc: Document) -> list[Match]:
-        found = []
-        for index in sorted(self._candidates(doc)):
-            compiled = self._profiles[index]
-            if compiled.predicate(doc):
-                found.append(_explain(compiled, doc))
-        return found
-
-    def _candidates(self, doc: Document) -> set[int]:
-        candidates = set(self._always)
-        by_word = self._by_word
-        for word in doc.vocabulary:
-            hit = by_word.get(word)
-            if hit:
-                candidates.update(hit)
-        if self._by_prefix:
-            by_prefix = self._by_prefix
-            for word in doc.raw_vocabulary:
-                for end in range(MIN_PREFIX, len(word) + 1):
-                    hit = by_prefix.get(word[:end])
-                    if hit:
-                        candidates.update(hit)
-        return candidates
+    def _compile(self, node: Node) -> Program:
+        match node:
+            case Term():
+                tid = self._term_id(node)
+                return lambda masks, index: masks[tid]
+            case And(children):
+                parts = tuple(self._compile(c) for c in children)
+                return lambda masks, index: _all(parts, masks, index)
+            case Or(children):
+                parts = tuple(self._compile(c) for c in children)
+                return lambda masks, index: _any(parts, masks, index)
+            case Not(child):
+                inner = self._compile(child)
+                return lambda masks, index: index.everything & ~inner(masks, index)
+            case Compare(metric, op, value):
+                return lambda masks, index: index.compare(metric, op, value)
+            case Has(what):
+                return lambda masks, index: index.has(what)
+        raise TypeError(f"not a query node: {node!r}")
 
 
-def _explain(compiled: _Compiled, doc: Document) -> Match:
-    hits: list[Hit] = []
-    score = 0
-    for probe in compiled.probes:
-        fields = probe.fields_hit(doc)
-        if not fields:
-            continue
-        text = to_query(probe.term) if isinstance(probe.term, Term) else str(probe.term)
-        hits.extend(Hit(text, f, probe.words) for f in fields)
-        score += max(FIELD_WEIGHT[f] for f in fields)
-    spec = compiled.spec
-    return Match(
-        paper=doc.paper,
-        subscriber_id=spec.subscriber_id,
-        profile_id=spec.profile_id,
-        profile_name=spec.name,
-        hits=tuple(hits),
-        score=score,
-    )
+@lru_cache(maxsize=4096)
+def _parse(query: str) -> Node:
+    """Profiles often share a query ("diffusion"): parse each text once."""
+    return parse(query)
 
 
-def ranked(matches: Sequence[Match]) -> list[Match]:
+def _all(parts: tuple[Program, ...], masks: list[int], index: PaperIndex) -> int:
+    found = index.everything
+    for part in parts:
+        found &= part(masks, index)
+        if not found:
+            break
+    return found
+
+
+def _any(parts: tuple[Program, ...], masks: list[int], index: PaperIndex) -> int:
+    found = 0
+    for part in parts:
+        found |= part(masks, index)
+    return found
+
+
+def ranked(matches: Iterable[Match]) -> list[Match]:
     """Digest order: match strength, then upvotes, then the newer paper, then the id."""
     return sorted(
         matches,

@@ -28,7 +28,6 @@ MIN_PREFIX = 3
 _FIELDS = {f.value: f for f in Field if f is not Field.ANY}
 _COMPARE = re.compile(r"^(upvotes|stars)(>=|<=|>|<|=)(.*)$", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r"^([A-Za-z]+):")
-_STOP = frozenset(' \t\r\n()"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,77 +50,85 @@ def parse(query: str, profile: str = "query") -> Node:
     return _Parser(tokens, profile).parse()
 
 
+_TOKEN = re.compile(
+    r"""(?P<space>\s+)
+      | (?P<paren>[()])
+      | (?P<fieldphrase>(?P<neg>-)?(?P<name>[A-Za-z]+):(?=\"))
+      | (?P<phrase>\"[^\"]*\"?)
+      | (?P<word>[^\s()\"]+)""",
+    re.VERBOSE,
+)
+
+
 class _Lexer:
+    """Splits a query into tokens with one regular expression, keeping 1-based columns."""
+
     def __init__(self, text: str, profile: str) -> None:
-        self.text, self.profile, self.pos = text, profile, 0
+        self.text, self.profile = text, profile
 
     def fail(self, column: int, problem: str) -> ProfileSyntaxError:
         return ProfileSyntaxError(self.profile, column, problem)
 
     def tokens(self) -> list[Token]:
         found: list[Token] = []
-        while True:
-            self._skip_space()
-            if self.pos >= len(self.text):
-                found.append(Token("end", "", self.pos + 1))
-                return found
-            found.append(self._next(at_term_start=True))
+        field: tuple[Field, int] | None = None  # a field: waiting for its phrase
+        for match in _TOKEN.finditer(self.text):
+            kind, column, text = match.lastgroup, match.start() + 1, match.group()
+            if kind == "space":
+                continue
+            if kind == "name":
+                kind = "fieldphrase"
+            if kind == "paren":
+                found.append(Token("lparen" if text == "(" else "rparen", text, column))
+            elif kind == "fieldphrase":
+                if match.group("neg"):
+                    found.append(Token("minus", "-", column))
+                    column += 1
+                field = (self._field(match.group("name"), column), column)
+            elif kind == "phrase":
+                found.append(self._phrase(text, *(field or (Field.ANY, column))))
+                field = None
+            elif text == "-" and self.text[match.end() : match.end() + 1] in ('"', "("):
+                found.append(Token("minus", "-", column))  # -"a phrase" or -(a group)
+            else:
+                found.append(self._word(text, column, found))
+        found.append(Token("end", "", len(self.text) + 1))
+        return found
 
-    def _skip_space(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1
+    def _field(self, name: str, column: int) -> Field:
+        field = _FIELDS.get(name.lower())
+        if field is None:
+            known = ", ".join([*_FIELDS, "has", "upvotes", "stars"])
+            raise self.fail(column, f"unknown field {name!r}; expected one of {known}")
+        return field
 
-    def _next(self, *, at_term_start: bool) -> Token:
-        column, char = self.pos + 1, self.text[self.pos]
-        if char in "()":
-            self.pos += 1
-            return Token("lparen" if char == "(" else "rparen", char, column)
-        if char == '"':
-            return self._phrase(column, Field.ANY)
-        if char == "-" and at_term_start and self._followed_by_term():
-            self.pos += 1
-            return Token("minus", "-", column)
-        word = self._word()
-        if word in ("OR", "AND", "NOT"):
-            return Token(word.lower(), word, column)
-        return self._qualified(word, column)
-
-    def _followed_by_term(self) -> bool:
-        rest = self.text[self.pos + 1 : self.pos + 2]
-        return bool(rest) and not rest.isspace() and rest != ")"
-
-    def _word(self) -> str:
-        start = self.pos
-        while self.pos < len(self.text) and self.text[self.pos] not in _STOP:
-            self.pos += 1
-        return self.text[start : self.pos]
-
-    def _phrase(self, column: int, field: Field) -> Token:
-        end = self.text.find('"', self.pos + 1)
-        if end < 0:
+    def _phrase(self, text: str, field: Field, column: int) -> Token:
+        if len(text) < 2 or not text.endswith('"'):
             raise self.fail(column, 'unterminated phrase: expected a closing "')
-        inner = " ".join(self.text[self.pos + 1 : end].split())
-        self.pos = end + 1
+        inner = " ".join(text[1:-1].split())
         if not inner:
             raise self.fail(column, "empty phrase: expected words between the quotes")
         return Token("phrase", inner, column, field)
 
-    def _qualified(self, word: str, column: int) -> Token:
+    def _word(self, word: str, column: int, found: list[Token]) -> Token:
+        if word in ("OR", "AND", "NOT"):
+            return Token(word.lower(), word, column)
+        if word.startswith("-") and len(word) > 1:
+            # "-survey" is NOT survey: emit the minus, then lex the rest as its own word.
+            found.append(Token("minus", "-", column))
+            return self._word(word[1:], column + 1, found)
         if _COMPARE.match(word) or word.lower().startswith("has:"):
             return Token("filter", word, column)
         match = _FIELD_PREFIX.match(word)
         if match is None:
             return Token("word", word, column)
-        name = match.group(1).lower()
-        if name not in _FIELDS:
-            known = ", ".join([*_FIELDS, "has", "upvotes", "stars"])
-            raise self.fail(column, f"unknown field {match.group(1)!r}; expected one of {known}")
+        field = self._field(match.group(1), column)
         rest = word[match.end() :]
-        if rest:
-            return Token("word", rest, column + match.end(), _FIELDS[name])
-        if self.pos < len(self.text) and self.text[self.pos] == '"':
-            return self._phrase(self.pos + 1, _FIELDS[name])
-        raise self.fail(column + match.end(), f"expected a word or a phrase after '{name}:'")
+        if not rest:
+            raise self.fail(
+                column + match.end(), f"expected a word or a phrase after '{field.value}:'"
+            )
+        return Token("word", rest, column + match.end(), field)
 
 
 class _Parser:

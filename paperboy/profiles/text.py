@@ -13,9 +13,10 @@ from functools import lru_cache
 _WORD = re.compile(r"[^\W_]+")
 
 
-@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower case without accents: NFKD, drop combining marks, casefold."""
+    if text.isascii():
+        return text.lower()  # the common case, and for ASCII the same result
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 

@@ -1,0 +1,126 @@
+"""A batch of papers as bitsets: for every word, the set of papers (bits) that contain it.
+
+A term's papers are then one dictionary lookup (a word), an AND of lookups checked for
+adjacency (a phrase), or an OR over the vocabulary (a prefix); a whole profile is a few integer
+operations. Each term is evaluated once per batch however many profiles use it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+
+from paperboy.profiles.ast import Field
+from paperboy.profiles.compiler import Probe
+from paperboy.profiles.document import Document
+
+_FIELDS = (Field.TITLE, Field.ABSTRACT, Field.AUTHOR, Field.ORG, Field.KEYWORD)
+_OPS: dict[str, Callable[[int, int], bool]] = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "=": lambda a, b: a == b,
+}
+
+
+class PaperIndex:
+    """Inverted index of one batch of analysed papers; bit i stands for ``docs[i]``."""
+
+    def __init__(self, docs: Sequence[Document]) -> None:
+        self.docs = docs
+        self.everything = (1 << len(docs)) - 1
+        self._words: dict[Field, dict[str, int]] = {f: {} for f in _FIELDS}
+        self._raw: dict[Field, dict[str, int]] = {f: {} for f in _FIELDS}
+        for bit, doc in enumerate(docs):
+            flag = 1 << bit
+            for field in _FIELDS:
+                text = doc.fields[field]
+                words = self._words[field]
+                for word in text.positions:
+                    words[word] = words.get(word, 0) | flag
+                raw = self._raw[field]
+                for word in text.raw:
+                    raw[word] = raw.get(word, 0) | flag
+        self._sorted_raw = {f: sorted(self._raw[f]) for f in _FIELDS}
+        self._terms: dict[object, dict[Field, int]] = {}
+        self._filters: dict[tuple[str, str, int], int] = {}
+
+    def term(self, probe: Probe) -> int:
+        """The papers that contain the term in any of its fields."""
+        found = 0
+        for mask in self.term_by_field(probe).values():
+            found |= mask
+        return found
+
+    def term_by_field(self, probe: Probe) -> dict[Field, int]:
+        cached = self._terms.get(probe.key)
+        if cached is None:
+            cached = self._terms[probe.key] = {f: self._in_field(probe, f) for f in probe.fields}
+        return cached
+
+    def _in_field(self, probe: Probe, field: Field) -> int:
+        if not probe.words:
+            return 0
+        if probe.term.prefix:
+            return self._prefix(probe.words[0], field)
+        masks = self._words[field]
+        if len(probe.words) == 1:
+            return masks.get(probe.words[0], 0)
+        candidates = self.everything
+        for word in probe.words:
+            candidates &= masks.get(word, 0)
+            if not candidates:
+                return 0
+        return self._verify(candidates, probe, field)
+
+    def _prefix(self, prefix: str, field: Field) -> int:
+        vocabulary, raw = self._sorted_raw[field], self._raw[field]
+        found = 0
+        for i in range(bisect_left(vocabulary, prefix), len(vocabulary)):
+            if not vocabulary[i].startswith(prefix):
+                break
+            found |= raw[vocabulary[i]]
+        return found
+
+    def _verify(self, candidates: int, probe: Probe, field: Field) -> int:
+        """Keep the papers where the phrase's words stand next to each other."""
+        found = 0
+        for bit in bits(candidates):
+            if self.docs[bit].fields[field].has_phrase(probe.words):
+                found |= 1 << bit
+        return found
+
+    def compare(self, metric: str, op: str, value: int) -> int:
+        key = (metric, op, value)
+        cached = self._filters.get(key)
+        if cached is None:
+            test = _OPS[op]
+            cached = 0
+            for bit, doc in enumerate(self.docs):
+                actual = doc.upvotes if metric == "upvotes" else doc.stars
+                if test(actual, value):
+                    cached |= 1 << bit
+            self._filters[key] = cached
+        return cached
+
+    def has(self, what: str) -> int:
+        key = ("has", what, 0)
+        cached = self._filters.get(key)
+        if cached is None:
+            cached = 0
+            for bit, doc in enumerate(self.docs):
+                if doc.has_code if what == "code" else doc.has_project:
+                    cached |= 1 << bit
+            self._filters[key] = cached
+        return cached
+
+
+def bits(mask: int) -> list[int]:
+    """The positions of the set bits, lowest first."""
+    found = []
+    while mask:
+        low = mask & -mask
+        found.append(low.bit_length() - 1)
+        mask ^= low
+    return found
