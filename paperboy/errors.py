@@ -88,3 +88,9 @@ class StoreError(PaperboyError):
 
 class DeliveryError(PaperboyError):
     """An email could not be handed to the transport."""
+
+
+class InputError(PaperboyError, ValueError):
+    """A value a person typed or imported is not acceptable: an address, a zone, an hour."""
+
+    exit_code = 2

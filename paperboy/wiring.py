@@ -10,12 +10,7 @@ from paperboy.settings import Settings
 from scraper.fetch import HuggingFaceFetcher
 from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
 from scraper.robots import RobotsGate
-from store.engine import open_engine
 from store.repository import SqlStore
-
-
-def open_store(settings: Settings, *, migrate: bool = False) -> SqlStore:
-    return SqlStore(open_engine(settings.database_url, migrate=migrate))
 
 
 def build_ingestor(

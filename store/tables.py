@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.columns import UTCDateTime
@@ -94,3 +94,43 @@ class ObservationRow(SQLModel, table=True):
     first_seen_at: datetime = _utc()
     last_seen_at: datetime = _utc()
     fetch_id: int | None = Field(default=None, foreign_key="fetches.id", ondelete="SET NULL")
+
+
+class SubscriberRow(SQLModel, table=True):
+    """A subscriber; unsubscribed ones are kept (suppression) until forgotten."""
+
+    __tablename__ = "subscribers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True)  # normalised, compared case-insensitively
+    status: str = Field(max_length=16, index=True)  # pending|active|paused|unsubscribed|bounced
+    time_zone: str = Field(max_length=64)  # IANA name
+    send_hour: int  # 0..23, local time
+    frequency: str = Field(max_length=16)  # daily | weekdays | weekly
+    weekday: int = 0  # 0 = Monday; used by weekly
+    max_papers: int = 20
+    send_empty: bool = False  # send a short "nothing today" mail when nothing matched
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    confirmed_at: datetime | None = _utc(nullable=True)
+    unsubscribed_at: datetime | None = _utc(nullable=True)
+
+
+class ProfileRow(SQLModel, table=True):
+    """A named keyword profile of one subscriber."""
+
+    __tablename__ = "profiles"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "name", name="uq_profiles_subscriber_name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(
+        sa_column=Column(
+            ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    name: str = Field(max_length=64)
+    query: str = _text(nullable=False)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()

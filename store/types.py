@@ -135,3 +135,62 @@ class PaperFilter:
     view: str | None = None  # observed in this view ...
     period: str | None = None  # ... and period
     limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A stored subscriber."""
+
+    id: int
+    email: str
+    status: str
+    time_zone: str
+    send_hour: int
+    frequency: str
+    weekday: int
+    max_papers: int
+    send_empty: bool
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A stored keyword profile."""
+
+    id: int
+    subscriber_id: int
+    name: str
+    query: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberSettings:
+    """The part of a subscriber a person chooses (validated before it reaches the store)."""
+
+    time_zone: str = "UTC"
+    send_hour: int = 8
+    frequency: str = "daily"
+    weekday: int = 0
+    max_papers: int = 20
+    send_empty: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewProfile:
+    name: str
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubscriber:
+    """Intent: store this (validated) subscriber with these profiles."""
+
+    email: str
+    status: str
+    settings: SubscriberSettings
+    profiles: tuple[NewProfile, ...] = ()

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
 
 from paperboy.settings import Settings, load_settings
-from paperboy.wiring import open_store
+from store.engine import open_engine
 from store.repository import SqlStore
+from store.subscribers import SubscriberStore
 
 app = typer.Typer(
     name="paperboy",
@@ -21,6 +23,14 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema: see and apply migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+subscriber_app = typer.Typer(
+    help="Subscribers: add, change, pause, remove, import, export.", no_args_is_help=True
+)
+app.add_typer(subscriber_app, name="subscriber")
+profile_app = typer.Typer(
+    help="Keyword profiles: add, edit, test before saving, remove.", no_args_is_help=True
+)
+app.add_typer(profile_app, name="profile")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -28,15 +38,21 @@ err = Console(stderr=True, highlight=False)
 
 @dataclass
 class State:
-    """Settings are read once, in the root callback; the store is opened on first use."""
+    """Settings are read once, in the root callback; the database is opened on first use."""
 
     settings: Settings
-    _store: SqlStore | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = open_engine(self.settings.database_url)
+        return self._engine
 
     def store(self) -> SqlStore:
-        if self._store is None:
-            self._store = open_store(self.settings)
-        return self._store
+        return SqlStore(self.engine())
+
+    def subscribers(self) -> SubscriberStore:
+        return SubscriberStore(self.engine())
 
 
 @app.callback()

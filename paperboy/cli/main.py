@@ -6,7 +6,13 @@ import sys
 
 from rich.markup import escape
 
-from paperboy.cli import commands_db, commands_fetch, commands_papers  # noqa: F401  (registers)
+from paperboy.cli import (  # noqa: F401  (importing registers the commands)
+    commands_db,
+    commands_fetch,
+    commands_papers,
+    commands_profile,
+    commands_subscriber,
+)
 from paperboy.cli.app import app, err
 from paperboy.errors import PaperboyError
 

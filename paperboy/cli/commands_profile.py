@@ -1,0 +1,162 @@
+"""`paperboy profile …`: add, edit, list, remove, test a query on stored papers, and the grammar."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from paperboy import subscribers as rules
+from paperboy.cli.app import out, profile_app, state
+from paperboy.clock import system_clock
+from paperboy.profiles.highlight import snippet, spans
+from paperboy.profiles.matcher import Match, Matcher, ProfileSpec, ranked
+from paperboy.profiles.parser import parse
+from store.types import PaperFilter
+
+GRAMMAR = """\
+A profile is a query over new papers. Case, accents and simple plurals do not matter, words
+match whole words ("cat" never matches "concatenate"), and "high-fidelity" = "high fidelity".
+
+  diffusion video          both words (AND is implied; writing AND is allowed)
+  "neural radiance"        the exact phrase
+  diffusion OR flow        either (AND binds tighter: a b OR c is (a b) OR c)
+  -survey   NOT survey     exclude papers with the word
+  (video OR audio) -survey parentheses group
+  diffus*                  any word starting with diffus (at least 3 letters)
+
+Fields (a bare term looks in the title, the abstract, the AI summary and the AI keywords):
+  title:llama   abstract:"variational inference"   author:"Yann LeCun"
+  org:nvidia    keyword:"reinforcement learning"
+
+Filters:
+  upvotes>=20   stars>=100   (also >, <=, <, =)     has:code   has:project
+
+Examples:
+  "variational inference" OR bayesian* -survey
+  (diffusion OR "flow matching") video has:code upvotes>=5
+  author:"Yann LeCun" OR org:meta
+
+Try a query on the papers stored in the last week before saving it:
+  paperboy profile test '"variational inference" OR bayesian*' --days 7
+"""
+
+
+@profile_app.command("help")
+def help_() -> None:
+    """Print the query grammar with examples."""
+    out.print(GRAMMAR, markup=False, highlight=False)
+
+
+@profile_app.command("add")
+def add(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The subscriber's address."),
+    name: str = typer.Argument(..., help="A short name, e.g. vision."),
+    query: str = typer.Argument(..., help="The query; see `paperboy profile help`."),
+) -> None:
+    """Add a profile to a subscriber (the query is checked first)."""
+    profile = rules.profile(name, query)
+    saved = (
+        state(ctx).subscribers().add_profile(rules.normalise_email(email), profile, system_clock())
+    )
+    out.print(f"saved profile {escape(saved.name)}: {escape(saved.query)}")
+
+
+@profile_app.command("edit")
+def edit(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The subscriber's address."),
+    name: str = typer.Argument(..., help="The profile to change."),
+    query: str | None = typer.Argument(None, help="The new query (default: keep it)."),
+    rename: str | None = typer.Option(None, "--rename", help="A new name."),
+) -> None:
+    """Change a profile's query or name."""
+    store = state(ctx).subscribers()
+    address = rules.normalise_email(email)
+    subscriber = store.require(address)
+    current = next((p for p in store.profiles(subscriber.id) if p.name == name), None)
+    old_query = current.query if current else ""
+    profile = rules.profile(rename or name, query if query is not None else old_query)
+    saved = store.edit_profile(address, name, profile, system_clock())
+    out.print(f"saved profile {escape(saved.name)}: {escape(saved.query)}")
+
+
+@profile_app.command("list")
+def list_(
+    ctx: typer.Context,
+    email: str | None = typer.Argument(None, help="Only this subscriber's profiles."),
+) -> None:
+    """List profiles, of one subscriber or of everyone."""
+    store = state(ctx).subscribers()
+    subscribers = (
+        [store.require(rules.normalise_email(email))] if email else store.list_subscribers()
+    )
+    profiles = store.all_profiles()
+    table = Table(title="Profiles", title_justify="left")
+    for column in ("subscriber", "name", "query"):
+        table.add_column(column)
+    for s in subscribers:
+        for p in profiles.get(s.id, []):
+            table.add_row(escape(s.email), escape(p.name), escape(p.query))
+    out.print(table)
+
+
+@profile_app.command("remove")
+def remove(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The subscriber's address."),
+    name: str = typer.Argument(..., help="The profile to remove."),
+) -> None:
+    """Remove one profile."""
+    state(ctx).subscribers().remove_profile(rules.normalise_email(email), name)
+    out.print(f"removed profile {escape(name)}.")
+
+
+@profile_app.command("test")
+def try_query(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="The query to try; see `paperboy profile help`."),
+    days: int = typer.Option(
+        7, "--days", min=1, max=3650, help="Papers first seen in the last N days."
+    ),
+    limit: int = typer.Option(20, "--limit", min=1, max=500, help="Show at most this many."),
+) -> None:
+    """Show what a query would have matched in the stored papers, matched terms highlighted."""
+    parse(query, "test")  # a syntax error names the column before anything is read
+    papers = (
+        state(ctx)
+        .store()
+        .list_papers(PaperFilter(seen_since=system_clock() - timedelta(days=days), limit=100_000))
+    )
+    matches = ranked(Matcher([ProfileSpec(0, 0, "test", query)]).match(papers))
+    out.print(f"{len(matches)} of {len(papers)} papers from the last {days} days match.")
+    for match in matches[:limit]:
+        out.print(_render(match))
+
+
+def _render(match: Match) -> Text:
+    paper = match.paper
+    wanted = [(h.words, h.prefix) for h in match.hits]
+    title = _marked(paper.title, spans(paper.title, wanted), "bold yellow")
+    lines = Text.assemble(
+        (f"{paper.arxiv_id}  ", "dim"), title, (f"  ▲{paper.upvotes}", "cyan"), "\n"
+    )
+    abstract = paper.summary or paper.ai_summary or ""
+    if abstract:
+        text, found = snippet(abstract, spans(abstract, wanted))
+        lines.append_text(_marked("    " + text, [(s + 4, e + 4) for s, e in found], "yellow"))
+        lines.append("\n")
+    where = sorted({f"{h.term} in {h.field.value}" for h in match.hits})
+    lines.append(f"    matched: {', '.join(where)}\n", style="dim")
+    return lines
+
+
+def _marked(text: str, found: list[tuple[int, int]], style: str) -> Text:
+    marked = Text(text)
+    for start, end in found:
+        marked.stylize(style, start, end)
+    return marked

@@ -1,0 +1,264 @@
+"""`paperboy subscriber …`: add, list, show, set, pause, resume, remove, import, export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from paperboy import subscribers as rules
+from paperboy.cli.app import out, state, subscriber_app
+from paperboy.cli.views import when
+from paperboy.clock import system_clock
+from paperboy.errors import InputError
+from paperboy.transfer import export, parse_import
+from store.types import NewProfile, NewSubscriber, Subscriber, SubscriberSettings
+
+_ZONE = typer.Option(None, "--zone", help="IANA time zone, e.g. Europe/London.")
+_HOUR = typer.Option(None, "--hour", help="Local hour to send at, 0-23.")
+_FREQUENCY = typer.Option(None, "--frequency", help="daily, weekdays or weekly.")
+_WEEKDAY = typer.Option(None, "--weekday", help="For weekly: mon, tue, … sun.")
+_MAX = typer.Option(None, "--max-papers", help="At most this many papers per digest (1-100).")
+_EMPTY = typer.Option(
+    None, "--send-empty/--no-send-empty", help="Mail a short note when nothing matched."
+)
+
+
+@subscriber_app.command("add")
+def add(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The subscriber's address."),
+    zone: str | None = _ZONE,
+    hour: int | None = _HOUR,
+    frequency: str | None = _FREQUENCY,
+    weekday: str | None = _WEEKDAY,
+    max_papers: int | None = _MAX,
+    send_empty: bool | None = _EMPTY,
+    profile: list[str] = typer.Option(
+        [], "--profile", help='A profile as NAME=QUERY, e.g. vision="diffusion OR video"; repeat.'
+    ),
+    pending: bool = typer.Option(False, "--pending", help="Add unconfirmed (default: active)."),
+) -> None:
+    """Add a subscriber (active at once, since an operator vouches for them)."""
+    address = rules.normalise_email(email)
+    settings = _merge(SubscriberSettings(), zone, hour, frequency, weekday, max_papers, send_empty)
+    new = NewSubscriber(
+        email=address,
+        status=rules.Status.PENDING if pending else rules.Status.ACTIVE,
+        settings=settings,
+        profiles=tuple(_profile_option(p) for p in profile),
+    )
+    added = state(ctx).subscribers().add(new, system_clock())
+    out.print(f"added {escape(added.email)} ({added.status}), {len(new.profiles)} profile(s).")
+
+
+def _profile_option(text: str) -> NewProfile:
+    name, sep, query = text.partition("=")
+    if not sep:
+        raise InputError(
+            f"--profile {text!r} has no '='", hint='write --profile vision="diffusion OR video"'
+        )
+    return rules.profile(name, query)
+
+
+def _merge(
+    base: SubscriberSettings,
+    zone: str | None,
+    hour: int | None,
+    frequency: str | None,
+    weekday: str | None,
+    max_papers: int | None,
+    send_empty: bool | None,
+) -> SubscriberSettings:
+    """Validated settings: what was given replaces what was there."""
+    return rules.settings(
+        zone=base.time_zone if zone is None else zone,
+        hour=base.send_hour if hour is None else hour,
+        every=base.frequency if frequency is None else frequency,
+        day=rules.WEEKDAYS[base.weekday] if weekday is None else weekday,
+        limit=base.max_papers if max_papers is None else max_papers,
+        send_empty=base.send_empty if send_empty is None else send_empty,
+    )
+
+
+@subscriber_app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: rules.Status | None = typer.Option(None, "--status", help="Only this status."),
+) -> None:
+    """List subscribers with their schedule and number of profiles."""
+    store = state(ctx).subscribers()
+    profiles = store.all_profiles()
+    found = store.list_subscribers(status.value if status else None)
+    table = Table(title=f"{len(found)} subscribers", title_justify="left")
+    for column in ("email", "status", "schedule", "max", "profiles"):
+        table.add_column(column)
+    for s in found:
+        table.add_row(
+            escape(s.email),
+            s.status,
+            _schedule(s),
+            str(s.max_papers),
+            str(len(profiles.get(s.id, []))),
+        )
+    out.print(table)
+
+
+def _schedule(s: Subscriber) -> str:
+    day = f" on {rules.WEEKDAYS[s.weekday]}" if s.frequency == "weekly" else ""
+    return f"{s.frequency}{day} at {s.send_hour:02d}:00 {s.time_zone}"
+
+
+@subscriber_app.command("show")
+def show(
+    ctx: typer.Context, email: str = typer.Argument(..., help="The subscriber's address.")
+) -> None:
+    """Show one subscriber and their profiles."""
+    store = state(ctx).subscribers()
+    s = store.require(rules.normalise_email(email))
+    table = Table(show_header=False, title=escape(s.email), title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in (
+        ("status", s.status),
+        ("schedule", _schedule(s)),
+        ("max papers", str(s.max_papers)),
+        ("send when empty", "yes" if s.send_empty else "no"),
+        ("created", when(s.created_at)),
+        ("confirmed", when(s.confirmed_at)),
+    ):
+        table.add_row(name, value)
+    for p in store.profiles(s.id):
+        table.add_row(f"profile {escape(p.name)}", escape(p.query))
+    out.print(table)
+
+
+@subscriber_app.command("set")
+def set_(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The subscriber's address."),
+    zone: str | None = _ZONE,
+    hour: int | None = _HOUR,
+    frequency: str | None = _FREQUENCY,
+    weekday: str | None = _WEEKDAY,
+    max_papers: int | None = _MAX,
+    send_empty: bool | None = _EMPTY,
+) -> None:
+    """Change a subscriber's zone, hour, frequency, weekday, maximum or empty-digest choice."""
+    store = state(ctx).subscribers()
+    s = store.require(rules.normalise_email(email))
+    current = SubscriberSettings(
+        s.time_zone, s.send_hour, s.frequency, s.weekday, s.max_papers, s.send_empty
+    )
+    changed = store.update_settings(
+        s.email,
+        _merge(current, zone, hour, frequency, weekday, max_papers, send_empty),
+        system_clock(),
+    )
+    out.print(
+        f"{escape(changed.email)}: {_schedule(changed)}, at most {changed.max_papers} papers."
+    )
+
+
+@subscriber_app.command("pause")
+def pause(
+    ctx: typer.Context, email: str = typer.Argument(..., help="The subscriber's address.")
+) -> None:
+    """Stop sending digests until `resume`."""
+    _status(ctx, email, rules.Status.PAUSED)
+
+
+@subscriber_app.command("resume")
+def resume(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The subscriber's address."),
+    force: bool = typer.Option(False, "--force", help="Also for one who unsubscribed."),
+) -> None:
+    """Send digests again (an unsubscribed address only with --force: they asked us to stop)."""
+    store = state(ctx).subscribers()
+    s = store.require(rules.normalise_email(email))
+    if s.status == rules.Status.UNSUBSCRIBED and not force:
+        raise InputError(
+            f"{s.email} unsubscribed; they asked not to be mailed",
+            hint="they can sign up again, or use --force if they asked you in person",
+        )
+    _status(ctx, email, rules.Status.ACTIVE)
+
+
+def _status(ctx: typer.Context, email: str, status: rules.Status) -> None:
+    changed = (
+        state(ctx).subscribers().set_status(rules.normalise_email(email), status, system_clock())
+    )
+    out.print(f"{escape(changed.email)} is now {changed.status}.")
+
+
+@subscriber_app.command("remove")
+def remove(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The subscriber's address."),
+    forget: bool = typer.Option(False, "--forget", help="Erase them and their profiles for good."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before erasing."),
+) -> None:
+    """Unsubscribe (kept, so they are never mailed again), or erase with --forget."""
+    store = state(ctx).subscribers()
+    address = rules.normalise_email(email)
+    store.require(address)
+    if not forget:
+        _status(ctx, address, rules.Status.UNSUBSCRIBED)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError(
+                f"refusing to erase {address} without confirmation", hint="add --yes to erase"
+            )
+        typer.confirm(f"Erase {address} and all their profiles for good?", abort=True)
+    store.forget(address)
+    out.print(f"erased {escape(address)} and their profiles.")
+
+
+@subscriber_app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A .csv or .json file."),
+    fmt: str | None = typer.Option(None, "--format", help="csv or json (default: from the name)."),
+) -> None:
+    """Import subscribers and profiles; every row is checked first, one bad row imports nothing."""
+    chosen = _format(fmt, file)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{file} is not UTF-8 text") from e
+    new = parse_import(text, chosen)
+    added = state(ctx).subscribers().add_many(new, system_clock())
+    profiles = sum(len(n.profiles) for n in new)
+    out.print(f"imported {len(added)} subscribers with {profiles} profiles.")
+
+
+@subscriber_app.command("export")
+def export_(
+    ctx: typer.Context,
+    fmt: str = typer.Option("csv", "--format", help="csv or json."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write here (default: stdout)."
+    ),
+) -> None:
+    """Export every subscriber and profile, in the format `import` reads."""
+    chosen = _format(fmt, None)
+    store = state(ctx).subscribers()
+    profiles = store.all_profiles()
+    text = export(((s, profiles.get(s.id, [])) for s in store.list_subscribers()), chosen)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}.")
+
+
+def _format(fmt: str | None, file: Path | None) -> str:
+    chosen = (fmt or (file.suffix.lstrip(".") if file else "csv")).lower()
+    if chosen not in ("csv", "json"):
+        raise InputError(f"unknown format {chosen!r}", hint="use --format csv or --format json")
+    return chosen

@@ -1,0 +1,122 @@
+"""Subscriber rules: what a valid address, zone, hour, frequency and profile look like.
+
+Pure functions that either return clean values or raise InputError with one clear sentence; the
+CLI, the importer and (later) the web forms all go through them before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from functools import cache
+from zoneinfo import available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+
+from paperboy.errors import InputError
+from paperboy.profiles.parser import parse
+from store.types import NewProfile, SubscriberSettings
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_PAPERS_LIMIT = 100
+_PROFILE_NAME = re.compile(r"^[\w][\w .\-]{0,63}$")
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # signed up, not confirmed yet
+    ACTIVE = "active"
+    PAUSED = "paused"
+    UNSUBSCRIBED = "unsubscribed"  # kept so we never mail them again, until forgotten
+    BOUNCED = "bounced"  # suppressed after repeated permanent failures
+
+
+class Frequency(StrEnum):
+    DAILY = "daily"
+    WEEKDAYS = "weekdays"  # Monday to Friday
+    WEEKLY = "weekly"  # on the chosen weekday
+
+
+def normalise_email(address: str) -> str:
+    """A syntactically valid address, normalised; compared case-insensitively."""
+    try:
+        valid = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as e:
+        raise InputError(
+            f"{address.strip()!r} is not a valid email address: {e}",
+            hint="write it as name@example.org",
+        ) from e
+    return valid.normalized.lower()
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def time_zone(name: str) -> str:
+    cleaned = name.strip()
+    if cleaned not in _zones():
+        raise InputError(
+            f"unknown time zone {cleaned!r}",
+            hint="use an IANA name such as Europe/London, America/New_York or Asia/Tokyo",
+        )
+    return cleaned
+
+
+def send_hour(hour: int) -> int:
+    if not 0 <= hour <= 23:
+        raise InputError(f"send hour {hour} is not between 0 and 23", hint="8 means 08:00 local")
+    return hour
+
+
+def weekday(name: str) -> int:
+    key = name.strip().lower()[:3]
+    if key not in WEEKDAYS:
+        raise InputError(f"{name!r} is not a weekday", hint=f"use one of {', '.join(WEEKDAYS)}")
+    return WEEKDAYS.index(key)
+
+
+def frequency(name: str) -> str:
+    try:
+        return Frequency(name.strip().lower()).value
+    except ValueError:
+        choices = ", ".join(f.value for f in Frequency)
+        raise InputError(f"{name!r} is not a frequency", hint=f"use one of {choices}") from None
+
+
+def max_papers(count: int) -> int:
+    if not 1 <= count <= MAX_PAPERS_LIMIT:
+        raise InputError(f"maximum papers {count} is not between 1 and {MAX_PAPERS_LIMIT}")
+    return count
+
+
+def settings(
+    *,
+    zone: str = "UTC",
+    hour: int = 8,
+    every: str = "daily",
+    day: str = "mon",
+    limit: int = 20,
+    send_empty: bool = False,
+) -> SubscriberSettings:
+    """Validated settings from what a person typed."""
+    return SubscriberSettings(
+        time_zone=time_zone(zone),
+        send_hour=send_hour(hour),
+        frequency=frequency(every),
+        weekday=weekday(day),
+        max_papers=max_papers(limit),
+        send_empty=send_empty,
+    )
+
+
+def profile(name: str, query: str) -> NewProfile:
+    """A valid profile: a short name and a query that parses (errors name the column)."""
+    cleaned = name.strip()
+    if not _PROFILE_NAME.match(cleaned):
+        raise InputError(
+            f"profile name {name!r} is not usable",
+            hint="1 to 64 letters, digits, spaces, dots, dashes or underscores",
+        )
+    parse(query, cleaned)  # raises ProfileSyntaxError naming the column
+    return NewProfile(name=cleaned, query=" ".join(query.split()))

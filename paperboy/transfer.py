@@ -1,0 +1,189 @@
+"""Subscribers in and out as CSV or JSON: every row validated before anything is written."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from paperboy import subscribers as rules
+from paperboy.errors import InputError, PaperboyError
+from store.types import NewProfile, NewSubscriber, Profile, Subscriber
+
+CSV_COLUMNS = (
+    "email",
+    "status",
+    "time_zone",
+    "send_hour",
+    "frequency",
+    "weekday",
+    "max_papers",
+    "send_empty",
+    "profile_name",
+    "profile_query",
+)
+MAX_ERRORS_SHOWN = 10
+
+
+def parse_import(text: str, fmt: str) -> list[NewSubscriber]:
+    """All subscribers in ``text``, or InputError listing every bad row (nothing half-read)."""
+    records = _csv_records(text) if fmt == "csv" else _json_records(text)
+    found: dict[str, NewSubscriber] = {}
+    errors: list[str] = []
+    for where, record in records:
+        try:
+            new = _subscriber(record)
+        except (PaperboyError, ValueError, TypeError) as e:
+            errors.append(f"{where}: {getattr(e, 'message', str(e))}")
+            continue
+        if new.email in found:  # CSV: one row per profile, the subscriber repeated
+            earlier = found[new.email]
+            if fmt == "json" or earlier.settings != new.settings or earlier.status != new.status:
+                errors.append(f"{where}: {new.email} appears twice with different settings")
+                continue
+            names = {p.name for p in earlier.profiles}
+            clash = [p.name for p in new.profiles if p.name in names]
+            if clash:
+                errors.append(f"{where}: profile {clash[0]!r} of {new.email} appears twice")
+                continue
+            new = NewSubscriber(
+                new.email, new.status, new.settings, earlier.profiles + new.profiles
+            )
+        found[new.email] = new
+    if errors:
+        shown = "; ".join(errors[:MAX_ERRORS_SHOWN])
+        more = (
+            f" (and {len(errors) - MAX_ERRORS_SHOWN} more)"
+            if len(errors) > MAX_ERRORS_SHOWN
+            else ""
+        )
+        rows = f"{len(errors)} bad row{'s' if len(errors) > 1 else ''}"
+        raise InputError(
+            f"{rows}, nothing imported: {shown}{more}",
+            hint="fix the file and import it again",
+        )
+    if not found:
+        raise InputError(
+            "the file holds no subscribers", hint=f"CSV columns: {', '.join(CSV_COLUMNS)}"
+        )
+    return list(found.values())
+
+
+def _csv_records(text: str) -> list[tuple[str, dict[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or "email" not in reader.fieldnames:
+        raise InputError(
+            "the CSV file has no 'email' column", hint=f"columns: {', '.join(CSV_COLUMNS)}"
+        )
+    unknown = set(reader.fieldnames) - set(CSV_COLUMNS)
+    if unknown:
+        raise InputError(
+            f"unknown CSV column(s): {', '.join(sorted(unknown))}",
+            hint=f"columns: {', '.join(CSV_COLUMNS)}",
+        )
+    records = []
+    for line, row in enumerate(reader, start=2):
+        profiles = []
+        if (row.get("profile_name") or "").strip() or (row.get("profile_query") or "").strip():
+            profiles.append(
+                {"name": row.get("profile_name") or "", "query": row.get("profile_query") or ""}
+            )
+        records.append((f"line {line}", {**row, "profiles": profiles}))
+    return records
+
+
+def _json_records(text: str) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"not JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        raise InputError("expected a JSON list of subscriber objects")
+    return [(f"item {i}", d) for i, d in enumerate(data)]
+
+
+def _subscriber(record: dict[str, Any]) -> NewSubscriber:
+    email = rules.normalise_email(str(record.get("email") or ""))
+    status = str(record.get("status") or "active").strip().lower()
+    if status not in {s.value for s in rules.Status}:
+        raise InputError(f"{status!r} is not a status")
+    settings = rules.settings(
+        zone=str(record.get("time_zone") or "UTC"),
+        hour=_int(record.get("send_hour"), 8, "send_hour"),
+        every=str(record.get("frequency") or "daily"),
+        day=_weekday(record.get("weekday")),
+        limit=_int(record.get("max_papers"), 20, "max_papers"),
+        send_empty=_bool(record.get("send_empty")),
+    )
+    raw_profiles = record.get("profiles") or []
+    if not isinstance(raw_profiles, list):
+        raise InputError("profiles must be a list of {name, query}")
+    profiles = tuple(_profile(p) for p in raw_profiles)
+    return NewSubscriber(email=email, status=status, settings=settings, profiles=profiles)
+
+
+def _profile(raw: object) -> NewProfile:
+    if not isinstance(raw, dict):
+        raise InputError("a profile must be an object with name and query")
+    return rules.profile(str(raw.get("name") or ""), str(raw.get("query") or ""))
+
+
+def _int(value: object, default: int, name: str) -> int:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise InputError(f"{name} must be a whole number")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise InputError(f"{name} {value!r} is not a whole number") from None
+
+
+def _weekday(value: object) -> str:
+    if value is None or value == "":
+        return "mon"
+    if isinstance(value, int) and 0 <= value <= 6:
+        return rules.WEEKDAYS[value]
+    return str(value)
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value or "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise InputError(f"send_empty {value!r} is not true or false")
+
+
+def export(pairs: Iterable[tuple[Subscriber, Sequence[Profile]]], fmt: str) -> str:
+    """Every subscriber and profile, in the same format import reads."""
+    if fmt == "json":
+        return json.dumps([_as_dict(s, p) for s, p in pairs], indent=2, ensure_ascii=False) + "\n"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for subscriber, profiles in pairs:
+        base = {k: v for k, v in _as_dict(subscriber, []).items() if k != "profiles"}
+        named = [(p.name, p.query) for p in profiles] or [("", "")]
+        for name, query in named:
+            writer.writerow({**base, "profile_name": name, "profile_query": query})
+    return out.getvalue()
+
+
+def _as_dict(s: Subscriber, profiles: Sequence[Profile]) -> dict[str, Any]:
+    return {
+        "email": s.email,
+        "status": s.status,
+        "time_zone": s.time_zone,
+        "send_hour": s.send_hour,
+        "frequency": s.frequency,
+        "weekday": rules.WEEKDAYS[s.weekday],
+        "max_papers": s.max_papers,
+        "send_empty": s.send_empty,
+        "profiles": [{"name": p.name, "query": p.query} for p in profiles],
+    }

@@ -1,0 +1,262 @@
+"""The subscribers repository: subscribers and their profiles, written whole or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table, delete, func, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from paperboy.errors import InputError, StoreError
+from store.tables import ProfileRow, SubscriberRow
+from store.types import NewProfile, NewSubscriber, Profile, Subscriber, SubscriberSettings
+
+SUBSCRIBERS: Table = SubscriberRow.__table__  # type: ignore[attr-defined]
+PROFILES: Table = ProfileRow.__table__  # type: ignore[attr-defined]
+
+
+class SubscriberStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as e:
+            if isinstance(e, IntegrityError):
+                raise
+            detail = str(getattr(e, "orig", None) or e).splitlines()[0]
+            raise StoreError(f"database error: {detail}", hint="nothing was changed") from e
+
+    # -- subscribers -------------------------------------------------------------------------
+
+    def add(self, new: NewSubscriber, now: datetime) -> Subscriber:
+        return self.add_many([new], now)[0]
+
+    def add_many(self, new: Sequence[NewSubscriber], now: datetime) -> list[Subscriber]:
+        """Insert subscribers with their profiles in one transaction: all of them or none."""
+        emails = [n.email for n in new]
+        try:
+            with self._begin() as connection:
+                taken = self._existing(connection, emails)
+                if taken:
+                    raise InputError(
+                        f"already subscribed: {', '.join(sorted(taken))}",
+                        hint="use `paperboy subscriber set` to change an existing subscriber",
+                    )
+                ids = []
+                for n in new:
+                    values = {**_settings(n.settings), "email": n.email, "status": n.status}
+                    values |= {"created_at": now, "updated_at": now}
+                    values["confirmed_at"] = now if n.status == "active" else None
+                    subscriber_id = connection.execute(
+                        SUBSCRIBERS.insert().values(**values).returning(SUBSCRIBERS.c.id)
+                    ).scalar_one()
+                    ids.append(subscriber_id)
+                    self._insert_profiles(connection, subscriber_id, n.profiles, now)
+        except IntegrityError as e:
+            raise InputError(
+                "an address or a profile name appears twice",
+                hint="addresses are unique, and profile names unique per subscriber",
+            ) from e
+        return [self._by_id(i) for i in ids]
+
+    def _existing(self, connection: Connection, emails: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(emails), 500):
+            chunk = list(emails[start : start + 500])
+            found.update(
+                connection.execute(
+                    select(SUBSCRIBERS.c.email).where(SUBSCRIBERS.c.email.in_(chunk))
+                ).scalars()
+            )
+        return found
+
+    def _insert_profiles(
+        self,
+        connection: Connection,
+        subscriber_id: int,
+        profiles: Sequence[NewProfile],
+        now: datetime,
+    ) -> None:
+        if profiles:
+            connection.execute(
+                PROFILES.insert(),
+                [
+                    {
+                        "subscriber_id": subscriber_id,
+                        "name": p.name,
+                        "query": p.query,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for p in profiles
+                ],
+            )
+
+    def get(self, email: str) -> Subscriber | None:
+        row = self._first(select(SUBSCRIBERS).where(SUBSCRIBERS.c.email == email))
+        return _subscriber(row) if row is not None else None
+
+    def require(self, email: str) -> Subscriber:
+        found = self.get(email)
+        if found is None:
+            raise InputError(
+                f"no subscriber {email!r}", hint="`paperboy subscriber list` shows who there is"
+            )
+        return found
+
+    def _by_id(self, subscriber_id: int) -> Subscriber:
+        row = self._first(select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == subscriber_id))
+        assert row is not None
+        return _subscriber(row)
+
+    def list_subscribers(self, status: str | None = None) -> list[Subscriber]:
+        query = select(SUBSCRIBERS).order_by(SUBSCRIBERS.c.email)
+        if status is not None:
+            query = query.where(SUBSCRIBERS.c.status == status)
+        return [_subscriber(r._mapping) for r in self._rows(query)]
+
+    def count(self) -> int:
+        return int(self._rows(select(func.count()).select_from(SUBSCRIBERS))[0][0])
+
+    def update_settings(
+        self, email: str, settings: SubscriberSettings, now: datetime
+    ) -> Subscriber:
+        subscriber = self.require(email)
+        with self._begin() as connection:
+            connection.execute(
+                update(SUBSCRIBERS)
+                .where(SUBSCRIBERS.c.id == subscriber.id)
+                .values(**_settings(settings), updated_at=now)
+            )
+        return self._by_id(subscriber.id)
+
+    def set_status(self, email: str, status: str, now: datetime) -> Subscriber:
+        subscriber = self.require(email)
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        if status == "unsubscribed":
+            values["unsubscribed_at"] = now
+        if status == "active" and subscriber.confirmed_at is None:
+            values["confirmed_at"] = now
+        with self._begin() as connection:
+            connection.execute(
+                update(SUBSCRIBERS).where(SUBSCRIBERS.c.id == subscriber.id).values(**values)
+            )
+        return self._by_id(subscriber.id)
+
+    def forget(self, email: str) -> None:
+        """Erase the subscriber and their profiles for good."""
+        subscriber = self.require(email)
+        with self._begin() as connection:
+            connection.execute(delete(PROFILES).where(PROFILES.c.subscriber_id == subscriber.id))
+            connection.execute(delete(SUBSCRIBERS).where(SUBSCRIBERS.c.id == subscriber.id))
+
+    # -- profiles ----------------------------------------------------------------------------
+
+    def profiles(self, subscriber_id: int) -> list[Profile]:
+        query = (
+            select(PROFILES)
+            .where(PROFILES.c.subscriber_id == subscriber_id)
+            .order_by(PROFILES.c.name)
+        )
+        return [_profile(r._mapping) for r in self._rows(query)]
+
+    def all_profiles(self) -> dict[int, list[Profile]]:
+        grouped: dict[int, list[Profile]] = {}
+        for row in self._rows(select(PROFILES).order_by(PROFILES.c.subscriber_id, PROFILES.c.name)):
+            grouped.setdefault(row.subscriber_id, []).append(_profile(row._mapping))
+        return grouped
+
+    def active_profiles(self) -> list[tuple[Subscriber, Profile]]:
+        """Profiles of the subscribers who get digests now (status active)."""
+        query = (
+            select(SUBSCRIBERS, PROFILES)
+            .join(PROFILES, PROFILES.c.subscriber_id == SUBSCRIBERS.c.id)
+            .where(SUBSCRIBERS.c.status == "active")
+            .order_by(SUBSCRIBERS.c.id, PROFILES.c.id)
+        )
+        pairs = []
+        for row in self._rows(query):
+            values = row._mapping
+            subscriber = _subscriber({c.name: values[SUBSCRIBERS.c[c.name]] for c in SUBSCRIBERS.c})
+            profile = _profile({c.name: values[PROFILES.c[c.name]] for c in PROFILES.c})
+            pairs.append((subscriber, profile))
+        return pairs
+
+    def add_profile(self, email: str, profile: NewProfile, now: datetime) -> Profile:
+        subscriber = self.require(email)
+        try:
+            with self._begin() as connection:
+                self._insert_profiles(connection, subscriber.id, [profile], now)
+        except IntegrityError as e:
+            raise InputError(
+                f"{email} already has a profile named {profile.name!r}",
+                hint="use `paperboy profile edit` to change it",
+            ) from e
+        return self._profile_named(subscriber.id, profile.name)
+
+    def edit_profile(self, email: str, name: str, profile: NewProfile, now: datetime) -> Profile:
+        subscriber = self.require(email)
+        existing = self._profile_named(subscriber.id, name)
+        try:
+            with self._begin() as connection:
+                connection.execute(
+                    update(PROFILES)
+                    .where(PROFILES.c.id == existing.id)
+                    .values(name=profile.name, query=profile.query, updated_at=now)
+                )
+        except IntegrityError as e:
+            raise InputError(f"{email} already has a profile named {profile.name!r}") from e
+        return self._profile_named(subscriber.id, profile.name)
+
+    def remove_profile(self, email: str, name: str) -> None:
+        subscriber = self.require(email)
+        existing = self._profile_named(subscriber.id, name)
+        with self._begin() as connection:
+            connection.execute(delete(PROFILES).where(PROFILES.c.id == existing.id))
+
+    def _profile_named(self, subscriber_id: int, name: str) -> Profile:
+        row = self._first(
+            select(PROFILES).where(
+                PROFILES.c.subscriber_id == subscriber_id, PROFILES.c.name == name
+            )
+        )
+        if row is None:
+            raise InputError(
+                f"no profile named {name!r}", hint="`paperboy profile list EMAIL` shows them"
+            )
+        return _profile(row)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _first(self, query: Any) -> Any:
+        rows = self._rows(query)
+        return rows[0]._mapping if rows else None
+
+    def _rows(self, query: Any) -> list[Any]:
+        try:
+            with self._engine.connect() as connection:
+                return list(connection.execute(query))
+        except SQLAlchemyError as e:
+            detail = str(getattr(e, "orig", None) or e).splitlines()[0]
+            raise StoreError(f"database read failed: {detail}") from e
+
+
+def _settings(settings: SubscriberSettings) -> dict[str, Any]:
+    return asdict(settings)
+
+
+def _subscriber(m: Any) -> Subscriber:
+    return Subscriber(**{name: m[name] for name in Subscriber.__dataclass_fields__})
+
+
+def _profile(m: Any) -> Profile:
+    return Profile(**{name: m[name] for name in Profile.__dataclass_fields__})
