@@ -71,7 +71,7 @@ class _Lexer:
 
     def tokens(self) -> list[Token]:
         found: list[Token] = []
-        field: tuple[Field, int] | None = None  # a field: waiting for its phrase
+        field: Field | None = None  # a field: waiting for its phrase
         for match in _TOKEN.finditer(self.text):
             kind, column, text = match.lastgroup, match.start() + 1, match.group()
             if kind == "space":
@@ -84,9 +84,9 @@ class _Lexer:
                 if match.group("neg"):
                     found.append(Token("minus", "-", column))
                     column += 1
-                field = (self._field(match.group("name"), column), column)
+                field = self._field(match.group("name"), column)
             elif kind == "phrase":
-                found.append(self._phrase(text, *(field or (Field.ANY, column))))
+                found.append(self._phrase(text, field or Field.ANY, column))
                 field = None
             elif text == "-" and self.text[match.end() : match.end() + 1] in ('"', "("):
                 found.append(Token("minus", "-", column))  # -"a phrase" or -(a group)

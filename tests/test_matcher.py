@@ -1,0 +1,108 @@
+"""The matcher agrees with the one-query-one-paper reference evaluator, and explains itself."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paperboy.errors import ProfileSyntaxError
+from paperboy.profiles.ast import Field
+from paperboy.profiles.highlight import snippet, spans
+from paperboy.profiles.matcher import Matcher, ProfileSpec, ranked
+from paperboy.profiles.parser import parse
+from paperboy.profiles.reference import matches
+from tests.papers import by_id, saved_papers
+from tests.test_query_language import QUERIES
+
+PAPERS = saved_papers()
+
+
+def valid(query: str) -> bool:
+    try:
+        parse(query)
+    except ProfileSyntaxError:
+        return False
+    return True
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(QUERIES.filter(valid), min_size=1, max_size=25))
+def test_matcher_equals_the_reference_on_random_profiles(queries: list[str]) -> None:
+    specs = [ProfileSpec(i, i % 7, f"p{i}", q) for i, q in enumerate(queries)]
+    found = {(m.profile_id, m.paper.arxiv_id) for m in Matcher(specs).match(PAPERS)}
+    expected = {
+        (spec.profile_id, paper.arxiv_id)
+        for spec in specs
+        for paper in PAPERS
+        if matches(parse(spec.query), paper)
+    }
+    assert found == expected
+
+
+def test_many_profiles_and_subscribers_at_once() -> None:
+    specs = [
+        ProfileSpec(1, 10, "video", "video diffusion"),
+        ProfileSpec(2, 10, "llama", "title:llama"),
+        ProfileSpec(3, 20, "llama", "title:llama"),
+        ProfileSpec(4, 30, "nothing", '"no paper says this"'),
+    ]
+    result = Matcher(specs).match(PAPERS)
+    assert result.subscribers() == {10, 20}
+    llama = {m.paper.arxiv_id for m in result.for_subscriber(20)}
+    assert "2407.21783" in llama
+    assert llama <= {m.paper.arxiv_id for m in result.for_subscriber(10)}
+    assert len(result) == len(list(result))
+
+
+def test_a_match_says_which_terms_hit_where() -> None:
+    (match,) = [
+        m
+        for m in Matcher([ProfileSpec(1, 1, "p", 'title:llama "foundation models" -survey')]).match(
+            PAPERS
+        )
+        if m.paper.arxiv_id == "2407.21783"
+    ]
+    hits = {(h.term, h.field) for h in match.hits}
+    assert ("title:llama", Field.TITLE) in hits
+    assert ('"foundation models"', Field.ABSTRACT) in hits
+    assert all(h.term != "survey" for h in match.hits)  # excluded terms are not reasons
+    assert match.score == 3 + 1  # title weight + abstract weight
+
+
+def test_ranking_is_strength_then_upvotes_then_recency_and_deterministic() -> None:
+    result = list(Matcher([ProfileSpec(1, 1, "p", "diffusion OR video")]).match(PAPERS))
+    order = ranked(result)
+    keys = [(-m.score, -m.paper.upvotes) for m in order]
+    assert keys == sorted(keys)
+    assert ranked(list(reversed(result))) == order
+    assert order[0].score >= order[-1].score
+
+
+def test_a_broken_stored_profile_is_skipped_not_fatal() -> None:
+    matcher = Matcher([ProfileSpec(1, 1, "old", "(unclosed"), ProfileSpec(2, 1, "ok", "llama")])
+    assert len(matcher) == 1
+    (rejected, error) = matcher.rejected[0]
+    assert rejected.profile_id == 1
+    assert "profile 'old': missing ')'" in str(error)
+    assert any(m.profile_id == 2 for m in matcher.match(PAPERS))
+
+
+def test_no_papers_or_no_profiles() -> None:
+    assert len(Matcher([ProfileSpec(1, 1, "p", "llama")]).match([])) == 0
+    assert len(Matcher([]).match(PAPERS)) == 0
+
+
+def test_highlight_spans_follow_the_analysis() -> None:
+    paper = by_id("2403.13535")
+    text = paper.summary or ""
+    found = spans(text, [(("high", "fidelity"), False)])
+    assert found
+    assert all(text[s:e].lower().replace(" ", "-") == "high-fidelity" for s, e in found)
+    title = "Hierarchical Patch Diffusion Models"
+    assert [title[s:e] for s, e in spans(title, [(("model",), False), (("diffus",), True)])] == [
+        "Diffusion",
+        "Models",
+    ]
+    cut, inside = snippet("x " * 300 + "diffusion here", [(600, 609)], width=80)
+    assert cut.startswith("…")
+    assert [cut[s:e] for s, e in inside] == ["diffusion"]
