@@ -150,6 +150,6 @@ def test_any_text_parses_or_raises_profile_syntax_error(query: str) -> None:
         node = parse(query)
     except ProfileSyntaxError as e:
         column = e.column
-        assert 1 <= column <= len(query) + 1  # noqa: PT017  (the error is the subject here)
+        assert 1 <= column <= len(query) + 1
         return
     assert parse(to_query(node)) == node
