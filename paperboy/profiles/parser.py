@@ -160,7 +160,7 @@ class _Parser:
         while self.current.kind == "or":
             operator = self.advance()
             if not self._starts_term():
-                raise self.fail(self._where(operator), "expected a term after 'OR'")
+                raise self._missing_term(operator, "OR")
             children.append(self.and_expr())
         return _flat(Or, children)
 
@@ -170,7 +170,7 @@ class _Parser:
             if self.current.kind == "and":
                 operator = self.advance()
                 if not self._starts_term():
-                    raise self.fail(self._where(operator), "expected a term after 'AND'")
+                    raise self._missing_term(operator, "AND")
             children.append(self.unary())
         return _flat(And, children)
 
@@ -178,8 +178,7 @@ class _Parser:
         if self.current.kind in ("not", "minus"):
             operator = self.advance()
             if not self._starts_term():
-                name = "NOT" if operator.kind == "not" else "-"
-                raise self.fail(self._where(operator), f"expected a term after '{name}'")
+                raise self._missing_term(operator, "NOT" if operator.kind == "not" else "-")
             return Not(self.unary())
         return self.primary()
 
@@ -214,6 +213,11 @@ class _Parser:
 
     def _where(self, operator: Token) -> Token:
         return self.current if self.current.kind != "end" else operator
+
+    def _missing_term(self, operator: Token, name: str) -> ProfileSyntaxError:
+        if self.current.kind == "rparen":
+            return self.fail(self.current, "unexpected ')'")
+        return self.fail(self._where(operator), f"expected a term after '{name}'")
 
     def _word(self, token: Token) -> Term:
         text = token.text

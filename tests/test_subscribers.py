@@ -1,0 +1,163 @@
+"""Subscribers and profiles in the store (SQLite and PostgreSQL), and the rules before it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from paperboy import subscribers as rules
+from paperboy.errors import InputError, ProfileSyntaxError
+from paperboy.transfer import export, parse_import
+from store.engine import make_engine, upgrade
+from store.subscribers import SubscriberStore
+from store.types import NewSubscriber, SubscriberSettings
+from tests.conftest import PINNED
+
+
+@pytest.fixture
+def people(database_url: str) -> Iterator[SubscriberStore]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield SubscriberStore(engine)
+    engine.dispose()
+
+
+def alice(**profiles: str) -> NewSubscriber:
+    return NewSubscriber(
+        email=rules.normalise_email(" Alice@Example.ORG "),
+        status="active",
+        settings=rules.settings(zone="Europe/London", hour=7),
+        profiles=tuple(rules.profile(n, q) for n, q in profiles.items()),
+    )
+
+
+def test_add_normalises_and_keeps_profiles(people: SubscriberStore) -> None:
+    added = people.add(
+        alice(vision="diffusion OR video", llm='title:llm "language models"'), PINNED
+    )
+    assert added.email == "alice@example.org"
+    assert (added.status, added.time_zone, added.send_hour) == ("active", "Europe/London", 7)
+    assert added.confirmed_at == PINNED
+    assert [p.name for p in people.profiles(added.id)] == ["llm", "vision"]
+
+
+def test_duplicate_address_is_refused_whatever_its_case(people: SubscriberStore) -> None:
+    people.add(alice(), PINNED)
+    again = NewSubscriber(
+        rules.normalise_email("ALICE@example.org"), "active", SubscriberSettings()
+    )
+    with pytest.raises(InputError, match=r"already subscribed: alice@example\.org"):
+        people.add(again, PINNED)
+    assert people.count() == 1
+
+
+def test_unsubscribe_keeps_the_row_forget_erases_it(people: SubscriberStore) -> None:
+    added = people.add(alice(vision="video"), PINNED)
+    gone = people.set_status(added.email, "unsubscribed", PINNED)
+    assert (gone.status, gone.unsubscribed_at) == ("unsubscribed", PINNED)
+    assert people.active_profiles() == []
+    people.forget(added.email)
+    assert people.get(added.email) is None
+    assert people.all_profiles() == {}
+
+
+def test_active_profiles_only_of_active_subscribers(people: SubscriberStore) -> None:
+    a = people.add(alice(vision="video"), PINNED)
+    b = people.add(
+        NewSubscriber(
+            "bob@example.org", "paused", SubscriberSettings(), (rules.profile("x", "llama"),)
+        ),
+        PINNED,
+    )
+    assert [(s.email, p.name) for s, p in people.active_profiles()] == [(a.email, "vision")]
+    people.set_status(b.email, "active", PINNED)
+    assert len(people.active_profiles()) == 2
+
+
+def test_profile_names_are_unique_per_subscriber(people: SubscriberStore) -> None:
+    added = people.add(alice(vision="video"), PINNED)
+    with pytest.raises(InputError, match="already has a profile named 'vision'"):
+        people.add_profile(added.email, rules.profile("vision", "audio"), PINNED)
+    edited = people.edit_profile(
+        added.email, "vision", rules.profile("video", "video -survey"), PINNED
+    )
+    assert (edited.name, edited.query) == ("video", "video -survey")
+    people.remove_profile(added.email, "video")
+    assert people.profiles(added.id) == []
+    with pytest.raises(InputError, match="no profile named 'video'"):
+        people.remove_profile(added.email, "video")
+
+
+def test_import_is_all_or_nothing(people: SubscriberStore) -> None:
+    text = (
+        "email,time_zone,send_hour,frequency,weekday,profile_name,profile_query\n"
+        "carol@example.org,Asia/Tokyo,9,weekly,fri,rl,reinforcement learning\n"
+        "carol@example.org,Asia/Tokyo,9,weekly,fri,vision,diffusion\n"
+        "dave@example,UTC,8,daily,,x,llama\n"
+        "erin@example.org,Mars/Base,8,daily,,x,llama\n"
+        "frank@example.org,UTC,24,daily,,x,llama\n"
+        "gina@example.org,UTC,8,daily,,x,(llama\n"
+    )
+    with pytest.raises(InputError) as info:
+        parse_import(text, "csv")
+    message = info.value.message
+    assert message.startswith("4 bad rows, nothing imported: line 4: 'dave@example'")
+    assert "line 5: unknown time zone 'Mars/Base'" in message
+    assert "line 6: send hour 24" in message
+    assert "line 7: profile 'x': missing ')'" in message
+    assert people.count() == 0
+
+
+def test_import_export_round_trip(people: SubscriberStore) -> None:
+    text = (
+        "email,status,time_zone,send_hour,frequency,weekday,max_papers,send_empty,profile_name,profile_query\n"
+        'carol@example.org,active,Asia/Tokyo,9,weekly,fri,10,true,rl,"""reinforcement learning"""\n'
+        "carol@example.org,active,Asia/Tokyo,9,weekly,fri,10,true,vision,diffusion\n"
+        "dan@example.org,paused,UTC,8,weekdays,mon,20,false,,\n"
+    )
+    new = parse_import(text, "csv")
+    people.add_many(new, PINNED)
+    carol = people.require("carol@example.org")
+    assert (carol.frequency, carol.weekday, carol.max_papers, carol.send_empty) == (
+        "weekly",
+        4,
+        10,
+        True,
+    )
+    profiles = people.all_profiles()
+    pairs = [(s, profiles.get(s.id, [])) for s in people.list_subscribers()]
+    for fmt in ("csv", "json"):
+        again = parse_import(export(pairs, fmt), fmt)
+        assert again == new
+
+
+def test_import_refuses_an_address_already_there(people: SubscriberStore) -> None:
+    people.add(alice(), PINNED)
+    new = parse_import('[{"email": "bob@example.org"}, {"email": "alice@example.org"}]', "json")
+    with pytest.raises(InputError, match=r"already subscribed: alice@example\.org"):
+        people.add_many(new, PINNED)
+    assert people.get("bob@example.org") is None  # nothing half-imported
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: rules.normalise_email("not-an-address"), "is not a valid email address"),
+        (lambda: rules.time_zone("Europe/Londn"), "unknown time zone 'Europe/Londn'"),
+        (lambda: rules.time_zone("../../etc/passwd"), "unknown time zone"),
+        (lambda: rules.send_hour(-1), "send hour -1 is not between 0 and 23"),
+        (lambda: rules.frequency("hourly"), "'hourly' is not a frequency"),
+        (lambda: rules.weekday("someday"), "'someday' is not a weekday"),
+        (lambda: rules.max_papers(0), "maximum papers 0 is not between 1 and 100"),
+        (lambda: rules.profile("", "llama"), "profile name '' is not usable"),
+    ],
+)
+def test_rules_say_what_is_wrong(call: object, message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        call()  # type: ignore[operator]
+
+
+def test_profile_rule_raises_the_syntax_error() -> None:
+    with pytest.raises(ProfileSyntaxError, match="profile 'vision': unexpected '\\)' at column 14"):
+        rules.profile("vision", "diffusion OR )")
