@@ -32,7 +32,29 @@ from scraper.parse_json import parse_entries  # noqa: E402
 HF = ROOT / "tests" / "data" / "hf"
 SUBSCRIBERS, PROFILES_EACH, PAPERS, BASELINE_PAPERS = 10_000, 2, 1_000, 20
 STOP = frozenset(
-    ["a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "is", "of", "on", "or", "the", "to", "with", "via", "we", "our", "its"]
+    [
+        "a",
+        "an",
+        "and",
+        "as",
+        "at",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "is",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "with",
+        "via",
+        "we",
+        "our",
+        "its",
+    ]
 )
 
 
