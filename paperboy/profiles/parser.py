@@ -7,7 +7,7 @@ A hand-written recursive-descent parser: tiny, and it can say exactly where a qu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from paperboy.errors import ProfileSyntaxError
 from paperboy.profiles.ast import (
@@ -28,11 +28,11 @@ MIN_PREFIX = 3
 _FIELDS = {f.value: f for f in Field if f is not Field.ANY}
 _COMPARE = re.compile(r"^(upvotes|stars)(>=|<=|>|<|=)(.*)$", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r"^([A-Za-z]+):")
+_SPECIAL = frozenset(":<>=")  # a word with none of these is neither a field, nor a filter
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    kind: str  # word | phrase | lparen | rparen | or | and | not | minus | end
+class Token(NamedTuple):
+    kind: str  # word | phrase | filter | lparen | rparen | or | and | not | minus | end
     text: str
     column: int  # 1-based
     field: Field = Field.ANY
@@ -113,10 +113,12 @@ class _Lexer:
     def _word(self, word: str, column: int, found: list[Token]) -> Token:
         if word in ("OR", "AND", "NOT"):
             return Token(word.lower(), word, column)
-        if word.startswith("-") and len(word) > 1:
+        if word[0] == "-" and len(word) > 1:
             # "-survey" is NOT survey: emit the minus, then lex the rest as its own word.
             found.append(Token("minus", "-", column))
             return self._word(word[1:], column + 1, found)
+        if not _SPECIAL.intersection(word):
+            return Token("word", word, column)  # the common case: a plain word
         if _COMPARE.match(word) or word.lower().startswith("has:"):
             return Token("filter", word, column)
         match = _FIELD_PREFIX.match(word)
