@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from store.engine import head_revision, make_engine, upgrade
 from tests.replay_server import replay_server
 
 PAPERBOY = Path(sys.executable).with_name("paperboy")
@@ -142,12 +143,27 @@ def test_fetches_lists_verdicts(tmp_path: Path) -> None:
 def test_db_upgrade_and_current(tmp_path: Path) -> None:
     first = run(tmp_path, "db", "upgrade")
     assert first.returncode == 0, first.stderr
-    assert "upgraded the schema from empty to 0001" in first.stdout
+    head = head_revision()
+    assert f"upgraded the schema from empty to {head}" in first.stdout
     again = run(tmp_path, "db", "upgrade")
-    assert "already at the latest schema (0001)" in again.stdout
+    assert f"already at the latest schema ({head})" in again.stdout
     current = run(tmp_path, "db", "current")
     assert current.returncode == 0
-    assert "database: 0001; this Paperboy: 0001 (up to date)" in current.stdout
+    assert f"database: {head}; this Paperboy: {head} (up to date)" in current.stdout
+
+
+def test_an_older_schema_is_refused_until_upgraded(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'pb.db'}")
+    upgrade(engine, "0001")
+    engine.dispose()
+    refused = run(tmp_path, "papers")
+    assert refused.returncode == 1
+    assert (
+        f"the database is at schema 0001, this Paperboy needs {head_revision()}" in refused.stderr
+    )
+    assert "paperboy db upgrade" in refused.stderr
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    assert run(tmp_path, "papers").returncode == 0
 
 
 def test_help_lists_every_command(tmp_path: Path) -> None:

@@ -161,3 +161,15 @@ def test_many_papers_in_one_fetch(store: SqlStore) -> None:
     again = store.ingest(batch(many))
     assert (again.new_papers, again.updated_papers) == (0, 1200)
     assert store.count_papers() == 1200
+
+
+def test_upgrading_an_older_schema_keeps_the_papers(database_url: str) -> None:
+    from store.engine import make_engine, upgrade
+
+    engine = make_engine(database_url)
+    upgrade(engine, "0001")
+    SqlStore(engine).ingest(batch(MAY_8))
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    assert SqlStore(engine).count_papers() == 37
+    engine.dispose()
