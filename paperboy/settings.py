@@ -65,7 +65,9 @@ class Settings(BaseSettings):
 
     # Web pages and links in emails.
     public_url: str = "http://127.0.0.1:8000"
-    secret_key: SecretStr = SecretStr("")  # signs tokens; required by the web and mail features
+    secret_key: SecretStr = SecretStr("")  # signs tokens; if empty, generated into secret_key_file
+    secret_key_file: Path = Field(default_factory=lambda: default_data_dir() / "secret_key")
+    digest_max_bytes: int = Field(default=95_000, ge=20_000)  # Gmail clips mail over 102 KB
 
     @field_validator("database_url")
     @classmethod

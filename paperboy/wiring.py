@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import Callable
 
+import httpx
+from sqlalchemy import Engine
+
+from mailer.transports import (
+    NullTransport,
+    OutboxTransport,
+    SmtpConfig,
+    SmtpTransport,
+    Transport,
+)
 from paperboy.clock import Clock, system_clock
+from paperboy.dispatch import Dispatcher, MailConfig
 from paperboy.ingest import Ingestor
 from paperboy.settings import Settings
+from paperboy.tokens import Tokens, load_secret
 from scraper.fetch import HuggingFaceFetcher
 from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
 from scraper.robots import RobotsGate
+from store.ledger import Ledger
 from store.repository import SqlStore
+from store.subscribers import SubscriberStore
 
 
 def build_ingestor(
@@ -41,3 +55,38 @@ def build_ingestor(
     )
     fetcher = HuggingFaceFetcher(http, RobotsGate(http, settings.hf_base_url), clock)
     return Ingestor(fetcher, store, clock), client
+
+
+def transport_factory(settings: Settings) -> Callable[[], Transport]:
+    """A maker of transports (one per sending worker) for PAPERBOY_MAIL_TRANSPORT."""
+    if settings.mail_transport == "null":
+        return NullTransport
+    if settings.mail_transport == "outbox":
+        directory = settings.outbox_dir
+        return lambda: OutboxTransport(directory)
+    config = SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value(),
+    )
+    return lambda: SmtpTransport(config)
+
+
+def build_dispatcher(
+    settings: Settings, engine: Engine, *, clock: Clock = system_clock
+) -> Dispatcher:
+    secret = load_secret(settings.secret_key.get_secret_value(), settings.secret_key_file)
+    return Dispatcher(
+        papers=SqlStore(engine),
+        people=SubscriberStore(engine),
+        ledger=Ledger(engine),
+        tokens=Tokens(secret),
+        config=MailConfig(
+            sender=settings.mail_from,
+            public_url=settings.public_url,
+            max_bytes=settings.digest_max_bytes,
+        ),
+        clock=clock,
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Select, desc, func, or_, select
@@ -141,6 +142,35 @@ class SqlStore:
             query = query.where(PAPERS.c.arxiv_id.in_(seen))
         query = query.order_by(desc(PAPERS.c.upvotes), PAPERS.c.arxiv_id).limit(where.limit)
         return [_paper(r._mapping) for r in self._all(query)]
+
+    def papers_seen_between(self, start: datetime, end: datetime) -> list[Paper]:
+        """Papers first seen in (start, end]: what digests for that window may contain."""
+        query = (
+            select(PAPERS)
+            .where(PAPERS.c.first_seen_at > start, PAPERS.c.first_seen_at <= end)
+            .order_by(PAPERS.c.first_seen_at, PAPERS.c.arxiv_id)
+        )
+        return [_paper(r._mapping) for r in self._all(query)]
+
+    def papers_by_id(self, ids: Sequence[str]) -> list[Paper]:
+        found: dict[str, Paper] = {}
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = list(ids[start : start + _LOOKUP_CHUNK])
+            for row in self._all(select(PAPERS).where(PAPERS.c.arxiv_id.in_(chunk))):
+                found[row.arxiv_id] = _paper(row._mapping)
+        return [found[i] for i in ids if i in found]
+
+    def last_fetch(
+        self, *, verdicts: Sequence[str] | None = None, source: str | None = None
+    ) -> Fetch | None:
+        """The newest fetch (of a source, with one of the verdicts), if any."""
+        query = select(FETCHES).order_by(desc(FETCHES.c.id)).limit(1)
+        if verdicts is not None:
+            query = query.where(FETCHES.c.verdict.in_(list(verdicts)))
+        if source is not None:
+            query = query.where(FETCHES.c.source == source)
+        rows = self._all(query)
+        return _fetch(rows[0]._mapping) if rows else None
 
     def count_papers(self) -> int:
         return int(self._scalar(select(func.count()).select_from(PAPERS)))

@@ -134,3 +134,53 @@ class ProfileRow(SQLModel, table=True):
     query: str = _text(nullable=False)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
+
+
+class DigestRow(SQLModel, table=True):
+    """One digest per (subscriber, period): what was decided and rendered, kept as the archive."""
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "period", name="uq_digests_subscriber_period"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(
+        sa_column=Column(
+            ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    period: str = Field(max_length=16)  # 2026-07-02 or 2026-W27, in the subscriber's zone
+    kind: str = Field(max_length=16)  # papers | nothing (a "nothing today" mail) | skipped
+    window_start: datetime = _utc()  # papers first seen after this ...
+    window_end: datetime = _utc()  # ... and up to this
+    paper_ids: list[str] = _json()  # every matching paper, ranked; the mail shows the first ones
+    shown: int = 0
+    subject: str = _text(nullable=False)
+    message_id: str = Field(max_length=255)
+    html: str = _text(nullable=False)
+    text: str = _text(nullable=False)
+    created_at: datetime = _utc(index=True)
+
+
+class DeliveryRow(SQLModel, table=True):
+    """The delivery ledger: pending -> sending -> sent | temp_failed | perm_failed | unknown."""
+
+    __tablename__ = "deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest_id: int = Field(
+        sa_column=Column(ForeignKey("digests.id", ondelete="CASCADE"), nullable=False, unique=True)
+    )
+    recipient: str = Field(max_length=320)
+    state: str = Field(max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _utc(index=True)
+    deadline: datetime = _utc()  # retries stop here: the next digest is due
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _utc(nullable=True)
+    data_started_at: datetime | None = _utc(nullable=True)  # DATA began: a crash now is "unknown"
+    last_code: int | None = None
+    last_error: str | None = _text()
+    sent_at: datetime | None = _utc(nullable=True)
+    updated_at: datetime = _utc()

@@ -194,3 +194,68 @@ class NewSubscriber:
     status: str
     settings: SubscriberSettings
     profiles: tuple[NewProfile, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    """Intent: this digest was composed for (subscriber, period); keep it and, unless it is a
+    skipped (empty) one, queue its delivery."""
+
+    subscriber_id: int
+    recipient: str
+    period: str
+    kind: str  # papers | nothing | skipped
+    window_start: datetime
+    window_end: datetime
+    paper_ids: tuple[str, ...]
+    shown: int
+    subject: str
+    message_id: str
+    html: str
+    text: str
+    created_at: datetime
+    deadline: datetime  # retry until then
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    id: int
+    subscriber_id: int
+    period: str
+    kind: str
+    window_start: datetime
+    window_end: datetime
+    paper_ids: tuple[str, ...]
+    shown: int
+    subject: str
+    message_id: str
+    html: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery this sender holds the lease on."""
+
+    delivery_id: int
+    token: str  # fencing token: every update must carry it
+    digest: Digest
+    recipient: str
+    attempts: int
+    deadline: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    digest_id: int
+    recipient: str
+    period: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    last_code: int | None
+    last_error: str | None
+    sent_at: datetime | None
+    updated_at: datetime

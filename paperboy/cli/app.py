@@ -31,6 +31,8 @@ profile_app = typer.Typer(
     help="Keyword profiles: add, edit, test before saving, remove.", no_args_is_help=True
 )
 app.add_typer(profile_app, name="profile")
+digest_app = typer.Typer(help="Digests: preview what a subscriber would get.", no_args_is_help=True)
+app.add_typer(digest_app, name="digest")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

@@ -9,6 +9,7 @@ from rich.markup import escape
 from paperboy.cli import (  # noqa: F401  (importing registers the commands)
     commands_db,
     commands_fetch,
+    commands_mail,
     commands_papers,
     commands_profile,
     commands_subscriber,

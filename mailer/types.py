@@ -1,0 +1,66 @@
+"""What the mailer is handed: plain frozen values, never store rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    """One paper as a digest template sees it; every string is already safe to show."""
+
+    arxiv_id: str
+    title: str  # plain text
+    title_html: Markup  # escaped, matched words in <mark>
+    authors: str  # "A, B, C +5"
+    organization: str | None
+    upvotes: int
+    blurb: str  # the AI summary, or the abstract trimmed
+    blurb_html: Markup
+    matched: tuple[str, ...]  # the terms that hit, as the query writes them
+    hf_url: str
+    arxiv_url: str
+    pdf_url: str
+    code_url: str | None
+    stars: int | None
+    project_url: str | None
+    thumbnail_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    profile: str
+    entries: tuple[DigestEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestContent:
+    """Everything one digest mail shows."""
+
+    recipient: str
+    period_label: str  # "Thursday 2 July 2026" or "week 27, 2026"
+    sections: tuple[DigestSection, ...]
+    total: int  # matching papers, shown or not
+    more: int  # matching papers not shown (see the archive)
+    archive_url: str
+    manage_url: str
+    unsubscribe_url: str
+
+    @property
+    def shown(self) -> int:
+        return sum(len(s.entries) for s in self.sections)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    """A rendered digest, ready to become MIME."""
+
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    unsubscribe_url: str
+    unsubscribe_mailto: str

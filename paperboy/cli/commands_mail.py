@@ -1,0 +1,136 @@
+"""`paperboy send`, `paperboy digest preview`, `paperboy deliveries`: digests out the door."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from paperboy import subscribers as rules
+from paperboy.cli.app import app, digest_app, err, out, state
+from paperboy.cli.views import when
+from paperboy.dispatch import Report
+from paperboy.wiring import build_dispatcher, transport_factory
+from store.ledger import Ledger
+
+STATE_STYLE = {
+    "sent": "green",
+    "pending": "cyan",
+    "sending": "cyan",
+    "temp_failed": "yellow",
+    "perm_failed": "bold red",
+    "unknown": "magenta",
+}
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show who is due and what they would get; send and record nothing."
+    ),
+    workers: int = typer.Option(4, "--workers", min=1, max=32, help="Concurrent connections."),
+) -> None:
+    """Compose the digests that are due now and deliver every pending one.
+
+    Safe to run again at any time: a subscriber's period is composed once and sent once.
+    Delivery goes to PAPERBOY_MAIL_TRANSPORT: the outbox folder (default), SMTP, or nowhere.
+    """
+    st = state(ctx)
+    dispatcher = build_dispatcher(st.settings, st.engine())
+    composed = dispatcher.compose(dry_run=dry_run)
+    if dry_run:
+        _print_previews(composed)
+        return
+    delivered = dispatcher.deliver(transport_factory(st.settings), workers=workers)
+    _print_report(composed, delivered, st.settings.mail_transport, str(st.settings.outbox_dir))
+    if composed.skipped_reason:
+        err.print(f"[bold red]error:[/] digests not composed: {escape(composed.skipped_reason)}")
+        err.print("[dim]hint:[/] fix fetching first; the digests will go out on the next run")
+        raise typer.Exit(1)
+    if delivered.failed or delivered.bounced:
+        raise typer.Exit(1)
+
+
+def _print_previews(report: Report) -> None:
+    if report.skipped_reason:
+        out.print(f"nothing would be composed: {escape(report.skipped_reason)}")
+        return
+    table = Table(title=f"{report.due} digests due (dry run: nothing sent)", title_justify="left")
+    for column in ("to", "papers shown", "subject"):
+        table.add_column(column)
+    for email, subject, shown in report.previews:
+        table.add_row(escape(email), str(shown), escape(subject))
+    out.print(table)
+
+
+def _print_report(composed: Report, delivered: Report, transport: str, outbox: str) -> None:
+    out.print(
+        f"{composed.due} due, {composed.composed} composed, {composed.empty} with nothing to send; "
+        f"{delivered.sent} sent, {delivered.retrying} to retry, {delivered.failed} failed, "
+        f"{delivered.bounced} bounced"
+    )
+    if delivered.requeued or delivered.unknown:
+        out.print(
+            f"recovered from an earlier crash: {delivered.requeued} re-queued, "
+            f"{delivered.unknown} unknown (may have been delivered; see `paperboy deliveries "
+            "--state unknown`)"
+        )
+    if transport == "outbox" and delivered.sent:
+        out.print(f"the messages are .eml files in {escape(outbox)}")
+
+
+@digest_app.command("preview")
+def preview(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The subscriber's address."),
+    output: Path = typer.Option(
+        Path("."), "--output", "-o", help="Folder for the files.", file_okay=False
+    ),
+) -> None:
+    """Write the digest a subscriber would get now (HTML and text) to files; send nothing."""
+    st = state(ctx)
+    subscriber = st.subscribers().require(rules.normalise_email(email))
+    record = build_dispatcher(st.settings, st.engine()).preview(subscriber)
+    output.mkdir(parents=True, exist_ok=True)
+    stem = f"digest-{subscriber.email.replace('@', '_at_')}-{record.period}"
+    html, text = output / f"{stem}.html", output / f"{stem}.txt"
+    html.write_text(record.html, encoding="utf-8")
+    text.write_text(record.text, encoding="utf-8")
+    out.print(
+        f"{len(record.paper_ids)} matching papers, {record.shown} shown: {escape(record.subject)}"
+    )
+    out.print(str(html))
+    out.print(str(text))
+
+
+@app.command()
+def deliveries(
+    ctx: typer.Context,
+    limit: int = typer.Option(30, "--limit", min=1, max=10_000, help="At most this many."),
+    state_: str | None = typer.Option(
+        None, "--state", help="pending, sending, sent, temp_failed, perm_failed or unknown."
+    ),
+) -> None:
+    """Recent deliveries from the ledger with their states, newest first."""
+    ledger = Ledger(state(ctx).engine())
+    rows = ledger.deliveries(limit=limit, state=state_)
+    table = Table(title="Deliveries", title_justify="left")
+    for column in ("id", "to", "period", "state", "tries", "next / sent", "last error"):
+        table.add_column(column, overflow="fold")
+    for d in rows:
+        style = STATE_STYLE.get(d.state, "white")
+        table.add_row(
+            str(d.id),
+            escape(d.recipient),
+            d.period,
+            f"[{style}]{d.state}[/]",
+            str(d.attempts),
+            when(d.sent_at or d.next_attempt_at),
+            escape(d.last_error or ""),
+        )
+    out.print(table)
+    counts = ledger.counts()
+    out.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no deliveries yet")

@@ -1,0 +1,166 @@
+"""Digest composition: from a subscriber's matches to what the email shows (pure functions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from urllib.parse import quote
+
+from markupsafe import Markup, escape
+
+from mailer.types import DigestContent, DigestEntry, DigestSection
+from paperboy.profiles.highlight import Span, spans
+from paperboy.profiles.matcher import Match, ranked
+
+AUTHORS_SHOWN = 3
+BLURB_LIMIT = 420
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Where the digest's own links point (signed tokens already inside)."""
+
+    archive: str
+    manage: str
+    unsubscribe: str
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which papers a digest shows, in which sections, and how many it leaves to the archive."""
+
+    sections: tuple[tuple[str, tuple[Match, ...]], ...]
+    paper_ids: tuple[str, ...]  # every matching paper, best first
+    shown: int
+
+    @property
+    def total(self) -> int:
+        return len(self.paper_ids)
+
+
+def select(matches: Sequence[Match], limit: int) -> Selection:
+    """Each paper once (in its best profile's section), the best ``limit`` shown, ranked."""
+    best: dict[str, Match] = {}
+    for match in ranked(matches):
+        best.setdefault(match.paper.arxiv_id, match)
+    order = list(best.values())
+    shown = order[:limit]
+    sections: dict[str, list[Match]] = {}
+    for match in shown:
+        sections.setdefault(match.profile_name, []).append(match)
+    return Selection(
+        sections=tuple((name, tuple(found)) for name, found in sections.items()),
+        paper_ids=tuple(m.paper.arxiv_id for m in order),
+        shown=len(shown),
+    )
+
+
+def trimmed(selection: Selection, shown: int) -> Selection:
+    """The same digest showing fewer papers (to stay under the size limit)."""
+    kept: list[tuple[str, tuple[Match, ...]]] = []
+    left = shown
+    for name, found in selection.sections:
+        if left <= 0:
+            break
+        kept.append((name, found[:left]))
+        left -= len(found[:left])
+    return Selection(sections=tuple(kept), paper_ids=selection.paper_ids, shown=shown)
+
+
+def entry(match: Match) -> DigestEntry:
+    """What the template sees of one matched paper; scraped text is escaped here, once."""
+    paper = match.paper
+    wanted = [(h.words, h.prefix) for h in match.hits]
+    blurb = _blurb(paper.ai_summary or paper.summary or "")
+    authors = ", ".join(paper.authors[:AUTHORS_SHOWN])
+    extra = len(paper.authors) - AUTHORS_SHOWN
+    arxiv_id = quote(paper.arxiv_id, safe="./")
+    return DigestEntry(
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        title_html=marked(paper.title, spans(paper.title, wanted)),
+        authors=authors + (f" +{extra}" if extra > 0 else ""),
+        organization=paper.organization,
+        upvotes=paper.upvotes,
+        blurb=blurb,
+        blurb_html=marked(blurb, spans(blurb, wanted)),
+        matched=tuple(dict.fromkeys(h.term for h in match.hits)),
+        hf_url=f"https://huggingface.co/papers/{arxiv_id}",
+        arxiv_url=f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+        code_url=paper.github_repo,  # only http(s) URLs survive parsing
+        stars=paper.github_stars,
+        project_url=paper.project_page,
+        thumbnail_url=getattr(paper, "thumbnail", None),
+    )
+
+
+def marked(text: str, found: Sequence[Span]) -> Markup:
+    """``text`` escaped, with the found spans wrapped in <mark>."""
+    parts: list[str] = []
+    cursor = 0
+    for start, end in found:
+        parts.append(str(escape(text[cursor:start])))
+        parts.append(f"<mark>{escape(text[start:end])}</mark>")
+        cursor = end
+    parts.append(str(escape(text[cursor:])))
+    return Markup("".join(parts))  # noqa: S704  (every piece above is escaped)
+
+
+def _blurb(text: str) -> str:
+    if len(text) <= BLURB_LIMIT:
+        return text
+    cut = text[:BLURB_LIMIT].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + " …"
+
+
+def content(
+    recipient: str,
+    period: str,
+    selection: Selection,
+    links: Links,
+    cache: dict[object, DigestEntry],
+) -> DigestContent:
+    """The digest's content; ``cache`` shares rendered entries between subscribers in a run."""
+    sections = []
+    for name, found in selection.sections:
+        entries = []
+        for match in found:
+            key = (match.paper.arxiv_id, tuple((h.words, h.prefix, h.term) for h in match.hits))
+            if key not in cache:
+                cache[key] = entry(match)
+            entries.append(cache[key])
+        sections.append(DigestSection(profile=name, entries=tuple(entries)))
+    return DigestContent(
+        recipient=recipient,
+        period_label=period_label(period),
+        sections=tuple(sections),
+        total=selection.total,
+        more=selection.total - selection.shown,
+        archive_url=links.archive,
+        manage_url=links.manage,
+        unsubscribe_url=links.unsubscribe,
+    )
+
+
+def period_label(period: str) -> str:
+    """2026-07-02 -> "Thursday 2 July 2026"; 2026-W27 -> "week 27, 2026"."""
+    if "-W" in period:
+        year, week = period.split("-W")
+        return f"week {int(week)}, {year}"
+    day = date.fromisoformat(period)
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def subject(selection: Selection, period: str) -> str:
+    if not selection.total:
+        return f"Paperboy · nothing new matched · {period_label(period)}"
+    top = selection.sections[0][1][0].paper.title
+    count = f"{selection.total} new paper{'s' if selection.total != 1 else ''}"
+    return f"Paperboy · {count}: {top}"
+
+
+def in_window(match: Match, start: datetime, end: datetime) -> bool:
+    first_seen = getattr(match.paper, "first_seen_at", None)
+    return first_seen is None or start < first_seen <= end

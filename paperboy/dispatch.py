@@ -1,0 +1,306 @@
+"""Compose the digests that are due, then deliver them: the thin orchestrator around pure parts.
+
+compose: who is due (paperboy.schedule) -> their new matching papers (paperboy.profiles) -> the
+content (paperboy.digest) -> HTML and text (mailer.render) -> a digest row and a pending delivery
+(store.ledger), one transaction each. deliver: claim, send, record, under leases; any number of
+senders can run at once. Re-running either after a crash never sends a period twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
+from urllib.parse import quote, urlsplit
+
+from mailer.message import build, clean_subject
+from mailer.render import DigestRenderer
+from mailer.transports import SendError, Transport
+from mailer.types import DigestEntry, OutgoingEmail
+from paperboy import digest as digests
+from paperboy import schedule
+from paperboy.clock import Clock
+from paperboy.profiles.matcher import Match, Matcher, ProfileSpec
+from paperboy.tokens import Purpose, Tokens
+from store.ledger import Ledger
+from store.repository import SqlStore
+from store.subscribers import SubscriberStore
+from store.types import Claim, DigestRecord, Subscriber
+
+log = logging.getLogger(__name__)
+BOUNCE_AFTER = 3  # permanent failures in a row before an address is suppressed
+FRESH_FOR = timedelta(hours=36)  # a digest needs a good fetch this recent
+
+
+@dataclass(frozen=True, slots=True)
+class MailConfig:
+    sender: str  # the From header
+    public_url: str  # where the web pages live, for links
+    max_bytes: int = 95_000
+    workers: int = 4
+    lease: timedelta = timedelta(minutes=5)
+    batch: int = 20
+
+    @property
+    def domain(self) -> str:
+        address = parseaddr(self.sender)[1]
+        return address.rpartition("@")[2] or (urlsplit(self.public_url).hostname or "localhost")
+
+
+@dataclass
+class Report:
+    """What one dispatch did, for the CLI and the logs."""
+
+    due: int = 0
+    composed: int = 0
+    empty: int = 0
+    skipped_reason: str | None = None
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    bounced: int = 0
+    requeued: int = 0
+    unknown: int = 0
+    previews: list[tuple[str, str, int]] = field(default_factory=list)  # (email, subject, papers)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        papers: SqlStore,
+        people: SubscriberStore,
+        ledger: Ledger,
+        tokens: Tokens,
+        config: MailConfig,
+        clock: Clock,
+        renderer: DigestRenderer | None = None,
+    ) -> None:
+        self._papers, self._people, self._ledger = papers, people, ledger
+        self._tokens, self._config, self._clock = tokens, config, clock
+        self._renderer = renderer or DigestRenderer()
+        self._rng = random.Random()
+
+    # -- compose -----------------------------------------------------------------------------
+
+    def compose(self, *, dry_run: bool = False) -> Report:
+        now = self._clock()
+        report = Report()
+        pairs = self._people.active_profiles()
+        subscribers = {s.id: s for s, _ in pairs}
+        sent = self._ledger.periods(list(subscribers))
+        due = {
+            sid: period
+            for sid, s in subscribers.items()
+            if (period := schedule.due_period(_timing(s), now, sent.get(sid, frozenset())))
+        }
+        report.due = len(due)
+        if not due:
+            return report
+        stale = self._stale(now)
+        if stale:  # never tell subscribers "nothing new" when we could not look
+            report.skipped_reason = stale
+            log.warning("not composing %d digests: %s", len(due), stale)
+            return report
+        ends = self._ledger.window_ends(list(due))
+        starts = {
+            sid: ends.get(sid) or now - schedule.default_window(_timing(subscribers[sid]))
+            for sid in due
+        }
+        papers = self._papers.papers_seen_between(min(starts.values()), now)
+        specs = [ProfileSpec(p.id, s.id, p.name, p.query) for s, p in pairs if s.id in due]
+        result = Matcher(specs).match(papers)
+        cache: dict[object, DigestEntry] = {}
+        for sid, period in due.items():
+            subscriber = subscribers[sid]
+            matches = [
+                m for m in result.for_subscriber(sid) if digests.in_window(m, starts[sid], now)
+            ]
+            record = self._digest(subscriber, period, matches, starts[sid], now, cache)
+            if dry_run:
+                report.previews.append((subscriber.email, record.subject, record.shown))
+                continue
+            if self._ledger.record(record) is not None:
+                report.composed += record.kind != "skipped"
+                report.empty += record.kind == "skipped"
+        return report
+
+    def preview(self, subscriber: Subscriber) -> DigestRecord:
+        """The digest this subscriber would get now, due or not; nothing is recorded."""
+        now = self._clock()
+        timing = _timing(subscriber)
+        start = self._ledger.window_ends([subscriber.id]).get(subscriber.id)
+        start = start or now - schedule.default_window(timing)
+        period = schedule.period_of(timing, now) or now.astimezone(UTC).date().isoformat()
+        specs = [
+            ProfileSpec(p.id, subscriber.id, p.name, p.query)
+            for p in self._people.profiles(subscriber.id)
+        ]
+        papers = self._papers.papers_seen_between(start, now)
+        matches = Matcher(specs).match(papers).for_subscriber(subscriber.id)
+        return self._digest(subscriber, period, matches, start, now, {})
+
+    def _stale(self, now: datetime) -> str | None:
+        good = self._papers.last_fetch(verdicts=("ok", "empty", "not_modified"))
+        if good is None or now - good.finished_at > FRESH_FOR:
+            return "no successful fetch in the last 36 hours (see `paperboy fetches`)"
+        last_day = self._papers.last_fetch(source="day")
+        if last_day is not None and last_day.verdict == "broken":
+            return f"the last fetch of the daily list is broken: {last_day.error}"
+        return None
+
+    def _digest(
+        self,
+        subscriber: Subscriber,
+        period: str,
+        matches: Sequence[Match],
+        start: datetime,
+        now: datetime,
+        cache: dict[object, DigestEntry],
+    ) -> DigestRecord:
+        selection = digests.select(matches, subscriber.max_papers)
+        kind = "papers" if selection.total else ("nothing" if subscriber.send_empty else "skipped")
+        links = self.links(subscriber.id, period)
+        html, text = self._render(subscriber, period, selection, links, cache)
+        return DigestRecord(
+            subscriber_id=subscriber.id,
+            recipient=subscriber.email,
+            period=period,
+            kind=kind,
+            window_start=start,
+            window_end=now,
+            paper_ids=selection.paper_ids,
+            shown=selection.shown,
+            subject=clean_subject(digests.subject(selection, period)),
+            message_id=f"<digest.{uuid.uuid4().hex}@{self._config.domain}>",
+            html=html,
+            text=text,
+            created_at=now,
+            deadline=schedule.retry_deadline(_timing(subscriber), now),
+        )
+
+    def _render(
+        self,
+        subscriber: Subscriber,
+        period: str,
+        selection: digests.Selection,
+        links: digests.Links,
+        cache: dict[object, DigestEntry],
+    ) -> tuple[str, str]:
+        """Render; while over the size limit, show fewer papers and link to the rest."""
+        while True:
+            content = digests.content(subscriber.email, period, selection, links, cache)
+            html, text = self._renderer.render(content)
+            size = len(html.encode()) + len(text.encode())
+            if size <= self._config.max_bytes or selection.shown <= 1:
+                return html, text
+            selection = digests.trimmed(selection, max(1, selection.shown * 2 // 3))
+
+    def links(self, subscriber_id: int, period: str) -> digests.Links:
+        base = self._config.public_url
+        archive = self._tokens.make(Purpose.ARCHIVE, f"{subscriber_id}:{period}")
+        return digests.Links(
+            archive=f"{base}/d/{archive}",
+            manage=f"{base}/m/{self._tokens.make(Purpose.MANAGE, subscriber_id)}",
+            unsubscribe=f"{base}/u/{self._tokens.make(Purpose.UNSUBSCRIBE, subscriber_id)}",
+        )
+
+    # -- deliver -----------------------------------------------------------------------------
+
+    def deliver(self, transports: Callable[[], Transport], *, workers: int | None = None) -> Report:
+        """Send every due delivery with a few workers, each on its own (reused) connection."""
+        report = Report()
+        report.requeued, report.unknown = self._ledger.reclaim(self._clock())
+        lock = threading.Lock()
+        count = max(1, workers or self._config.workers)
+        threads = [
+            threading.Thread(target=self._worker, args=(transports, report, lock), daemon=True)
+            for _ in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return report
+
+    def _worker(
+        self, transports: Callable[[], Transport], report: Report, lock: threading.Lock
+    ) -> None:
+        transport = transports()
+        try:
+            while claims := self._ledger.claim(
+                self._clock(), lease=self._config.lease, limit=self._config.batch
+            ):
+                for claim in claims:
+                    outcome = self._send_one(transport, claim)
+                    with lock:
+                        setattr(report, outcome, getattr(report, outcome) + 1)
+        finally:
+            transport.close()
+
+    def _send_one(self, transport: Transport, claim: Claim) -> str:
+        message = build(
+            self.outgoing(claim),
+            sender=self._config.sender,
+            list_id=f"Paperboy digest <digest.{self._config.domain}>",
+            date=self._clock(),
+        )
+
+        def before_data() -> None:
+            if not self._ledger.data_started(claim, self._clock()):
+                raise LeaseLost
+
+        try:
+            code = transport.send(message, before_data)
+        except LeaseLost:
+            return "requeued"
+        except SendError as e:
+            return self._refused(claim, e)
+        self._ledger.sent(claim, self._clock(), code)
+        return "sent"
+
+    def _refused(self, claim: Claim, error: SendError) -> str:
+        now = self._clock()
+        retry_at = None if error.permanent else now + self._backoff(claim.attempts)
+        state = self._ledger.failed(
+            claim, now, code=error.code, error=error.message, retry_at=retry_at
+        )
+        log.warning("delivery %s to %s: %s (%s)", claim.delivery_id, claim.recipient, error, state)
+        if state == "temp_failed":
+            return "retrying"
+        if self._ledger.permanent_failures_in_a_row(claim.recipient) >= BOUNCE_AFTER:
+            self._people.set_status(claim.recipient, "bounced", now)
+            return "bounced"
+        return "failed"
+
+    def _backoff(self, attempts: int) -> timedelta:
+        """1, 2, 4, ... minutes (capped at an hour), each with up to 50% jitter."""
+        base = min(60.0, 2.0 ** max(0, attempts - 1))
+        return timedelta(minutes=base * (1 + self._rng.random() / 2))
+
+    def outgoing(self, claim: Claim) -> OutgoingEmail:
+        d = claim.digest
+        token = self._tokens.make(Purpose.UNSUBSCRIBE, d.subscriber_id)
+        mailbox = parseaddr(self._config.sender)[1] or f"paperboy@{self._config.domain}"
+        return OutgoingEmail(
+            recipient=claim.recipient,
+            subject=d.subject,
+            text=d.text,
+            html=d.html,
+            message_id=d.message_id,
+            unsubscribe_url=f"{self._config.public_url}/u/{token}",
+            unsubscribe_mailto=f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}",
+        )
+
+
+class LeaseLost(Exception):
+    """Another sender took this delivery over: stop before DATA."""
+
+
+def _timing(s: Subscriber) -> schedule.Timing:
+    return schedule.Timing(s.time_zone, s.send_hour, s.frequency, s.weekday)

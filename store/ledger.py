@@ -1,0 +1,314 @@
+"""The digest archive and the delivery ledger, with leases so several senders can share work.
+
+States: pending -> sending -> sent | temp_failed (retried) | perm_failed | unknown.
+A claim writes a unique token into ``lease_owner``; every later update is fenced on it, so a
+sender whose lease was taken over cannot overwrite the new owner's result. Just before the
+point of no return (SMTP DATA) a sender marks ``data_started_at``: a lease that expires
+without it is requeued (the message never left); one that expires with it becomes ``unknown``
+(it may have been delivered) and is not sent again automatically.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Table, and_, desc, func, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from paperboy.errors import StoreError
+from store.tables import DeliveryRow, DigestRow, SubscriberRow
+from store.types import Claim, Delivery, Digest, DigestRecord
+
+DIGESTS: Table = DigestRow.__table__  # type: ignore[attr-defined]
+DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
+SUBSCRIBERS: Table = SubscriberRow.__table__  # type: ignore[attr-defined]
+CLAIMABLE = ("pending", "temp_failed")
+
+
+class Ledger:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as e:
+            detail = str(getattr(e, "orig", None) or e).splitlines()[0]
+            raise StoreError(f"ledger write failed: {detail}", hint="nothing was changed") from e
+
+    # -- digests -----------------------------------------------------------------------------
+
+    def record(self, digest: DigestRecord) -> int | None:
+        """Keep the digest and queue its delivery atomically; None if its period is taken."""
+        values = asdict(digest)
+        deadline = values.pop("deadline")
+        recipient = values.pop("recipient")
+        values["paper_ids"] = list(digest.paper_ids)
+        try:
+            with self._begin() as connection:
+                digest_id = connection.execute(
+                    DIGESTS.insert().values(**values).returning(DIGESTS.c.id)
+                ).scalar_one()
+                if digest.kind != "skipped":
+                    connection.execute(
+                        DELIVERIES.insert().values(
+                            digest_id=digest_id,
+                            recipient=recipient,
+                            state="pending",
+                            attempts=0,
+                            next_attempt_at=digest.created_at,
+                            deadline=deadline,
+                            updated_at=digest.created_at,
+                        )
+                    )
+        except IntegrityError:
+            return None  # (subscriber, period) is taken: another run composed it first
+        return int(digest_id)
+
+    def periods(self, subscriber_ids: Sequence[int]) -> dict[int, frozenset[str]]:
+        found: dict[int, set[str]] = {}
+        for start in range(0, len(subscriber_ids), 500):
+            chunk = list(subscriber_ids[start : start + 500])
+            query = select(DIGESTS.c.subscriber_id, DIGESTS.c.period).where(
+                DIGESTS.c.subscriber_id.in_(chunk)
+            )
+            for row in self._rows(query):
+                found.setdefault(row.subscriber_id, set()).add(row.period)
+        return {k: frozenset(v) for k, v in found.items()}
+
+    def window_ends(self, subscriber_ids: Sequence[int]) -> dict[int, datetime]:
+        """Where each subscriber's previous digest stopped looking."""
+        found: dict[int, datetime] = {}
+        for start in range(0, len(subscriber_ids), 500):
+            chunk = list(subscriber_ids[start : start + 500])
+            query = (
+                select(DIGESTS.c.subscriber_id, func.max(DIGESTS.c.window_end).label("end"))
+                .where(DIGESTS.c.subscriber_id.in_(chunk))
+                .group_by(DIGESTS.c.subscriber_id)
+            )
+            for row in self._rows(query):
+                found[row.subscriber_id] = _aware(row.end)
+        return found
+
+    def digest(self, digest_id: int) -> Digest | None:
+        rows = self._rows(select(DIGESTS).where(DIGESTS.c.id == digest_id))
+        return _digest(rows[0]._mapping) if rows else None
+
+    def latest_digest(self, subscriber_id: int) -> Digest | None:
+        query = (
+            select(DIGESTS)
+            .where(DIGESTS.c.subscriber_id == subscriber_id)
+            .order_by(desc(DIGESTS.c.id))
+            .limit(1)
+        )
+        rows = self._rows(query)
+        return _digest(rows[0]._mapping) if rows else None
+
+    # -- deliveries --------------------------------------------------------------------------
+
+    def reclaim(self, now: datetime) -> tuple[int, int]:
+        """Expired leases: back to pending if DATA never started, else ``unknown``."""
+        expired = and_(DELIVERIES.c.state == "sending", DELIVERIES.c.lease_until < now)
+        with self._begin() as connection:
+            requeued = connection.execute(
+                update(DELIVERIES)
+                .where(expired, DELIVERIES.c.data_started_at.is_(None))
+                .values(state="pending", lease_owner=None, lease_until=None, updated_at=now)
+            ).rowcount
+            unknown = connection.execute(
+                update(DELIVERIES)
+                .where(expired, DELIVERIES.c.data_started_at.is_not(None))
+                .values(
+                    state="unknown",
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error="the sender stopped after DATA began: it may have been delivered",
+                    updated_at=now,
+                )
+            ).rowcount
+        return requeued, unknown
+
+    def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[Claim]:
+        """Take up to ``limit`` due deliveries under a fresh lease token."""
+        token = uuid.uuid4().hex
+        due = (
+            select(DELIVERIES.c.id)
+            .where(DELIVERIES.c.state.in_(CLAIMABLE), DELIVERIES.c.next_attempt_at <= now)
+            .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id)
+            .limit(limit)
+        )
+        with self._begin() as connection:
+            if connection.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            ids = list(connection.execute(due).scalars())
+            if not ids:
+                return []
+            connection.execute(
+                update(DELIVERIES)
+                .where(DELIVERIES.c.id.in_(ids), DELIVERIES.c.state.in_(CLAIMABLE))
+                .values(
+                    state="sending",
+                    lease_owner=token,
+                    lease_until=now + lease,
+                    data_started_at=None,
+                    attempts=DELIVERIES.c.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            rows = connection.execute(
+                select(DELIVERIES, DIGESTS)
+                .join(DIGESTS, DIGESTS.c.id == DELIVERIES.c.digest_id)
+                .where(DELIVERIES.c.lease_owner == token)
+                .order_by(DELIVERIES.c.id)
+            ).all()
+        claims = []
+        for row in rows:
+            m = row._mapping
+            digest = _digest({c.name: m[DIGESTS.c[c.name]] for c in DIGESTS.c})
+            claims.append(
+                Claim(
+                    delivery_id=m[DELIVERIES.c.id],
+                    token=token,
+                    digest=digest,
+                    recipient=m[DELIVERIES.c.recipient],
+                    attempts=m[DELIVERIES.c.attempts],
+                    deadline=_aware(m[DELIVERIES.c.deadline]),
+                )
+            )
+        return claims
+
+    def data_started(self, claim: Claim, now: datetime) -> bool:
+        """Mark the point of no return; False if the lease was lost (then do not send)."""
+        return self._fenced(claim, {"data_started_at": now, "updated_at": now})
+
+    def sent(self, claim: Claim, now: datetime, code: int) -> bool:
+        return self._fenced(
+            claim,
+            {
+                "state": "sent",
+                "sent_at": now,
+                "last_code": code,
+                "last_error": None,
+                "lease_owner": None,
+                "lease_until": None,
+                "updated_at": now,
+            },
+        )
+
+    def failed(
+        self,
+        claim: Claim,
+        now: datetime,
+        *,
+        code: int | None,
+        error: str,
+        retry_at: datetime | None,
+    ) -> str:
+        """Record a refusal: retried at ``retry_at`` if given and before the deadline."""
+        state = (
+            "temp_failed" if retry_at is not None and retry_at < claim.deadline else "perm_failed"
+        )
+        if retry_at is not None and state == "perm_failed":
+            error = f"{error} (gave up: the next digest is due)"
+        values: dict[str, Any] = {
+            "state": state,
+            "last_code": code,
+            "last_error": error[:2000],
+            "lease_owner": None,
+            "lease_until": None,
+            "data_started_at": None,
+            "updated_at": now,
+        }
+        if state == "temp_failed":
+            values["next_attempt_at"] = retry_at
+        self._fenced(claim, values)
+        return state
+
+    def _fenced(self, claim: Claim, values: dict[str, Any]) -> bool:
+        with self._begin() as connection:
+            changed = connection.execute(
+                update(DELIVERIES)
+                .where(
+                    DELIVERIES.c.id == claim.delivery_id,
+                    DELIVERIES.c.lease_owner == claim.token,
+                    DELIVERIES.c.state == "sending",
+                )
+                .values(**values)
+            ).rowcount
+        return bool(changed)
+
+    def permanent_failures_in_a_row(self, recipient: str) -> int:
+        """Consecutive perm_failed deliveries to an address, newest first, until a success."""
+        query = (
+            select(DELIVERIES.c.state)
+            .where(
+                DELIVERIES.c.recipient == recipient,
+                DELIVERIES.c.state.in_(("sent", "perm_failed")),
+            )
+            .order_by(desc(DELIVERIES.c.id))
+            .limit(20)
+        )
+        count = 0
+        for row in self._rows(query):
+            if row.state != "perm_failed":
+                break
+            count += 1
+        return count
+
+    def deliveries(self, *, limit: int = 30, state: str | None = None) -> list[Delivery]:
+        query = (
+            select(DELIVERIES, DIGESTS.c.period)
+            .join(DIGESTS, DIGESTS.c.id == DELIVERIES.c.digest_id)
+            .order_by(desc(DELIVERIES.c.id))
+            .limit(limit)
+        )
+        if state is not None:
+            query = query.where(DELIVERIES.c.state == state)
+        return [
+            Delivery(
+                id=r.id,
+                digest_id=r.digest_id,
+                recipient=r.recipient,
+                period=r.period,
+                state=r.state,
+                attempts=r.attempts,
+                next_attempt_at=_aware(r.next_attempt_at),
+                last_code=r.last_code,
+                last_error=r.last_error,
+                sent_at=_aware(r.sent_at) if r.sent_at else None,
+                updated_at=_aware(r.updated_at),
+            )
+            for r in self._rows(query)
+        ]
+
+    def counts(self) -> dict[str, int]:
+        query = select(DELIVERIES.c.state, func.count()).group_by(DELIVERIES.c.state)
+        return {row[0]: int(row[1]) for row in self._rows(query)}
+
+    def _rows(self, query: Any) -> list[Any]:
+        try:
+            with self._engine.connect() as connection:
+                return list(connection.execute(query))
+        except SQLAlchemyError as e:
+            detail = str(getattr(e, "orig", None) or e).splitlines()[0]
+            raise StoreError(f"ledger read failed: {detail}") from e
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _digest(m: Any) -> Digest:
+    values = {name: m[name] for name in Digest.__dataclass_fields__}
+    values["paper_ids"] = tuple(values["paper_ids"] or ())
+    return Digest(**values)
