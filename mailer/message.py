@@ -11,6 +11,9 @@ from email.utils import format_datetime
 from mailer.types import OutgoingEmail
 
 SUBJECT_LIMIT = 120
+# Long header lines are allowed (RFC 5322: 998): folding at 78 would turn the List-Unsubscribe
+# mailto into an RFC 2047 encoded-word, which mail clients do not read as a URL.
+_POLICY = SMTP.clone(max_line_length=998)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -22,7 +25,7 @@ def clean_subject(text: str, limit: int = SUBJECT_LIMIT) -> str:
 
 def build(email: OutgoingEmail, *, sender: str, list_id: str, date: datetime) -> EmailMessage:
     """Plain text first, then HTML; RFC 8058 one-click unsubscribe headers; CRLF line ends."""
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=_POLICY)
     message["From"] = sender
     message["To"] = email.recipient
     message["Date"] = format_datetime(date)

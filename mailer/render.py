@@ -12,11 +12,16 @@ from mailer.types import DigestContent
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
+def _escaped(name: str | None) -> bool:
+    """Every template is HTML-escaped but the plain-text ones (*.txt.j2), whose output is not
+    HTML; select_autoescape() would wrongly skip *.html.j2, so the rule is spelled out here."""
+    return not (name or "").endswith(".txt.j2")
+
+
 def environment(templates: Path = TEMPLATES) -> Environment:
-    """Every template is escaped, whatever its name: select_autoescape() would skip *.html.j2."""
     return Environment(
         loader=FileSystemLoader(templates),
-        autoescape=True,
+        autoescape=_escaped,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

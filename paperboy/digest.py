@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 from mailer.types import DigestContent, DigestEntry, DigestSection
 from paperboy.profiles.highlight import Span, spans
 from paperboy.profiles.matcher import Match, ranked
+from scraper.fields import web_url
 
 AUTHORS_SHOWN = 3
 BLURB_LIMIT = 420
@@ -72,14 +73,15 @@ def entry(match: Match) -> DigestEntry:
     """What the template sees of one matched paper; scraped text is escaped here, once."""
     paper = match.paper
     wanted = [(h.words, h.prefix) for h in match.hits]
-    blurb = _blurb(paper.ai_summary or paper.summary or "")
+    title = " ".join(paper.title.split())  # no line breaks from scraped text, even in plain text
+    blurb = _blurb(" ".join((paper.ai_summary or paper.summary or "").split()))
     authors = ", ".join(paper.authors[:AUTHORS_SHOWN])
     extra = len(paper.authors) - AUTHORS_SHOWN
     arxiv_id = quote(paper.arxiv_id, safe="./")
     return DigestEntry(
         arxiv_id=paper.arxiv_id,
-        title=paper.title,
-        title_html=marked(paper.title, spans(paper.title, wanted)),
+        title=title,
+        title_html=marked(title, spans(title, wanted)),
         authors=authors + (f" +{extra}" if extra > 0 else ""),
         organization=paper.organization,
         upvotes=paper.upvotes,
@@ -89,10 +91,10 @@ def entry(match: Match) -> DigestEntry:
         hf_url=f"https://huggingface.co/papers/{arxiv_id}",
         arxiv_url=f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
-        code_url=paper.github_repo,  # only http(s) URLs survive parsing
+        code_url=web_url(paper.github_repo),
         stars=paper.github_stars,
-        project_url=paper.project_page,
-        thumbnail_url=getattr(paper, "thumbnail", None),
+        project_url=web_url(paper.project_page),
+        thumbnail_url=web_url(getattr(paper, "thumbnail", None)),
     )
 
 

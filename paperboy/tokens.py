@@ -7,8 +7,9 @@ import secrets
 from enum import StrEnum
 from pathlib import Path
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from paperboy.clock import Clock, system_clock
 from paperboy.errors import ConfigError, PaperboyError
 
 
@@ -34,10 +35,11 @@ class TokenError(PaperboyError):
 
 
 class Tokens:
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, clock: Clock = system_clock) -> None:
         if len(secret) < 16:
             raise ConfigError("PAPERBOY_SECRET_KEY", "is shorter than 16 characters")
         self._secret = secret
+        self._signer = _signer_on(clock)
 
     def make(self, purpose: Purpose, value: int | str) -> str:
         return self._serializer(purpose).dumps(value)
@@ -54,7 +56,19 @@ class Tokens:
         return value
 
     def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self._secret, salt=f"paperboy.{purpose.value}")
+        return URLSafeTimedSerializer(
+            self._secret, salt=f"paperboy.{purpose.value}", signer=self._signer
+        )
+
+
+def _signer_on(clock: Clock) -> type[TimestampSigner]:
+    """A TimestampSigner that reads the injected clock (tests pin it; expiry follows it)."""
+
+    class ClockSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock().timestamp())
+
+    return ClockSigner
 
 
 def load_secret(configured: str, key_file: Path) -> str:

@@ -82,7 +82,7 @@ def build_dispatcher(
         papers=SqlStore(engine),
         people=SubscriberStore(engine),
         ledger=Ledger(engine),
-        tokens=Tokens(secret),
+        tokens=Tokens(secret, clock),
         config=MailConfig(
             sender=settings.mail_from,
             public_url=settings.public_url,

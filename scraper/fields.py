@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 _ARXIV_ID = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})")
 _WHITESPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NOT_URL = re.compile(r"[\x00-\x20\x7f\"'<>\\^`{|}]")
 _COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
 
 
@@ -43,10 +44,11 @@ def instant(value: str) -> datetime:
 
 
 def web_url(value: object) -> str | None:
-    """Keep only http(s) URLs: anything else (javascript:, data:) never reaches a link."""
-    if isinstance(value, str) and value.startswith(("https://", "http://")):
+    """Keep only http(s) URLs made of URL characters: javascript:, data:, and anything with
+    quotes, angle brackets or spaces in it never reaches a link."""
+    if isinstance(value, str):
         stripped = value.strip()
-        if not _CONTROL.search(stripped) and " " not in stripped:
+        if stripped.startswith(("https://", "http://")) and not _NOT_URL.search(stripped):
             return stripped
     return None
 
