@@ -155,7 +155,11 @@ class Ledger:
                 return []
             connection.execute(
                 update(DELIVERIES)
-                .where(DELIVERIES.c.id.in_(ids), DELIVERIES.c.state.in_(CLAIMABLE))
+                .where(  # re-checked: another sender may have claimed and finished it meanwhile
+                    DELIVERIES.c.id.in_(ids),
+                    DELIVERIES.c.state.in_(CLAIMABLE),
+                    DELIVERIES.c.next_attempt_at <= now,
+                )
                 .values(
                     state="sending",
                     lease_owner=token,

@@ -1,0 +1,163 @@
+"""Delivery over a real SMTP conversation (aiosmtpd on 127.0.0.1) and the ledger's states."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+
+from mailer.transports import SmtpConfig, SmtpTransport
+from paperboy.dispatch import BOUNCE_AFTER
+from tests.papers import saved_papers
+from tests.smtp_server import smtp_server
+from tests.world import NOW, World, world
+
+OK = ["ok1@example.org", "ok2@example.org", "ok3@example.org"]
+TEMPORARY = [
+    "r421@example.org",
+    "r450@example.org",
+    "r451@example.org",
+    "r552@example.org",
+    "drop@example.org",
+]
+PERMANENT = ["r550@example.org", "r554@example.org", "d554@example.org"]
+
+
+def smtp(port: int) -> SmtpTransport:
+    return SmtpTransport(SmtpConfig(host="127.0.0.1", port=port, security="none"))
+
+
+def subscribe_all(w: World, addresses: list[str]) -> None:
+    for address in addresses:
+        w.subscribe(address, hour=8)
+
+
+def states(w: World) -> dict[str, str]:
+    return {d.recipient: d.state for d in w.ledger.deliveries(limit=1000)}
+
+
+def test_codes_decide_retry_or_give_up(database_url: str) -> None:
+    with world(database_url) as w, smtp_server() as (port, inbox):
+        subscribe_all(w, OK + TEMPORARY + PERMANENT)
+        dispatcher = w.dispatcher()
+        composed = dispatcher.compose()
+        assert composed.composed == len(OK + TEMPORARY + PERMANENT)
+        report = dispatcher.deliver(lambda: smtp(port), workers=2)
+        assert (report.sent, report.retrying, report.failed) == (3, 5, 3)
+        found = states(w)
+        assert {a: found[a] for a in OK} == dict.fromkeys(OK, "sent")
+        assert {a: found[a] for a in TEMPORARY} == dict.fromkeys(TEMPORARY, "temp_failed")
+        assert {a: found[a] for a in PERMANENT} == dict.fromkeys(PERMANENT, "perm_failed")
+        for address in OK:
+            (message,) = inbox.to(address)
+            assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert all(not inbox.to(a) for a in TEMPORARY + PERMANENT)
+        codes = {d.recipient: d.last_code for d in w.ledger.deliveries(limit=100)}
+        assert codes["r552@example.org"] == 552  # mailbox full: temporary by rule
+        assert codes["d554@example.org"] == 554
+        # Connections are reused: two workers, far fewer connections than messages.
+        assert inbox.connections <= 4
+
+
+def test_temporary_failures_are_retried_later_and_then_delivered(database_url: str) -> None:
+    with world(database_url) as w, smtp_server() as (port, inbox):
+        subscribe_all(w, ["later@example.org"])
+        inbox.fail_next["later@example.org"] = 2
+        first = w.dispatcher()
+        first.compose()
+        assert first.deliver(lambda: smtp(port)).retrying == 1
+        (row,) = w.ledger.deliveries()
+        assert row.state == "temp_failed"
+        assert row.next_attempt_at > NOW
+        assert w.dispatcher().deliver(lambda: smtp(port)).sent == 0  # not yet due
+        second = w.dispatcher(NOW + timedelta(minutes=2))
+        assert second.deliver(lambda: smtp(port)).retrying == 1
+        third = w.dispatcher(NOW + timedelta(minutes=10))
+        assert third.deliver(lambda: smtp(port)).sent == 1
+        assert len(inbox.to("later@example.org")) == 1
+        (row,) = w.ledger.deliveries()
+        assert (row.state, row.attempts) == ("sent", 3)
+
+
+def test_retries_stop_when_the_next_digest_is_due(database_url: str) -> None:
+    with world(database_url) as w, smtp_server() as (port, _):
+        subscribe_all(w, ["r451@example.org"])
+        w.dispatcher().compose()
+        for hours in (0, 6, 12, 18, 23, 25):
+            w.dispatcher(NOW + timedelta(hours=hours, minutes=1)).deliver(lambda: smtp(port))
+        (row,) = w.ledger.deliveries()
+        assert row.state == "perm_failed"
+        assert "gave up: the next digest is due" in (row.last_error or "")
+
+
+def test_repeated_hard_bounces_suppress_the_address(database_url: str) -> None:
+    with world(database_url) as w, smtp_server() as (port, _):
+        subscribe_all(w, ["r550@example.org"])
+        for day in range(BOUNCE_AFTER):
+            at = NOW + timedelta(days=day)
+            fresh = dataclasses.replace(saved_papers()[0], arxiv_id=f"2607.0000{day}")
+            w.ingest((fresh,), at - timedelta(minutes=5))  # a new matching paper each day
+            dispatcher = w.dispatcher(at)
+            dispatcher.compose()
+            report = dispatcher.deliver(lambda: smtp(port))
+        assert report.bounced == 1
+        assert w.people.require("r550@example.org").status == "bounced"
+        later = w.dispatcher(NOW + timedelta(days=BOUNCE_AFTER))
+        assert later.compose().due == 0  # suppressed: never composed again
+
+
+def test_a_period_is_composed_once_however_often_send_runs(database_url: str) -> None:
+    with world(database_url) as w, smtp_server() as (port, inbox):
+        subscribe_all(w, OK)
+        for minutes in (0, 5, 30):
+            dispatcher = w.dispatcher(NOW + timedelta(minutes=minutes))
+            dispatcher.compose()
+            dispatcher.deliver(lambda: smtp(port))
+        assert sorted(m["To"] for m in inbox.messages) == sorted(OK)
+
+
+def test_stale_sources_are_never_reported_as_nothing_new(database_url: str) -> None:
+    with world(database_url) as w:
+        subscribe_all(w, OK)
+        report = w.dispatcher(NOW + timedelta(days=3)).compose()
+        assert report.composed == 0
+        assert report.skipped_reason is not None
+        assert "no successful fetch in the last 36 hours" in report.skipped_reason
+        assert w.ledger.deliveries() == []
+
+
+def test_unreachable_smtp_is_a_temporary_failure(database_url: str) -> None:
+    from tests.smtp_server import free_port
+
+    with world(database_url) as w:
+        subscribe_all(w, OK[:1])
+        dispatcher = w.dispatcher()
+        dispatcher.compose()
+        report = dispatcher.deliver(lambda: smtp(free_port()))
+        assert report.retrying == 1
+        (row,) = w.ledger.deliveries()
+        assert row.state == "temp_failed"
+        assert "cannot reach the SMTP server" in (row.last_error or "")
+
+
+@pytest.mark.parametrize("crash_after_data", [False, True])
+def test_expired_leases_are_requeued_or_marked_unknown(
+    database_url: str, crash_after_data: bool
+) -> None:
+    with world(database_url) as w:
+        subscribe_all(w, OK[:1])
+        w.dispatcher().compose()
+        (claim,) = w.ledger.claim(NOW, lease=timedelta(minutes=5), limit=10)
+        if crash_after_data:
+            assert w.ledger.data_started(claim, NOW)
+        # ... and the sender dies here. Before the lease expires nobody else may take it:
+        assert (
+            w.ledger.claim(NOW + timedelta(minutes=1), lease=timedelta(minutes=5), limit=10) == []
+        )
+        requeued, unknown = w.ledger.reclaim(NOW + timedelta(minutes=6))
+        assert (requeued, unknown) == ((0, 1) if crash_after_data else (1, 0))
+        (row,) = w.ledger.deliveries()
+        assert row.state == ("unknown" if crash_after_data else "pending")
+        # The dead sender's late write is fenced off.
+        assert not w.ledger.sent(claim, NOW + timedelta(minutes=7), 250)
