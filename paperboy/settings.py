@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")  # signs tokens; if empty, generated into secret_key_file
     secret_key_file: Path = Field(default_factory=lambda: default_data_dir() / "secret_key")
     digest_max_bytes: int = Field(default=95_000, ge=20_000)  # Gmail clips mail over 102 KB
+    send_lease: float = Field(default=300.0, gt=0)  # seconds a sender holds a delivery
 
     @field_validator("database_url")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import Engine
@@ -87,6 +88,7 @@ def build_dispatcher(
             sender=settings.mail_from,
             public_url=settings.public_url,
             max_bytes=settings.digest_max_bytes,
+            lease=timedelta(seconds=settings.send_lease),
         ),
         clock=clock,
     )
