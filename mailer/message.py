@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import binascii
 import re
+import secrets
 from datetime import datetime
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
 
 from mailer.types import OutgoingEmail
 
 SUBJECT_LIMIT = 120
-# Long header lines are allowed (RFC 5322: 998): folding at 78 would turn the List-Unsubscribe
-# mailto into an RFC 2047 encoded-word, which mail clients do not read as a URL.
-_POLICY = SMTP.clone(max_line_length=998)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -23,17 +21,63 @@ def clean_subject(text: str, limit: int = SUBJECT_LIMIT) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "…"
 
 
-def build(email: OutgoingEmail, *, sender: str, list_id: str, date: datetime) -> EmailMessage:
-    """Plain text first, then HTML; RFC 8058 one-click unsubscribe headers; CRLF line ends."""
-    message = EmailMessage(policy=_POLICY)
-    message["From"] = sender
-    message["To"] = email.recipient
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = email.message_id
-    message["Subject"] = clean_subject(email.subject)
-    message["List-Id"] = list_id
-    message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>, <{email.unsubscribe_mailto}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(email.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return message
+def build(email: OutgoingEmail, *, sender: str, list_id: str, date: datetime) -> bytes:
+    """The message as bytes: plain text first, then HTML; RFC 8058 one-click unsubscribe.
+
+    Assembled directly (headers, a boundary, two quoted-printable parts encoded by binascii):
+    the email package's EmailMessage took 2 to 4 ms a message, most of a digest's budget. The
+    tests parse every message built here back with the email package's own parser.
+    """
+    boundary = f"=_paperboy_{secrets.token_hex(12)}"
+    headers = [
+        ("From", _address_header(sender)),
+        ("To", _address_header(email.recipient)),
+        ("Date", format_datetime(date)),
+        ("Message-ID", _ascii(email.message_id, "Message-ID")),
+        ("Subject", _text_header(clean_subject(email.subject), "Subject")),
+        ("List-Id", _text_header(list_id, "List-Id")),
+        (
+            "List-Unsubscribe",
+            _ascii(f"<{email.unsubscribe_url}>, <{email.unsubscribe_mailto}>", "List-Unsubscribe"),
+        ),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    lines = [f"{name}: {value}" for name, value in headers]
+    lines += ["", f"--{boundary}", *_part(email.text, "plain"), f"--{boundary}"]
+    lines += [*_part(email.html, "html"), f"--{boundary}--", ""]
+    return "\r\n".join(lines).encode("ascii")
+
+
+def _part(body: str, subtype: str) -> list[str]:
+    encoded = binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii")
+    return [
+        f'Content-Type: text/{subtype}; charset="utf-8"',
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        *encoded.replace("\r\n", "\n").split("\n"),
+    ]
+
+
+def _ascii(value: str, name: str) -> str:
+    if _CONTROL.search(value) or not value.isascii():
+        raise ValueError(f"{name} must be printable ASCII: {value!r}")
+    return value
+
+
+def _text_header(value: str, name: str) -> str:
+    """RFC 2047 encoded-words (folded, 75 characters at most each) when not ASCII; no line
+    break from the value itself, which is cleaned first."""
+    cleaned = " ".join(_CONTROL.sub(" ", value).split())
+    if cleaned.isascii():
+        return cleaned
+    return Header(cleaned, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+def _address_header(value: str) -> str:
+    name, address = parseaddr(value)
+    if not address or "@" not in address:
+        raise ValueError(f"not an address: {value!r}")
+    _ascii(address, "address")
+    return formataddr((name, address), charset="utf-8") if name else address

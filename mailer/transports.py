@@ -13,11 +13,10 @@ import ssl
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
 
+from mailer.types import Envelope
 from paperboy.errors import DeliveryError
 
 BeforeData = Callable[[], None]
@@ -33,7 +32,7 @@ class SendError(DeliveryError):
 
 
 class Transport(Protocol):
-    def send(self, message: EmailMessage, before_data: BeforeData) -> int:
+    def send(self, message: Envelope, before_data: BeforeData) -> int:
         """Hand the message over; return the SMTP-like code (250). Raise SendError otherwise."""
         ...
 
@@ -48,7 +47,7 @@ def is_permanent(code: int) -> bool:
 class NullTransport:
     """Discards everything (but still walks the ledger): for dry runs and tests."""
 
-    def send(self, message: EmailMessage, before_data: BeforeData) -> int:
+    def send(self, message: Envelope, before_data: BeforeData) -> int:
         before_data()
         return 250
 
@@ -63,9 +62,9 @@ class OutboxTransport:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, message: EmailMessage, before_data: BeforeData) -> int:
-        name = message["Message-ID"].strip("<>").split("@")[0] + ".eml"
-        data = message.as_bytes()
+    def send(self, message: Envelope, before_data: BeforeData) -> int:
+        name = message.message_id.strip("<>").split("@")[0] + ".eml"
+        data = message.data
         fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -135,19 +134,17 @@ class SmtpTransport:
             ) from e
         return smtp
 
-    def send(self, message: EmailMessage, before_data: BeforeData) -> int:
+    def send(self, message: Envelope, before_data: BeforeData) -> int:
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
-        sender = parseaddr(message["From"])[1]
-        recipient = parseaddr(message["To"])[1]
         try:
-            code, reply = smtp.mail(sender)
+            code, reply = smtp.mail(message.sender)
             self._check(code, reply, "MAIL FROM", smtp)
-            code, reply = smtp.rcpt(recipient)
+            code, reply = smtp.rcpt(message.recipient)
             self._check(code, reply, "RCPT TO", smtp)
             before_data()
-            code, reply = smtp.data(message.as_bytes())
+            code, reply = smtp.data(message.data)
             self._check(code, reply, "DATA", smtp)
         except smtplib.SMTPServerDisconnected as e:
             self._smtp = None

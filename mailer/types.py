@@ -64,3 +64,13 @@ class OutgoingEmail:
     message_id: str
     unsubscribe_url: str
     unsubscribe_mailto: str
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A built message and who it goes from and to, as a transport needs it."""
+
+    sender: str  # bare address, for MAIL FROM
+    recipient: str  # bare address, for RCPT TO
+    message_id: str
+    data: bytes  # the whole message, CRLF line ends

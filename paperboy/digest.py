@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
+from mailer.render import MARK_STYLE
 from mailer.types import DigestContent, DigestEntry, DigestSection
 from paperboy.profiles.highlight import Span, spans
 from paperboy.profiles.matcher import Match, ranked
@@ -104,7 +105,7 @@ def marked(text: str, found: Sequence[Span]) -> Markup:
     cursor = 0
     for start, end in found:
         parts.append(str(escape(text[cursor:start])))
-        parts.append(f"<mark>{escape(text[start:end])}</mark>")
+        parts.append(f'<mark style="{MARK_STYLE}">{escape(text[start:end])}</mark>')
         cursor = end
     parts.append(str(escape(text[cursor:])))
     return Markup("".join(parts))  # noqa: S704  (every piece above is escaped)

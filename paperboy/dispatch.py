@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 from mailer.message import build, clean_subject
 from mailer.render import DigestRenderer
 from mailer.transports import SendError, Transport
-from mailer.types import DigestEntry, OutgoingEmail
+from mailer.types import DigestEntry, Envelope, OutgoingEmail
 from paperboy import digest as digests
 from paperboy import schedule
 from paperboy.clock import Clock
@@ -244,11 +244,16 @@ class Dispatcher:
             transport.close()
 
     def _send_one(self, transport: Transport, claim: Claim) -> str:
-        message = build(
-            self.outgoing(claim),
-            sender=self._config.sender,
-            list_id=f"Paperboy digest <digest.{self._config.domain}>",
-            date=self._clock(),
+        message = Envelope(
+            sender=parseaddr(self._config.sender)[1],
+            recipient=claim.recipient,
+            message_id=claim.digest.message_id,
+            data=build(
+                self.outgoing(claim),
+                sender=self._config.sender,
+                list_id=f"Paperboy digest <digest.{self._config.domain}>",
+                date=self._clock(),
+            ),
         )
 
         def before_data() -> None:

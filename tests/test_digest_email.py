@@ -41,12 +41,12 @@ def produce(
             date=NOW,
         )
         assert sid
-        return message.as_bytes()
+        return message
 
 
 def normalised(raw: bytes) -> bytes:
     raw = re.sub(rb"digest\.[0-9a-f]{32}@", b"digest.MESSAGE-ID@", raw)
-    return re.sub(rb"===============\d+==", b"===============BOUNDARY==", raw)
+    return re.sub(rb"=_paperboy_[0-9a-f]{24}", b"=_paperboy_BOUNDARY", raw)
 
 
 def check_golden(name: str, raw: bytes) -> None:

@@ -10,18 +10,24 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from paperboy.cli.app import app, err, out, state
+from paperboy import subscribers as rules
+from paperboy.cli.app import State, app, err, out, state
 from paperboy.cli.views import papers_table, reports_table
 from paperboy.clock import system_clock
 from paperboy.demo import DEFAULT_PAGES, demo_sources, replay_transport
 from paperboy.ingest import Ingestor, IngestReport
-from paperboy.wiring import build_ingestor
+from paperboy.wiring import build_dispatcher, build_ingestor, transport_factory
 from scraper import sources
 from scraper.models import Verdict
 from scraper.sources import Source
-from store.types import PaperFilter
+from store.types import NewSubscriber, PaperFilter
 
 MAX_BACKFILL_DAYS = 366
+DEMO_READER = "demo@example.org"
+DEMO_PROFILES = (
+    ("keywords", '"variational inference" OR bayesian* OR high-fidelity'),
+    ("video", 'diffusion OR "video generation"'),
+)
 
 
 def _selected_sources(
@@ -161,4 +167,35 @@ def demo(
         f"{store.count_papers()} papers and {store.count_observations()} observations stored in "
         f"{escape(st.settings.database_url)}. Try `paperboy papers --search diffusion`."
     )
-    raise typer.Exit(_conclude(reports))
+    code = _conclude(reports)
+    if code == 0:
+        _demo_digest(st)
+    raise typer.Exit(code)
+
+
+def _demo_digest(st: State) -> None:
+    """Subscribe the demo reader (once) and send whatever digest is due through the transport."""
+    people = st.subscribers()
+    if people.get(DEMO_READER) is None:
+        people.add(
+            NewSubscriber(
+                email=DEMO_READER,
+                status="active",
+                settings=rules.settings(zone="UTC", hour=0, limit=10),
+                profiles=tuple(rules.profile(name, query) for name, query in DEMO_PROFILES),
+            ),
+            system_clock(),
+        )
+    dispatcher = build_dispatcher(st.settings, st.engine())
+    composed = dispatcher.compose()
+    delivered = dispatcher.deliver(transport_factory(st.settings), workers=1)
+    where = (
+        f"in {escape(str(st.settings.outbox_dir))}"
+        if st.settings.mail_transport == "outbox"
+        else f"through {st.settings.mail_transport}"
+    )
+    out.print(
+        f"Demo digest for {DEMO_READER}: {composed.composed} composed, {delivered.sent} sent "
+        f"{where} (once per day; `paperboy subscriber remove {DEMO_READER} --forget --yes` "
+        "removes the demo reader)."
+    )

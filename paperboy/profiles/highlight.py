@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from paperboy.profiles.text import fold, singular
 
@@ -12,10 +13,16 @@ _WORD = re.compile(r"[^\W_]+")
 Span = tuple[int, int]
 
 
+@lru_cache(maxsize=8192)
+def _tokens(text: str) -> tuple[tuple[tuple[int, int, str], ...], tuple[str, ...]]:
+    """Word positions, folded words and plural-folded words of a text, once per text."""
+    tokens = tuple((m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text))
+    return tokens, tuple(singular(t[2]) for t in tokens)
+
+
 def spans(text: str, hits: Iterable[tuple[tuple[str, ...], bool]]) -> list[Span]:
     """Character spans of ``text`` matching any (words, is_prefix) hit, merged and sorted."""
-    tokens = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
-    folded = [singular(t[2]) for t in tokens]
+    tokens, folded = _tokens(text)
     found: list[Span] = []
     for words, prefix in hits:
         if not words:

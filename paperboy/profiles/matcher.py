@@ -64,21 +64,12 @@ class Match:
 
     @property
     def hits(self) -> tuple[Hit, ...]:
-        found = []
-        for probe in self._probes:
-            for field, mask in self._index.term_by_field(probe).items():
-                if mask >> self._bit & 1:
-                    text = to_query(probe.term)
-                    found.append(Hit(text, field, probe.words, probe.term.prefix))
-        return tuple(found)
+        return self._index.explain(self._probes, self._bit, _explain)[0]
 
     @property
     def score(self) -> int:
         """Match strength: each term that hit counts the weight of its best field."""
-        best: dict[str, int] = {}
-        for hit in self.hits:
-            best[hit.term] = max(best.get(hit.term, 0), FIELD_WEIGHT[hit.field])
-        return sum(best.values())
+        return self._index.explain(self._probes, self._bit, _explain)[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +185,18 @@ class Matcher:
             case Has(what):
                 return lambda masks, index: index.has(what)
         raise TypeError(f"not a query node: {node!r}")
+
+
+def _explain(probes: tuple[Probe, ...], bit: int, index: PaperIndex) -> tuple[tuple[Hit, ...], int]:
+    found = []
+    best: dict[str, int] = {}
+    for probe in probes:
+        for field, mask in index.term_by_field(probe).items():
+            if mask >> bit & 1:
+                term = to_query(probe.term)
+                found.append(Hit(term, field, probe.words, probe.term.prefix))
+                best[term] = max(best.get(term, 0), FIELD_WEIGHT[field])
+    return tuple(found), sum(best.values())
 
 
 @contextmanager
