@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
 import re
 import secrets
 from datetime import datetime
-from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 
 from mailer.types import OutgoingEmail
 
 SUBJECT_LIMIT = 120
+_WORD_BYTES = 45  # base64 of 45 bytes is 60 characters: "=?utf-8?b?" + 60 + "?=" = 72
+_BARE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -67,15 +70,27 @@ def _ascii(value: str, name: str) -> str:
 
 
 def _text_header(value: str, name: str) -> str:
-    """RFC 2047 encoded-words (folded, 75 characters at most each) when not ASCII; no line
-    break from the value itself, which is cleaned first."""
+    """RFC 2047 "B" encoded-words (75 characters at most each, one per folded line) when not
+    ASCII; no line break from the value itself, which is cleaned first. (email.header.Header
+    does the same in pure Python at 0.7 ms a subject.)"""
     cleaned = " ".join(_CONTROL.sub(" ", value).split())
     if cleaned.isascii():
         return cleaned
-    return Header(cleaned, "utf-8", header_name=name).encode(linesep="\r\n")
+    words, chunk = [], b""
+    for char in cleaned:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > _WORD_BYTES:  # never split a character
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
 
 
+@lru_cache(maxsize=1024)
 def _address_header(value: str) -> str:
+    if _BARE_ADDRESS.fullmatch(value):
+        return value
     name, address = parseaddr(value)
     if not address or "@" not in address:
         raise ValueError(f"not an address: {value!r}")

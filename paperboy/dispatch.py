@@ -47,6 +47,10 @@ class MailConfig:
     batch: int = 20
 
     @property
+    def envelope_sender(self) -> str:
+        return parseaddr(self.sender)[1]
+
+    @property
     def domain(self) -> str:
         address = parseaddr(self.sender)[1]
         return address.rpartition("@")[2] or (urlsplit(self.public_url).hostname or "localhost")
@@ -67,6 +71,7 @@ class Report:
     requeued: int = 0
     unknown: int = 0
     previews: list[tuple[str, str, int]] = field(default_factory=list)  # (email, subject, papers)
+    errors: list[str] = field(default_factory=list)  # what stopped a sending worker
 
 
 class Dispatcher:
@@ -245,7 +250,7 @@ class Dispatcher:
 
     def _send_one(self, transport: Transport, claim: Claim) -> str:
         message = Envelope(
-            sender=parseaddr(self._config.sender)[1],
+            sender=self._config.envelope_sender,
             recipient=claim.recipient,
             message_id=claim.digest.message_id,
             data=build(

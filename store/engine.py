@@ -33,17 +33,30 @@ def make_engine(url: str) -> Engine:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(parsed, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # We issue BEGIN ourselves (below), so the driver must not start transactions of its own.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """BEGIN IMMEDIATE: take the write lock at the start, not halfway through.
+
+    A deferred transaction that reads and then writes (claiming deliveries) fails at once with
+    "database is locked" when another one got the lock first, whatever the busy timeout; an
+    immediate one waits its turn. SQLite has one writer at a time either way.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _alembic_config(engine: Engine) -> Config:

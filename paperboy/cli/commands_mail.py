@@ -50,7 +50,9 @@ def send(
         err.print(f"[bold red]error:[/] digests not composed: {escape(composed.skipped_reason)}")
         err.print("[dim]hint:[/] fix fetching first; the digests will go out on the next run")
         raise typer.Exit(1)
-    if delivered.failed or delivered.bounced:
+    for problem in dict.fromkeys(delivered.errors):
+        err.print(f"[bold red]error:[/] a sender stopped: {escape(problem)}")
+    if delivered.failed or delivered.bounced or delivered.errors:
         raise typer.Exit(1)
 
 

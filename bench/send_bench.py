@@ -1,0 +1,171 @@
+"""Send 10,000 digests to a loopback SMTP sink through the real dispatcher and ledger.
+
+The sink (bench/sink.py) runs in its own process. Two settings, as DESIGN.md asks:
+  * instant: the sink answers at once (loopback, plain SMTP);
+  * relay-like: every reply after MAIL, RCPT and DATA waits 20-50 ms, and the session starts
+    with STARTTLS on a self-signed certificate.
+In each: the pool (reused connections, several workers) against the baseline (one connection
+per message, one worker) measured in the same run on a slice of the same digests.
+Target (issue 5): >= 500 messages/s with the pool, >= 5x the baseline; peak memory < 300 MB.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.sink import serve  # noqa: E402
+from mailer.transports import SmtpConfig, SmtpTransport  # noqa: E402
+from paperboy.clock import fixed_clock  # noqa: E402
+from store.types import NewSubscriber  # noqa: E402
+from tests.world import NOW, world  # noqa: E402
+
+MESSAGES = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+BASELINE = max(200, MESSAGES // 20)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def self_signed(directory: Path) -> str:
+    base = str(directory / "sink")
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            base + ".key",
+            "-out",
+            base + ".pem",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return base
+
+
+class OnePerMessage:
+    """The baseline: a fresh connection (and TLS handshake) for every message."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+
+    def send(self, message: Any, before_data: Any) -> int:
+        transport = SmtpTransport(self.config)
+        try:
+            return transport.send(message, before_data)
+        finally:
+            transport.close()
+
+    def close(self) -> None:
+        pass
+
+
+def prepare(directory: Path) -> str:
+    """A SQLite store with MESSAGES composed digests waiting in the ledger (done once)."""
+    url = f"sqlite:///{directory / 'bench.db'}"
+    with world(url) as w:
+        from paperboy import subscribers as rules
+
+        profile = (rules.profile("p", 'diffusion OR "video generation" OR agent*'),)
+        settings = rules.settings(zone="Europe/London", hour=8)
+        new = [
+            NewSubscriber(f"reader{i:05d}@example.org", "active", settings, profile)
+            for i in range(MESSAGES)
+        ]
+        w.people.add_many(new, NOW - timedelta(days=30))
+        report = w.dispatcher().compose()
+        assert report.composed == MESSAGES, report
+    return url
+
+
+def run(
+    url: str, directory: Path, *, pool: bool, delay: tuple[float, float], tls: bool, limit: int
+) -> float:
+    """Copy the prepared store, then time the delivery of ``limit`` digests."""
+    copy = directory / f"run-{random.random():.6f}.db"
+    shutil.copy(directory / "bench.db", copy)
+    port = free_port()
+    ready = multiprocessing.Event()
+    cert = self_signed(directory) if tls else None
+    sink = multiprocessing.Process(target=serve, args=(port, delay, cert, ready), daemon=True)
+    sink.start()
+    ready.wait(10)
+    config = SmtpConfig("127.0.0.1", port, "starttls" if tls else "none", verify_tls=False)
+    try:
+        with world(f"sqlite:///{copy}", papers=()) as w:
+            # Only the first ``limit`` deliveries are due; the rest wait a day.
+            with w.ledger._engine.begin() as connection:
+                from sqlalchemy import update
+
+                from store.ledger import DELIVERIES
+
+                connection.execute(
+                    update(DELIVERIES)
+                    .where(DELIVERIES.c.id > limit)
+                    .values(next_attempt_at=NOW + timedelta(days=1))
+                )
+            dispatcher = w.dispatcher()
+            dispatcher._clock = fixed_clock(NOW)
+            start = time.perf_counter()
+            if pool:
+                report = dispatcher.deliver(lambda: SmtpTransport(config), workers=8)
+            else:
+                report = dispatcher.deliver(lambda: OnePerMessage(config), workers=1)  # type: ignore[arg-type,return-value]
+            elapsed = time.perf_counter() - start
+            assert report.sent == limit, report
+    finally:
+        sink.terminate()
+    return limit / elapsed
+
+
+def main() -> None:
+    directory = Path(tempfile.mkdtemp())
+    start = time.perf_counter()
+    url = prepare(directory)
+    print(f"prepared {MESSAGES:,} digests in {time.perf_counter() - start:.0f} s")
+    for name, delay, tls in (("instant", (0.0, 0.0), False), ("relay-like", (0.02, 0.05), True)):
+        pooled = run(
+            url,
+            directory,
+            pool=True,
+            delay=delay,
+            tls=tls,
+            limit=MESSAGES if not tls else BASELINE * 2,
+        )
+        single = run(url, directory, pool=False, delay=delay, tls=tls, limit=BASELINE)
+        print(
+            f"{name:10}: pool of 8 reused connections {pooled:7.0f} msg/s; "
+            f"one connection per message {single:6.0f} msg/s; ratio {pooled / single:.1f}x"
+        )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"max RSS of the sender {rss:.0f} MiB (target < 300 MB); targets: >= 500 msg/s, >= 5x")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
