@@ -48,6 +48,10 @@ def test_demo_stores_the_bundled_pages(tmp_path: Path) -> None:
     verdicts = rows(tmp_path, "select source, path, verdict from fetches order by id")
     assert ("day", "props", "ok") in verdicts  # the API 404 fell back to the page
     assert all(v == "ok" for _, _, v in verdicts)
+    outbox = tmp_path / "data" / "paperboy" / "outbox"
+    (mail,) = outbox.glob("*.eml")  # the demo reader's digest, through the real pipeline
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in mail.read_bytes()
+    assert "Demo digest for demo@example.org: 1 composed, 1 sent" in " ".join(result.stdout.split())
     again = run(tmp_path, "demo")  # running twice duplicates nothing
     assert again.returncode == 0, again.stderr
     assert rows(tmp_path, "select count(*) from papers") == [(161,)]
@@ -191,3 +195,36 @@ def test_live_path_against_a_local_replay_server(tmp_path: Path) -> None:
     verdicts = rows(tmp_path, "select source, path, verdict from fetches order by id")
     assert verdicts[:3] == [("day", "api", "ok"), ("search", "api", "ok"), ("day", "props", "ok")]
     assert verdicts[3:] == [("day", "api", "empty")] * 3  # days with no papers yet
+
+
+def test_send_preview_and_deliveries(tmp_path: Path) -> None:
+    assert run(tmp_path, "demo").returncode == 0  # stores papers, mails the demo reader
+    added = run(
+        tmp_path,
+        "subscriber",
+        "add",
+        "eve@example.org",
+        "--hour",
+        "0",
+        "--zone",
+        "UTC",
+        "--profile",
+        'llm=title:llama OR "language models"',
+    )
+    assert added.returncode == 0, added.stderr
+    dry = run(tmp_path, "send", "--dry-run", PAPERBOY_MAIL_TRANSPORT="null")
+    assert dry.returncode == 0, dry.stderr
+    assert "eve@example.org" in dry.stdout
+    assert rows(tmp_path, "select count(*) from deliveries") == [(1,)]  # the dry run kept nothing
+    sent = run(tmp_path, "send", PAPERBOY_MAIL_TRANSPORT="null")
+    assert sent.returncode == 0, sent.stderr
+    assert "1 due, 1 composed" in " ".join(sent.stdout.split())
+    assert rows(tmp_path, "select state from deliveries order by id") == [("sent",), ("sent",)]
+    again = run(tmp_path, "send", PAPERBOY_MAIL_TRANSPORT="null")
+    assert "0 due, 0 composed" in " ".join(again.stdout.split())
+    listed = run(tmp_path, "deliveries")
+    assert "eve@example.org" in listed.stdout
+    assert "sent: 2" in listed.stdout
+    preview = run(tmp_path, "digest", "preview", "eve@example.org", "-o", str(tmp_path / "p"))
+    assert preview.returncode == 0, preview.stderr
+    assert len(list((tmp_path / "p").glob("digest-eve_at_example.org-*.html"))) == 1
