@@ -11,17 +11,15 @@ without it is requeued (the message never left); one that expires with it become
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, desc, func, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Table, and_, desc, func, select, update
+from sqlalchemy.exc import IntegrityError
 
-from paperboy.errors import StoreError
+from store.base import Repository
 from store.tables import DeliveryRow, DigestRow, SubscriberRow
 from store.types import Claim, Delivery, Digest, DigestRecord
 
@@ -31,20 +29,8 @@ SUBSCRIBERS: Table = SubscriberRow.__table__  # type: ignore[attr-defined]
 CLAIMABLE = ("pending", "temp_failed")
 
 
-class Ledger:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except IntegrityError:
-            raise
-        except SQLAlchemyError as e:
-            detail = str(getattr(e, "orig", None) or e).splitlines()[0]
-            raise StoreError(f"ledger write failed: {detail}", hint="nothing was changed") from e
+class Ledger(Repository):
+    """The digest archive and the delivery ledger."""
 
     # -- digests -----------------------------------------------------------------------------
 
@@ -298,14 +284,6 @@ class Ledger:
     def counts(self) -> dict[str, int]:
         query = select(DELIVERIES.c.state, func.count()).group_by(DELIVERIES.c.state)
         return {row[0]: int(row[1]) for row in self._rows(query)}
-
-    def _rows(self, query: Any) -> list[Any]:
-        try:
-            with self._engine.connect() as connection:
-                return list(connection.execute(query))
-        except SQLAlchemyError as e:
-            detail = str(getattr(e, "orig", None) or e).splitlines()[0]
-            raise StoreError(f"ledger read failed: {detail}") from e
 
 
 def _aware(value: datetime) -> datetime:

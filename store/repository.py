@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, desc, func, or_, select
+from sqlalchemy import Select, desc, func, or_, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
-from paperboy.errors import StoreError
 from scraper.models import Validators
+from store.base import Repository
 from store.tables import FetchRow, ObservationRow, PaperRow
 from store.types import (
     Fetch,
@@ -29,23 +27,11 @@ FETCHES = FetchRow.__table__  # type: ignore[attr-defined]
 _LOOKUP_CHUNK = 500  # ids per IN (...) clause, well under every driver's parameter limit
 
 
-class SqlStore:
+class SqlStore(Repository):
     """Papers, observations and fetches on SQLite or PostgreSQL."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except SQLAlchemyError as e:
-            detail = str(getattr(e, "orig", None) or e).splitlines()[0]
-            raise StoreError(
-                f"database write failed: {detail}",
-                hint="nothing from this fetch was kept; check the database and run again",
-            ) from e
+    _write_hint = "nothing from this fetch was kept; check the database and run again"
+    _integrity_passes = False  # a fetch that breaks a constraint is a store failure
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -116,7 +102,7 @@ class SqlStore:
         )
         return [
             Observation(**{k: v for k, v in r._mapping.items() if k != "fetch_id"})
-            for r in self._all(query)
+            for r in self._rows(query)
         ]
 
     def list_papers(self, where: PaperFilter) -> list[Paper]:
@@ -141,7 +127,7 @@ class SqlStore:
                 seen = seen.where(OBSERVATIONS.c.period == where.period)
             query = query.where(PAPERS.c.arxiv_id.in_(seen))
         query = query.order_by(desc(PAPERS.c.upvotes), PAPERS.c.arxiv_id).limit(where.limit)
-        return [_paper(r._mapping) for r in self._all(query)]
+        return [_paper(r._mapping) for r in self._rows(query)]
 
     def papers_seen_between(self, start: datetime, end: datetime) -> list[Paper]:
         """Papers first seen in (start, end]: what digests for that window may contain."""
@@ -150,13 +136,13 @@ class SqlStore:
             .where(PAPERS.c.first_seen_at > start, PAPERS.c.first_seen_at <= end)
             .order_by(PAPERS.c.first_seen_at, PAPERS.c.arxiv_id)
         )
-        return [_paper(r._mapping) for r in self._all(query)]
+        return [_paper(r._mapping) for r in self._rows(query)]
 
     def papers_by_id(self, ids: Sequence[str]) -> list[Paper]:
         found: dict[str, Paper] = {}
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             chunk = list(ids[start : start + _LOOKUP_CHUNK])
-            for row in self._all(select(PAPERS).where(PAPERS.c.arxiv_id.in_(chunk))):
+            for row in self._rows(select(PAPERS).where(PAPERS.c.arxiv_id.in_(chunk))):
                 found[row.arxiv_id] = _paper(row._mapping)
         return [found[i] for i in ids if i in found]
 
@@ -169,7 +155,7 @@ class SqlStore:
             query = query.where(FETCHES.c.verdict.in_(list(verdicts)))
         if source is not None:
             query = query.where(FETCHES.c.source == source)
-        rows = self._all(query)
+        rows = self._rows(query)
         return _fetch(rows[0]._mapping) if rows else None
 
     def count_papers(self) -> int:
@@ -186,29 +172,13 @@ class SqlStore:
             query = query.where(FETCHES.c.source == source)
         if verdict is not None:
             query = query.where(FETCHES.c.verdict == verdict)
-        return [_fetch(r._mapping) for r in self._all(query)]
+        return [_fetch(r._mapping) for r in self._rows(query)]
 
     def _one(self, query: Select[Any]) -> Any:
-        return next(iter(self._all(query)), None)
+        return next(iter(self._rows(query)), None)
 
     def _scalar(self, query: Select[Any]) -> Any:
-        try:
-            with self._engine.connect() as connection:
-                return connection.execute(query).scalar_one()
-        except SQLAlchemyError as e:
-            raise _read_error(e) from e
-
-    def _all(self, query: Select[Any]) -> list[Any]:
-        try:
-            with self._engine.connect() as connection:
-                return list(connection.execute(query))
-        except SQLAlchemyError as e:
-            raise _read_error(e) from e
-
-
-def _read_error(error: SQLAlchemyError) -> StoreError:
-    detail = str(getattr(error, "orig", None) or error).splitlines()[0]
-    return StoreError(f"database read failed: {detail}", hint="check PAPERBOY_DATABASE_URL")
+        return self._rows(query)[0][0]
 
 
 def _escape_like(text: str) -> str:

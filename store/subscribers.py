@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
-from paperboy.errors import InputError, StoreError
+from paperboy.errors import InputError
+from store.base import Repository
 from store.tables import ProfileRow, SubscriberRow
 from store.types import NewProfile, NewSubscriber, Profile, Subscriber, SubscriberSettings
 
@@ -20,20 +20,8 @@ SUBSCRIBERS: Table = SubscriberRow.__table__  # type: ignore[attr-defined]
 PROFILES: Table = ProfileRow.__table__  # type: ignore[attr-defined]
 
 
-class SubscriberStore:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except SQLAlchemyError as e:
-            if isinstance(e, IntegrityError):
-                raise
-            detail = str(getattr(e, "orig", None) or e).splitlines()[0]
-            raise StoreError(f"database error: {detail}", hint="nothing was changed") from e
+class SubscriberStore(Repository):
+    """Subscribers and their profiles."""
 
     # -- subscribers -------------------------------------------------------------------------
 
@@ -234,20 +222,6 @@ class SubscriberStore:
                 f"no profile named {name!r}", hint="`paperboy profile list EMAIL` shows them"
             )
         return _profile(row)
-
-    # -- plumbing ----------------------------------------------------------------------------
-
-    def _first(self, query: Any) -> Any:
-        rows = self._rows(query)
-        return rows[0]._mapping if rows else None
-
-    def _rows(self, query: Any) -> list[Any]:
-        try:
-            with self._engine.connect() as connection:
-                return list(connection.execute(query))
-        except SQLAlchemyError as e:
-            detail = str(getattr(e, "orig", None) or e).splitlines()[0]
-            raise StoreError(f"database read failed: {detail}") from e
 
 
 def _settings(settings: SubscriberSettings) -> dict[str, Any]:
