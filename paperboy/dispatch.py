@@ -47,10 +47,6 @@ class MailConfig:
     batch: int = 20
 
     @property
-    def envelope_sender(self) -> str:
-        return parseaddr(self.sender)[1]
-
-    @property
     def domain(self) -> str:
         address = parseaddr(self.sender)[1]
         return address.rpartition("@")[2] or (urlsplit(self.public_url).hostname or "localhost")
@@ -90,6 +86,7 @@ class Dispatcher:
         self._tokens, self._config, self._clock = tokens, config, clock
         self._renderer = renderer or DigestRenderer()
         self._rng = random.Random()
+        self._sender = parseaddr(config.sender)[1]  # the bare address, for MAIL FROM
 
     # -- compose -----------------------------------------------------------------------------
 
@@ -172,6 +169,16 @@ class Dispatcher:
         kind = "papers" if selection.total else ("nothing" if subscriber.send_empty else "skipped")
         links = self.links(subscriber.id, period)
         html, text = self._render(subscriber, period, selection, links, cache)
+        subject = clean_subject(digests.subject(selection, period))
+        message_id = f"<digest.{uuid.uuid4().hex}@{self._config.domain}>"
+        # The message is built once, here: every retry sends the very same bytes (same
+        # Message-ID and Date), and the sending loop does no rendering or encoding at all.
+        message = build(
+            self._outgoing(subscriber.id, subscriber.email, subject, html, text, message_id),
+            sender=self._config.sender,
+            list_id=f"Paperboy digest <digest.{self._config.domain}>",
+            date=now,
+        )
         return DigestRecord(
             subscriber_id=subscriber.id,
             recipient=subscriber.email,
@@ -181,10 +188,11 @@ class Dispatcher:
             window_end=now,
             paper_ids=selection.paper_ids,
             shown=selection.shown,
-            subject=clean_subject(digests.subject(selection, period)),
-            message_id=f"<digest.{uuid.uuid4().hex}@{self._config.domain}>",
+            subject=subject,
+            message_id=message_id,
             html=html,
             text=text,
+            message=message,
             created_at=now,
             deadline=schedule.retry_deadline(_timing(subscriber), now),
         )
@@ -250,15 +258,10 @@ class Dispatcher:
 
     def _send_one(self, transport: Transport, claim: Claim) -> str:
         message = Envelope(
-            sender=self._config.envelope_sender,
+            sender=self._sender,
             recipient=claim.recipient,
             message_id=claim.digest.message_id,
-            data=build(
-                self.outgoing(claim),
-                sender=self._config.sender,
-                list_id=f"Paperboy digest <digest.{self._config.domain}>",
-                date=self._clock(),
-            ),
+            data=claim.digest.message,
         )
 
         def before_data() -> None:
@@ -293,16 +296,23 @@ class Dispatcher:
         base = min(60.0, 2.0 ** max(0, attempts - 1))
         return timedelta(minutes=base * (1 + self._rng.random() / 2))
 
-    def outgoing(self, claim: Claim) -> OutgoingEmail:
-        d = claim.digest
-        token = self._tokens.make(Purpose.UNSUBSCRIBE, d.subscriber_id)
-        mailbox = parseaddr(self._config.sender)[1] or f"paperboy@{self._config.domain}"
+    def _outgoing(
+        self,
+        subscriber_id: int,
+        recipient: str,
+        subject: str,
+        html: str,
+        text: str,
+        message_id: str,
+    ) -> OutgoingEmail:
+        token = self._tokens.make(Purpose.UNSUBSCRIBE, subscriber_id)
+        mailbox = self._sender or f"paperboy@{self._config.domain}"
         return OutgoingEmail(
-            recipient=claim.recipient,
-            subject=d.subject,
-            text=d.text,
-            html=d.html,
-            message_id=d.message_id,
+            recipient=recipient,
+            subject=subject,
+            text=text,
+            html=html,
+            message_id=message_id,
             unsubscribe_url=f"{self._config.public_url}/u/{token}",
             unsubscribe_mailto=f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}",
         )

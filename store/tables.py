@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from store.columns import UTCDateTime
@@ -158,8 +167,9 @@ class DigestRow(SQLModel, table=True):
     shown: int = 0
     subject: str = _text(nullable=False)
     message_id: str = Field(max_length=255)
-    html: str = _text(nullable=False)
+    html: str = _text(nullable=False)  # for the archive page
     text: str = _text(nullable=False)
+    message: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # built once, sent as is
     created_at: datetime = _utc(index=True)
 
 

@@ -213,6 +213,7 @@ class DigestRecord:
     message_id: str
     html: str
     text: str
+    message: bytes  # the whole MIME message, built once
     created_at: datetime
     deadline: datetime  # retry until then
 
@@ -231,6 +232,7 @@ class Digest:
     message_id: str
     html: str
     text: str
+    message: bytes
     created_at: datetime
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from mailer.message import build, clean_subject
+from mailer.message import clean_subject
 from scraper.models import ScrapedPaper
-from store.types import Claim
 from tests.papers import saved_papers
-from tests.world import NOW, world
+from tests.world import world
 
 GOLDEN = Path(__file__).parent / "data" / "emails"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -25,23 +24,11 @@ UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 def produce(
     database_url: str, *, papers: tuple[ScrapedPaper, ...] | None = None, **subscriber: object
 ) -> bytes:
+    """The message a subscriber would be sent now, as built at composition."""
     with world(database_url, papers=papers) as w:
-        sid = w.subscribe("reader@example.org", **subscriber)
-        dispatcher = w.dispatcher()
-        record = dispatcher.preview(w.people.require("reader@example.org"))
-        digest_id = w.ledger.record(record)
-        assert digest_id is not None
-        digest = w.ledger.digest(digest_id)
-        assert digest is not None
-        claim = Claim(1, "t", digest, "reader@example.org", 1, NOW)
-        message = build(
-            dispatcher.outgoing(claim),
-            sender="Paperboy <digest@paperboy.example.org>",
-            list_id="Paperboy digest <digest.paperboy.example.org>",
-            date=NOW,
-        )
-        assert sid
-        return message
+        w.subscribe("reader@example.org", **subscriber)
+        record = w.dispatcher().preview(w.people.require("reader@example.org"))
+        return record.message
 
 
 def normalised(raw: bytes) -> bytes:
