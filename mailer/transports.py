@@ -109,11 +109,10 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         c = self._config
+        smtp: smtplib.SMTP | None = None
         try:
             if c.security == "tls":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    c.host, c.port, timeout=c.timeout, context=self._context()
-                )
+                smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._context())
             else:
                 smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
             smtp.ehlo()
@@ -123,12 +122,14 @@ class SmtpTransport:
             if c.username:
                 smtp.login(c.username, c.password)
         except smtplib.SMTPAuthenticationError as e:
+            _close(smtp)
             raise SendError(
                 f"the SMTP server refused our login ({e.smtp_code})",
                 code=e.smtp_code,
                 permanent=False,
             ) from e
         except (OSError, smtplib.SMTPException) as e:
+            _close(smtp)
             raise SendError(
                 f"cannot reach the SMTP server {c.host}:{c.port}: {e}", code=None, permanent=False
             ) from e
@@ -194,6 +195,12 @@ class SmtpTransport:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._smtp.quit()
             self._smtp = None
+
+
+def _close(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        with contextlib.suppress(OSError, smtplib.SMTPException):
+            smtp.close()
 
 
 def _text(reply: bytes | str) -> str:

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_verify_tls: bool = True  # check the relay's certificate (turn off only for a local relay)
     mail_from: str = "Paperboy <paperboy@localhost>"
 
     # Web pages and links in emails.

@@ -71,6 +71,7 @@ def transport_factory(settings: Settings) -> Callable[[], Transport]:
         security=settings.smtp_security,
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value(),
+        verify_tls=settings.smtp_verify_tls,
     )
     return lambda: SmtpTransport(config)
 
