@@ -44,7 +44,7 @@ class MailConfig:
     max_bytes: int = 95_000
     workers: int = 4
     lease: timedelta = timedelta(minutes=5)
-    batch: int = 20
+    batch: int = 10  # deliveries a worker claims at a time (each holds its message in memory)
 
     @property
     def domain(self) -> str:
@@ -260,8 +260,8 @@ class Dispatcher:
         message = Envelope(
             sender=self._sender,
             recipient=claim.recipient,
-            message_id=claim.digest.message_id,
-            data=claim.digest.message,
+            message_id=claim.message_id,
+            data=claim.message,
         )
 
         def before_data() -> None:

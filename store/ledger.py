@@ -156,26 +156,34 @@ class Ledger(Repository):
                 )
             )
             rows = connection.execute(
-                select(DELIVERIES, DIGESTS)
+                select(  # only what sending needs: not the archive's HTML and text
+                    DELIVERIES.c.id,
+                    DELIVERIES.c.recipient,
+                    DELIVERIES.c.attempts,
+                    DELIVERIES.c.deadline,
+                    DIGESTS.c.id.label("digest_id"),
+                    DIGESTS.c.subscriber_id,
+                    DIGESTS.c.message_id,
+                    DIGESTS.c.message,
+                )
                 .join(DIGESTS, DIGESTS.c.id == DELIVERIES.c.digest_id)
                 .where(DELIVERIES.c.lease_owner == token)
                 .order_by(DELIVERIES.c.id)
             ).all()
-        claims = []
-        for row in rows:
-            m = row._mapping
-            digest = _digest({c.name: m[DIGESTS.c[c.name]] for c in DIGESTS.c})
-            claims.append(
-                Claim(
-                    delivery_id=m[DELIVERIES.c.id],
-                    token=token,
-                    digest=digest,
-                    recipient=m[DELIVERIES.c.recipient],
-                    attempts=m[DELIVERIES.c.attempts],
-                    deadline=_aware(m[DELIVERIES.c.deadline]),
-                )
+        return [
+            Claim(
+                delivery_id=r.id,
+                token=token,
+                digest_id=r.digest_id,
+                subscriber_id=r.subscriber_id,
+                message_id=r.message_id,
+                message=bytes(r.message),
+                recipient=r.recipient,
+                attempts=r.attempts,
+                deadline=_aware(r.deadline),
             )
-        return claims
+            for r in rows
+        ]
 
     def data_started(self, claim: Claim, now: datetime) -> bool:
         """Mark the point of no return; False if the lease was lost (then do not send)."""

@@ -242,7 +242,10 @@ class Claim:
 
     delivery_id: int
     token: str  # fencing token: every update must carry it
-    digest: Digest
+    digest_id: int
+    subscriber_id: int
+    message_id: str
+    message: bytes  # the built message, sent as is
     recipient: str
     attempts: int
     deadline: datetime

@@ -31,7 +31,7 @@ def send(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show who is due and what they would get; send and record nothing."
     ),
-    workers: int = typer.Option(4, "--workers", min=1, max=32, help="Concurrent connections."),
+    workers: int = typer.Option(4, "--workers", min=1, max=128, help="Concurrent connections."),
 ) -> None:
     """Compose the digests that are due now and deliver every pending one.
 
