@@ -6,6 +6,7 @@ it after DATA, ``drop`` close the connection after DATA; anyone else is accepted
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import threading
@@ -29,6 +30,7 @@ class Inbox:
     lock: threading.Lock = field(default_factory=threading.Lock)
     connections: int = 0
     fail_next: dict[str, int] = field(default_factory=dict)  # recipient -> times to answer 451
+    delay: float = 0.0  # seconds to wait before answering DATA, like a slow relay
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
@@ -55,6 +57,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.inbox.delay:
+            await asyncio.sleep(self.inbox.delay)
         local = envelope.rcpt_tos[0].split("@")[0]
         match = _DATA.match(local)
         if match:

@@ -29,6 +29,7 @@ def test_killed_senders_never_send_twice(tmp_path: Path) -> None:
         assert w.dispatcher().compose().composed == SUBSCRIBERS
         ledger = w.ledger
         with smtp_server() as (port, inbox):
+            inbox.delay = 0.02  # a run needs about a second: kills land mid-send
             env = {
                 **{k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")},
                 "PAPERBOY_DATABASE_URL": url,
