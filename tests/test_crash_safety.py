@@ -29,7 +29,7 @@ def test_killed_senders_never_send_twice(tmp_path: Path) -> None:
         assert w.dispatcher().compose().composed == SUBSCRIBERS
         ledger = w.ledger
         with smtp_server() as (port, inbox):
-            inbox.delay = 0.02  # a run needs about a second: kills land mid-send
+            inbox.delay = 0.04  # a whole run needs about two seconds: kills land mid-send
             env = {
                 **{k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")},
                 "PAPERBOY_DATABASE_URL": url,
@@ -53,7 +53,7 @@ def test_killed_senders_never_send_twice(tmp_path: Path) -> None:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-                time.sleep(rng.uniform(0.7, 1.6))
+                time.sleep(rng.uniform(0.6, 1.5))
                 if process.poll() is None:
                     process.send_signal(signal.SIGKILL)
                     kills += 1
