@@ -26,6 +26,14 @@ class _Handler(BaseHTTPRequestHandler):
         for route in ROUTES:
             if url.path == route.path and params == dict(route.params):
                 return self._send(200, (HF / route.file).read_bytes(), route.content_type)
+        extra = {
+            "sort": "hf-api-daily-papers-2026-05-08.json",  # trending
+            "week": "hf-api-daily-papers-2026-07-31.json",
+            "month": "hf-api-daily-papers-2024-06-13.reserialized.json",
+        }
+        for key, file in extra.items():
+            if url.path == "/api/daily_papers" and key in params:
+                return self._send(200, (HF / file).read_bytes(), "application/json")
         day = params.get("date")
         pages = {r.path for r in ROUTES}
         if url.path == "/api/daily_papers" and day and f"/papers/date/{day}" not in pages:

@@ -12,6 +12,7 @@ from paperboy.cli import (  # noqa: F401  (importing registers the commands)
     commands_mail,
     commands_papers,
     commands_profile,
+    commands_service,
     commands_subscriber,
 )
 from paperboy.cli.app import app, err

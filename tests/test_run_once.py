@@ -1,0 +1,63 @@
+"""`paperboy run-once` as cron runs it: fetch, compose, deliver; one instance per store."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from paperboy.lock import single_instance
+from store.engine import make_engine, upgrade
+from tests.replay_server import replay_server
+from tests.test_cli import rows, run
+
+
+def test_run_once_fetches_composes_and_delivers(tmp_path: Path) -> None:
+    subscribed = run(
+        tmp_path,
+        "subscriber",
+        "add",
+        "reader@example.org",
+        "--zone",
+        "UTC",
+        "--hour",
+        "0",
+        "--profile",
+        'p=diffusion OR agent* OR "language model"',
+    )
+    assert subscribed.returncode == 0, subscribed.stderr
+    with replay_server() as (base, _):
+        env = {"PAPERBOY_HF_BASE_URL": base, "PAPERBOY_REQUEST_DELAY": "0"}
+        first = run(tmp_path, "run-once", **env)
+        second = run(tmp_path, "run-once", **env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "1 digests due, 1 composed; 1 sent" in " ".join(first.stdout.split())
+    sources = [s for (s,) in rows(tmp_path, "select source from fetches order by id")]
+    assert sources[:4] == ["day", "trending", "week", "month"]
+    assert sources[4:] == ["day", "trending"]  # the week and month lists: once a day
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "0 digests due" in second.stdout  # the period was sent: never twice
+    outbox = tmp_path / "data" / "paperboy" / "outbox"
+    assert len(list(outbox.glob("*.eml"))) == 1
+
+
+def test_a_broken_fetch_makes_run_once_fail_loudly(tmp_path: Path) -> None:
+    result = run(
+        tmp_path, "run-once", PAPERBOY_HF_BASE_URL="http://127.0.0.1:9", PAPERBOY_MAX_RETRIES="0"
+    )
+    assert result.returncode == 1
+    assert "error: day latest: cannot reach 127.0.0.1" in result.stderr
+    assert "digests not composed" not in result.stderr  # nobody was due
+
+
+def test_a_second_instance_is_refused(database_url: str, tmp_path: Path) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with single_instance(engine):
+        started = time.monotonic()
+        refused = run(tmp_path, "run-once", "--wait", "1", PAPERBOY_DATABASE_URL=database_url)
+        waited = time.monotonic() - started
+    engine.dispose()
+    assert refused.returncode == 75
+    assert "another Paperboy is already running against this store" in refused.stderr
+    assert "after waiting 1s" in refused.stderr
+    assert waited >= 1.0
