@@ -135,6 +135,18 @@ class SmtpTransport:
             ) from e
         return smtp
 
+    def check(self) -> None:
+        """Connect, say EHLO, start TLS and log in as configured, then stop: no mail is sent."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        code, reply = self._smtp.noop()
+        if code != 250:
+            raise SendError(
+                f"the SMTP server answered NOOP with {code} {_text(reply)}",
+                code=code,
+                permanent=False,
+            )
+
     def send(self, message: Envelope, before_data: BeforeData) -> int:
         if self._smtp is None:
             self._smtp = self._connect()

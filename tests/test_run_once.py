@@ -61,3 +61,42 @@ def test_a_second_instance_is_refused(database_url: str, tmp_path: Path) -> None
     assert "another Paperboy is already running against this store" in refused.stderr
     assert "after waiting 1s" in refused.stderr
     assert waited >= 1.0
+
+
+def test_doctor_passes_after_a_good_run_and_fails_offline(tmp_path: Path) -> None:
+    with replay_server() as (base, _):
+        env = {"PAPERBOY_HF_BASE_URL": base, "PAPERBOY_REQUEST_DELAY": "0"}
+        assert run(tmp_path, "run-once", **env).returncode == 0
+        healthy = run(tmp_path, "doctor", **env)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    text = " ".join(healthy.stdout.split())
+    for line in (
+        "database │ OK",
+        "mail │ OK",
+        "site │ OK",
+        "fetch day │ OK",
+        "fetch trending │ OK",
+    ):
+        assert line in text
+    offline = run(tmp_path, "doctor", PAPERBOY_HF_BASE_URL="http://127.0.0.1:9")
+    assert offline.returncode == 1
+    assert "site │ FAIL" in " ".join(offline.stdout.split())
+    assert "1 check(s) failed: site" in offline.stderr
+
+
+def test_doctor_checks_smtp_without_sending(tmp_path: Path) -> None:
+    from tests.smtp_server import free_port, smtp_server
+
+    with smtp_server() as (port, inbox):
+        env = {
+            "PAPERBOY_MAIL_TRANSPORT": "smtp",
+            "PAPERBOY_SMTP_HOST": "127.0.0.1",
+            "PAPERBOY_SMTP_PORT": str(port),
+            "PAPERBOY_SMTP_SECURITY": "none",
+        }
+        result = run(tmp_path, "doctor", **env)
+    assert f"SMTP 127.0.0.1:{port} answered" in " ".join(result.stdout.split())
+    assert inbox.messages == []
+    down = run(tmp_path, "doctor", **{**env, "PAPERBOY_SMTP_PORT": str(free_port())})
+    assert "mail │ FAIL" in " ".join(down.stdout.split())
+    assert down.returncode == 1

@@ -1,16 +1,19 @@
-"""`paperboy run-once`: one unattended run (for cron or a systemd timer)."""
+"""`paperboy run-once` (one unattended run, for cron or a timer) and `paperboy doctor`."""
 
 from __future__ import annotations
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from paperboy.cli.app import app, err, out, state
 from paperboy.cli.views import reports_table
 from paperboy.clock import system_clock
+from paperboy.doctor import run_checks
 from paperboy.lock import single_instance
 from paperboy.service import run_once as run
 from paperboy.wiring import build_dispatcher, build_ingestor, transport_factory
+from store.engine import make_engine
 
 
 @app.command("run-once")
@@ -52,4 +55,27 @@ def run_once(
     for problem in problems:
         err.print(f"[bold red]error:[/] {escape(problem)}")
     if problems or d.failed or d.bounced:
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor(ctx: typer.Context) -> None:
+    """Check settings, database, mail, the site, recent fetches and deliveries; change nothing.
+
+    Exits 1 when something is wrong (a FAIL line); warnings alone exit 0.
+    """
+    st = state(ctx)
+    engine = make_engine(st.settings.database_url)
+    checks = run_checks(st.settings, engine, system_clock())
+    table = Table(title="paperboy doctor", title_justify="left")
+    for column in ("check", "verdict", "detail"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        style = {"ok": "green", "warn": "yellow", "fail": "bold red"}[check.status]
+        table.add_row(check.name, f"[{style}]{check.status.upper()}[/]", escape(check.detail))
+    out.print(table)
+    failed = [c for c in checks if c.status == "fail"]
+    if failed:
+        names = ", ".join(c.name for c in failed)
+        err.print(f"[bold red]error:[/] {len(failed)} check(s) failed: {names}")
         raise typer.Exit(1)

@@ -1,0 +1,156 @@
+"""`paperboy doctor`: is everything a run needs in place? One verdict per line, no side effects."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import Engine
+
+from mailer.transports import SendError, SmtpConfig, SmtpTransport
+from paperboy.errors import PaperboyError
+from paperboy.settings import Settings
+from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
+from store.engine import current_revision, head_revision
+from store.ledger import Ledger
+from store.repository import SqlStore
+
+STALE_AFTER = timedelta(hours=36)
+SOURCES = ("day", "trending", "week", "month", "search")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+
+
+def run_checks(
+    settings: Settings, engine: Engine, now: datetime, transport: httpx.BaseTransport | None = None
+) -> list[Check]:
+    checks = [
+        Check("settings", "ok", f"read; database {engine.url.render_as_string(hide_password=True)}")
+    ]
+    database = _database(engine)
+    checks.append(database)
+    checks.append(_mail(settings))
+    checks.append(_robots(settings, transport))
+    if database.status != "fail":
+        checks.extend(_fetches(SqlStore(engine), now))
+        checks.append(_deliveries(Ledger(engine)))
+    return checks
+
+
+def _guard(name: str, probe: Callable[[], Check]) -> Check:
+    try:
+        return probe()
+    except PaperboyError as e:
+        return Check(name, "fail", e.message)
+
+
+def _database(engine: Engine) -> Check:
+    def probe() -> Check:
+        current, head = current_revision(engine), head_revision()
+        if current != head:
+            return Check(
+                "database",
+                "fail",
+                f"schema {current or 'empty'}, needs {head}: run `paperboy db upgrade`",
+            )
+        return Check("database", "ok", f"reachable, schema {current} is current")
+
+    return _guard("database", probe)
+
+
+def _mail(settings: Settings) -> Check:
+    if settings.mail_transport == "null":
+        return Check("mail", "warn", "PAPERBOY_MAIL_TRANSPORT=null: digests are discarded")
+    if settings.mail_transport == "outbox":
+        folder = settings.outbox_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            return Check("mail", "fail", f"the outbox {folder} is not writable")
+        return Check("mail", "ok", f"outbox {folder} is writable")
+    config = SmtpConfig(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_security,
+        settings.smtp_username,
+        settings.smtp_password.get_secret_value(),
+        timeout=10,
+        verify_tls=settings.smtp_verify_tls,
+    )
+    transport = SmtpTransport(config)
+    try:
+        transport.check()
+    except SendError as e:
+        return Check("mail", "fail", e.message)
+    finally:
+        transport.close()
+    login = " and logged in" if settings.smtp_username else ""
+    return Check("mail", "ok", f"SMTP {settings.smtp_host}:{settings.smtp_port} answered{login}")
+
+
+def _robots(settings: Settings, transport: httpx.BaseTransport | None) -> Check:
+    config = ClientConfig(settings.hf_base_url, settings.http_user_agent(), 10, 10)
+    with build_client(config, transport=transport) as client:
+        http = PoliteHttp(client, Politeness(delay=0, max_retries=0))
+        try:
+            answer = http.get("/robots.txt", accept="text/plain")
+        except PaperboyError as e:
+            return Check("site", "fail", e.message)
+    if answer.status_code >= 500:
+        return Check(
+            "site", "fail", f"robots.txt answered HTTP {answer.status_code}: runs are skipped"
+        )
+    return Check(
+        "site", "ok", f"{settings.hf_base_url} reachable (robots.txt: HTTP {answer.status_code})"
+    )
+
+
+def _fetches(store: SqlStore, now: datetime) -> list[Check]:
+    checks = []
+    for source in SOURCES:
+        good = store.last_fetch(verdicts=("ok", "empty", "not_modified"), source=source)
+        last = store.last_fetch(source=source)
+        name = f"fetch {source}"
+        if last is None:
+            status = "warn" if source in ("week", "month", "search") else "fail"
+            checks.append(Check(name, status, "never fetched"))
+        elif last.verdict == "broken":
+            checks.append(Check(name, "fail", f"last fetch broken: {last.error}"))
+        elif (
+            good is not None
+            and now - good.finished_at > STALE_AFTER
+            and source in ("day", "trending")
+        ):
+            checks.append(
+                Check(
+                    name, "fail", f"no successful fetch since {good.finished_at:%Y-%m-%d %H:%M} UTC"
+                )
+            )
+        else:
+            assert good is not None
+            checks.append(
+                Check(
+                    name,
+                    "ok",
+                    f"last success {good.finished_at:%Y-%m-%d %H:%M} UTC ({good.verdict})",
+                )
+            )
+    recent = [f for f in store.list_fetches(limit=500) if now - f.started_at <= timedelta(days=1)]
+    broken = sum(f.verdict == "broken" for f in recent)
+    status = "ok" if not broken else ("warn" if broken < len(recent) else "fail")
+    checks.append(Check("last 24 h", status, f"{len(recent)} fetches, {broken} broken"))
+    return checks
+
+
+def _deliveries(ledger: Ledger) -> Check:
+    counts = ledger.counts()
+    stuck = counts.get("unknown", 0) + counts.get("perm_failed", 0)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet"
+    return Check("deliveries", "warn" if stuck else "ok", summary)
