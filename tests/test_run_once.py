@@ -100,3 +100,57 @@ def test_doctor_checks_smtp_without_sending(tmp_path: Path) -> None:
     down = run(tmp_path, "doctor", **{**env, "PAPERBOY_SMTP_PORT": str(free_port())})
     assert "mail │ FAIL" in " ".join(down.stdout.split())
     assert down.returncode == 1
+
+
+def test_serve_fetches_sends_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from tests.test_cli import PAPERBOY
+
+    assert (
+        run(
+            tmp_path,
+            "subscriber",
+            "add",
+            "reader@example.org",
+            "--zone",
+            "UTC",
+            "--hour",
+            "0",
+            "--profile",
+            "p=diffusion OR agent*",
+        ).returncode
+        == 0
+    )
+    outbox = tmp_path / "data" / "paperboy" / "outbox"
+    with replay_server() as (base, _):
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")},
+            "HOME": str(tmp_path),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path / 'pb.db'}",
+            "PAPERBOY_HF_BASE_URL": base,
+            "PAPERBOY_REQUEST_DELAY": "0",
+        }
+        server = subprocess.Popen(
+            [str(PAPERBOY), "serve", "--fetch-every", "5", "--dispatch-every", "1"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not list(outbox.glob("*.eml")) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            second = run(tmp_path, "serve", PAPERBOY_HF_BASE_URL=base)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            stdout, stderr = server.communicate(timeout=30)
+    assert len(list(outbox.glob("*.eml"))) == 1, stderr
+    assert second.returncode == 75
+    assert "another Paperboy is already running" in second.stderr
+    assert server.returncode == 0, stderr
+    assert "stopped." in stdout

@@ -1,6 +1,8 @@
-"""`paperboy run-once` (one unattended run, for cron or a timer) and `paperboy doctor`."""
+"""`paperboy serve`, `paperboy run-once` (for cron or a timer) and `paperboy doctor`."""
 
 from __future__ import annotations
+
+import logging
 
 import typer
 from rich.markup import escape
@@ -11,9 +13,14 @@ from paperboy.cli.views import reports_table
 from paperboy.clock import system_clock
 from paperboy.doctor import run_checks
 from paperboy.lock import single_instance
+from paperboy.scheduler import build_scheduler, stop_on_signals
+from paperboy.service import fetch_plan
 from paperboy.service import run_once as run
 from paperboy.wiring import build_dispatcher, build_ingestor, transport_factory
+from scraper.models import Verdict
 from store.engine import make_engine
+
+log = logging.getLogger(__name__)
 
 
 @app.command("run-once")
@@ -79,3 +86,53 @@ def doctor(ctx: typer.Context) -> None:
         names = ", ".join(c.name for c in failed)
         err.print(f"[bold red]error:[/] {len(failed)} check(s) failed: {names}")
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    fetch_every: float = typer.Option(
+        3600, "--fetch-every", min=5, help="Seconds between fetches."
+    ),
+    dispatch_every: float = typer.Option(
+        300, "--dispatch-every", min=1, help="Seconds between checks for digests that are due."
+    ),
+    workers: int = typer.Option(
+        4, "--workers", min=1, max=128, help="Concurrent SMTP connections."
+    ),
+) -> None:
+    """Run unattended: fetch every hour (the week's and month's lists once a day) and send the
+    digests that are due every few minutes, until SIGTERM. One per store: a second one exits 75."""
+    st = state(ctx)
+    engine = st.engine()
+    with single_instance(engine):
+        ingestor, client = build_ingestor(st.settings, st.store())
+        dispatcher = build_dispatcher(st.settings, engine)
+        transports = transport_factory(st.settings)
+
+        def fetch() -> None:
+            reports = ingestor.run_all(fetch_plan(st.store(), system_clock()))
+            for r in reports:
+                if r.verdict is Verdict.BROKEN:
+                    log.error("fetch %s broken: %s", r.label, r.outcome.error)
+
+        def dispatch() -> None:
+            composed = dispatcher.compose()
+            delivered = dispatcher.deliver(transports, workers=workers)
+            log.info(
+                "dispatch: %d due, %d composed, %d sent",
+                composed.due,
+                composed.composed,
+                delivered.sent,
+            )
+
+        scheduler = build_scheduler(
+            fetch=fetch, dispatch=dispatch, fetch_every=fetch_every, dispatch_every=dispatch_every
+        )
+        stop_on_signals(scheduler)
+        out.print(
+            f"serving: fetch every {fetch_every:.0f} s, dispatch every {dispatch_every:.0f} s"
+        )
+        with client:
+            scheduler.start()
+    out.print("stopped.")

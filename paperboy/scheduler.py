@@ -1,0 +1,70 @@
+"""`paperboy serve`'s scheduler: APScheduler 3.x jobs that only call the orchestrators."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+log = logging.getLogger(__name__)
+MISFIRE_GRACE = 3600  # a job that missed its time by less than an hour still runs, once
+
+
+def build_scheduler(
+    *,
+    fetch: Callable[[], object],
+    dispatch: Callable[[], object],
+    fetch_every: float,
+    dispatch_every: float,
+) -> BlockingScheduler:
+    """Two jobs with explicit ids: fetching the lists, and sending what is due."""
+    scheduler = BlockingScheduler(
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
+        timezone="UTC",
+    )
+    scheduler.add_job(
+        _logged("fetch", fetch),
+        IntervalTrigger(seconds=fetch_every),
+        id="fetch",
+        replace_existing=True,
+        next_run_time=_now(),
+    )
+    scheduler.add_job(
+        _logged("dispatch", dispatch),
+        IntervalTrigger(seconds=dispatch_every),
+        id="dispatch",
+        replace_existing=True,
+        next_run_time=_now(),
+    )
+    return scheduler
+
+
+def stop_on_signals(scheduler: BlockingScheduler) -> None:
+    """SIGTERM and SIGINT: let the running job finish, then stop."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: finishing the current job, then stopping", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _logged(name: str, job: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job()
+        except Exception:  # a failed run must not stop the schedule; it is logged and retried
+            log.exception("the %s job failed; it runs again at its next time", name)
+
+    run.__name__ = name
+    return run
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
