@@ -9,7 +9,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from mailer.types import DigestContent
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+_ROOT = Path(__file__).resolve().parents[1]
+# A checkout has templates/ at the top; an installed wheel carries them as paperboy_templates/.
+TEMPLATES = _ROOT / "templates" if (_ROOT / "templates").is_dir() else _ROOT / "paperboy_templates"
 
 
 def _escaped(name: str | None) -> bool:
