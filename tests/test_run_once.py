@@ -154,3 +154,60 @@ def test_serve_fetches_sends_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
     assert "another Paperboy is already running" in second.stderr
     assert server.returncode == 0, stderr
     assert "stopped." in stdout
+
+
+def test_two_run_once_started_together_never_send_twice(database_url: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.test_cli import PAPERBOY
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    addresses = [f"r{i}@example.org" for i in range(6)]
+    for address in addresses:
+        added = run(
+            tmp_path,
+            "subscriber",
+            "add",
+            address,
+            "--zone",
+            "UTC",
+            "--hour",
+            "0",
+            "--profile",
+            "p=diffusion OR agent* OR model*",
+            PAPERBOY_DATABASE_URL=database_url,
+        )
+        assert added.returncode == 0, added.stderr
+    outbox = tmp_path / "outbox"
+    with replay_server() as (base, _):
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")},
+            "HOME": str(tmp_path),
+            "PAPERBOY_DATABASE_URL": database_url,
+            "PAPERBOY_HF_BASE_URL": base,
+            "PAPERBOY_REQUEST_DELAY": "0",
+            "PAPERBOY_OUTBOX_DIR": str(outbox),
+            "PAPERBOY_SECRET_KEY": "two-runs-secret-0123456789",
+        }
+        runs = [
+            subprocess.Popen(
+                [str(PAPERBOY), "run-once", "--wait", "60"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        results = [(p.wait(timeout=120), *p.communicate()) for p in runs]
+    for code, stdout, stderr in results:
+        assert code == 0, stdout + stderr
+    mails = sorted(outbox.glob("*.eml"))
+    recipients = sorted(
+        next(line for line in m.read_text().splitlines() if line.startswith("To: "))[4:]
+        for m in mails
+    )
+    assert recipients == sorted(addresses)  # each exactly once
