@@ -96,3 +96,20 @@ def _address_header(value: str) -> str:
         raise ValueError(f"not an address: {value!r}")
     _ascii(address, "address")
     return formataddr((name, address), charset="utf-8") if name else address
+
+
+def build_plain(
+    *, sender: str, recipient: str, subject: str, text: str, message_id: str, date: datetime
+) -> bytes:
+    """A short plain-text message (operator alerts)."""
+    headers = [
+        ("From", _address_header(sender)),
+        ("To", _address_header(recipient)),
+        ("Date", format_datetime(date)),
+        ("Message-ID", _ascii(message_id, "Message-ID")),
+        ("Subject", _text_header(clean_subject(subject), "Subject")),
+        ("MIME-Version", "1.0"),
+    ]
+    lines = [f"{name}: {value}" for name, value in headers]
+    lines += _part(text, "plain")  # its Content-Type and encoding, a blank line, the body
+    return "\r\n".join(lines).encode("ascii")

@@ -58,6 +58,7 @@ class Report:
 
     due: int = 0
     composed: int = 0
+    matched: int = 0  # matching papers over all composed digests
     empty: int = 0
     skipped_reason: str | None = None
     sent: int = 0
@@ -128,6 +129,7 @@ class Dispatcher:
                 report.previews.append((subscriber.email, record.subject, record.shown))
                 continue
             if self._ledger.record(record) is not None:
+                report.matched += len(record.paper_ids)
                 report.composed += record.kind != "skipped"
                 report.empty += record.kind == "skipped"
         return report

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     digest_max_bytes: int = Field(default=95_000, ge=20_000)  # Gmail clips mail over 102 KB
     send_lease: float = Field(default=300.0, gt=0)  # seconds a sender holds a delivery
 
+    # Operator alerts: mailed (through the mail transport) when fetching breaks.
+    admin_email: str = ""  # empty: alerts are logged and shown by `paperboy status`, not mailed
+    alert_after_broken: int = Field(default=3, ge=1)  # broken fetches of a list in a row
+    alert_stale_hours: float = Field(default=24.0, gt=0)  # hours without a successful fetch
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

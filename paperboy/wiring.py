@@ -15,6 +15,7 @@ from mailer.transports import (
     SmtpTransport,
     Transport,
 )
+from paperboy.alerts import AlertConfig
 from paperboy.clock import Clock, system_clock
 from paperboy.dispatch import Dispatcher, MailConfig
 from paperboy.ingest import Ingestor
@@ -92,4 +93,13 @@ def build_dispatcher(
             lease=timedelta(seconds=settings.send_lease),
         ),
         clock=clock,
+    )
+
+
+def alert_config(settings: Settings) -> AlertConfig:
+    return AlertConfig(
+        admin_email=settings.admin_email,
+        sender=settings.mail_from,
+        broken_after=settings.alert_after_broken,
+        stale_after=timedelta(hours=settings.alert_stale_hours),
     )

@@ -194,3 +194,29 @@ class DeliveryRow(SQLModel, table=True):
     last_error: str | None = _text()
     sent_at: datetime | None = _utc(nullable=True)
     updated_at: datetime = _utc()
+
+
+class RunRow(SQLModel, table=True):
+    """The heartbeat: one row per unattended run, with its counters."""
+
+    __tablename__ = "runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=16, index=True)
+    kind: str = Field(max_length=16)  # run-once | fetch | dispatch
+    started_at: datetime = _utc(index=True)
+    finished_at: datetime = _utc()
+    counters: dict[str, int] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class AlertRow(SQLModel, table=True):
+    """An incident the operator was told about: opened once, closed when it recovers."""
+
+    __tablename__ = "alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, index=True)  # broken:day | stale
+    message: str = _text(nullable=False)
+    opened_at: datetime = _utc()
+    closed_at: datetime | None = _utc(nullable=True)
+    mailed_at: datetime | None = _utc(nullable=True)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
+from paperboy.runlog import configure_logging
 from paperboy.settings import Settings, load_settings
 from store.engine import open_engine
 from store.repository import SqlStore
@@ -66,10 +67,7 @@ def root(
 
     Settings come from PAPERBOY_* environment variables or a .env file (see the README).
     """
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.ERROR,  # the CLI reports problems itself
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.INFO if verbose else logging.ERROR)  # the CLI reports itself
     ctx.obj = State(settings=load_settings())
 
 

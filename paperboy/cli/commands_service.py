@@ -8,17 +8,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from paperboy import alerts, runlog
 from paperboy.cli.app import app, err, out, state
 from paperboy.cli.views import reports_table
 from paperboy.clock import system_clock
 from paperboy.doctor import run_checks
 from paperboy.lock import single_instance
 from paperboy.scheduler import build_scheduler, stop_on_signals
-from paperboy.service import fetch_plan
+from paperboy.service import RunReport, fetch_plan
 from paperboy.service import run_once as run
-from paperboy.wiring import build_dispatcher, build_ingestor, transport_factory
+from paperboy.wiring import alert_config, build_dispatcher, build_ingestor, transport_factory
 from scraper.models import Verdict
 from store.engine import make_engine
+from store.health import HealthStore
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +40,26 @@ def run_once(
     exits 75 at once if another Paperboy holds the store."""
     st = state(ctx)
     engine = st.engine()
-    with single_instance(engine, wait=wait):
+    health = HealthStore(engine)
+    transports = transport_factory(st.settings)
+    with (
+        single_instance(engine, wait=wait),
+        runlog.run("run-once", health, system_clock) as counters,
+    ):
         ingestor, client = build_ingestor(st.settings, st.store())
         with client:
             report = run(
                 store=st.store(),
                 ingestor=ingestor,
                 dispatcher=build_dispatcher(st.settings, engine),
-                transports=transport_factory(st.settings),
+                transports=transports,
                 now=system_clock(),
                 workers=workers,
             )
+        counters.update(_counters(report))
+        opened = alerts.check(
+            st.store(), health, transports, alert_config(st.settings), system_clock()
+        )
     out.print(reports_table(report.fetched))
     c, d = report.composed, report.delivered
     out.print(
@@ -56,6 +67,7 @@ def run_once(
         f"{d.sent} sent, {d.retrying} to retry, {d.failed} failed, {d.bounced} bounced"
     )
     problems = [f"{r.label}: {r.outcome.error or 'broken'}" for r in report.broken]
+    problems += [f"alert: {message}" for message in opened]
     if c.skipped_reason:
         problems.append(f"digests not composed: {c.skipped_reason}")
     problems += [f"a sender stopped: {e}" for e in dict.fromkeys(d.errors)]
@@ -63,6 +75,50 @@ def run_once(
         err.print(f"[bold red]error:[/] {escape(problem)}")
     if problems or d.failed or d.bounced:
         raise typer.Exit(1)
+
+
+def _counters(report: RunReport) -> dict[str, int]:
+    c, d = report.composed, report.delivered
+    return {
+        "fetched": len(report.fetched),
+        "broken": len(report.broken),
+        "new_papers": report.new_papers,
+        "due": c.due,
+        "composed": c.composed,
+        "matched": c.matched,
+        "sent": d.sent,
+        "retrying": d.retrying,
+        "failed": d.failed + d.bounced,
+    }
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    limit: int = typer.Option(10, "--limit", min=1, max=1000, help="Show this many runs."),
+) -> None:
+    """The heartbeat: recent unattended runs with their counters, and open alerts."""
+    health = HealthStore(state(ctx).engine())
+    runs = health.runs(limit)
+    table = Table(title="Recent runs", title_justify="left")
+    for column in ("run", "kind", "started (UTC)", "seconds", "counters"):
+        table.add_column(column, overflow="fold")
+    for r in runs:
+        seconds = (r.finished_at - r.started_at).total_seconds()
+        counters = ", ".join(f"{k} {v}" for k, v in r.counters.items())
+        table.add_row(
+            r.run_id, r.kind, f"{r.started_at:%Y-%m-%d %H:%M}", f"{seconds:.1f}", counters
+        )
+    out.print(table)
+    if runs:
+        age = system_clock() - runs[0].finished_at
+        out.print(f"last run finished {age.total_seconds() / 60:.0f} minutes ago")
+    else:
+        out.print("no unattended run yet: start `paperboy serve` or a `paperboy run-once` timer")
+    for alert in health.open_alerts():
+        mailed = "mailed" if alert.mailed_at else "not mailed"
+        since = f"{alert.opened_at:%Y-%m-%d %H:%M}"
+        out.print(f"[bold red]open alert[/] since {since}: {escape(alert.message)} ({mailed})")
 
 
 @app.command()

@@ -1,0 +1,100 @@
+"""Tell the operator when fetching breaks: after K broken fetches in a row of a source, or when
+nothing was fetched successfully for a while. One alert per incident, closed on recovery."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+from mailer.message import build_plain
+from mailer.transports import SendError, Transport
+from mailer.types import Envelope
+from store.health import HealthStore
+from store.repository import SqlStore
+
+log = logging.getLogger(__name__)
+WATCHED = ("day", "trending", "week", "month")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertConfig:
+    admin_email: str  # empty: alerts are logged and kept, not mailed
+    sender: str
+    broken_after: int = 3
+    stale_after: timedelta = timedelta(hours=24)
+
+
+def incidents(
+    broken: dict[str, int], last_success: datetime | None, now: datetime, config: AlertConfig
+) -> dict[str, str]:
+    """The incidents going on now, by key: a pure function of the facts."""
+    found = {
+        f"broken:{source}": f"the {source} list failed {count} times in a row"
+        for source, count in broken.items()
+        if count >= config.broken_after
+    }
+    if last_success is None or now - last_success > config.stale_after:
+        since = f"since {last_success:%Y-%m-%d %H:%M} UTC" if last_success else "ever"
+        found["stale"] = f"no successful fetch {since}"
+    return found
+
+
+def check(
+    papers: SqlStore,
+    health: HealthStore,
+    transports: Callable[[], Transport],
+    config: AlertConfig,
+    now: datetime,
+) -> list[str]:
+    """Open (and mail) new incidents, close recovered ones; returns what was opened."""
+    broken = {source: health.broken_in_a_row(source) for source in WATCHED}
+    good = papers.last_fetch(verdicts=("ok", "empty", "not_modified"))
+    going_on = incidents(broken, good.finished_at if good else None, now, config)
+    open_now = {a.key: a for a in health.open_alerts()}
+    for key, alert in open_now.items():
+        if key not in going_on:
+            health.close_alert(alert.id, now)
+            log.info("alert %s closed: recovered", key)
+    opened: dict[int, str] = {}
+    for key, message in going_on.items():
+        if key not in open_now:  # one alert per incident, however many runs see it
+            opened[health.open_alert(key, message, now)] = message
+            log.error("alert: %s", message)
+    # What went wrong together (the site down breaks every list) goes out in one mail.
+    if opened and config.admin_email and _mail(transports, config, list(opened.values()), now):
+        for alert_id in opened:
+            health.mark_mailed(alert_id, now)
+    return list(opened.values())
+
+
+def _mail(
+    transports: Callable[[], Transport], config: AlertConfig, messages: list[str], now: datetime
+) -> bool:
+    domain = parseaddr(config.sender)[1].rpartition("@")[2] or "localhost"
+    message_id = f"<alert.{uuid.uuid4().hex}@{domain}>"
+    data = build_plain(
+        sender=config.sender,
+        recipient=config.admin_email,
+        subject=f"Paperboy alert: {messages[0]}"
+        + (f" (+{len(messages) - 1})" if len(messages) > 1 else ""),
+        text="".join(f"- {m}\n" for m in messages)
+        + "\nRun `paperboy doctor` and `paperboy fetches` on the server.\n",
+        message_id=message_id,
+        date=now,
+    )
+    transport = transports()
+    try:
+        transport.send(
+            Envelope(parseaddr(config.sender)[1], config.admin_email, message_id, data),
+            lambda: None,
+        )
+    except SendError as e:
+        log.error("could not mail the alert to %s: %s", config.admin_email, e)
+        return False
+    finally:
+        transport.close()
+    return True
