@@ -147,7 +147,11 @@ class SqlStore(Repository):
         return [found[i] for i in ids if i in found]
 
     def last_fetch(
-        self, *, verdicts: Sequence[str] | None = None, source: str | None = None
+        self,
+        *,
+        verdicts: Sequence[str] | None = None,
+        source: str | None = None,
+        period: str | None = None,
     ) -> Fetch | None:
         """The newest fetch (of a source, with one of the verdicts), if any."""
         query = select(FETCHES).order_by(desc(FETCHES.c.id)).limit(1)
@@ -155,6 +159,8 @@ class SqlStore(Repository):
             query = query.where(FETCHES.c.verdict.in_(list(verdicts)))
         if source is not None:
             query = query.where(FETCHES.c.source == source)
+        if period is not None:
+            query = query.where(FETCHES.c.period == period)
         rows = self._rows(query)
         return _fetch(rows[0]._mapping) if rows else None
 

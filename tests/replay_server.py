@@ -34,6 +34,8 @@ class _Handler(BaseHTTPRequestHandler):
         for key, file in extra.items():
             if url.path == "/api/daily_papers" and key in params:
                 return self._send(200, (HF / file).read_bytes(), "application/json")
+        if url.path == "/api/papers/search":
+            return self._send(200, b"[]", "application/json")  # a search with no hits
         day = params.get("date")
         pages = {r.path for r in ROUTES}
         if url.path == "/api/daily_papers" and day and f"/papers/date/{day}" not in pages:

@@ -31,9 +31,11 @@ def test_run_once_fetches_composes_and_delivers(tmp_path: Path) -> None:
         second = run(tmp_path, "run-once", **env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "1 digests due, 1 composed; 1 sent" in " ".join(first.stdout.split())
-    sources = [s for (s,) in rows(tmp_path, "select source from fetches order by id")]
-    assert sources[:4] == ["day", "trending", "week", "month"]
-    assert sources[4:] == ["day", "trending"]  # the week and month lists: once a day
+    fetched = rows(tmp_path, "select source, period from fetches order by id")
+    assert [s for s, _ in fetched[:4]] == ["day", "trending", "week", "month"]
+    # The profile's words and phrases are searched for, once a day like week and month.
+    assert fetched[4:6] == [("search", "diffusion"), ("search", "language model")]
+    assert [s for s, _ in fetched[6:]] == ["day", "trending"]
     assert second.returncode == 0, second.stdout + second.stderr
     assert "0 digests due" in second.stdout  # the period was sent: never twice
     outbox = tmp_path / "data" / "paperboy" / "outbox"
@@ -211,3 +213,15 @@ def test_two_run_once_started_together_never_send_twice(database_url: str, tmp_p
         for m in mails
     )
     assert recipients == sorted(addresses)  # each exactly once
+
+
+def test_search_terms_come_from_the_profiles() -> None:
+    from paperboy.service import search_terms
+
+    queries = [
+        '"variational inference" OR bayesian* -survey',
+        "author:lecun title:diffusion upvotes>=5",
+        "Diffusion OR keyword:rlhf",
+        "(broken",
+    ]
+    assert search_terms(queries) == ["diffusion", "rlhf", "variational inference"]

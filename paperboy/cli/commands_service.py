@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from paperboy import alerts, runlog
-from paperboy.cli.app import app, err, out, state
+from paperboy.cli.app import State, app, err, out, state
 from paperboy.cli.views import reports_table
 from paperboy.clock import system_clock
 from paperboy.doctor import run_checks
@@ -54,6 +54,7 @@ def run_once(
                 dispatcher=build_dispatcher(st.settings, engine),
                 transports=transports,
                 now=system_clock(),
+                queries=_queries(st),
                 workers=workers,
             )
         counters.update(_counters(report))
@@ -75,6 +76,10 @@ def run_once(
         err.print(f"[bold red]error:[/] {escape(problem)}")
     if problems or d.failed or d.bounced:
         raise typer.Exit(1)
+
+
+def _queries(st: State) -> list[str]:
+    return [profile.query for _, profile in st.subscribers().active_profiles()]
 
 
 def _counters(report: RunReport) -> dict[str, int]:
