@@ -88,6 +88,7 @@ class Dispatcher:
         self._renderer = renderer or DigestRenderer()
         self._rng = random.Random()
         self._sender = parseaddr(config.sender)[1]  # the bare address, for MAIL FROM
+        self.stopping = threading.Event()  # set on SIGTERM: finish the message, release the rest
 
     # -- compose -----------------------------------------------------------------------------
 
@@ -248,10 +249,15 @@ class Dispatcher:
     ) -> None:
         transport = transports()
         try:
-            while claims := self._ledger.claim(
-                self._clock(), lease=self._config.lease, limit=self._config.batch
+            while not self.stopping.is_set() and (
+                claims := self._ledger.claim(
+                    self._clock(), lease=self._config.lease, limit=self._config.batch
+                )
             ):
                 for claim in claims:
+                    if self.stopping.is_set():  # not started: back to the queue, at once
+                        self._ledger.release(claim, self._clock())
+                        continue
                     outcome = self._send_one(transport, claim)
                     with lock:
                         setattr(report, outcome, getattr(report, outcome) + 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
@@ -44,12 +45,14 @@ def build_scheduler(
     return scheduler
 
 
-def stop_on_signals(scheduler: BlockingScheduler) -> None:
-    """SIGTERM and SIGINT: let the running job finish, then stop."""
+def stop_on_signals(scheduler: BlockingScheduler, stopping: threading.Event) -> None:
+    """SIGTERM and SIGINT: senders finish the message in hand and give back the rest of their
+    claims; the scheduler waits for the running job, then stops."""
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: finishing the current job, then stopping", signum)
-        scheduler.shutdown(wait=False)
+        log.info("signal %s: finishing the current message, then stopping", signum)
+        stopping.set()
+        scheduler.shutdown(wait=True)
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)

@@ -189,6 +189,19 @@ class Ledger(Repository):
         """Mark the point of no return; False if the lease was lost (then do not send)."""
         return self._fenced(claim, {"data_started_at": now, "updated_at": now})
 
+    def release(self, claim: Claim, now: datetime) -> bool:
+        """Give back a claimed delivery that was never started (a clean shutdown)."""
+        return self._fenced(
+            claim,
+            {
+                "state": "pending",
+                "lease_owner": None,
+                "lease_until": None,
+                "attempts": DELIVERIES.c.attempts - 1,
+                "updated_at": now,
+            },
+        )
+
     def sent(self, claim: Claim, now: datetime, code: int) -> bool:
         return self._fenced(
             claim,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import timedelta
 
 import pytest
@@ -161,3 +162,46 @@ def test_expired_leases_are_requeued_or_marked_unknown(
         assert row.state == ("unknown" if crash_after_data else "pending")
         # The dead sender's late write is fenced off.
         assert not w.ledger.sent(claim, NOW + timedelta(minutes=7), 250)
+
+
+def test_a_clean_stop_finishes_the_message_and_gives_back_the_rest(database_url: str) -> None:
+    import threading
+
+    with world(database_url) as w, smtp_server() as (port, inbox):
+        inbox.delay = 0.3
+        subscribe_all(w, [f"reader{i}@example.org" for i in range(6)])
+        dispatcher = w.dispatcher()
+        dispatcher.compose()
+        worker = threading.Thread(
+            target=dispatcher.deliver, args=(lambda: smtp(port),), kwargs={"workers": 1}
+        )
+        worker.start()
+        while not inbox.messages:
+            time.sleep(0.02)
+        dispatcher.stopping.set()  # what SIGTERM does in `paperboy serve`
+        worker.join(timeout=30)
+        found = states(w)
+    assert len(inbox.messages) in (1, 2)  # the message in hand was finished
+    assert sorted(found.values()).count("sent") == len(inbox.messages)
+    assert set(found.values()) == {"sent", "pending"}  # the rest given back, none left "sending"
+
+
+def test_smtp_down_for_hours_then_everything_goes_out_once(database_url: str) -> None:
+    from tests.smtp_server import free_port
+
+    with world(database_url) as w:
+        subscribe_all(w, OK)
+        w.dispatcher().compose()
+        down = free_port()  # nothing listens there
+        for half_hours in range(1, 7):  # three hours of a relay that does not answer
+            report = w.dispatcher(NOW + timedelta(minutes=30 * half_hours)).deliver(
+                lambda: smtp(down)
+            )
+            assert report.sent == 0
+        assert set(states(w).values()) == {"temp_failed"}
+        with smtp_server() as (port, inbox):
+            later = w.dispatcher(NOW + timedelta(hours=4))
+            assert later.deliver(lambda: smtp(port)).sent == len(OK)
+            assert later.deliver(lambda: smtp(port)).sent == 0
+        assert sorted(m["To"] for m in inbox.messages) == sorted(OK)
+        assert set(states(w).values()) == {"sent"}

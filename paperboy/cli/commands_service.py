@@ -190,7 +190,7 @@ def serve(
         scheduler = build_scheduler(
             fetch=fetch, dispatch=dispatch, fetch_every=fetch_every, dispatch_every=dispatch_every
         )
-        stop_on_signals(scheduler)
+        stop_on_signals(scheduler, dispatcher.stopping)
         out.print(
             f"serving: fetch every {fetch_every:.0f} s, dispatch every {dispatch_every:.0f} s"
         )
