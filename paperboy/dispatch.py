@@ -331,4 +331,4 @@ class LeaseLost(Exception):
 
 
 def _timing(s: Subscriber) -> schedule.Timing:
-    return schedule.Timing(s.time_zone, s.send_hour, s.frequency, s.weekday)
+    return schedule.Timing(s.time_zone, s.send_hour, s.frequency, s.weekday, s.send_minute)

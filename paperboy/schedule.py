@@ -2,7 +2,7 @@
 
 A digest belongs to a *period* (a local day, or an ISO week for weekly digests); the store keeps
 at most one digest per (subscriber, period), so whatever runs when, each period sends once.
-Local wall-clock time decides: on a spring-forward day a 02:30 send hour is due from 03:00, and
+Local wall-clock time decides: on a spring-forward day a 02:30 send time is due from 03:00, and
 in the repeated autumn hour the period has already been sent.
 """
 
@@ -23,6 +23,7 @@ class Timing:
     send_hour: int
     frequency: str  # daily | weekdays | weekly
     weekday: int = 0  # for weekly: 0 = Monday
+    send_minute: int = 0
 
 
 def period_of(timing: Timing, now: datetime) -> str | None:
@@ -44,7 +45,7 @@ def due_period(timing: Timing, now: datetime, sent_periods: frozenset[str]) -> s
     if period is None or period in sent_periods:
         return None
     local = now.astimezone(ZoneInfo(timing.time_zone))
-    return period if local.hour >= timing.send_hour else None
+    return period if (local.hour, local.minute) >= (timing.send_hour, timing.send_minute) else None
 
 
 def default_window(timing: Timing) -> timedelta:

@@ -69,6 +69,16 @@ def send_hour(hour: int) -> int:
     return hour
 
 
+def send_time(text: str | int) -> tuple[int, int]:
+    """A local send time: "8", "08:30" or "2:30" -> (hour, minute)."""
+    hour, _, minute = str(text).strip().partition(":")
+    if not hour.isdigit() or (minute and not (minute.isdigit() and len(minute) == 2)):
+        raise InputError(f"send time {text!r} is not an hour or HH:MM", hint="write 8 or 08:30")
+    if minute and not 0 <= int(minute) <= 59:
+        raise InputError(f"send time {text!r}: minutes run from 00 to 59")
+    return send_hour(int(hour)), int(minute or 0)
+
+
 def weekday(name: str) -> int:
     key = name.strip().lower()[:3]
     if key not in WEEKDAYS:
@@ -93,16 +103,18 @@ def max_papers(count: int) -> int:
 def settings(
     *,
     zone: str = "UTC",
-    hour: int = 8,
+    hour: int | str = 8,
     every: str = "daily",
     day: str = "mon",
     limit: int = 20,
     send_empty: bool = False,
 ) -> SubscriberSettings:
-    """Validated settings from what a person typed."""
+    """Validated settings from what a person typed (``hour`` may be "08:30")."""
+    at_hour, at_minute = send_time(hour)
     return SubscriberSettings(
         time_zone=time_zone(zone),
-        send_hour=send_hour(hour),
+        send_hour=at_hour,
+        send_minute=at_minute,
         frequency=frequency(every),
         weekday=weekday(day),
         max_papers=max_papers(limit),

@@ -111,7 +111,7 @@ def _subscriber(record: dict[str, Any]) -> NewSubscriber:
         raise InputError(f"{status!r} is not a status")
     settings = rules.settings(
         zone=str(record.get("time_zone") or "UTC"),
-        hour=_int(record.get("send_hour"), 8, "send_hour"),
+        hour=str(record.get("send_hour") or "8"),
         every=str(record.get("frequency") or "daily"),
         day=_weekday(record.get("weekday")),
         limit=_int(record.get("max_papers"), 20, "max_papers"),
@@ -180,7 +180,7 @@ def _as_dict(s: Subscriber, profiles: Sequence[Profile]) -> dict[str, Any]:
         "email": s.email,
         "status": s.status,
         "time_zone": s.time_zone,
-        "send_hour": s.send_hour,
+        "send_hour": f"{s.send_hour:02d}:{s.send_minute:02d}" if s.send_minute else s.send_hour,
         "frequency": s.frequency,
         "weekday": rules.WEEKDAYS[s.weekday],
         "max_papers": s.max_papers,

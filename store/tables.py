@@ -115,6 +115,7 @@ class SubscriberRow(SQLModel, table=True):
     status: str = Field(max_length=16, index=True)  # pending|active|paused|unsubscribed|bounced
     time_zone: str = Field(max_length=64)  # IANA name
     send_hour: int  # 0..23, local time
+    send_minute: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # 0..59
     frequency: str = Field(max_length=16)  # daily | weekdays | weekly
     weekday: int = 0  # 0 = Monday; used by weekly
     max_papers: int = 20

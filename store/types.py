@@ -154,6 +154,7 @@ class Subscriber:
     updated_at: datetime
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
+    send_minute: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,7 @@ class SubscriberSettings:
     weekday: int = 0
     max_papers: int = 20
     send_empty: bool = False
+    send_minute: int = 0
 
 
 @dataclass(frozen=True, slots=True)

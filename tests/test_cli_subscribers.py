@@ -40,8 +40,10 @@ def test_add_show_set_pause_resume_remove(tmp_path: Path) -> None:
         "weekly",
         "--weekday",
         "fri",
+        "--hour",
+        "07:30",
     )
-    assert "weekly on fri at 07:00 Europe/London" in changed.stdout
+    assert "weekly on fri at 07:30 Europe/London" in changed.stdout
     shown = run(tmp_path, "subscriber", "show", "ALICE@example.org")
     assert 'diffusion OR "video generation"' in shown.stdout
     assert run(tmp_path, "subscriber", "pause", "alice@example.org").returncode == 0

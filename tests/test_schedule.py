@@ -65,3 +65,20 @@ def test_a_missed_window_sends_once_later_that_day() -> None:
 def test_period_is_the_local_date() -> None:
     just_after_midnight_tokyo = datetime(2026, 7, 1, 15, 30, tzinfo=UTC)  # 00:30 on 2 July
     assert period_of(Timing("Asia/Tokyo", 0, "daily"), just_after_midnight_tokyo) == "2026-07-02"
+
+
+def test_a_0230_send_time_on_the_spring_forward_day_sends_once() -> None:
+    # 2026-03-08 in New York: 02:30 never happens; due from 03:00 EDT, once.
+    found = sends(Timing("America/New_York", 2, "daily", send_minute=30), "2026-03-08T05:30", 6)
+    assert found == [("03-08 07:00", "2026-03-08")]
+
+
+def test_a_0130_send_time_in_the_repeated_autumn_hour_sends_once() -> None:
+    # 2026-11-01 in New York: 01:00-02:00 happens twice (EDT, then EST).
+    found = sends(Timing("America/New_York", 1, "daily", send_minute=30), "2026-11-01T04:00", 6)
+    assert found == [("11-01 05:30", "2026-11-01")]  # 01:30 EDT; the 01:30 EST is skipped
+
+
+def test_minutes_count() -> None:
+    found = sends(Timing("Europe/London", 8, "daily", send_minute=30), "2026-07-01T06:00", 4)
+    assert found == [("07-01 07:30", "2026-07-01")]  # 08:30 BST, not 08:00

@@ -18,7 +18,7 @@ from paperboy.transfer import export, parse_import
 from store.types import NewProfile, NewSubscriber, Subscriber, SubscriberSettings
 
 _ZONE = typer.Option(None, "--zone", help="IANA time zone, e.g. Europe/London.")
-_HOUR = typer.Option(None, "--hour", help="Local hour to send at, 0-23.")
+_HOUR = typer.Option(None, "--hour", help="Local time to send at: 8, or 08:30.")
 _FREQUENCY = typer.Option(None, "--frequency", help="daily, weekdays or weekly.")
 _WEEKDAY = typer.Option(None, "--weekday", help="For weekly: mon, tue, … sun.")
 _MAX = typer.Option(None, "--max-papers", help="At most this many papers per digest (1-100).")
@@ -32,7 +32,7 @@ def add(
     ctx: typer.Context,
     email: str = typer.Argument(..., help="The subscriber's address."),
     zone: str | None = _ZONE,
-    hour: int | None = _HOUR,
+    hour: str | None = _HOUR,
     frequency: str | None = _FREQUENCY,
     weekday: str | None = _WEEKDAY,
     max_papers: int | None = _MAX,
@@ -67,7 +67,7 @@ def _profile_option(text: str) -> NewProfile:
 def _merge(
     base: SubscriberSettings,
     zone: str | None,
-    hour: int | None,
+    hour: str | None,
     frequency: str | None,
     weekday: str | None,
     max_papers: int | None,
@@ -76,7 +76,7 @@ def _merge(
     """Validated settings: what was given replaces what was there."""
     return rules.settings(
         zone=base.time_zone if zone is None else zone,
-        hour=base.send_hour if hour is None else hour,
+        hour=f"{base.send_hour}:{base.send_minute:02d}" if hour is None else hour,
         every=base.frequency if frequency is None else frequency,
         day=rules.WEEKDAYS[base.weekday] if weekday is None else weekday,
         limit=base.max_papers if max_papers is None else max_papers,
@@ -109,7 +109,7 @@ def list_(
 
 def _schedule(s: Subscriber) -> str:
     day = f" on {rules.WEEKDAYS[s.weekday]}" if s.frequency == "weekly" else ""
-    return f"{s.frequency}{day} at {s.send_hour:02d}:00 {s.time_zone}"
+    return f"{s.frequency}{day} at {s.send_hour:02d}:{s.send_minute:02d} {s.time_zone}"
 
 
 @subscriber_app.command("show")
@@ -141,7 +141,7 @@ def set_(
     ctx: typer.Context,
     email: str = typer.Argument(..., help="The subscriber's address."),
     zone: str | None = _ZONE,
-    hour: int | None = _HOUR,
+    hour: str | None = _HOUR,
     frequency: str | None = _FREQUENCY,
     weekday: str | None = _WEEKDAY,
     max_papers: int | None = _MAX,
@@ -151,7 +151,7 @@ def set_(
     store = state(ctx).subscribers()
     s = store.require(rules.normalise_email(email))
     current = SubscriberSettings(
-        s.time_zone, s.send_hour, s.frequency, s.weekday, s.max_papers, s.send_empty
+        s.time_zone, s.send_hour, s.frequency, s.weekday, s.max_papers, s.send_empty, s.send_minute
     )
     changed = store.update_settings(
         s.email,
