@@ -66,6 +66,8 @@ class Settings(BaseSettings):
 
     # Web pages and links in emails.
     public_url: str = "http://127.0.0.1:8000"
+    web_host: str = "127.0.0.1"  # where `paperboy serve` listens (put a TLS proxy in front)
+    web_port: int = Field(default=8000, ge=1, le=65535)
     secret_key: SecretStr = SecretStr("")  # signs tokens; if empty, generated into secret_key_file
     secret_key_file: Path = Field(default_factory=lambda: default_data_dir() / "secret_key")
     digest_max_bytes: int = Field(default=95_000, ge=20_000)  # Gmail clips mail over 102 KB

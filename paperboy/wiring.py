@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from mailer.transports import (
@@ -21,6 +22,7 @@ from paperboy.dispatch import Dispatcher, MailConfig
 from paperboy.ingest import Ingestor
 from paperboy.settings import Settings
 from paperboy.tokens import Tokens, load_secret
+from paperboy.web.app import WebContext, create_app
 from scraper.fetch import HuggingFaceFetcher
 from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
 from scraper.robots import RobotsGate
@@ -103,3 +105,8 @@ def alert_config(settings: Settings) -> AlertConfig:
         broken_after=settings.alert_after_broken,
         stale_after=timedelta(hours=settings.alert_stale_hours),
     )
+
+
+def build_web(settings: Settings, engine: Engine, *, clock: Clock = system_clock) -> FastAPI:
+    secret = load_secret(settings.secret_key.get_secret_value(), settings.secret_key_file)
+    return create_app(WebContext(engine, Tokens(secret, clock), clock))

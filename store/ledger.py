@@ -90,6 +90,13 @@ class Ledger(Repository):
         rows = self._rows(select(DIGESTS).where(DIGESTS.c.id == digest_id))
         return _digest(rows[0]._mapping) if rows else None
 
+    def digest_for(self, subscriber_id: int, period: str) -> Digest | None:
+        query = select(DIGESTS).where(
+            DIGESTS.c.subscriber_id == subscriber_id, DIGESTS.c.period == period
+        )
+        rows = self._rows(query)
+        return _digest(rows[0]._mapping) if rows else None
+
     def latest_digest(self, subscriber_id: int) -> Digest | None:
         query = (
             select(DIGESTS)

@@ -102,9 +102,13 @@ class SubscriberStore(Repository):
         return found
 
     def _by_id(self, subscriber_id: int) -> Subscriber:
+        found = self.by_id(subscriber_id)
+        assert found is not None
+        return found
+
+    def by_id(self, subscriber_id: int) -> Subscriber | None:
         row = self._first(select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == subscriber_id))
-        assert row is not None
-        return _subscriber(row)
+        return _subscriber(row) if row is not None else None
 
     def list_subscribers(self, status: str | None = None) -> list[Subscriber]:
         query = select(SUBSCRIBERS).order_by(SUBSCRIBERS.c.email)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
+
 from paperboy.lock import single_instance
 from store.engine import make_engine, upgrade
 from tests.replay_server import replay_server
+from tests.smtp_server import free_port
 from tests.test_cli import rows, run
 
 
@@ -127,6 +130,7 @@ def test_serve_fetches_sends_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
         == 0
     )
     outbox = tmp_path / "data" / "paperboy" / "outbox"
+    web_port = free_port()
     with replay_server() as (base, _):
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")},
@@ -135,6 +139,7 @@ def test_serve_fetches_sends_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
             "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path / 'pb.db'}",
             "PAPERBOY_HF_BASE_URL": base,
             "PAPERBOY_REQUEST_DELAY": "0",
+            "PAPERBOY_WEB_PORT": str(web_port),
         }
         server = subprocess.Popen(
             [str(PAPERBOY), "serve", "--fetch-every", "5", "--dispatch-every", "1"],
@@ -147,6 +152,7 @@ def test_serve_fetches_sends_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
             deadline = time.monotonic() + 60
             while not list(outbox.glob("*.eml")) and time.monotonic() < deadline:
                 time.sleep(0.2)
+            health = httpx.get(f"http://127.0.0.1:{web_port}/healthz", timeout=10)
             second = run(tmp_path, "serve", PAPERBOY_HF_BASE_URL=base)
         finally:
             server.send_signal(signal.SIGTERM)
@@ -156,6 +162,7 @@ def test_serve_fetches_sends_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
     assert "another Paperboy is already running" in second.stderr
     assert server.returncode == 0, stderr
     assert "stopped." in stdout
+    assert health.json() == {"status": "ok"}  # the web pages ran beside the scheduler
 
 
 def test_two_run_once_started_together_never_send_twice(database_url: str, tmp_path: Path) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import typer
+import uvicorn
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import Engine
 
 from paperboy import alerts, runlog
 from paperboy.cli.app import State, app, err, out, state
@@ -17,7 +20,13 @@ from paperboy.lock import single_instance
 from paperboy.scheduler import build_scheduler, stop_on_signals
 from paperboy.service import RunReport, fetch_plan
 from paperboy.service import run_once as run
-from paperboy.wiring import alert_config, build_dispatcher, build_ingestor, transport_factory
+from paperboy.wiring import (
+    alert_config,
+    build_dispatcher,
+    build_ingestor,
+    build_web,
+    transport_factory,
+)
 from scraper.models import Verdict
 from store.engine import make_engine
 from store.health import HealthStore
@@ -76,6 +85,20 @@ def run_once(
         err.print(f"[bold red]error:[/] {escape(problem)}")
     if problems or d.failed or d.bounced:
         raise typer.Exit(1)
+
+
+def _start_web(st: State, engine: Engine) -> uvicorn.Server:
+    """The web pages in a thread beside the scheduler (one process, one lock)."""
+    config = uvicorn.Config(
+        build_web(st.settings, engine),
+        host=st.settings.web_host,
+        port=st.settings.web_port,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, name="web", daemon=True).start()
+    out.print(f"web pages on http://{st.settings.web_host}:{st.settings.web_port}")
+    return server
 
 
 def _queries(st: State) -> list[str]:
@@ -161,31 +184,47 @@ def serve(
     workers: int = typer.Option(
         4, "--workers", min=1, max=128, help="Concurrent SMTP connections."
     ),
+    web: bool = typer.Option(
+        True, "--web/--no-web", help="Also serve the web pages on PAPERBOY_WEB_HOST:PORT."
+    ),
 ) -> None:
-    """Run unattended: fetch every hour (the week's and month's lists once a day) and send the
-    digests that are due every few minutes, until SIGTERM. One per store: a second one exits 75."""
+    """Run unattended: fetch every hour (the week's and month's lists and the profiles' searches
+    once a day), send the digests that are due every few minutes, and serve the web pages, until
+    SIGTERM. One per store: a second one exits 75."""
     st = state(ctx)
     engine = st.engine()
     with single_instance(engine):
         ingestor, client = build_ingestor(st.settings, st.store())
         dispatcher = build_dispatcher(st.settings, engine)
         transports = transport_factory(st.settings)
+        health = HealthStore(engine)
 
         def fetch() -> None:
-            reports = ingestor.run_all(fetch_plan(st.store(), system_clock()))
-            for r in reports:
-                if r.verdict is Verdict.BROKEN:
-                    log.error("fetch %s broken: %s", r.label, r.outcome.error)
+            with runlog.run("fetch", health, system_clock) as counters:
+                plan = fetch_plan(st.store(), system_clock(), _queries(st))
+                reports = ingestor.run_all(plan)
+                for r in reports:
+                    if r.verdict is Verdict.BROKEN:
+                        log.error("fetch %s broken: %s", r.label, r.outcome.error)
+                counters.update(
+                    fetched=len(reports),
+                    broken=sum(r.verdict is Verdict.BROKEN for r in reports),
+                    new_papers=sum(r.result.new_papers for r in reports),
+                )
+                config = alert_config(st.settings)
+                alerts.check(st.store(), health, transports, config, system_clock())
 
         def dispatch() -> None:
-            composed = dispatcher.compose()
-            delivered = dispatcher.deliver(transports, workers=workers)
-            log.info(
-                "dispatch: %d due, %d composed, %d sent",
-                composed.due,
-                composed.composed,
-                delivered.sent,
-            )
+            with runlog.run("dispatch", health, system_clock) as counters:
+                composed = dispatcher.compose()
+                delivered = dispatcher.deliver(transports, workers=workers)
+                counters.update(
+                    due=composed.due,
+                    composed=composed.composed,
+                    matched=composed.matched,
+                    sent=delivered.sent,
+                    failed=delivered.failed + delivered.bounced,
+                )
 
         scheduler = build_scheduler(
             fetch=fetch, dispatch=dispatch, fetch_every=fetch_every, dispatch_every=dispatch_every
@@ -194,6 +233,9 @@ def serve(
         out.print(
             f"serving: fetch every {fetch_every:.0f} s, dispatch every {dispatch_every:.0f} s"
         )
+        pages = _start_web(st, engine) if web else None
         with client:
             scheduler.start()
+        if pages is not None:
+            pages.should_exit = True
     out.print("stopped.")

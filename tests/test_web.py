@@ -1,0 +1,102 @@
+"""The first web pages against the real app and store: health, one-click unsubscribe, archive."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from paperboy.clock import fixed_clock
+from paperboy.tokens import Purpose, Tokens
+from paperboy.web.app import WebContext, create_app
+from tests.smtp_server import free_port
+from tests.world import NOW, SECRET, World, world
+
+
+@pytest.fixture
+def site(database_url: str) -> Iterator[tuple[httpx.Client, World, Tokens]]:
+    """The real app served by uvicorn on 127.0.0.1, spoken to over HTTP."""
+    with world(database_url) as w:
+        tokens = Tokens(SECRET, fixed_clock(NOW))
+        engine = w.papers._engine
+        app = create_app(WebContext(engine, tokens, fixed_clock(NOW)))
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+                yield client, w, tokens
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+def test_healthz(site: tuple[httpx.Client, World, Tokens]) -> None:
+    client, _, _ = site
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_one_click_unsubscribe(site: tuple[httpx.Client, World, Tokens]) -> None:
+    client, w, tokens = site
+    sid = w.subscribe("reader@example.org")
+    token = tokens.make(Purpose.UNSUBSCRIBE, sid)
+    shown = client.get(f"/u/{token}")
+    assert shown.status_code == 200
+    assert '<form method="post">' in shown.text
+    assert w.people.require("reader@example.org").status == "active"  # a GET changes nothing
+    done = client.post(
+        f"/u/{token}",
+        content="List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert done.status_code == 200  # no redirect, no cookie needed
+    assert "set-cookie" not in done.headers
+    assert "You are unsubscribed" in done.text
+    assert w.people.require("reader@example.org").status == "unsubscribed"
+    assert client.post(f"/u/{token}").status_code == 200  # again: still fine
+    assert done.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in done.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("kind", ["forged", "cross-purpose", "garbage"])
+def test_bad_tokens_get_a_clear_page_never_a_500(
+    site: tuple[httpx.Client, World, Tokens], kind: str
+) -> None:
+    client, w, tokens = site
+    sid = w.subscribe("reader@example.org")
+    token = {
+        "forged": Tokens("another-secret-0123456789abcdef").make(Purpose.UNSUBSCRIBE, sid),
+        "cross-purpose": tokens.make(Purpose.MANAGE, sid),
+        "garbage": "not.a.token",
+    }[kind]
+    for response in (
+        client.get(f"/u/{token}"),
+        client.post(f"/u/{token}"),
+        client.get(f"/d/{token}"),
+    ):
+        assert response.status_code == 400
+        assert "This link does not work" in response.text
+    assert w.people.require("reader@example.org").status == "active"
+
+
+def test_the_archive_shows_a_sent_digest(site: tuple[httpx.Client, World, Tokens]) -> None:
+    client, w, tokens = site
+    sid = w.subscribe("reader@example.org", hour=8)
+    w.dispatcher().compose()
+    digest = w.ledger.latest_digest(sid)
+    assert digest is not None
+    page = client.get(f"/d/{tokens.make(Purpose.ARCHIVE, f'{sid}:{digest.period}')}")
+    assert page.status_code == 200
+    assert page.text == digest.html
+    missing = client.get(f"/d/{tokens.make(Purpose.ARCHIVE, f'{sid}:1999-01-01')}")
+    assert missing.status_code == 404
+    assert "No such digest" in missing.text
