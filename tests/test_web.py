@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from paperboy.clock import fixed_clock
 from paperboy.tokens import Purpose, Tokens
 from paperboy.web.app import WebContext, create_app
-from tests.smtp_server import free_port
+from tests.web_server import serving
 from tests.world import NOW, SECRET, World, world
 
 
@@ -24,19 +21,8 @@ def site(database_url: str) -> Iterator[tuple[httpx.Client, World, Tokens]]:
         tokens = Tokens(SECRET, fixed_clock(NOW))
         engine = w.papers._engine
         app = create_app(WebContext(engine, tokens, fixed_clock(NOW)))
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-                yield client, w, tokens
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        with serving(app) as base, httpx.Client(base_url=base) as client:
+            yield client, w, tokens
 
 
 def test_healthz(site: tuple[httpx.Client, World, Tokens]) -> None:
