@@ -11,7 +11,6 @@ import httpx
 
 from paperboy.errors import PaperboyError
 from scraper import sources
-from scraper.sources import Source
 
 # The captures live with the tests (tests/data/hf, provenance in its README.md).
 DEFAULT_PAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "hf"
@@ -59,10 +58,6 @@ DEMO_SOURCES = (
     sources.day(),  # "latest": the 2026-07-31 capture
     sources.search("llama 3 herd"),
 )
-
-
-def demo_sources() -> tuple[Source, ...]:
-    return DEMO_SOURCES
 
 
 def replay_transport(pages: Path) -> httpx.MockTransport:

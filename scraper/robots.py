@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from protego import Protego
 
 from paperboy.errors import FetchError
@@ -40,13 +38,6 @@ class RobotsGate:
                 hint="respecting the site's wishes; nothing was fetched",
             )
 
-    def crawl_delay(self) -> float | None:
-        """The Crawl-delay robots.txt asks of us, if any (after the first check)."""
-        if self._rules is None:
-            return None
-        delay = self._rules.crawl_delay(self._product)
-        return float(delay) if delay is not None else None
-
     def _load(self) -> None:
         robots_url = f"{self._base_url}/robots.txt"
         try:
@@ -74,7 +65,3 @@ class RobotsGate:
         # RFC 9309 §2.5: parse at least the first 500 KiB.
         text = answer.body[: 512 * 1024].decode("utf-8", "replace")
         self._rules = Protego.parse(text)
-
-
-def host_of(url: str) -> str:
-    return urlsplit(url).netloc

@@ -138,14 +138,6 @@ class SqlStore(Repository):
         )
         return [_paper(r._mapping) for r in self._rows(query)]
 
-    def papers_by_id(self, ids: Sequence[str]) -> list[Paper]:
-        found: dict[str, Paper] = {}
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            chunk = list(ids[start : start + _LOOKUP_CHUNK])
-            for row in self._rows(select(PAPERS).where(PAPERS.c.arxiv_id.in_(chunk))):
-                found[row.arxiv_id] = _paper(row._mapping)
-        return [found[i] for i in ids if i in found]
-
     def last_fetch(
         self,
         *,

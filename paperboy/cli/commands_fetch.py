@@ -14,7 +14,7 @@ from paperboy import subscribers as rules
 from paperboy.cli.app import State, app, err, out, state
 from paperboy.cli.views import papers_table, reports_table
 from paperboy.clock import system_clock
-from paperboy.demo import DEFAULT_PAGES, demo_sources, replay_transport
+from paperboy.demo import DEFAULT_PAGES, DEMO_SOURCES, replay_transport
 from paperboy.ingest import Ingestor, IngestReport
 from paperboy.wiring import build_dispatcher, build_ingestor, transport_factory
 from scraper import sources
@@ -159,7 +159,7 @@ def demo(
     transport = replay_transport(pages)
     ingestor, client = build_ingestor(st.settings, st.store(), transport=transport, delay=0.0)
     with client:
-        reports = ingestor.run_all(demo_sources())
+        reports = ingestor.run_all(DEMO_SOURCES)
     out.print(reports_table(reports))
     store = st.store()
     out.print(papers_table(store.list_papers(PaperFilter(limit=10)), title="Top stored papers"))
