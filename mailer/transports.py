@@ -164,13 +164,6 @@ class SmtpTransport:
             raise SendError(
                 f"the SMTP server closed the connection: {e}", code=None, permanent=False
             ) from e
-        except smtplib.SMTPDataError as e:
-            self._reset(smtp)
-            raise SendError(
-                f"DATA refused: {e.smtp_code} {_text(e.smtp_error)}",
-                code=e.smtp_code,
-                permanent=is_permanent(e.smtp_code),
-            ) from e
         except OSError as e:
             self._smtp = None
             raise SendError(f"the SMTP connection failed: {e}", code=None, permanent=False) from e

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from paperboy.profiles.ast import Field, Node, Term, positive_terms
-from paperboy.profiles.document import ANY_FIELDS, Document
+from paperboy.profiles.document import ANY_FIELDS
 from paperboy.profiles.text import fold, words
 
 # Match strength: a term counts the weight of the best field it was found in.
@@ -35,16 +35,6 @@ class Probe:
     def key(self) -> tuple[tuple[Field, ...], tuple[str, ...], bool]:
         """Terms that test the same thing share one key (and one evaluation per batch)."""
         return (self.fields, self.words, self.term.prefix)
-
-    def found_in(self, doc: Document, field: Field) -> bool:
-        text = doc.fields[field]
-        if not self.words:  # a term of punctuation only never matches
-            return False
-        if self.term.prefix:
-            return text.has_prefix(self.words[0])
-        if len(self.words) == 1:
-            return text.has(self.words[0])
-        return text.has_phrase(self.words)
 
 
 @lru_cache(maxsize=65536)

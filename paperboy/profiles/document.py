@@ -53,9 +53,6 @@ class FieldText:
     raw: frozenset[str]  # folded words before plural folding, for prefixes
     positions: dict[str, tuple[int, ...]]
 
-    def has(self, word: str) -> bool:
-        return word in self.positions
-
     def has_phrase(self, phrase: Sequence[str]) -> bool:
         first, rest = phrase[0], phrase[1:]
         for start in self.positions.get(first, ()):
@@ -63,9 +60,6 @@ class FieldText:
             if end <= len(self.words) and tuple(self.words[start + 1 : end]) == tuple(rest):
                 return True
         return False
-
-    def has_prefix(self, prefix: str) -> bool:
-        return any(w.startswith(prefix) for w in self.raw)
 
 
 @dataclass(frozen=True, slots=True)
