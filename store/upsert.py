@@ -7,13 +7,13 @@ in SQLAlchemy was most of the ingest time (see bench/RESULTS.md).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Table, case, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -46,7 +46,6 @@ _ALWAYS = ("title", "upvotes", "last_seen_at")
 _LISTS = ("authors", "ai_keywords", "media_urls")
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own SQLite storage format
 
-_dumps = json.JSONEncoder(ensure_ascii=False).encode
 _SCRAPED_FIELDS = tuple(f.name for f in fields(ScrapedPaper))
 _scraped = attrgetter(*_SCRAPED_FIELDS)
 PAPER_COLUMNS = (*_SCRAPED_FIELDS, "first_seen_at", "last_seen_at")
@@ -169,7 +168,7 @@ def _execute(connection: Connection, prepared: _Prepared, rows: list[tuple[Any, 
                     converted = instants[value] = _instant(value, sqlite_style)
                 values[i] = converted
         for i in prepared.lists:
-            values[i] = _dumps(values[i]) if values[i] else "[]"
+            values[i] = orjson.dumps(values[i]).decode() if values[i] else "[]"
         if prepared.order is None:
             params.append(dict(zip(prepared.columns, values, strict=True)))
         elif prepared.reorder:
