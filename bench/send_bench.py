@@ -1,7 +1,9 @@
 """Send 10,000 digests to a loopback SMTP sink through the real dispatcher and ledger.
 
-The sink (bench/sink.py) runs in its own process. Two settings, as DESIGN.md asks:
+The sink (bench/sink.py) runs in its own process. Three settings (DESIGN.md asks for the first
+and the last):
   * instant: the sink answers at once (loopback, plain SMTP);
+  * instant+TLS: the same, after STARTTLS on a self-signed certificate;
   * relay-like: every reply after MAIL, RCPT and DATA waits 20-50 ms, and the session starts
     with STARTTLS on a self-signed certificate.
 In each: the pool (reused connections, several workers) against the baseline (one connection
@@ -154,13 +156,14 @@ def main() -> None:
     print(f"prepared {MESSAGES:,} digests in {time.perf_counter() - start:.0f} s")
     settings = (
         ("instant", (0.0, 0.0), False, 8, 500),
+        ("instant+TLS", (0.0, 0.0), True, 8, 150),
         ("relay-like", (0.02, 0.05), True, 64, 150),
     )
     for name, delay, tls, workers, baseline in settings:
         pooled = run(url, directory, pool=workers, delay=delay, tls=tls, limit=MESSAGES)
         single = run(url, directory, pool=0, delay=delay, tls=tls, limit=baseline)
         print(
-            f"{name:10}: pool of {workers} reused connections {pooled:5.0f} msg/s "
+            f"{name:11}: pool of {workers} reused connections {pooled:5.0f} msg/s "
             f"({MESSAGES:,} messages); one connection per message {single:5.0f} msg/s "
             f"({baseline} messages); ratio {pooled / single:.1f}x"
         )

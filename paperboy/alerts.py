@@ -4,15 +4,12 @@ nothing was fetched successfully for a while. One alert per incident, closed on 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 
-from mailer.message import build_plain
+from mailer.notice import send_plain
 from mailer.transports import SendError, Transport
-from mailer.types import Envelope
 from store.health import HealthStore
 from store.repository import SqlStore
 
@@ -74,27 +71,19 @@ def check(
 def _mail(
     transports: Callable[[], Transport], config: AlertConfig, messages: list[str], now: datetime
 ) -> bool:
-    domain = parseaddr(config.sender)[1].rpartition("@")[2] or "localhost"
-    message_id = f"<alert.{uuid.uuid4().hex}@{domain}>"
-    data = build_plain(
-        sender=config.sender,
-        recipient=config.admin_email,
-        subject=f"Paperboy alert: {messages[0]}"
-        + (f" (+{len(messages) - 1})" if len(messages) > 1 else ""),
-        text="".join(f"- {m}\n" for m in messages)
-        + "\nRun `paperboy doctor` and `paperboy fetches` on the server.\n",
-        message_id=message_id,
-        date=now,
-    )
-    transport = transports()
     try:
-        transport.send(
-            Envelope(parseaddr(config.sender)[1], config.admin_email, message_id, data),
-            lambda: None,
+        send_plain(
+            transports,
+            sender=config.sender,
+            recipient=config.admin_email,
+            subject=f"Paperboy alert: {messages[0]}"
+            + (f" (+{len(messages) - 1})" if len(messages) > 1 else ""),
+            text="".join(f"- {m}\n" for m in messages)
+            + "\nRun `paperboy doctor` and `paperboy fetches` on the server.\n",
+            date=now,
+            kind="alert",
         )
     except SendError as e:
         log.error("could not mail the alert to %s: %s", config.admin_email, e)
         return False
-    finally:
-        transport.close()
     return True

@@ -11,8 +11,9 @@ from markupsafe import Markup, escape
 
 from mailer.render import MARK_STYLE
 from mailer.types import DigestContent, DigestEntry, DigestSection
+from paperboy.profiles.document import PaperLike
 from paperboy.profiles.highlight import Span, spans
-from paperboy.profiles.matcher import Match, ranked
+from paperboy.profiles.matcher import Hit, Match, ranked
 from scraper.fields import web_url
 
 AUTHORS_SHOWN = 3
@@ -72,8 +73,12 @@ def trimmed(selection: Selection, shown: int) -> Selection:
 
 def entry(match: Match) -> DigestEntry:
     """What the template sees of one matched paper; scraped text is escaped here, once."""
-    paper = match.paper
-    wanted = [(h.words, h.prefix) for h in match.hits]
+    return paper_entry(match.paper, match.hits)
+
+
+def paper_entry(paper: PaperLike, hits: Sequence[Hit] = ()) -> DigestEntry:
+    """What a template sees of one paper, the words ``hits`` found marked; escaped here, once."""
+    wanted = [(h.words, h.prefix) for h in hits]
     title = " ".join(paper.title.split())  # no line breaks from scraped text, even in plain text
     blurb = _blurb(" ".join((paper.ai_summary or paper.summary or "").split()))
     authors = ", ".join(paper.authors[:AUTHORS_SHOWN])
@@ -88,7 +93,7 @@ def entry(match: Match) -> DigestEntry:
         upvotes=paper.upvotes,
         blurb=blurb,
         blurb_html=marked(blurb, spans(blurb, wanted)),
-        matched=tuple(dict.fromkeys(h.term for h in match.hits)),
+        matched=tuple(dict.fromkeys(h.term for h in hits)),
         hf_url=f"https://huggingface.co/papers/{arxiv_id}",
         arxiv_url=f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",

@@ -26,7 +26,7 @@ from paperboy import digest as digests
 from paperboy import schedule
 from paperboy.clock import Clock
 from paperboy.profiles.matcher import Match, Matcher, ProfileSpec
-from paperboy.tokens import Purpose, Tokens
+from paperboy.tokens import MAX_AGE, Purpose, Tokens
 from store.ledger import Ledger
 from store.repository import SqlStore
 from store.subscribers import SubscriberStore
@@ -67,6 +67,7 @@ class Report:
     bounced: int = 0
     requeued: int = 0
     unknown: int = 0
+    expired_signups: int = 0  # sign-ups never confirmed, erased
     previews: list[tuple[str, str, int]] = field(default_factory=list)  # (email, subject, papers)
     errors: list[str] = field(default_factory=list)  # what stopped a sending worker
 
@@ -95,6 +96,9 @@ class Dispatcher:
     def compose(self, *, dry_run: bool = False) -> Report:
         now = self._clock()
         report = Report()
+        if not dry_run:
+            expiry = timedelta(seconds=MAX_AGE[Purpose.CONFIRM] or 0)
+            report.expired_signups = self._people.expire_pending(now - expiry)
         pairs = self._people.active_profiles()
         subscribers = {s.id: s for s, _ in pairs}
         sent = self._ledger.periods(list(subscribers))

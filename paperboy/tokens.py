@@ -19,6 +19,7 @@ class Purpose(StrEnum):
     UNSUBSCRIBE = "unsubscribe"  # one-click unsubscribe: never expires
     FEED = "feed"  # a profile's Atom feed
     ARCHIVE = "archive"  # "view in browser"
+    CSRF = "csrf"  # a form's anti-forgery field (bound to a cookie)
 
 
 MAX_AGE = {
@@ -27,6 +28,7 @@ MAX_AGE = {
     Purpose.UNSUBSCRIBE: None,
     Purpose.FEED: None,
     Purpose.ARCHIVE: None,
+    Purpose.CSRF: 24 * 3600,
 }
 
 

@@ -23,6 +23,7 @@ from paperboy.ingest import Ingestor
 from paperboy.settings import Settings
 from paperboy.tokens import Tokens, load_secret
 from paperboy.web.app import WebContext, create_app
+from paperboy.web.mails import PageMailer
 from scraper.fetch import HuggingFaceFetcher
 from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
 from scraper.robots import RobotsGate
@@ -109,4 +110,12 @@ def alert_config(settings: Settings) -> AlertConfig:
 
 def build_web(settings: Settings, engine: Engine, *, clock: Clock = system_clock) -> FastAPI:
     secret = load_secret(settings.secret_key.get_secret_value(), settings.secret_key_file)
-    return create_app(WebContext(engine, Tokens(secret, clock), clock))
+    tokens = Tokens(secret, clock)
+    mailer = PageMailer(
+        transports=transport_factory(settings),
+        sender=settings.mail_from,
+        public_url=settings.public_url,
+        tokens=tokens,
+        clock=clock,
+    )
+    return create_app(WebContext(engine, tokens, clock, mailer))

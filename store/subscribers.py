@@ -144,6 +144,37 @@ class SubscriberStore(Repository):
             )
         return self._by_id(subscriber.id)
 
+    def restart_signup(
+        self,
+        subscriber_id: int,
+        settings: SubscriberSettings,
+        profiles: Sequence[NewProfile],
+        now: datetime,
+    ) -> Subscriber:
+        """A new sign-up for a known pending or unsubscribed address: pending again, with what
+        was just asked for (settings and profiles replaced), until the new link is confirmed."""
+        with self._begin() as connection:
+            connection.execute(
+                update(SUBSCRIBERS)
+                .where(SUBSCRIBERS.c.id == subscriber_id)
+                .values(**_settings(settings), status="pending", updated_at=now)
+            )
+            connection.execute(delete(PROFILES).where(PROFILES.c.subscriber_id == subscriber_id))
+            self._insert_profiles(connection, subscriber_id, profiles, now)
+        return self._by_id(subscriber_id)
+
+    def expire_pending(self, before: datetime) -> int:
+        """Erase sign-ups left unconfirmed since ``before``; how many went."""
+        stale = select(SUBSCRIBERS.c.id).where(
+            SUBSCRIBERS.c.status == "pending", SUBSCRIBERS.c.updated_at < before
+        )
+        with self._begin() as connection:
+            ids = list(connection.execute(stale).scalars())
+            if ids:
+                connection.execute(delete(PROFILES).where(PROFILES.c.subscriber_id.in_(ids)))
+                connection.execute(delete(SUBSCRIBERS).where(SUBSCRIBERS.c.id.in_(ids)))
+        return len(ids)
+
     def forget(self, email: str) -> None:
         """Erase the subscriber and their profiles for good."""
         subscriber = self.require(email)

@@ -1,0 +1,68 @@
+"""The mails the web pages send at once: the sign-up confirmation and a fresh manage link."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailer.notice import send_plain
+from mailer.render import environment
+from mailer.transports import Transport
+from paperboy.clock import Clock
+from paperboy.tokens import MAX_AGE, Purpose, Tokens
+from store.types import Subscriber
+
+_DAY = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class PageMailer:
+    transports: Callable[[], Transport]
+    sender: str
+    public_url: str
+    tokens: Tokens
+    clock: Clock
+
+    def confirmation(self, subscriber: Subscriber, query: str, schedule: str) -> None:
+        """The double opt-in mail: its link opens a page whose button confirms."""
+        token = self.tokens.make(Purpose.CONFIRM, f"{subscriber.id}:{subscriber.email}")
+        self._send(
+            subscriber.email,
+            "Confirm your Paperboy digest",
+            "email/confirm.txt.j2",
+            email=subscriber.email,
+            query=query,
+            schedule=schedule,
+            confirm_url=f"{self.public_url}/c/{token}",
+            days=(MAX_AGE[Purpose.CONFIRM] or 0) // _DAY,
+        )
+
+    def manage_link(self, subscriber: Subscriber, *, already: bool = False) -> None:
+        """A fresh manage link (asked for, or on a sign-up of an address already subscribed)."""
+        self._send(
+            subscriber.email,
+            "Your Paperboy settings link",
+            "email/manage-link.txt.j2",
+            email=subscriber.email,
+            already=already,
+            manage_url=f"{self.public_url}/m/{self.tokens.make(Purpose.MANAGE, subscriber.id)}",
+            unsubscribe_url=(
+                f"{self.public_url}/u/{self.tokens.make(Purpose.UNSUBSCRIBE, subscriber.id)}"
+            ),
+            days=(MAX_AGE[Purpose.MANAGE] or 0) // _DAY,
+        )
+
+    def _send(self, recipient: str, subject: str, template: str, **values: object) -> None:
+        text = _TEXTS.get_template(template).render(**values)
+        send_plain(
+            self.transports,
+            sender=self.sender,
+            recipient=recipient,
+            subject=subject,
+            text=text,
+            date=self.clock(),
+            kind="page",
+        )
+
+
+_TEXTS = environment()

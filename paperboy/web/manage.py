@@ -1,0 +1,250 @@
+"""The manage page, reached by the signed link in every digest: profiles with a preview,
+delivery settings, pause, resume and unsubscribe. No passwords; the link is the key.
+
+Every change is a plain form post (CSRF-checked) answered by a redirect back to the page; a
+profile with a syntax error is shown again with the error under it and nothing is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from paperboy import subscribers as rules
+from paperboy.errors import InputError
+from paperboy.subscribers import WEEKDAYS, Status
+from paperboy.tokens import MAX_AGE, Purpose, TokenError
+from paperboy.web.preview import Preview, preview
+from paperboy.web.security import SECURITY_HEADERS
+from paperboy.web.site import FREQUENCIES, WEEKDAY_CHOICES, Site, attempt, zones
+from store.types import Subscriber
+
+FLASH = {
+    "profile": "Profile saved.",
+    "removed": "Profile removed.",
+    "settings": "Delivery settings saved.",
+    "pause": "Digests paused. Resume them here whenever you like.",
+    "resume": "Digests resumed.",
+    "unsubscribe": "You are unsubscribed: no more digests.",
+}
+STATUS_LABEL = {
+    Status.ACTIVE: "getting digests",
+    Status.PAUSED: "paused",
+    Status.UNSUBSCRIBED: "unsubscribed",
+    Status.BOUNCED: "mail bounced",
+    Status.PENDING: "not confirmed yet",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileForm:
+    """One profile's form as shown: stored values, or what was just typed with its error."""
+
+    original: str  # the stored name ("" for the "add a profile" form)
+    name: str
+    query: str
+    error: str = ""
+    preview: Preview | None = None
+    feed_url: str = ""
+
+
+def routes(site: Site) -> APIRouter:
+    router = APIRouter()
+
+    def owner(request: Request, token: str) -> Subscriber | HTMLResponse:
+        try:
+            subscriber = site.subscriber_of(Purpose.MANAGE, token)
+        except TokenError as e:
+            if "expired" in e.message:
+                return site.page(
+                    request,
+                    "link",
+                    400,
+                    title="This link has expired",
+                    text="Links to your settings work for 30 days.",
+                )
+            return site.refused(e)
+        return subscriber if subscriber is not None else site.gone()
+
+    def show(
+        request: Request,
+        token: str,
+        subscriber: Subscriber,
+        *,
+        status: int = 200,
+        flash: str = "",
+        editing: ProfileForm | None = None,
+        settings_error: str = "",
+        settings_form: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        forms = []
+        for p in site.people.profiles(subscriber.id):
+            if editing is not None and editing.original == p.name:
+                forms.append(editing)
+                continue
+            feed = site.tokens.make(Purpose.FEED, f"{subscriber.id}:{p.id}")
+            forms.append(ProfileForm(p.name, p.name, p.query, feed_url=f"/f/{feed}"))
+        adding = editing if editing is not None and not editing.original else None
+        forms.append(adding or ProfileForm("", "", ""))
+        return site.page(
+            request,
+            "manage",
+            status,
+            title="Your digest",
+            subscriber=subscriber,
+            status_label=STATUS_LABEL.get(Status(subscriber.status), subscriber.status),
+            flash=flash,
+            profiles=forms,
+            base=f"/m/{token}",
+            form=settings_form or _settings_form(subscriber),
+            settings_error=settings_error,
+            zones=zones(),
+            frequencies=FREQUENCIES,
+            weekdays=WEEKDAY_CHOICES,
+            link_days=(MAX_AGE[Purpose.MANAGE] or 0) // (24 * 3600),
+        )
+
+    def back(token: str, what: str) -> Response:
+        return RedirectResponse(
+            f"/m/{token}?saved={what}", status_code=303, headers=SECURITY_HEADERS
+        )
+
+    @router.get("/m/{token}")
+    def manage_page(request: Request, token: str, saved: str = "") -> HTMLResponse:
+        subscriber = owner(request, token)
+        if isinstance(subscriber, HTMLResponse):
+            return subscriber
+        return show(request, token, subscriber, flash=FLASH.get(saved, ""))
+
+    @router.post("/m/{token}/profiles")
+    def save_profile(
+        request: Request,
+        token: str,
+        csrf: str = Form(""),
+        original: str = Form(""),
+        name: str = Form(""),
+        query: str = Form(""),
+        action: str = Form("save"),
+    ) -> Response:
+        if refused := site.check_form(request, csrf):
+            return refused
+        subscriber = owner(request, token)
+        if isinstance(subscriber, HTMLResponse):
+            return subscriber
+        now = site.clock()
+        try:
+            if action == "remove" and original:
+                site.people.remove_profile(subscriber.email, original)
+                return back(token, "removed")
+            if action == "preview":
+                shown = preview(site.papers, query, now)
+                typed = ProfileForm(original, name, query, preview=shown)
+                return show(request, token, subscriber, editing=typed)
+            errors: dict[str, str] = {}
+            profile = attempt(errors, "query", lambda: rules.profile(name or "papers", query))
+            if profile is None:
+                typed = ProfileForm(original, name, query, error=errors["query"])
+                return show(request, token, subscriber, status=400, editing=typed)
+            if original:
+                site.people.edit_profile(subscriber.email, original, profile, now)
+            else:
+                site.people.add_profile(subscriber.email, profile, now)
+        except InputError as e:  # a name taken twice, a profile removed meanwhile
+            typed = ProfileForm(original, name, query, error=e.message)
+            return show(request, token, subscriber, status=400, editing=typed)
+        return back(token, "profile")
+
+    @router.post("/m/{token}/settings")
+    def save_settings(
+        request: Request,
+        token: str,
+        csrf: str = Form(""),
+        time: str = Form(""),
+        zone: str = Form(""),
+        frequency: str = Form(""),
+        weekday: str = Form("mon"),
+        max_papers: str = Form(""),
+        send_empty: str = Form(""),
+    ) -> Response:
+        if refused := site.check_form(request, csrf):
+            return refused
+        subscriber = owner(request, token)
+        if isinstance(subscriber, HTMLResponse):
+            return subscriber
+        typed = {
+            "time": time,
+            "zone": zone,
+            "frequency": frequency,
+            "weekday": weekday,
+            "max_papers": max_papers,
+            "send_empty": send_empty,
+        }
+        errors: dict[str, str] = {}
+        chosen = attempt(
+            errors,
+            "settings",
+            lambda: rules.settings(
+                zone=zone,
+                hour=time,
+                every=frequency,
+                day=weekday,
+                limit=_count(max_papers),
+                send_empty=bool(send_empty),
+            ),
+        )
+        if chosen is None:
+            return show(
+                request,
+                token,
+                subscriber,
+                status=400,
+                settings_error=errors["settings"],
+                settings_form=typed,
+            )
+        site.people.update_settings(subscriber.email, chosen, site.clock())
+        return back(token, "settings")
+
+    @router.post("/m/{token}/status")
+    def change_status(
+        request: Request, token: str, csrf: str = Form(""), action: str = Form("")
+    ) -> Response:
+        if refused := site.check_form(request, csrf):
+            return refused
+        subscriber = owner(request, token)
+        if isinstance(subscriber, HTMLResponse):
+            return subscriber
+        wanted = {
+            "pause": Status.PAUSED,
+            "resume": Status.ACTIVE,
+            "unsubscribe": Status.UNSUBSCRIBED,
+        }.get(action)
+        if wanted is None or subscriber.status in (Status.PENDING, Status.BOUNCED):
+            return site.message(
+                "Nothing changed",
+                f"This digest is {STATUS_LABEL[Status(subscriber.status)]}.",
+                status=400,
+            )
+        site.people.set_status(subscriber.email, wanted, site.clock())
+        return back(token, action)
+
+    return router
+
+
+def _settings_form(s: Subscriber) -> dict[str, str]:
+    return {
+        "time": f"{s.send_hour:02d}:{s.send_minute:02d}",
+        "zone": s.time_zone,
+        "frequency": s.frequency,
+        "weekday": WEEKDAYS[s.weekday],
+        "max_papers": str(s.max_papers),
+        "send_empty": "1" if s.send_empty else "",
+    }
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise InputError(f"maximum papers {text.strip()!r} is not a number") from None

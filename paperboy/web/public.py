@@ -1,0 +1,113 @@
+"""Public pages: the recent papers, and an Atom feed per profile (its signed URL is the key)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import cast
+from xml.etree import ElementTree
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from paperboy.digest import paper_entry
+from paperboy.profiles.matcher import Match
+from paperboy.tokens import Purpose, TokenError
+from paperboy.web.preview import matches
+from paperboy.web.security import SECURITY_HEADERS
+from paperboy.web.site import Site
+from store.types import Paper, PaperFilter
+
+RECENT_DAYS = 7
+RECENT_SHOWN = 50
+FEED_DAYS = 30
+FEED_ENTRIES = 50
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def routes(site: Site) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/")
+    def recent() -> HTMLResponse:
+        since = site.clock() - timedelta(days=RECENT_DAYS)
+        papers = site.papers.list_papers(PaperFilter(seen_since=since, limit=RECENT_SHOWN))
+        return site.render(
+            "papers",
+            title="Recent papers",
+            entries=[paper_entry(p) for p in papers],
+            total=len(papers),
+            days=RECENT_DAYS,
+            since=since.strftime("%d %B %Y"),
+        )
+
+    @router.get("/f/{token}")
+    def feed(request: Request, token: str) -> Response:
+        """The papers one profile matched in the last 30 days, newest first, as Atom."""
+        try:
+            subscriber_id, _, profile_id = site.read(Purpose.FEED, token).partition(":")
+        except TokenError as e:
+            return site.refused(e)
+        profile = next(
+            (
+                p
+                for p in site.people.profiles(int(subscriber_id) if subscriber_id.isdigit() else -1)
+                if str(p.id) == profile_id
+            ),
+            None,
+        )
+        if profile is None:
+            return site.message(
+                "No such feed", "This profile was removed or renamed away.", status=404
+            )
+        now = site.clock()
+        recent = site.papers.papers_seen_between(now - timedelta(days=FEED_DAYS), now)
+        found = sorted(
+            matches(profile.query, recent),
+            key=lambda m: cast(Paper, m.paper).first_seen_at,
+            reverse=True,
+        )[:FEED_ENTRIES]
+        xml = _atom(str(request.url), f"Paperboy: {profile.name}", now, found)
+        headers = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=900"}
+        return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=headers)
+
+    return router
+
+
+def _atom(self_url: str, title: str, now: datetime, found: Sequence[Match]) -> bytes:
+    """An Atom 1.0 document; ElementTree escapes every scraped string."""
+    ElementTree.register_namespace("", ATOM)
+
+    def sub(
+        parent: ElementTree.Element, tag: str, text: str = "", **attrs: str
+    ) -> ElementTree.Element:
+        element = ElementTree.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        if text:
+            element.text = text
+        return element
+
+    root = ElementTree.Element(f"{{{ATOM}}}feed")
+    sub(root, "id", self_url)
+    sub(root, "title", title)
+    sub(root, "updated", _instant(now))
+    sub(root, "link", rel="self", href=self_url)
+    sub(sub(root, "author"), "name", "Paperboy")
+    for match in found:
+        paper = cast(Paper, match.paper)
+        shown = paper_entry(paper, match.hits)
+        item = sub(root, "entry")
+        sub(item, "id", shown.hf_url)
+        sub(item, "title", shown.title)
+        sub(item, "updated", _instant(paper.first_seen_at))
+        sub(item, "link", rel="alternate", href=shown.hf_url)
+        sub(item, "link", rel="related", href=shown.arxiv_url)
+        for name in paper.authors[:10]:
+            sub(sub(item, "author"), "name", name)
+        if shown.blurb:
+            sub(item, "summary", shown.blurb)
+    document: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,240 @@
+"""Sign-up with double opt-in, its confirmation, "mail me a fresh link", and the query preview.
+
+The answer to a sign-up or a link request is the same page whether or not the address is known
+(no enumeration); what differs is only the mail that goes out: a confirmation for a new, pending or
+unsubscribed address, a manage link for one already subscribed, nothing for a bounced one.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+
+from mailer.transports import SendError
+from paperboy import subscribers as rules
+from paperboy.errors import InputError
+from paperboy.subscribers import Status
+from paperboy.tokens import Purpose, TokenError
+from paperboy.web.preview import preview
+from paperboy.web.site import (
+    FREQUENCIES,
+    WEEKDAY_CHOICES,
+    Site,
+    attempt,
+    schedule_text,
+    zones,
+)
+from store.types import NewProfile, NewSubscriber, Subscriber, SubscriberSettings
+
+FIRST_PROFILE = "papers"
+
+
+def routes(site: Site) -> APIRouter:
+    router = APIRouter()
+
+    def form_page(
+        request: Request, form: dict[str, str], errors: dict[str, str], status: int = 200
+    ) -> HTMLResponse:
+        return site.page(
+            request,
+            "signup",
+            status,
+            title="Sign up",
+            form=form,
+            errors=errors,
+            zones=zones(),
+            frequencies=FREQUENCIES,
+            weekdays=WEEKDAY_CHOICES,
+        )
+
+    @router.get("/signup")
+    def signup_page(request: Request) -> HTMLResponse:
+        blank = {
+            "email": "",
+            "query": "",
+            "time": "08:00",
+            "zone": "UTC",
+            "frequency": "daily",
+            "weekday": "mon",
+            "prefill_zone": "True",  # pages.js picks the browser's zone, if there is JavaScript
+        }
+        return form_page(request, blank, {})
+
+    @router.post("/signup")
+    def signup(
+        request: Request,
+        csrf: str = Form(""),
+        email: str = Form(""),
+        query: str = Form(""),
+        time: str = Form("08:00"),
+        zone: str = Form("UTC"),
+        frequency: str = Form("daily"),
+        weekday: str = Form("mon"),
+    ) -> HTMLResponse:
+        if refused := site.check_form(request, csrf):
+            return refused
+        form = {
+            "email": email,
+            "query": query,
+            "time": time,
+            "zone": zone,
+            "frequency": frequency,
+            "weekday": weekday,
+            "prefill_zone": "",  # the reader chose: keep it
+        }
+        errors: dict[str, str] = {}
+        address = attempt(errors, "email", lambda: rules.normalise_email(email))
+        profile = attempt(errors, "query", lambda: rules.profile(FIRST_PROFILE, query))
+        chosen = attempt(
+            errors,
+            "schedule",
+            lambda: rules.settings(zone=zone, hour=time, every=frequency, day=weekday),
+        )
+        if errors or address is None or profile is None or chosen is None:
+            return form_page(request, form, errors, 400)
+        if site.mailer is None:
+            return _no_mail(site)
+        if not site.allowed(request, address):
+            return site.too_many()
+        try:
+            _sign_up(site, address, chosen, profile)
+        except SendError:
+            return site.message(
+                "We could not send the mail just now",
+                "Our mail server did not take the message. Nothing is lost: sign up again in a "
+                "few minutes.",
+                status=503,
+            )
+        return site.message(
+            "Check your inbox",
+            f"We sent a message to {address}. Open the link in it to confirm your digest.",
+            hint="Nothing arrives? Look in the spam folder; the link works for 3 days.",
+        )
+
+    @router.get("/c/{token}")
+    def confirm_page(request: Request, token: str) -> HTMLResponse:
+        """Shows a button; changes nothing (mail scanners follow links)."""
+        try:
+            subscriber = _pending(site, token)
+        except TokenError as e:
+            return site.refused(e)
+        if subscriber is None:
+            return _not_waiting(site)
+        if subscriber.status != Status.PENDING:
+            return _confirmed(site, subscriber, already=True)
+        return site.page(
+            request,
+            "confirm",
+            title="Confirm",
+            email=subscriber.email,
+            schedule=schedule_text(subscriber),
+        )
+
+    @router.post("/c/{token}")
+    def confirm(request: Request, token: str, csrf: str = Form("")) -> HTMLResponse:
+        if refused := site.check_form(request, csrf):
+            return refused
+        try:
+            subscriber = _pending(site, token)
+        except TokenError as e:
+            return site.refused(e)
+        if subscriber is None:
+            return _not_waiting(site)
+        if subscriber.status != Status.PENDING:
+            return _confirmed(site, subscriber, already=True)
+        subscriber = site.people.set_status(subscriber.email, Status.ACTIVE, site.clock())
+        return _confirmed(site, subscriber, already=False)
+
+    @router.get("/preview")
+    def preview_fragment(q: str = "") -> HTMLResponse:
+        """What a query would have matched in the last week (for pages.js; read-only)."""
+        shown = preview(site.papers, q[:2000], site.clock())
+        return site.render("_preview", preview=shown)
+
+    @router.get("/link")
+    def link_page(request: Request) -> HTMLResponse:
+        return site.page(request, "link", title="Get a fresh link", text="")
+
+    @router.post("/link")
+    def send_link(request: Request, csrf: str = Form(""), email: str = Form("")) -> HTMLResponse:
+        if refused := site.check_form(request, csrf):
+            return refused
+        try:
+            address = rules.normalise_email(email)
+        except InputError as e:
+            return site.message("That is not an email address", e.message, status=400)
+        if site.mailer is None:
+            return _no_mail(site)
+        if not site.allowed(request, address):
+            return site.too_many()
+        subscriber = site.people.get(address)
+        if subscriber is not None and subscriber.status not in (Status.PENDING, Status.BOUNCED):
+            try:
+                site.mailer.manage_link(subscriber)
+            except SendError:
+                return site.message(
+                    "We could not send the mail just now",
+                    "Our mail server did not take the message; try again in a few minutes.",
+                    status=503,
+                )
+        return site.message(
+            "Check your inbox",
+            f"If {address} gets Paperboy digests, a fresh link to its settings is on its way.",
+        )
+
+    return router
+
+
+def _sign_up(site: Site, address: str, chosen: SubscriberSettings, profile: NewProfile) -> None:
+    assert site.mailer is not None
+    now = site.clock()
+    existing = site.people.get(address)
+    if existing is None:
+        subscriber = site.people.add(
+            NewSubscriber(address, Status.PENDING, chosen, (profile,)), now
+        )
+    elif existing.status in (Status.PENDING, Status.UNSUBSCRIBED):
+        subscriber = site.people.restart_signup(existing.id, chosen, (profile,), now)
+    elif existing.status in (Status.ACTIVE, Status.PAUSED):
+        site.mailer.manage_link(existing, already=True)
+        return
+    else:  # bounced: the address does not take our mail; say nothing different
+        return
+    site.mailer.confirmation(subscriber, profile.query, schedule_text(subscriber))
+
+
+def _pending(site: Site, token: str) -> Subscriber | None:
+    """The subscriber a confirmation link names, if still there with the same address."""
+    subscriber_id, _, address = site.read(Purpose.CONFIRM, token).partition(":")
+    if not subscriber_id.isdigit():
+        raise TokenError("this link is not valid", hint="use the link from your email")
+    subscriber = site.people.by_id(int(subscriber_id))
+    return subscriber if subscriber is not None and subscriber.email == address else None
+
+
+def _not_waiting(site: Site) -> HTMLResponse:
+    return site.message(
+        "This sign-up is no longer waiting",
+        "Sign-ups that are not confirmed within 3 days are erased.",
+        status=404,
+        link=("Sign up again", "/signup"),
+    )
+
+
+def _confirmed(site: Site, subscriber: Subscriber, *, already: bool) -> HTMLResponse:
+    manage = f"/m/{site.tokens.make(Purpose.MANAGE, subscriber.id)}"
+    return site.message(
+        "You are already subscribed" if already else "You are subscribed",
+        f"Paperboy will mail {subscriber.email} {schedule_text(subscriber)}.",
+        hint="Every digest has a link to change your profiles and hour, or to unsubscribe.",
+        link=("Change your settings", manage),
+    )
+
+
+def _no_mail(site: Site) -> HTMLResponse:
+    return site.message(
+        "Sign-up is closed",
+        "This Paperboy cannot send mail, so it cannot confirm addresses.",
+        status=503,
+        hint="the operator sets PAPERBOY_MAIL_TRANSPORT",
+    )

@@ -1,0 +1,185 @@
+"""What the routes share: the stores, tokens, mailer and limits, and how a page is answered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import available_timezones
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment
+from sqlalchemy import Engine
+
+from mailer.render import environment
+from paperboy.clock import Clock
+from paperboy.errors import InputError, ProfileSyntaxError
+from paperboy.subscribers import WEEKDAYS, Frequency
+from paperboy.tokens import Purpose, TokenError, Tokens
+from paperboy.web.mails import PageMailer
+from paperboy.web.security import (
+    CSRF_COOKIE,
+    DEFAULT_LIMITS,
+    SECURITY_HEADERS,
+    Csrf,
+    FormRefused,
+    Limit,
+    RateLimiter,
+)
+from store.ledger import Ledger
+from store.repository import SqlStore
+from store.subscribers import SubscriberStore
+from store.types import Subscriber
+
+FREQUENCIES = (
+    (Frequency.DAILY.value, "Every day"),
+    (Frequency.WEEKDAYS.value, "Monday to Friday"),
+    (Frequency.WEEKLY.value, "Once a week"),
+)
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAY_CHOICES = tuple(zip(WEEKDAYS, WEEKDAY_NAMES, strict=True))
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    """What ``paperboy serve`` hands the app (built once, at the edge)."""
+
+    engine: Engine
+    tokens: Tokens
+    clock: Clock
+    mailer: PageMailer | None = None  # None: pages that send mail say they cannot
+    limits: dict[str, Limit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+
+
+@cache
+def zones() -> tuple[str, ...]:
+    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+
+
+def schedule_text(s: Subscriber) -> str:
+    """ "every day at 08:30 (Europe/London)" """
+    at = f"{s.send_hour:02d}:{s.send_minute:02d} ({s.time_zone})"
+    if s.frequency == Frequency.WEEKLY:
+        return f"every {WEEKDAY_NAMES[s.weekday]} at {at}"
+    if s.frequency == Frequency.WEEKDAYS:
+        return f"Monday to Friday at {at}"
+    return f"every day at {at}"
+
+
+def attempt(errors: dict[str, str], name: str, make: Callable[[], T]) -> T | None:
+    """Run ``make``; a clear input error is kept under ``name`` for the form."""
+    try:
+        return make()
+    except ProfileSyntaxError as e:
+        errors[name] = f"{e.problem} at column {e.column}"
+    except InputError as e:
+        errors[name] = e.message + (f" ({e.hint})" if e.hint else "")
+    return None
+
+
+class Site:
+    def __init__(self, context: WebContext) -> None:
+        self.context = context
+        self.tokens = context.tokens
+        self.clock = context.clock
+        self.mailer = context.mailer
+        self.people = SubscriberStore(context.engine)
+        self.papers = SqlStore(context.engine)
+        self.ledger = Ledger(context.engine)
+        self.csrf = Csrf(context.tokens)
+        self.limiter = RateLimiter(context.clock, context.limits)
+        self.templates: Environment = environment()
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def render(self, name: str, status: int = 200, **values: object) -> HTMLResponse:
+        """A page without forms of ours (no cookie is set)."""
+        html = self.templates.get_template(f"web/{name}.html.j2").render(**values)
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+    def page(
+        self, request: Request, name: str, status: int = 200, **values: object
+    ) -> HTMLResponse:
+        """A page with forms: each carries the CSRF field that matches the browser's cookie."""
+        cookie = request.cookies.get(CSRF_COOKIE)
+        nonce = self.csrf.nonce(cookie)
+        response = self.render(name, status, csrf=self.csrf.field(nonce), **values)
+        if nonce != cookie:
+            response.set_cookie(
+                CSRF_COOKIE,
+                nonce,
+                max_age=24 * 3600,
+                path="/",
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+            )
+        return response
+
+    def message(
+        self,
+        title: str,
+        text: str,
+        *,
+        status: int = 200,
+        hint: str = "",
+        link: tuple[str, str] | None = None,
+    ) -> HTMLResponse:
+        return self.render("message", status, title=title, text=text, hint=hint, link=link)
+
+    def refused(self, error: TokenError) -> HTMLResponse:
+        return self.message("This link does not work", error.message, status=400, hint=error.hint)
+
+    # -- checking ----------------------------------------------------------------------------
+
+    def check_form(self, request: Request, csrf: str) -> HTMLResponse | None:
+        """None if the post may proceed; otherwise the page that says why not."""
+        origin = request.headers.get("origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+            return self.message(
+                "This form was sent from another site",
+                "Paperboy only accepts its forms from its own pages.",
+                status=403,
+                hint="open the page again from your email or from this site",
+            )
+        try:
+            self.csrf.check(request.cookies.get(CSRF_COOKIE), csrf)
+        except FormRefused as e:
+            return self.message(
+                "The form could not be accepted", e.message, status=403, hint=e.hint
+            )
+        return None
+
+    def allowed(self, request: Request, address: str) -> bool:
+        ip = request.client.host if request.client else "unknown"
+        return self.limiter.allow(ip=ip, address=address)
+
+    def too_many(self) -> HTMLResponse:
+        return self.message(
+            "Too many requests",
+            "We have sent enough mail for this address or from this network for now.",
+            status=429,
+            hint="wait an hour and try again; check your spam folder meanwhile",
+        )
+
+    def read(self, purpose: Purpose, token: str) -> str:
+        """The token's value; TokenError if forged, expired or made for another purpose."""
+        return str(self.tokens.read(purpose, token))
+
+    def subscriber_of(self, purpose: Purpose, token: str) -> Subscriber | None:
+        value = self.read(purpose, token)
+        if not value.isdigit():
+            raise TokenError("this link is not valid", hint="use the link from your email")
+        return self.people.by_id(int(value))
+
+    def gone(self) -> HTMLResponse:
+        return self.message(
+            "Unknown subscriber",
+            "This address is no longer on our list.",
+            status=404,
+            link=("Sign up again", "/signup"),
+        )
