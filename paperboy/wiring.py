@@ -118,4 +118,4 @@ def build_web(settings: Settings, engine: Engine, *, clock: Clock = system_clock
         tokens=tokens,
         clock=clock,
     )
-    return create_app(WebContext(engine, tokens, clock, mailer))
+    return create_app(WebContext(engine, tokens, clock, mailer, public_url=settings.public_url))

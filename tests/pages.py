@@ -66,7 +66,7 @@ def site(database_url: str, limits: dict[str, Limit] | None = None) -> Iterator[
             clock=clock,
         )
         chosen = limits or dict(DEFAULT_LIMITS)
-        context = WebContext(w.papers._engine, tokens, clock, mailer, chosen)
+        context = WebContext(w.papers._engine, tokens, clock, mailer, chosen, PUBLIC)
         with serving(create_app(context)) as base:
             yield Site(base, w, tokens, inbox, clock, chosen)
 

@@ -7,12 +7,15 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from paperboy.clock import fixed_clock
 from paperboy.tokens import Purpose, Tokens
 from paperboy.web.app import WebContext, create_app
+from tests.pages import site as web_site
+from tests.test_web_pages import confirm_link
 from tests.web_server import serving
 from tests.world import NOW, SECRET, World, world
 
@@ -86,4 +89,90 @@ def test_the_archived_digest_in_a_browser(browser: object, site: tuple[str, Worl
         assert titles.count() == digest.shown
         assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
         page.screenshot(path=str(ARTIFACTS / f"digest-{size}.png"))
+        page.close()
+
+
+def _fits(page: Any, width: int) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, "sideways scroll"
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sign_up_confirm_edit_and_unsubscribe_in_a_browser(
+    browser: Any, sqlite_url: str, size: str
+) -> None:
+    width, height = SIZES[size]
+    address = f"{size}.reader@example.org"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with web_site(sqlite_url) as s:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, timezone_id="Asia/Tokyo"
+        )
+        page = context.new_page()
+
+        def shot(name: str) -> None:
+            _fits(page, width)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"), full_page=True)
+
+        page.goto(f"{s.base}/signup")
+        assert page.input_value("#zone") == "Asia/Tokyo"  # pages.js: the browser's own zone
+        page.fill("#email", address)
+        page.fill("#query", "diffusion")
+        page.wait_for_selector("[data-preview-target] mark")  # the live preview
+        shot("signup")
+        page.click("form button[type=submit]")
+        assert page.inner_text("h1") == "Check your inbox"
+        shot("check-inbox")
+
+        page.goto(confirm_link(s, address))  # the mail arrived in the in-process SMTP server
+        assert s.world.people.require(address).status == "pending"
+        shot("confirm")
+        page.click("form button")
+        assert page.inner_text("h1") == "You are subscribed"
+        subscriber = s.world.people.require(address)
+        assert (subscriber.status, subscriber.time_zone) == ("active", "Asia/Tokyo")
+
+        page.click("text=Change your settings")
+        assert page.inner_text("h1") == "Your Paperboy digest"
+        before = page.inner_text("#profile-1 [data-preview-target]")
+        page.fill("#query-1", '"video generation"')
+        page.wait_for_function(
+            "before => document.querySelector('#profile-1 [data-preview-target]').innerText"
+            " !== before",
+            arg=before,
+        )
+        assert (
+            "video generation" in page.inner_text("#profile-1 [data-preview-target] mark").lower()
+        )
+        shot("manage-preview")
+        page.click("#profile-1 button[value=save]")
+        assert "Profile saved." in page.inner_text(".flash")
+        assert [p.query for p in s.world.people.profiles(subscriber.id)] == ['"video generation"']
+
+        page.fill("#query-1", "video AND (")
+        page.click("#profile-1 button[value=save]")
+        assert "at column" in page.inner_text("#profile-1 .error")  # shown inline, nothing saved
+        assert [p.query for p in s.world.people.profiles(subscriber.id)] == ['"video generation"']
+        shot("manage-error")
+
+        page.goto(f"{s.base}/u/{s.tokens.make(Purpose.UNSUBSCRIBE, subscriber.id)}")
+        page.click("form button")
+        assert page.inner_text("h1") == "You are unsubscribed"
+        assert s.world.people.require(address).status == "unsubscribed"
+        shot("unsubscribed-after-flow")
+        context.close()
+
+
+def test_the_pages_work_without_javascript(browser: Any, sqlite_url: str) -> None:
+    with web_site(sqlite_url) as s:
+        sid = s.world.subscribe("reader@example.org", profiles={"vision": "diffusion"})
+        page = browser.new_page(java_script_enabled=False)
+        page.goto(f"{s.base}/signup")
+        assert page.input_value("#zone") == "UTC"  # no script: a plain default
+        page.goto(f"{s.base}/m/{s.tokens.make(Purpose.MANAGE, sid)}")
+        page.fill("#query-1", "agent*")
+        page.click("#profile-1 button[value=preview]")  # a plain form post renders the preview
+        assert page.locator("#profile-1 [data-preview-target] mark").count() > 0
+        assert [p.query for p in s.world.people.profiles(sid)] == ["diffusion"]
+        page.click("#profile-1 button[value=save]")
+        assert [p.query for p in s.world.people.profiles(sid)] == ["agent*"]
         page.close()

@@ -308,7 +308,7 @@ def test_recent_papers_and_a_profile_feed(web: tuple[Site, httpx.Client]) -> Non
     query = parse("diffusion")
     sid = s.world.subscribe("reader@example.org", profiles={"vision": "diffusion"})
     url, _ = manage(s, client, sid)
-    feed_path = re.search(r'href="(/f/[^"]+)"', client.get(url).text)
+    feed_path = re.search(r'href="https://paperboy.example.org(/f/[^"]+)"', client.get(url).text)
     assert feed_path
     feed = client.get(feed_path.group(1))
     assert feed.status_code == 200

@@ -85,7 +85,8 @@ def routes(site: Site) -> APIRouter:
                 forms.append(editing)
                 continue
             feed = site.tokens.make(Purpose.FEED, f"{subscriber.id}:{p.id}")
-            forms.append(ProfileForm(p.name, p.name, p.query, feed_url=f"/f/{feed}"))
+            feed_url = f"{site.context.public_url}/f/{feed}"
+            forms.append(ProfileForm(p.name, p.name, p.query, feed_url=feed_url))
         adding = editing if editing is not None and not editing.original else None
         forms.append(adding or ProfileForm("", "", ""))
         return site.page(

@@ -53,6 +53,7 @@ class WebContext:
     clock: Clock
     mailer: PageMailer | None = None  # None: pages that send mail say they cannot
     limits: dict[str, Limit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    public_url: str = ""  # where the pages live, for links copied out of them (feeds)
 
 
 @cache

@@ -13,7 +13,9 @@
       clearTimeout(timer);
       timer = setTimeout(function () {
         var mine = ++asked;
-        fetch(box.dataset.previewUrl + "?q=" + encodeURIComponent(box.value), {credentials: "same-origin"})
+        var url = new URL(box.dataset.previewUrl, window.location.href);
+        url.searchParams.set("q", box.value);
+        fetch(url.toString(), {credentials: "same-origin"})
           .then(function (r) { return r.text(); })
           .then(function (html) {
             if (mine !== asked) { return; }  // an older answer arriving late
