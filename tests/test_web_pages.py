@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,11 +15,14 @@ from defusedxml import ElementTree
 
 from paperboy.profiles.parser import parse
 from paperboy.profiles.reference import matches as reference
+from paperboy.settings import load_settings
 from paperboy.tokens import Purpose, Tokens
 from paperboy.web.security import Limit
+from paperboy.wiring import build_web
 from store.types import PaperFilter
 from tests.pages import Site, csrf_of, site
-from tests.world import SECRET
+from tests.web_server import serving
+from tests.world import SECRET, world
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -347,3 +352,24 @@ def test_pages_have_no_inline_scripts_and_strict_headers(web: tuple[Site, httpx.
     assert script.headers["content-type"].startswith("text/javascript")
     assert client.get("/static/../pyproject.toml").status_code == 404
     assert SECRET not in client.get("/").text
+
+
+def test_the_app_paperboy_serve_builds_mails_through_the_configured_transport(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """What `paperboy serve` runs: settings -> build_web; the confirmation lands in the outbox."""
+    settings = load_settings(
+        database_url=sqlite_url,
+        mail_transport="outbox",
+        outbox_dir=tmp_path / "outbox",
+        secret_key=SECRET,
+        public_url="https://digest.example.org",
+    )
+    with world(sqlite_url) as w:
+        app = build_web(settings, w.papers._engine)
+        with serving(app) as base, httpx.Client(base_url=base) as client:
+            assert sign_up(client, "reader@example.org").status_code == 200
+    (mail,) = (tmp_path / "outbox").glob("*.eml")
+    text = message_from_bytes(mail.read_bytes(), policy=policy.default)
+    assert text["To"] == "reader@example.org"
+    assert "https://digest.example.org/c/" in text.get_content()
