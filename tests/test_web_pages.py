@@ -35,7 +35,11 @@ def web(database_url: str) -> Iterator[tuple[Site, httpx.Client]]:
 
 @pytest.fixture
 def web_sqlite(sqlite_url: str) -> Iterator[tuple[Site, httpx.Client]]:
-    limits = {"ip": Limit(3, timedelta(hours=1)), "address": Limit(2, timedelta(hours=1))}
+    limits = {
+        "ip": Limit(3, timedelta(hours=1)),
+        "address": Limit(2, timedelta(hours=1)),
+        "preview": Limit(2, timedelta(minutes=1)),
+    }
     with site(sqlite_url, limits) as s, httpx.Client(base_url=s.base) as client:
         yield s, client
 
@@ -138,6 +142,8 @@ def test_rate_limits_per_address_and_per_ip(web_sqlite: tuple[Site, httpx.Client
     assert sign_up(client, "c@example.org").status_code == 429  # the IP's third... and over
     s.clock.advance(hours=1, minutes=1)
     assert sign_up(client, "c@example.org").status_code == 200
+    previews = [client.get("/preview", params={"q": "x"}).status_code for _ in range(3)]
+    assert previews == [200, 200, 429]
 
 
 def test_an_smtp_refusal_says_so_and_a_retry_works(web: tuple[Site, httpx.Client]) -> None:

@@ -117,4 +117,5 @@ class RateLimiter:
 DEFAULT_LIMITS = {
     "ip": Limit(10, timedelta(hours=1)),  # forms that send mail, from one IP address
     "address": Limit(3, timedelta(hours=1)),  # mails asked for one address: no mail bombing
+    "preview": Limit(120, timedelta(minutes=1)),  # query previews from one IP address
 }

@@ -146,8 +146,10 @@ def routes(site: Site) -> APIRouter:
         return _confirmed(site, subscriber, already=False)
 
     @router.get("/preview")
-    def preview_fragment(q: str = "", compact: bool = False) -> HTMLResponse:
+    def preview_fragment(request: Request, q: str = "", compact: bool = False) -> HTMLResponse:
         """What a query would have matched in the last week (for pages.js; read-only)."""
+        if not site.limiter.allow(preview=site.client_ip(request)):
+            return site.too_many()
         shown = preview(site.papers, q[:2000], site.clock(), shown=5 if compact else 10)
         return site.render("_preview", preview=shown, compact=compact)
 

@@ -155,9 +155,13 @@ class Site:
             )
         return None
 
+    @staticmethod
+    def client_ip(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
     def allowed(self, request: Request, address: str) -> bool:
-        ip = request.client.host if request.client else "unknown"
-        return self.limiter.allow(ip=ip, address=address)
+        """One more mail for ``address`` asked from this IP address, if within both limits."""
+        return self.limiter.allow(ip=self.client_ip(request), address=address)
 
     def too_many(self) -> HTMLResponse:
         return self.message(
