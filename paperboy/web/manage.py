@@ -68,6 +68,10 @@ def routes(site: Site) -> APIRouter:
             return site.refused(e)
         return subscriber if subscriber is not None else site.gone()
 
+    def posted(request: Request, token: str, csrf: str) -> Subscriber | HTMLResponse:
+        """The owner of the link, if the form passes its CSRF check."""
+        return site.check_form(request, csrf) or owner(request, token)
+
     def show(
         request: Request,
         token: str,
@@ -129,9 +133,7 @@ def routes(site: Site) -> APIRouter:
         query: str = Form(""),
         action: str = Form("save"),
     ) -> Response:
-        if refused := site.check_form(request, csrf):
-            return refused
-        subscriber = owner(request, token)
+        subscriber = posted(request, token, csrf)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         now = site.clock()
@@ -169,9 +171,7 @@ def routes(site: Site) -> APIRouter:
         max_papers: str = Form(""),
         send_empty: str = Form(""),
     ) -> Response:
-        if refused := site.check_form(request, csrf):
-            return refused
-        subscriber = owner(request, token)
+        subscriber = posted(request, token, csrf)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         typed = {
@@ -211,9 +211,7 @@ def routes(site: Site) -> APIRouter:
     def change_status(
         request: Request, token: str, csrf: str = Form(""), action: str = Form("")
     ) -> Response:
-        if refused := site.check_form(request, csrf):
-            return refused
-        subscriber = owner(request, token)
+        subscriber = posted(request, token, csrf)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         wanted = {

@@ -114,14 +114,9 @@ def routes(site: Site) -> APIRouter:
     @router.get("/c/{token}")
     def confirm_page(request: Request, token: str) -> HTMLResponse:
         """Shows a button; changes nothing (mail scanners follow links)."""
-        try:
-            subscriber = _pending(site, token)
-        except TokenError as e:
-            return site.refused(e)
-        if subscriber is None:
-            return _not_waiting(site)
-        if subscriber.status != Status.PENDING:
-            return _confirmed(site, subscriber, already=True)
+        subscriber = _waiting(site, token)
+        if isinstance(subscriber, HTMLResponse):
+            return subscriber
         return site.page(
             request,
             "confirm",
@@ -132,16 +127,9 @@ def routes(site: Site) -> APIRouter:
 
     @router.post("/c/{token}")
     def confirm(request: Request, token: str, csrf: str = Form("")) -> HTMLResponse:
-        if refused := site.check_form(request, csrf):
-            return refused
-        try:
-            subscriber = _pending(site, token)
-        except TokenError as e:
-            return site.refused(e)
-        if subscriber is None:
-            return _not_waiting(site)
-        if subscriber.status != Status.PENDING:
-            return _confirmed(site, subscriber, already=True)
+        subscriber = site.check_form(request, csrf) or _waiting(site, token)
+        if isinstance(subscriber, HTMLResponse):
+            return subscriber
         subscriber = site.people.set_status(subscriber.email, Status.ACTIVE, site.clock())
         return _confirmed(site, subscriber, already=False)
 
@@ -203,6 +191,19 @@ def _sign_up(site: Site, address: str, chosen: SubscriberSettings, profile: NewP
     else:  # bounced: the address does not take our mail; say nothing different
         return
     site.mailer.confirmation(subscriber, profile.query, schedule_text(subscriber))
+
+
+def _waiting(site: Site, token: str) -> Subscriber | HTMLResponse:
+    """The pending sign-up a confirmation link names, or the page to show instead."""
+    try:
+        subscriber = _pending(site, token)
+    except TokenError as e:
+        return site.refused(e)
+    if subscriber is None:
+        return _not_waiting(site)
+    if subscriber.status != Status.PENDING:
+        return _confirmed(site, subscriber, already=True)
+    return subscriber
 
 
 def _pending(site: Site, token: str) -> Subscriber | None:
