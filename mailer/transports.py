@@ -7,8 +7,10 @@ rename), so the ledger can tell "never handed over" from "maybe handed over" aft
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import smtplib
+import socket
 import ssl
 import tempfile
 from collections.abc import Callable
@@ -101,11 +103,7 @@ class SmtpTransport:
         self._smtp: smtplib.SMTP | None = None
 
     def _context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if not self._config.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return _tls_context(self._config.verify_tls)
 
     def _connect(self) -> smtplib.SMTP:
         c = self._config
@@ -115,6 +113,10 @@ class SmtpTransport:
                 smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._context())
             else:
                 smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+            # Every write is a whole command or a whole message: send it now. Without this, a
+            # reply to the previous small write can sit in delayed ACK for 40 ms (seen over TLS).
+            if smtp.sock is not None:
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if c.security == "starttls":
                 smtp.starttls(context=self._context())
@@ -200,6 +202,17 @@ class SmtpTransport:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._smtp.quit()
             self._smtp = None
+
+
+@functools.cache
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    """One context per process: building one loads the system's CA store (~20 ms), which a
+    connection per message would pay every time."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _close(smtp: smtplib.SMTP | None) -> None:
