@@ -30,7 +30,7 @@ from paperboy.tokens import MAX_AGE, Purpose, Tokens
 from store.ledger import Ledger
 from store.repository import SqlStore
 from store.subscribers import SubscriberStore
-from store.types import Claim, DigestRecord, Subscriber
+from store.types import Claim, Delivered, DigestRecord, Subscriber
 
 log = logging.getLogger(__name__)
 BOUNCE_AFTER = 3  # permanent failures in a row before an address is suppressed
@@ -252,6 +252,10 @@ class Dispatcher:
         self, transports: Callable[[], Transport], report: Report, lock: threading.Lock
     ) -> None:
         transport = transports()
+        # The last message the server accepted, not yet marked sent: that mark rides along with
+        # the next message's "DATA started" (one commit per message), or is written on its own
+        # when there is no next one. A crash in between leaves it "unknown", never sent twice.
+        pending: list[Delivered] = []
         try:
             while not self.stopping.is_set() and (
                 claims := self._ledger.claim(
@@ -262,13 +266,16 @@ class Dispatcher:
                     if self.stopping.is_set():  # not started: back to the queue, at once
                         self._ledger.release(claim, self._clock())
                         continue
-                    outcome = self._send_one(transport, claim)
+                    outcome = self._send_one(transport, claim, pending)
                     with lock:
                         setattr(report, outcome, getattr(report, outcome) + 1)
         finally:
-            transport.close()
+            try:
+                self._flush(pending)
+            finally:
+                transport.close()
 
-    def _send_one(self, transport: Transport, claim: Claim) -> str:
+    def _send_one(self, transport: Transport, claim: Claim, pending: list[Delivered]) -> str:
         message = Envelope(
             sender=self._sender,
             recipient=claim.recipient,
@@ -277,7 +284,8 @@ class Dispatcher:
         )
 
         def before_data() -> None:
-            if not self._ledger.data_started(claim, self._clock()):
+            delivered = pending.pop() if pending else None
+            if not self._ledger.data_started(claim, self._clock(), delivered=delivered):
                 raise LeaseLost
 
         try:
@@ -285,9 +293,14 @@ class Dispatcher:
         except LeaseLost:
             return "requeued"
         except SendError as e:
+            self._flush(pending)  # refused before DATA: the previous mark goes on its own
             return self._refused(claim, e)
-        self._ledger.sent(claim, self._clock(), code)
+        pending.append(Delivered(claim, self._clock(), code))
         return "sent"
+
+    def _flush(self, pending: list[Delivered]) -> None:
+        while pending:
+            self._ledger.sent(pending.pop())
 
     def _refused(self, claim: Claim, error: SendError) -> str:
         now = self._clock()

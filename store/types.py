@@ -254,6 +254,15 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivered:
+    """A claim the server accepted (``code`` at ``at``) whose ledger row still says sending."""
+
+    claim: Claim
+    at: datetime
+    code: int
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     id: int
     digest_id: int

@@ -10,6 +10,7 @@ import pytest
 
 from mailer.transports import SmtpConfig, SmtpTransport
 from paperboy.dispatch import BOUNCE_AFTER
+from store.types import Delivered
 from tests.papers import saved_papers
 from tests.smtp_server import smtp_server
 from tests.world import NOW, World, world
@@ -59,6 +60,29 @@ def test_codes_decide_retry_or_give_up(database_url: str) -> None:
         assert codes["d554@example.org"] == 554
         # Connections are reused: two workers, far fewer connections than messages.
         assert inbox.connections <= 4
+
+
+def test_sent_marks_ride_with_the_next_message_and_none_is_left_behind(
+    database_url: str,
+) -> None:
+    """One worker: each accepted message is marked sent in the next one's DATA-started commit,
+    or on its own when the next is refused before DATA or when there is no next one."""
+    with world(database_url) as w, smtp_server() as (port, inbox):
+        order = ["ok1@example.org", "r550@example.org", "ok2@example.org", "ok3@example.org"]
+        subscribe_all(w, order)
+        dispatcher = w.dispatcher()
+        dispatcher.compose()
+        report = dispatcher.deliver(lambda: smtp(port), workers=1)
+        assert (report.sent, report.failed) == (3, 1)
+        found = states(w)
+        assert found == {
+            "ok1@example.org": "sent",
+            "r550@example.org": "perm_failed",
+            "ok2@example.org": "sent",
+            "ok3@example.org": "sent",
+        }
+        assert all(d.sent_at is not None for d in w.ledger.deliveries() if d.state == "sent")
+        assert sorted(m["To"] for m in inbox.messages) == sorted(OK)
 
 
 def test_temporary_failures_are_retried_later_and_then_delivered(database_url: str) -> None:
@@ -161,7 +185,7 @@ def test_expired_leases_are_requeued_or_marked_unknown(
         (row,) = w.ledger.deliveries()
         assert row.state == ("unknown" if crash_after_data else "pending")
         # The dead sender's late write is fenced off.
-        assert not w.ledger.sent(claim, NOW + timedelta(minutes=7), 250)
+        assert not w.ledger.sent(Delivered(claim, NOW + timedelta(minutes=7), 250))
 
 
 def test_a_clean_stop_finishes_the_message_and_gives_back_the_rest(database_url: str) -> None:
