@@ -154,9 +154,11 @@ class SmtpTransport:
             self._smtp = self._connect()
         smtp = self._smtp
         try:
-            code, reply = smtp.mail(message.sender)
+            # Both addresses were validated and normalised before they were stored, so the
+            # commands are written as is (smtplib's mail()/rcpt() re-parse each address).
+            code, reply = smtp.docmd("MAIL", f"FROM:<{_address(message.sender)}>")
             self._check(code, reply, "MAIL FROM", smtp)
-            code, reply = smtp.rcpt(message.recipient)
+            code, reply = smtp.docmd("RCPT", f"TO:<{_address(message.recipient)}>")
             self._check(code, reply, "RCPT TO", smtp)
             before_data()
             code, reply = self._data(smtp, message.data)
@@ -202,6 +204,13 @@ class SmtpTransport:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._smtp.quit()
             self._smtp = None
+
+
+def _address(value: str) -> str:
+    """An address fit to go between < and > in an SMTP command (no command injection)."""
+    if not value or any(c in value for c in "\r\n<> ") or value.count("@") != 1:
+        raise SendError(f"not a usable address: {value!r}", code=None, permanent=True)
+    return value
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,6 +84,14 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql")):
             raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mailbox(cls, value: str) -> str:
+        address = parseaddr(value)[1]
+        if address.count("@") != 1 or any(c in value for c in "\r\n") or " " in address:
+            raise ValueError('must be an address such as "Paperboy <digest@example.org>"')
         return value
 
     @field_validator("hf_base_url", "public_url")

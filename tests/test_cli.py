@@ -112,6 +112,13 @@ def test_bad_setting_names_the_setting(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_sender_that_is_not_an_address_is_refused_at_start(tmp_path: Path) -> None:
+    result = run(tmp_path, "fetches", PAPERBOY_MAIL_FROM="Paperboy\r\nBcc: x@example.org")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: setting PAPERBOY_MAIL_FROM:")
+    assert "Traceback" not in result.stderr
+
+
 def test_bad_database_url_is_explained(tmp_path: Path) -> None:
     result = run(
         tmp_path, "papers", PAPERBOY_DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/x"

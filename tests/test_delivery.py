@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from mailer.transports import SmtpConfig, SmtpTransport
+from mailer.transports import SendError, SmtpConfig, SmtpTransport
+from mailer.types import Envelope
 from paperboy.dispatch import BOUNCE_AFTER
 from store.types import Delivered
 from tests.papers import saved_papers
@@ -229,3 +230,19 @@ def test_smtp_down_for_hours_then_everything_goes_out_once(database_url: str) ->
             assert later.deliver(lambda: smtp(port)).sent == 0
         assert sorted(m["To"] for m in inbox.messages) == sorted(OK)
         assert set(states(w).values()) == {"sent"}
+
+
+@pytest.mark.parametrize(
+    "recipient", ["x@example.org>\r\nRCPT TO:<y@example.org", "no-at-sign", "a b@example.org"]
+)
+def test_addresses_that_could_inject_smtp_commands_are_refused(recipient: str) -> None:
+    with smtp_server() as (port, inbox):
+        transport = smtp(port)
+        message = Envelope(
+            "digest@example.org", recipient, "<m@example.org>", b"Subject: x\r\n\r\nx\r\n"
+        )
+        with pytest.raises(SendError) as refused:
+            transport.send(message, lambda: None)
+        transport.close()
+    assert refused.value.permanent
+    assert inbox.messages == []
