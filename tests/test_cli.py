@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from store.engine import head_revision, make_engine, upgrade
 from tests.replay_server import replay_server
+from tests.smtp_server import free_port
 
 PAPERBOY = Path(sys.executable).with_name("paperboy")
 
@@ -235,3 +239,36 @@ def test_send_preview_and_deliveries(tmp_path: Path) -> None:
     preview = run(tmp_path, "digest", "preview", "eve@example.org", "-o", str(tmp_path / "p"))
     assert preview.returncode == 0, preview.stderr
     assert len(list((tmp_path / "p").glob("digest-eve_at_example.org-*.html"))) == 1
+
+
+def test_paperboy_web_serves_the_pages_until_sigterm(tmp_path: Path) -> None:
+    """`paperboy web`: the pages alone, for deployments that send with run-once."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")},
+        "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path / 'pb.db'}",
+        "PAPERBOY_WEB_PORT": str(port),
+        "PAPERBOY_SECRET_KEY": "web-test-secret-0123456789",
+        "HOME": str(tmp_path),
+    }
+    process = subprocess.Popen(
+        [str(PAPERBOY), "web"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "paperboy web did not start"
+                assert process.poll() is None, process.communicate()
+                time.sleep(0.1)
+        assert health.json() == {"status": "ok"}
+        assert "Sign up" in httpx.get(f"http://127.0.0.1:{port}/signup").text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=20)
+    # uvicorn shuts down gracefully, then re-raises the signal: systemd counts that as clean.
+    assert process.returncode in (0, -signal.SIGTERM), errors
+    assert "Traceback" not in errors

@@ -27,6 +27,7 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     assert [u.name for u in units] == [
         "paperboy-run.service",
         "paperboy-run.timer",
+        "paperboy-web.service",
         "paperboy.service",
     ]
     for unit in units:  # point ExecStart at this checkout's paperboy so the binary exists

@@ -87,18 +87,31 @@ def run_once(
         raise typer.Exit(1)
 
 
-def _start_web(st: State, engine: Engine) -> uvicorn.Server:
-    """The web pages in a thread beside the scheduler (one process, one lock)."""
+def _web_server(st: State, engine: Engine) -> uvicorn.Server:
     config = uvicorn.Config(
         build_web(st.settings, engine),
         host=st.settings.web_host,
         port=st.settings.web_port,
         log_level="warning",
     )
-    server = uvicorn.Server(config)
-    threading.Thread(target=server.run, name="web", daemon=True).start()
     out.print(f"web pages on http://{st.settings.web_host}:{st.settings.web_port}")
+    return uvicorn.Server(config)
+
+
+def _start_web(st: State, engine: Engine) -> uvicorn.Server:
+    """The web pages in a thread beside the scheduler (one process, one lock)."""
+    server = _web_server(st, engine)
+    threading.Thread(target=server.run, name="web", daemon=True).start()
     return server
+
+
+@app.command()
+def web(ctx: typer.Context) -> None:
+    """Serve only the web pages (sign-up, manage, unsubscribe, archive, feeds) on
+    PAPERBOY_WEB_HOST:PORT until SIGTERM: for a deployment that fetches and sends with
+    `run-once` from a timer or cron. Takes no lock; `paperboy serve` already includes them."""
+    st = state(ctx)
+    _web_server(st, st.engine()).run()
 
 
 def _queries(st: State) -> list[str]:
