@@ -9,6 +9,16 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own SQLite storage format
+
+
+def driver_instant(value: datetime, sqlite_style: bool) -> Any:
+    """What UTCDateTime hands the driver, for statements run with exec_driver_sql."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    utc = value.astimezone(UTC)
+    return utc.strftime(_SQLITE_DATETIME) if sqlite_style else utc
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in, timezone-aware UTC out, on SQLite (naive storage) and PostgreSQL."""

@@ -16,12 +16,24 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, Update, and_, bindparam, desc, func, select, update
+from sqlalchemy import (
+    Executable,
+    Table,
+    and_,
+    bindparam,
+    desc,
+    func,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from store.base import Repository
-from store.tables import DeliveryRow, DigestRow, SubscriberRow
+from store.columns import UTCDateTime, driver_instant
+from store.tables import WAITING, DeliveryRow, DigestRow, SubscriberRow
 from store.types import Claim, Delivered, Delivery, Digest, DigestRecord
 
 DIGESTS: Table = DigestRow.__table__  # type: ignore[attr-defined]
@@ -135,16 +147,12 @@ class Ledger(Repository):
     def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[Claim]:
         """Take up to ``limit`` due deliveries under a fresh lease token."""
         token = uuid.uuid4().hex
-        due = (
-            select(DELIVERIES.c.id)
-            .where(DELIVERIES.c.state.in_(CLAIMABLE), DELIVERIES.c.next_attempt_at <= now)
-            .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id)
-            .limit(limit)
-        )
         with self._begin() as connection:
-            if connection.dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            ids = list(connection.execute(due).scalars())
+            ids = list(
+                connection.execute(
+                    _due(connection.dialect.name), {"now": now, "limit": limit}
+                ).scalars()
+            )
             if not ids:
                 return []
             connection.execute(
@@ -163,21 +171,23 @@ class Ledger(Repository):
                     updated_at=now,
                 )
             )
-            rows = connection.execute(
-                select(  # only what sending needs: not the archive's HTML and text
-                    DELIVERIES.c.id,
-                    DELIVERIES.c.recipient,
-                    DELIVERIES.c.attempts,
-                    DELIVERIES.c.deadline,
-                    DIGESTS.c.id.label("digest_id"),
-                    DIGESTS.c.subscriber_id,
-                    DIGESTS.c.message_id,
-                    DIGESTS.c.message,
-                )
-                .join(DIGESTS, DIGESTS.c.id == DELIVERIES.c.digest_id)
-                .where(DELIVERIES.c.lease_owner == token)
-                .order_by(DELIVERIES.c.id)
-            ).all()
+        # Read the messages after the claim committed: the write lock is held for the ids only,
+        # not for reading a batch of 60 KB messages (other senders wait for that lock).
+        rows = self._rows(
+            select(  # only what sending needs: not the archive's HTML and text
+                DELIVERIES.c.id,
+                DELIVERIES.c.recipient,
+                DELIVERIES.c.attempts,
+                DELIVERIES.c.deadline,
+                DIGESTS.c.id.label("digest_id"),
+                DIGESTS.c.subscriber_id,
+                DIGESTS.c.message_id,
+                DIGESTS.c.message,
+            )
+            .join(DIGESTS, DIGESTS.c.id == DELIVERIES.c.digest_id)
+            .where(DELIVERIES.c.lease_owner == token)
+            .order_by(DELIVERIES.c.id)
+        )
         return [
             Claim(
                 delivery_id=r.id,
@@ -256,10 +266,20 @@ class Ledger(Repository):
             return self._fenced_in(connection, claim, values)
 
     def _fenced_in(self, connection: Connection, claim: Claim, values: dict[str, Any]) -> bool:
-        """Update the delivery only while this claim still holds its lease."""
-        params = {f"new_{name}": value for name, value in values.items()}
+        """Update the delivery only while this claim still holds its lease.
+
+        Run through the driver with values converted beforehand: on SQLite this runs while the
+        one write lock is held, which every other sender is waiting for.
+        """
+        sqlite_style = connection.dialect.name == "sqlite"
+        params = {
+            f"new_{name}": driver_instant(v, sqlite_style) if isinstance(v, datetime) else v
+            for name, v in values.items()
+        }
         params |= {"fence_id": claim.delivery_id, "fence_token": claim.token}
-        return bool(connection.execute(_fenced_update(tuple(values)), params).rowcount)
+        sql, order = _fenced_sql(connection, tuple(values))
+        bound: Any = tuple(params[name] for name in order) if order is not None else params
+        return bool(connection.exec_driver_sql(sql, bound).rowcount)
 
     def permanent_failures_in_a_row(self, recipient: str) -> int:
         """Consecutive perm_failed deliveries to an address, newest first, until a success."""
@@ -322,29 +342,56 @@ def _sent_values(delivered: Delivered) -> dict[str, Any]:
     }
 
 
-_FENCED: dict[tuple[str, ...], Update] = {}
+# The next due deliveries, read from the partial index of waiting ones (migration 0006): a few
+# index entries instead of sorting every waiting row while holding the write lock. SQLite's
+# planner prefers the plain state index unless told; PostgreSQL skips rows other senders lock.
+_DUE_SQLITE = text(
+    "SELECT id FROM deliveries INDEXED BY ix_deliveries_due "
+    "WHERE state IN ('pending', 'temp_failed') AND next_attempt_at <= :now "
+    "ORDER BY next_attempt_at, id LIMIT :limit"
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("limit"))
+assert WAITING in str(_DUE_SQLITE)  # the partial index's own condition, word for word
+_DUE = (
+    select(DELIVERIES.c.id)
+    .where(text(WAITING), DELIVERIES.c.next_attempt_at <= bindparam("now"))
+    .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
 
 
-def _fenced_update(names: tuple[str, ...]) -> Update:
-    """``UPDATE deliveries SET <names> WHERE <the claim's fence>``, built once per column set.
+def _due(dialect: str) -> Executable:
+    return _DUE_SQLITE if dialect == "sqlite" else _DUE
+
+
+_FENCED: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _fenced_sql(
+    connection: Connection, names: tuple[str, ...]
+) -> tuple[str, tuple[str, ...] | None]:
+    """``UPDATE deliveries SET <names> WHERE <the claim's fence>`` compiled once per dialect and
+    column set, with the parameter order for positional drivers (None: named parameters).
 
     Two of these run per message sent; building the statement anew each time was most of the
     sender's CPU (bench/RESULTS.md).
     """
-    statement = _FENCED.get(names)
-    if statement is None:
-        statement = _FENCED[names] = (
+    key = (connection.dialect.name, names)
+    found = _FENCED.get(key)
+    if found is None:
+        statement = (
             update(DELIVERIES)
             .where(
                 DELIVERIES.c.id == bindparam("fence_id"),
                 DELIVERIES.c.lease_owner == bindparam("fence_token"),
-                DELIVERIES.c.state == "sending",
+                DELIVERIES.c.state == literal_column("'sending'"),
             )
-            .values(
-                {name: bindparam(f"new_{name}", type_=DELIVERIES.c[name].type) for name in names}
-            )
+            .values({name: bindparam(f"new_{name}") for name in names})
         )
-    return statement
+        compiled = statement.compile(dialect=connection.dialect)
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        found = _FENCED[key] = (str(compiled), order)
+    return found
 
 
 def _aware(value: datetime) -> datetime:

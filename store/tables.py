@@ -14,10 +14,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
 from store.columns import UTCDateTime
+
+WAITING = "state IN ('pending', 'temp_failed')"  # deliveries a sender may claim
 
 
 def _utc(*, nullable: bool = False, index: bool = False) -> Any:
@@ -178,6 +181,15 @@ class DeliveryRow(SQLModel, table=True):
     """The delivery ledger: pending -> sending -> sent | temp_failed | perm_failed | unknown."""
 
     __tablename__ = "deliveries"
+    __table_args__ = (  # the waiting deliveries in claiming order (migration 0006)
+        Index(
+            "ix_deliveries_due",
+            "next_attempt_at",
+            "id",
+            sqlite_where=text(WAITING),
+            postgresql_where=text(WAITING),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     digest_id: int = Field(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from scraper.models import ScrapedPaper
-from store.columns import UTCDateTime
+from store.columns import UTCDateTime, driver_instant
 from store.tables import ObservationRow, PaperRow
 from store.types import ObservationUpsert, PaperUpsert
 
@@ -44,7 +44,6 @@ _KEEP_IF_MISSING = (
 )
 _ALWAYS = ("title", "upvotes", "last_seen_at")
 _LISTS = ("authors", "ai_keywords", "media_urls")
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own SQLite storage format
 
 _SCRAPED_FIELDS = tuple(f.name for f in fields(ScrapedPaper))
 _scraped = attrgetter(*_SCRAPED_FIELDS)
@@ -165,7 +164,7 @@ def _execute(connection: Connection, prepared: _Prepared, rows: list[tuple[Any, 
             if value is not None:
                 converted = instants.get(value)
                 if converted is None:
-                    converted = instants[value] = _instant(value, sqlite_style)
+                    converted = instants[value] = driver_instant(value, sqlite_style)
                 values[i] = converted
         for i in prepared.lists:
             values[i] = orjson.dumps(values[i]).decode() if values[i] else "[]"
@@ -176,10 +175,3 @@ def _execute(connection: Connection, prepared: _Prepared, rows: list[tuple[Any, 
         else:
             params.append(tuple(values))
     connection.exec_driver_sql(prepared.sql, params)
-
-
-def _instant(value: datetime, sqlite_style: bool) -> Any:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    utc = value.astimezone(UTC)
-    return utc.strftime(_SQLITE_DATETIME) if sqlite_style else utc
