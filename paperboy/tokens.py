@@ -36,6 +36,10 @@ class TokenError(PaperboyError):
     """A token is forged, expired, or made for another purpose."""
 
 
+class TokenExpired(TokenError):
+    """A genuine token past its age: the page may offer a fresh one."""
+
+
 class Tokens:
     def __init__(self, secret: str, clock: Clock = system_clock) -> None:
         if len(secret) < 16:
@@ -50,7 +54,7 @@ class Tokens:
         try:
             value = self._serializer(purpose).loads(token, max_age=MAX_AGE[purpose])
         except SignatureExpired as e:
-            raise TokenError("this link has expired", hint="ask for a fresh link") from e
+            raise TokenExpired("this link has expired", hint="ask for a fresh link") from e
         except BadSignature as e:
             raise TokenError("this link is not valid", hint="use the link from your email") from e
         if not isinstance(value, int | str):

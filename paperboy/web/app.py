@@ -42,14 +42,21 @@ def create_app(context: WebContext) -> FastAPI:
             )
         return JSONResponse({"status": "ok"})
 
+    # The only files served are the ones shipped, read once here; a name is looked up, never
+    # joined to a path.
+    files = {
+        path.name: (path.read_bytes(), _STATIC_TYPES[path.suffix])
+        for path in STATIC.iterdir()
+        if path.suffix in _STATIC_TYPES
+    }
+
     @app.get("/static/{name}")
     def static(name: str) -> Response:
-        path = STATIC / name
-        kind = _STATIC_TYPES.get(path.suffix)
-        if kind is None or path.parent != STATIC or not path.is_file():
+        if name not in files:
             return site.message("Not found", "There is no such file.", status=404)
+        body, kind = files[name]
         headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"}
-        return Response(path.read_bytes(), media_type=kind, headers=headers)
+        return Response(body, media_type=kind, headers=headers)
 
     @app.get("/u/{token}")
     def unsubscribe_page(token: str) -> HTMLResponse:

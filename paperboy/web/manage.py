@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from paperboy import subscribers as rules
 from paperboy.errors import InputError
 from paperboy.subscribers import WEEKDAYS, Status
-from paperboy.tokens import MAX_AGE, Purpose, TokenError
+from paperboy.tokens import MAX_AGE, Purpose, TokenError, TokenExpired
 from paperboy.web.preview import Preview, preview
 from paperboy.web.security import SECURITY_HEADERS
-from paperboy.web.site import FREQUENCIES, WEEKDAY_CHOICES, Site, attempt, zones
+from paperboy.web.site import Site, attempt
 from store.types import Subscriber
 
 FLASH = {
@@ -57,7 +57,7 @@ def routes(site: Site) -> APIRouter:
         try:
             subscriber = site.subscriber_of(Purpose.MANAGE, token)
         except TokenError as e:
-            if "expired" in e.message:
+            if isinstance(e, TokenExpired):
                 return site.page(
                     request,
                     "link",
@@ -105,9 +105,6 @@ def routes(site: Site) -> APIRouter:
             base=f"/m/{token}",
             form=settings_form or _settings_form(subscriber),
             settings_error=settings_error,
-            zones=zones(),
-            frequencies=FREQUENCIES,
-            weekdays=WEEKDAY_CHOICES,
             link_days=(MAX_AGE[Purpose.MANAGE] or 0) // (24 * 3600),
         )
 

@@ -36,7 +36,6 @@ def routes(site: Site) -> APIRouter:
             "papers",
             title="Recent papers",
             entries=[paper_entry(p) for p in papers],
-            total=len(papers),
             days=RECENT_DAYS,
             since=since.strftime("%d %B %Y"),
         )

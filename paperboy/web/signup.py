@@ -17,12 +17,9 @@ from paperboy.subscribers import Status
 from paperboy.tokens import Purpose, TokenError
 from paperboy.web.preview import preview
 from paperboy.web.site import (
-    FREQUENCIES,
-    WEEKDAY_CHOICES,
     Site,
     attempt,
     schedule_text,
-    zones,
 )
 from store.types import NewProfile, NewSubscriber, Subscriber, SubscriberSettings
 
@@ -42,9 +39,6 @@ def routes(site: Site) -> APIRouter:
             title="Sign up",
             form=form,
             errors=errors,
-            zones=zones(),
-            frequencies=FREQUENCIES,
-            weekdays=WEEKDAY_CHOICES,
         )
 
     @router.get("/signup")
@@ -180,17 +174,19 @@ def _sign_up(site: Site, address: str, chosen: SubscriberSettings, profile: NewP
     now = site.clock()
     existing = site.people.get(address)
     if existing is None:
-        subscriber = site.people.add(
-            NewSubscriber(address, Status.PENDING, chosen, (profile,)), now
-        )
-    elif existing.status in (Status.PENDING, Status.UNSUBSCRIBED):
-        subscriber = site.people.restart_signup(existing.id, chosen, (profile,), now)
+        try:
+            new = site.people.add(NewSubscriber(address, Status.PENDING, chosen, (profile,)), now)
+        except InputError:  # the same address signed up a moment ago, in another request
+            existing = site.people.require(address)
+        else:
+            site.mailer.confirmation(new, profile.query, schedule_text(new))
+            return
+    if existing.status in (Status.PENDING, Status.UNSUBSCRIBED):
+        again = site.people.restart_signup(existing.id, chosen, (profile,), now)
+        site.mailer.confirmation(again, profile.query, schedule_text(again))
     elif existing.status in (Status.ACTIVE, Status.PAUSED):
         site.mailer.manage_link(existing, already=True)
-        return
-    else:  # bounced: the address does not take our mail; say nothing different
-        return
-    site.mailer.confirmation(subscriber, profile.query, schedule_text(subscriber))
+    # bounced: the address does not take our mail; nothing is sent, and the page says the same
 
 
 def _waiting(site: Site, token: str) -> Subscriber | HTMLResponse:

@@ -94,6 +94,10 @@ class Site:
         self.csrf = Csrf(context.tokens)
         self.limiter = RateLimiter(context.clock, context.limits)
         self.templates: Environment = environment()
+        # The choices every settings form offers, the same on every page.
+        self.templates.globals.update(
+            zones=zones(), frequencies=FREQUENCIES, weekdays=WEEKDAY_CHOICES
+        )
 
     # -- answering ---------------------------------------------------------------------------
 
