@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperboy.errors import StoreError
+from store.engine import READ_ONLY, write_lock
 
 
 class Repository:
@@ -21,12 +22,14 @@ class Repository:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reader = engine.execution_options(**{READ_ONLY: True})
+        self._write_lock = write_lock(engine)
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
         """A transaction: committed at the end of the block, rolled back on any error."""
         try:
-            with self._engine.begin() as connection:
+            with self._write_lock, self._engine.begin() as connection:
                 yield connection
         except SQLAlchemyError as e:
             if isinstance(e, IntegrityError) and self._integrity_passes:
@@ -35,7 +38,7 @@ class Repository:
 
     def _rows(self, query: Any) -> list[Any]:
         try:
-            with self._engine.connect() as connection:
+            with self._reader.connect() as connection:
                 return list(connection.execute(query))
         except SQLAlchemyError as e:
             raise StoreError(

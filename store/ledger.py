@@ -155,38 +155,11 @@ class Ledger(Repository):
             if not ids:
                 return []
             connection.execute(
-                update(DELIVERIES)
-                .where(  # re-checked: another sender may have claimed and finished it meanwhile
-                    DELIVERIES.c.id.in_(ids),
-                    text(WAITING),
-                    DELIVERIES.c.next_attempt_at <= now,
-                )
-                .values(
-                    state="sending",
-                    lease_owner=token,
-                    lease_until=now + lease,
-                    data_started_at=None,
-                    attempts=DELIVERIES.c.attempts + 1,
-                    updated_at=now,
-                )
+                _CLAIM, {"ids": ids, "now": now, "token": token, "until": now + lease}
             )
         # Read the messages after the claim committed: the write lock is held for the ids only,
         # not for reading a batch of 60 KB messages (other senders wait for that lock).
-        rows = self._rows(
-            select(  # only what sending needs: not the archive's HTML and text
-                DELIVERIES.c.id,
-                DELIVERIES.c.recipient,
-                DELIVERIES.c.attempts,
-                DELIVERIES.c.deadline,
-                DIGESTS.c.id.label("digest_id"),
-                DIGESTS.c.subscriber_id,
-                DIGESTS.c.message_id,
-                DIGESTS.c.message,
-            )
-            .join(DIGESTS, DIGESTS.c.id == DELIVERIES.c.digest_id)
-            .where(DELIVERIES.c.lease_owner == token)
-            .order_by(DELIVERIES.c.id)
-        )
+        rows = self._rows(_CLAIMED.params(token=token))
         return [
             Claim(
                 delivery_id=r.id,
@@ -355,6 +328,41 @@ _DUE = (
     .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
+)
+
+
+# Built once: a claim runs every few messages, and building these anew (coercing every clause)
+# cost more than running them.
+_CLAIM = (
+    update(DELIVERIES)
+    .where(  # re-checked: another sender may have claimed and finished it meanwhile
+        DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+        text(WAITING),
+        DELIVERIES.c.next_attempt_at <= bindparam("now", type_=UTCDateTime()),
+    )
+    .values(
+        state="sending",
+        lease_owner=bindparam("token"),
+        lease_until=bindparam("until", type_=UTCDateTime()),
+        data_started_at=None,
+        attempts=DELIVERIES.c.attempts + 1,
+        updated_at=bindparam("now", type_=UTCDateTime()),
+    )
+)
+_CLAIMED = (
+    select(  # only what sending needs: not the archive's HTML and text
+        DELIVERIES.c.id,
+        DELIVERIES.c.recipient,
+        DELIVERIES.c.attempts,
+        DELIVERIES.c.deadline,
+        DIGESTS.c.id.label("digest_id"),
+        DIGESTS.c.subscriber_id,
+        DIGESTS.c.message_id,
+        DIGESTS.c.message,
+    )
+    .join(DIGESTS, DIGESTS.c.id == DELIVERIES.c.digest_id)
+    .where(DELIVERIES.c.lease_owner == bindparam("token"))
+    .order_by(DELIVERIES.c.id)
 )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+import threading
 from datetime import UTC, timedelta
 
 import pytest
@@ -173,3 +175,53 @@ def test_upgrading_an_older_schema_keeps_the_papers(database_url: str) -> None:
     assert current_revision(engine) == head_revision()
     assert SqlStore(engine).count_papers() == 37
     engine.dispose()
+
+
+def test_sqlite_reads_do_not_wait_for_a_writer(sqlite_store: SqlStore, sqlite_url: str) -> None:
+    """A read runs on its WAL snapshot while another process holds the write lock.
+
+    (Reads used to begin IMMEDIATE like writes: they queued behind every writer, up to the
+    30-second busy timeout.)
+    """
+    sqlite_store.ingest(batch(MAY_8, view=View.DAY, period="2026-05-08"))
+    writer = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("DELETE FROM observations")  # not committed: the reader must not see it
+    counts: list[int] = []
+    reader = threading.Thread(
+        target=lambda: counts.extend(
+            [sqlite_store.count_papers(), len(sqlite_store.observations_of(MAY_8[0].arxiv_id))]
+        ),
+        daemon=True,
+    )
+    try:
+        reader.start()
+        reader.join(timeout=10)  # the busy timeout is 30 s: waiting for the lock would show
+        assert not reader.is_alive(), "the read waited for the write lock"
+        assert counts == [37, 1]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        reader.join()
+
+
+def test_sqlite_writers_in_one_process_take_turns_without_sleeping(sqlite_store: SqlStore) -> None:
+    """Threads writing at once all succeed (they queue on the engine's lock, then SQLite's)."""
+    errors: list[BaseException] = []
+
+    def write(day: int) -> None:
+        try:
+            sqlite_store.ingest(
+                batch(with_upvotes(MAY_8, day), view=View.DAY, period=f"2026-05-{day:02d}")
+            )
+        except BaseException as e:  # collected for the assertion
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(day,)) for day in range(1, 21)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sqlite_store.count_papers() == 37
+    assert sqlite_store.count_observations() == 37 * 20
