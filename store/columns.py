@@ -9,15 +9,15 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own SQLite storage format
-
 
 def driver_instant(value: datetime, sqlite_style: bool) -> Any:
     """What UTCDateTime hands the driver, for statements run with exec_driver_sql."""
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
     utc = value.astimezone(UTC)
-    return utc.strftime(_SQLITE_DATETIME) if sqlite_style else utc
+    # SQLAlchemy's own SQLite storage text, "2026-07-01 00:00:00.000000" (as "%Y-%m-%d
+    # %H:%M:%S.%f" gives it; isoformat is several times faster than strftime).
+    return utc.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite_style else utc
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -69,7 +69,9 @@ def _sqlite_begin(connection: Any) -> None:
     READ_ONLY begin a plain (deferred) transaction: in WAL mode a reader never waits for writers.
     """
     read_only = connection.get_execution_options().get(READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    # Straight to the driver: this runs once per transaction, and a write transaction per
+    # message is the sender's ledger cost (SQLAlchemy's execution pipeline adds nothing here).
+    connection.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def write_lock(engine: Engine) -> AbstractContextManager[Any]:
