@@ -99,15 +99,13 @@ class Ledger(Repository):
         return found
 
     def digest(self, digest_id: int) -> Digest | None:
-        rows = self._rows(select(DIGESTS).where(DIGESTS.c.id == digest_id))
-        return _digest(rows[0]._mapping) if rows else None
+        return self._one_digest(select(DIGESTS).where(DIGESTS.c.id == digest_id))
 
     def digest_for(self, subscriber_id: int, period: str) -> Digest | None:
         query = select(DIGESTS).where(
             DIGESTS.c.subscriber_id == subscriber_id, DIGESTS.c.period == period
         )
-        rows = self._rows(query)
-        return _digest(rows[0]._mapping) if rows else None
+        return self._one_digest(query)
 
     def latest_digest(self, subscriber_id: int) -> Digest | None:
         query = (
@@ -116,8 +114,11 @@ class Ledger(Repository):
             .order_by(desc(DIGESTS.c.id))
             .limit(1)
         )
-        rows = self._rows(query)
-        return _digest(rows[0]._mapping) if rows else None
+        return self._one_digest(query)
+
+    def _one_digest(self, query: Any) -> Digest | None:
+        row = self._first(query)
+        return _digest(row) if row is not None else None
 
     # -- deliveries --------------------------------------------------------------------------
 
@@ -331,6 +332,10 @@ _DUE = (
 )
 
 
+def _due(dialect: str) -> Executable:
+    return _DUE_SQLITE if dialect == "sqlite" else _DUE
+
+
 # Built once: a claim runs every few messages, and building these anew (coercing every clause)
 # cost more than running them.
 _CLAIM = (
@@ -364,10 +369,6 @@ _CLAIMED = (
     .where(DELIVERIES.c.lease_owner == bindparam("token"))
     .order_by(DELIVERIES.c.id)
 )
-
-
-def _due(dialect: str) -> Executable:
-    return _DUE_SQLITE if dialect == "sqlite" else _DUE
 
 
 _FENCED: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}

@@ -153,8 +153,8 @@ class SqlStore(Repository):
             query = query.where(FETCHES.c.source == source)
         if period is not None:
             query = query.where(FETCHES.c.period == period)
-        rows = self._rows(query)
-        return _fetch(rows[0]._mapping) if rows else None
+        row = self._first(query)
+        return _fetch(row) if row is not None else None
 
     def count_papers(self) -> int:
         return int(self._scalar(select(func.count()).select_from(PAPERS)))
