@@ -35,7 +35,14 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(
+                    f"cannot create the folder of the SQLite database {folder}: {e.strerror}",
+                    hint="point PAPERBOY_DATABASE_URL at a folder this user can write",
+                ) from e
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

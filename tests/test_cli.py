@@ -132,6 +132,16 @@ def test_bad_database_url_is_explained(tmp_path: Path) -> None:
     assert "PAPERBOY_DATABASE_URL" in result.stderr
 
 
+def test_unwritable_sqlite_folder_is_explained(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run(tmp_path, "papers", PAPERBOY_DATABASE_URL=f"sqlite:///{blocker}/sub/pb.db")
+    assert result.returncode == 1
+    assert "error: cannot create the folder of the SQLite database" in result.stderr
+    assert "PAPERBOY_DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_papers_list_filter_and_show(tmp_path: Path) -> None:
     assert run(tmp_path, "demo").returncode == 0
     listing = run(tmp_path, "papers", "--search", "llama 3 herd", "--limit", "5")
