@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.sink import serve  # noqa: E402
-from mailer.transports import SmtpConfig, SmtpTransport  # noqa: E402
+from mailer.smtp import SmtpConfig, SmtpTransport  # noqa: E402
 from paperboy.clock import fixed_clock  # noqa: E402
 from store.types import NewSubscriber  # noqa: E402
 from tests.world import NOW, world  # noqa: E402
@@ -75,14 +75,14 @@ class OnePerMessage:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
 
-    def send(self, message: Any, before_data: Any) -> int:
+    async def send(self, message: Any, before_data: Any) -> int:
         transport = SmtpTransport(self.config)
         try:
-            return transport.send(message, before_data)
+            return await transport.send(message, before_data)
         finally:
-            transport.close()
+            await transport.close()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from email.utils import parseaddr
 
 from mailer.message import build_plain
-from mailer.transports import Transport
+from mailer.transports import Transport, send_now
 from mailer.types import Envelope
 
 
@@ -37,9 +37,5 @@ def send_plain(
         message_id=message_id,
         date=date,
     )
-    transport = transports()
-    try:
-        transport.send(Envelope(address, recipient, message_id, data), lambda: None)
-    finally:
-        transport.close()
+    send_now(transports(), Envelope(address, recipient, message_id, data))
     return message_id

@@ -4,18 +4,25 @@ compose: who is due (paperboy.schedule) -> their new matching papers (paperboy.p
 content (paperboy.digest) -> HTML and text (mailer.render) -> a digest row and a pending delivery
 (store.ledger), one transaction each. deliver: claim, send, record, under leases; any number of
 senders can run at once. Re-running either after a crash never sends a period twice.
+
+Delivery runs every connection of a sender on one event loop; the ledger's calls, which block,
+run in order on one thread of their own (see _LedgerThread).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import random
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
+from typing import ParamSpec, TypeVar
 from urllib.parse import quote, urlsplit
 
 from mailer.message import build, clean_subject
@@ -25,6 +32,7 @@ from mailer.types import DigestEntry, Envelope, OutgoingEmail
 from paperboy import digest as digests
 from paperboy import schedule
 from paperboy.clock import Clock
+from paperboy.errors import PaperboyError
 from paperboy.profiles.matcher import Match, Matcher, ProfileSpec
 from paperboy.tokens import MAX_AGE, Purpose, Tokens
 from store.ledger import Ledger
@@ -33,6 +41,8 @@ from store.subscribers import SubscriberStore
 from store.types import Claim, Delivered, DigestRecord, Subscriber
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 BOUNCE_AFTER = 3  # permanent failures in a row before an address is suppressed
 FRESH_FOR = timedelta(hours=36)  # a digest needs a good fetch this recent
 
@@ -44,7 +54,7 @@ class MailConfig:
     max_bytes: int = 95_000
     workers: int = 4
     lease: timedelta = timedelta(minutes=5)
-    batch: int = 10  # deliveries a worker claims at a time (each holds its message in memory)
+    batch: int = 10  # deliveries claimed at a time (up to twice that wait, messages in memory)
 
     @property
     def domain(self) -> str:
@@ -233,49 +243,84 @@ class Dispatcher:
     # -- deliver -----------------------------------------------------------------------------
 
     def deliver(self, transports: Callable[[], Transport], *, workers: int | None = None) -> Report:
-        """Send every due delivery with a few workers, each on its own (reused) connection."""
+        """Send every due delivery over a few connections at once, each reused for many."""
         report = Report()
         report.requeued, report.unknown = self._ledger.reclaim(self._clock())
-        lock = threading.Lock()
         count = max(1, workers or self._config.workers)
-        threads = [
-            threading.Thread(target=self._worker, args=(transports, report, lock), daemon=True)
-            for _ in range(count)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        asyncio.run(self._deliver(transports, count, report))
         return report
 
-    def _worker(
-        self, transports: Callable[[], Transport], report: Report, lock: threading.Lock
+    async def _deliver(
+        self, transports: Callable[[], Transport], count: int, report: Report
     ) -> None:
-        transport = transports()
+        # One feeder claims batches ahead into a short queue that every connection takes from:
+        # a connection never waits for a claim of its own, and claims (which read their
+        # messages) never pile up in front of the ledger calls that messages wait on.
+        queue: asyncio.Queue[Claim | None] = asyncio.Queue(maxsize=2 * self._config.batch)
+        with _LedgerThread() as ledger:
+            feeder = asyncio.create_task(self._feed(queue, count, ledger))
+            outcomes = await asyncio.gather(
+                *(self._worker(transports(), queue, report, ledger) for _ in range(count)),
+                return_exceptions=True,
+            )
+            feeder.cancel()  # it is done, unless every connection stopped early
+            outcomes.append((await asyncio.gather(feeder, return_exceptions=True))[0])
+            while not queue.empty():  # claimed, never started: back to the queue at once
+                if (claim := queue.get_nowait()) is not None:
+                    await ledger(self._ledger.release, claim, self._clock())
+        for outcome in outcomes:
+            if isinstance(outcome, PaperboyError):  # the store failed: the CLI says why
+                report.errors.append(str(outcome))
+            elif isinstance(outcome, BaseException) and not isinstance(
+                outcome, asyncio.CancelledError
+            ):
+                raise outcome  # a bug, not a refusal or a store error: let it be seen
+
+    async def _feed(
+        self, queue: asyncio.Queue[Claim | None], count: int, ledger: _LedgerThread
+    ) -> None:
+        try:
+            while not self.stopping.is_set() and (
+                claims := await ledger(
+                    self._ledger.claim,
+                    self._clock(),
+                    lease=self._config.lease,
+                    limit=self._config.batch,
+                )
+            ):
+                for claim in claims:
+                    await queue.put(claim)
+        finally:
+            for _ in range(count):  # one "no more" for each connection
+                await queue.put(None)
+
+    async def _worker(
+        self,
+        transport: Transport,
+        queue: asyncio.Queue[Claim | None],
+        report: Report,
+        ledger: _LedgerThread,
+    ) -> None:
         # The last message the server accepted, not yet marked sent: that mark rides along with
         # the next message's "DATA started" (one commit per message), or is written on its own
         # when there is no next one. A crash in between leaves it "unknown", never sent twice.
         pending: list[Delivered] = []
         try:
-            while not self.stopping.is_set() and (
-                claims := self._ledger.claim(
-                    self._clock(), lease=self._config.lease, limit=self._config.batch
-                )
-            ):
-                for claim in claims:
-                    if self.stopping.is_set():  # not started: back to the queue, at once
-                        self._ledger.release(claim, self._clock())
-                        continue
-                    outcome = self._send_one(transport, claim, pending)
-                    with lock:
-                        setattr(report, outcome, getattr(report, outcome) + 1)
+            while (claim := await queue.get()) is not None:
+                if self.stopping.is_set():  # not started: back to the queue, at once
+                    await ledger(self._ledger.release, claim, self._clock())
+                    continue
+                outcome = await self._send_one(transport, claim, pending, ledger)
+                setattr(report, outcome, getattr(report, outcome) + 1)
         finally:
             try:
-                self._flush(pending)
+                await ledger(self._flush, pending)
             finally:
-                transport.close()
+                await transport.close()
 
-    def _send_one(self, transport: Transport, claim: Claim, pending: list[Delivered]) -> str:
+    async def _send_one(
+        self, transport: Transport, claim: Claim, pending: list[Delivered], ledger: _LedgerThread
+    ) -> str:
         message = Envelope(
             sender=self._sender,
             recipient=claim.recipient,
@@ -283,18 +328,22 @@ class Dispatcher:
             data=claim.message,
         )
 
-        def before_data() -> None:
+        async def before_data() -> None:
             delivered = pending.pop() if pending else None
-            if not self._ledger.data_started(claim, self._clock(), delivered=delivered):
+            started = await ledger(
+                self._ledger.data_started, claim, self._clock(), delivered=delivered
+            )
+            if not started:
                 raise LeaseLost
 
         try:
-            code = transport.send(message, before_data)
+            code = await transport.send(message, before_data)
         except LeaseLost:
             return "requeued"
         except SendError as e:
-            self._flush(pending)  # refused before DATA: the previous mark goes on its own
-            return self._refused(claim, e)
+            # Refused before DATA: the previous message's mark is written on its own.
+            await ledger(self._flush, pending)
+            return await ledger(self._refused, claim, e)
         pending.append(Delivered(claim, self._clock(), code))
         return "sent"
 
@@ -345,6 +394,24 @@ class Dispatcher:
 
 class LeaseLost(Exception):
     """Another sender took this delivery over: stop before DATA."""
+
+
+class _LedgerThread:
+    """Runs the ledger's calls, which block (SQLAlchemy on SQLite or psycopg), in order on one
+    thread of their own, so that the event loop keeps every connection moving meanwhile."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="ledger")
+
+    async def __call__(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(call, *args, **kwargs))
+
+    def __enter__(self) -> _LedgerThread:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._executor.shutdown()
 
 
 def _timing(s: Subscriber) -> schedule.Timing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import Engine
 
-from mailer.transports import SendError, SmtpConfig, SmtpTransport
+from mailer.smtp import SmtpConfig, SmtpTransport
+from mailer.transports import SendError
 from paperboy.errors import PaperboyError
 from paperboy.settings import Settings
 from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
@@ -84,13 +86,10 @@ def _mail(settings: Settings) -> Check:
         timeout=10,
         verify_tls=settings.smtp_verify_tls,
     )
-    transport = SmtpTransport(config)
     try:
-        transport.check()
+        asyncio.run(_smtp_check(SmtpTransport(config)))
     except SendError as e:
         return Check("mail", "fail", e.message)
-    finally:
-        transport.close()
     login = " and logged in" if settings.smtp_username else ""
     return Check("mail", "ok", f"SMTP {settings.smtp_host}:{settings.smtp_port} answered{login}")
 
@@ -154,3 +153,10 @@ def _deliveries(ledger: Ledger) -> Check:
     stuck = counts.get("unknown", 0) + counts.get("perm_failed", 0)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet"
     return Check("deliveries", "warn" if stuck else "ok", summary)
+
+
+async def _smtp_check(transport: SmtpTransport) -> None:
+    try:
+        await transport.check()
+    finally:
+        await transport.close()

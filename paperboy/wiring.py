@@ -9,13 +9,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from mailer.transports import (
-    NullTransport,
-    OutboxTransport,
-    SmtpConfig,
-    SmtpTransport,
-    Transport,
-)
+from mailer.smtp import SmtpConfig, SmtpTransport
+from mailer.transports import NullTransport, OutboxTransport, Transport
 from paperboy.alerts import AlertConfig
 from paperboy.clock import Clock, system_clock
 from paperboy.dispatch import Dispatcher, MailConfig

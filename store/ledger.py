@@ -160,7 +160,7 @@ class Ledger(Repository):
             )
         # Read the messages after the claim committed: the write lock is held for the ids only,
         # not for reading a batch of 60 KB messages (other senders wait for that lock).
-        rows = self._rows(_CLAIMED.params(token=token))
+        rows = self._rows(_CLAIMED.params(ids=ids, token=token))
         return [
             Claim(
                 delivery_id=r.id,
@@ -366,7 +366,10 @@ _CLAIMED = (
         DIGESTS.c.message,
     )
     .join(DIGESTS, DIGESTS.c.id == DELIVERIES.c.digest_id)
-    .where(DELIVERIES.c.lease_owner == bindparam("token"))
+    .where(  # by key (lease_owner has no index: the ledger keeps every delivery ever made)
+        DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+        DELIVERIES.c.lease_owner == bindparam("token"),
+    )
     .order_by(DELIVERIES.c.id)
 )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from mailer.transports import SmtpConfig, SmtpTransport
+from mailer.smtp import SmtpConfig, SmtpTransport
 from paperboy.tokens import Tokens
 from paperboy.web.app import WebContext, create_app
 from paperboy.web.mails import PageMailer

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from mailer.transports import SendError, SmtpConfig, SmtpTransport
+from mailer.smtp import SmtpConfig, SmtpTransport
+from mailer.transports import SendError, send_now
 from mailer.types import Envelope
 from paperboy.dispatch import BOUNCE_AFTER
 from store.types import Delivered
@@ -242,7 +243,6 @@ def test_addresses_that_could_inject_smtp_commands_are_refused(recipient: str) -
             "digest@example.org", recipient, "<m@example.org>", b"Subject: x\r\n\r\nx\r\n"
         )
         with pytest.raises(SendError) as refused:
-            transport.send(message, lambda: None)
-        transport.close()
+            send_now(transport, message)
     assert refused.value.permanent
     assert inbox.messages == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from mailer.transports import SendError, SmtpConfig, SmtpTransport
+from mailer.smtp import SmtpConfig, SmtpTransport
+from mailer.transports import SendError, send_now
 from mailer.types import Envelope
 from tests.smtp_server import Inbox, _Handler, free_port
 
@@ -89,11 +91,17 @@ def test_tls_and_auth(certificate: tuple[str, str], implicit: bool) -> None:
             password="s3cret",
             verify_tls=False,
         )
-        transport = SmtpTransport(config)
         marks: list[str] = []
-        assert transport.send(MESSAGE, lambda: marks.append("data")) == 250
-        assert transport.send(MESSAGE, lambda: marks.append("data")) == 250
-        transport.close()
+
+        async def mark() -> None:
+            marks.append("data")
+
+        async def twice(transport: SmtpTransport) -> list[int]:
+            codes = [await transport.send(MESSAGE, mark) for _ in range(2)]
+            await transport.close()
+            return codes
+
+        assert asyncio.run(twice(SmtpTransport(config))) == [250, 250]
     assert marks == ["data", "data"]
     assert len(inbox.to("reader@example.org")) == 2
     # One connection for both messages (EHLO is sent again after STARTTLS).
@@ -108,7 +116,7 @@ def test_a_wrong_password_is_a_clear_error(certificate: tuple[str, str]) -> None
             "127.0.0.1", port, "starttls", username="paperboy", password="nope", verify_tls=False
         )
         with pytest.raises(SendError, match=r"the SMTP server refused our login \(535\)"):
-            SmtpTransport(config).send(MESSAGE, lambda: None)
+            send_now(SmtpTransport(config), MESSAGE)
     assert inbox.messages == []
 
 
@@ -116,4 +124,4 @@ def test_an_untrusted_certificate_is_refused_by_default(certificate: tuple[str, 
     with server(certificate, implicit=False) as (port, _):
         config = SmtpConfig("127.0.0.1", port, "starttls")
         with pytest.raises(SendError, match="cannot reach the SMTP server"):
-            SmtpTransport(config).send(MESSAGE, lambda: None)
+            send_now(SmtpTransport(config), MESSAGE)

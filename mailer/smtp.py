@@ -1,0 +1,302 @@
+"""An SMTP client on asyncio streams: STARTTLS, implicit TLS, plain, AUTH, one reused connection.
+
+Written by hand because what it must do is small and its cost per message is the sender's
+budget: smtplib blocks a thread per connection (a pool of 64 threads spent ~2 ms of CPU a
+message contending for the GIL), and aiosmtplib runs two regular expressions over every
+message. Here a message costs a few writes, four replies read, and one C-level replace for
+dot-stuffing (bench/RESULTS.md, "send").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import socket
+import ssl
+from dataclasses import dataclass
+
+from mailer.transports import AsyncBeforeData, SendError, is_permanent
+from mailer.types import Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: str  # none | starttls | tls
+    username: str = ""
+    password: str = ""
+    timeout: float = 30.0  # seconds for the connection and for each reply
+    verify_tls: bool = True
+
+
+class Dropped(Exception):
+    """The server closed the connection or sent what is not an SMTP reply."""
+
+
+class _Connection:
+    """One SMTP session's streams: write a command, read its (multi-line) reply."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float
+    ) -> None:
+        self.reader, self.writer, self.timeout = reader, writer, timeout
+
+    async def reply(self) -> tuple[int, str]:
+        code, lines = await self.reply_lines()
+        return code, b" ".join(lines).decode("utf-8", "replace")
+
+    async def reply_lines(self) -> tuple[int, list[bytes]]:
+        lines: list[bytes] = []
+        async with asyncio.timeout(self.timeout):
+            while True:
+                try:
+                    line = await self.reader.readline()
+                except ValueError as e:  # a line longer than the stream's limit
+                    raise Dropped(f"an overlong reply line ({e})") from e
+                if not line.endswith(b"\n"):
+                    raise Dropped("the SMTP server closed the connection")
+                code = line[:3]
+                if not code.isdigit() or line[3:4] not in (b" ", b"-", b"\r", b"\n"):
+                    raise Dropped(f"not an SMTP reply: {line[:80]!r}")
+                lines.append(line[4:].strip())
+                if line[3:4] != b"-":
+                    return int(code), lines
+
+    async def command(self, line: bytes) -> tuple[int, str]:
+        self.writer.write(line + b"\r\n")
+        return await self.reply()
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):  # includes ssl.SSLError and TimeoutError
+            async with asyncio.timeout(self.timeout):
+                await self.writer.wait_closed()
+
+
+class SmtpTransport:
+    """One SMTP connection, opened on first use and reused for every message after."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self._config = config
+        self._connection: _Connection | None = None
+
+    async def check(self) -> None:
+        """Connect, say EHLO, start TLS and log in as configured, then NOOP: no mail is sent."""
+        connection = self._connection or await self._open()
+        code, reply = await self._talk(connection, b"NOOP")
+        if code != 250:
+            raise SendError(
+                f"the SMTP server answered NOOP with {code} {reply}", code=code, permanent=False
+            )
+
+    async def send(self, message: Envelope, before_data: AsyncBeforeData) -> int:
+        sender, recipient = _address(message.sender), _address(message.recipient)
+        connection = self._connection or await self._open()
+        code, reply = await self._talk(connection, b"MAIL FROM:<" + sender + b">")
+        if not 200 <= code < 300:
+            await self._refuse(connection, code, reply, "MAIL FROM")
+        code, reply = await self._talk(connection, b"RCPT TO:<" + recipient + b">")
+        if not 200 <= code < 300:
+            await self._refuse(connection, code, reply, "RCPT TO")
+        try:
+            await before_data()
+        except BaseException:  # e.g. the lease was lost: leave the session clean for the next
+            await self._reset(connection)
+            raise
+        code, reply = await self._talk(connection, b"DATA")
+        if code != 354:
+            await self._refuse(connection, code, reply, "DATA")
+        data = message.data
+        # Dot-stuffing (RFC 5321 4.5.2) with one C-level replace; lines already end in CRLF.
+        stuffed = (b"." + data if data.startswith(b".") else data).replace(b"\r\n.", b"\r\n..")
+        end = b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"
+        code, reply = await self._talk(connection, stuffed + end, raw=True)
+        if not 200 <= code < 300:
+            await self._refuse(connection, code, reply, "DATA")
+        return code
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(OSError, Dropped):
+                await connection.command(b"QUIT")
+            await connection.close()
+
+    # -- the conversation --------------------------------------------------------------------
+
+    async def _talk(
+        self, connection: _Connection, line: bytes, *, raw: bool = False
+    ) -> tuple[int, str]:
+        """Write a command (or, ``raw``, a whole dot-terminated message) and read the reply;
+        a broken connection is forgotten and becomes a temporary SendError."""
+        try:
+            if raw:
+                connection.writer.write(line)
+                await connection.writer.drain()
+                return await connection.reply()
+            return await connection.command(line)
+        except Dropped as e:
+            await self._forget(connection)
+            raise SendError(str(e), code=None, permanent=False) from e
+        except OSError as e:  # includes TimeoutError and ssl.SSLError
+            await self._forget(connection)
+            raise SendError(
+                f"the SMTP connection failed: {_reason(e)}", code=None, permanent=False
+            ) from e
+
+    async def _refuse(self, connection: _Connection, code: int, reply: str, step: str) -> None:
+        """Raise the refusal as a SendError, after leaving the session clean."""
+        await self._reset(connection)
+        raise SendError(f"{step} refused: {code} {reply}", code=code, permanent=is_permanent(code))
+
+    async def _reset(self, connection: _Connection) -> None:
+        """RSET, so the next message starts afresh; hang up if even that fails."""
+        try:
+            if (await connection.command(b"RSET"))[0] != 250:
+                await self._forget(connection)
+        except (OSError, Dropped):
+            await self._forget(connection)
+
+    async def _forget(self, connection: _Connection) -> None:
+        if self._connection is connection:
+            self._connection = None
+        await connection.close()
+
+    async def _open(self) -> _Connection:
+        c = self._config
+        context = _tls_context(c.verify_tls) if c.security in ("tls", "starttls") else None
+        connection: _Connection | None = None
+        try:
+            async with asyncio.timeout(c.timeout):
+                reader, writer = await asyncio.open_connection(
+                    c.host,
+                    c.port,
+                    ssl=context if c.security == "tls" else None,
+                    limit=2**16,
+                )
+            connection = _Connection(reader, writer, c.timeout)
+            code, reply = await connection.reply()
+            if code != 220:
+                raise SendError(
+                    f"the SMTP server {c.host}:{c.port} greeted us with {code} {reply}",
+                    code=code,
+                    permanent=False,
+                )
+            features = await _hello(connection)
+            if c.security == "starttls":
+                if "starttls" not in features:
+                    raise SendError(
+                        f"the SMTP server {c.host}:{c.port} does not offer STARTTLS: set "
+                        "PAPERBOY_SMTP_SECURITY=tls for implicit TLS (port 465) or none for a "
+                        "local relay",
+                        code=None,
+                        permanent=False,
+                    )
+                code, reply = await connection.command(b"STARTTLS")
+                if code != 220:
+                    raise SendError(
+                        f"the SMTP server refused STARTTLS: {code} {reply}",
+                        code=code,
+                        permanent=False,
+                    )
+                assert context is not None
+                async with asyncio.timeout(c.timeout):
+                    await writer.start_tls(context, server_hostname=c.host)
+                features = await _hello(connection)
+            if c.username:
+                await _login(connection, features, c.username, c.password)
+        except SendError:
+            if connection is not None:
+                await connection.close()
+            raise
+        except (OSError, Dropped) as e:  # OSError includes TimeoutError and ssl.SSLError
+            if connection is not None:
+                await connection.close()
+            raise SendError(
+                f"cannot reach the SMTP server {c.host}:{c.port}: {_reason(e)}",
+                code=None,
+                permanent=False,
+            ) from e
+        self._connection = connection
+        return connection
+
+
+async def _hello(connection: _Connection) -> dict[str, str]:
+    """EHLO (HELO if refused); the extensions the server offers, by lower-case keyword."""
+    connection.writer.write(b"EHLO " + _local_name() + b"\r\n")
+    code, lines = await connection.reply_lines()
+    if code == 250:
+        features = {}
+        for item in lines[1:]:
+            keyword, _, value = item.decode("ascii", "replace").partition(" ")
+            features[keyword.lower()] = value
+        return features
+    code, reply = await connection.command(b"HELO " + _local_name())
+    if code != 250:
+        raise SendError(f"the SMTP server refused HELO: {code} {reply}", code=code, permanent=False)
+    return {}
+
+
+async def _login(
+    connection: _Connection, features: dict[str, str], user: str, password: str
+) -> None:
+    mechanisms = features.get("auth", "").upper().split()
+    if "PLAIN" in mechanisms:
+        secret = base64.b64encode(f"\0{user}\0{password}".encode())
+        code, reply = await connection.command(b"AUTH PLAIN " + secret)
+    elif "LOGIN" in mechanisms:
+        code, reply = await connection.command(b"AUTH LOGIN")
+        for value in (user, password):
+            if code != 334:
+                break
+            code, reply = await connection.command(base64.b64encode(value.encode()))
+    else:
+        raise SendError(
+            "the SMTP server offers no login we speak (AUTH PLAIN or LOGIN); most servers offer "
+            "it only after STARTTLS: check PAPERBOY_SMTP_SECURITY",
+            code=None,
+            permanent=False,
+        )
+    if code != 235:
+        raise SendError(
+            f"the SMTP server refused our login ({code}): {reply}", code=code, permanent=False
+        )
+
+
+def _address(value: str) -> bytes:
+    """An address fit to go between < and > in an SMTP command (no command injection)."""
+    if not value or any(c in value for c in "\r\n<> ") or value.count("@") != 1:
+        raise SendError(f"not a usable address: {value!r}", code=None, permanent=True)
+    try:
+        return value.encode("ascii")
+    except UnicodeEncodeError:
+        raise SendError(
+            f"not an ASCII address (SMTPUTF8 is not supported): {value!r}",
+            code=None,
+            permanent=True,
+        ) from None
+
+
+def _reason(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+@functools.cache
+def _local_name() -> bytes:
+    """The name we give in EHLO (what smtplib gives: the fully qualified host name)."""
+    name = socket.getfqdn()
+    return name.encode("idna") if name else b"localhost"
+
+
+@functools.cache
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    """One context per process: building one loads the system's CA store (~20 ms), which a
+    connection per message would pay every time."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

@@ -1,0 +1,170 @@
+"""The asyncio SMTP client against servers that behave and servers that do not (all on loopback).
+
+aiosmtpd stands in for a well-behaved server; a scripted socket server plays the odd ones (a
+silent server, a refusal at greeting, no EHLO, garbage for replies, missing extensions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from mailer.smtp import SmtpConfig, SmtpTransport
+from mailer.transports import SendError, send_now
+from mailer.types import Envelope
+from tests.smtp_server import Inbox, _Handler, free_port, smtp_server
+
+MESSAGE = Envelope(
+    "digest@example.org",
+    "reader@example.org",
+    "<m@example.org>",
+    b"From: digest@example.org\r\nTo: reader@example.org\r\nSubject: hi\r\n\r\nbody\r\n",
+)
+
+
+def plain(port: int, **options: Any) -> SmtpConfig:
+    return SmtpConfig("127.0.0.1", port, "none", **options)
+
+
+def test_a_message_abandoned_before_data_leaves_the_connection_clean() -> None:
+    """A lost lease stops a message after RCPT: the next one on the same connection must not
+    meet "503 nested MAIL command" (it would be failed for nothing)."""
+
+    class Stop(Exception):
+        pass
+
+    async def refuse() -> None:
+        raise Stop
+
+    async def go_on() -> None:
+        pass
+
+    async def scenario(transport: SmtpTransport) -> int:
+        with pytest.raises(Stop):
+            await transport.send(MESSAGE, refuse)
+        try:
+            return await transport.send(MESSAGE, go_on)
+        finally:
+            await transport.close()
+
+    with smtp_server() as (port, inbox):
+        assert asyncio.run(scenario(SmtpTransport(plain(port)))) == 250
+    assert len(inbox.to("reader@example.org")) == 1
+    assert inbox.connections == 1
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_both_login_mechanisms(mechanism: str) -> None:
+    def authenticate(server: Any, session: Any, envelope: Any, used: str, data: Any) -> AuthResult:
+        seen.append(used)
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"pb", b"pw")
+        return AuthResult(success=ok, handled=False)
+
+    seen: list[str] = []
+    inbox = Inbox()
+    port = free_port()
+    other = {"PLAIN": "LOGIN", "LOGIN": "PLAIN"}[mechanism]
+    controller = Controller(
+        _Handler(inbox),
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticate,
+        auth_require_tls=False,
+        auth_exclude_mechanism=[other],
+    )
+    controller.start()
+    try:
+        assert send_now(SmtpTransport(plain(port, username="pb", password="pw")), MESSAGE) == 250
+        with pytest.raises(SendError, match=r"refused our login \(535\)"):
+            send_now(SmtpTransport(plain(port, username="pb", password="no")), MESSAGE)
+    finally:
+        controller.stop()
+    assert seen == [mechanism, mechanism]
+    assert len(inbox.messages) == 1
+
+
+class _Scripted(socketserver.BaseRequestHandler):
+    """Greets with ``script["greeting"]``, then answers each command by its verb."""
+
+    script: dict[str, str]
+
+    def handle(self) -> None:
+        greeting = self.script.get("greeting")
+        if greeting is None:  # a server that accepts and never speaks
+            time.sleep(2)
+            return
+        stream = self.request.makefile("rwb")
+        stream.write(greeting.encode() + b"\r\n")
+        stream.flush()
+        for line in stream:
+            verb = line.split(b" ")[0].strip().decode().upper()
+            stream.write(self.script.get(verb, "250 OK").encode() + b"\r\n")
+            stream.flush()
+            if verb == "DATA":
+                while stream.readline() not in (b".\r\n", b""):
+                    pass
+                stream.write(b"250 queued\r\n")
+                stream.flush()
+            if verb == "QUIT":
+                return
+
+
+@contextmanager
+def scripted(**script: str) -> Iterator[int]:
+    handler = type("Handler", (_Scripted,), {"script": script})
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_without_ehlo_gets_helo() -> None:
+    with scripted(greeting="220 old relay", EHLO="502 no such command", DATA="354 go") as port:
+        assert send_now(SmtpTransport(plain(port)), MESSAGE) == 250
+
+
+@pytest.mark.parametrize(
+    ("script", "security", "options", "error"),
+    [
+        ({}, "none", {"timeout": 0.3}, r"cannot reach the SMTP server .*: TimeoutError"),
+        ({"greeting": "554 go away"}, "none", {}, r"greeted us with 554 go away"),
+        ({"greeting": "hello there"}, "none", {}, r"not an SMTP reply: b'hello there"),
+        ({"greeting": "220 hi"}, "starttls", {}, r"does not offer STARTTLS.*SMTP_SECURITY"),
+        ({"greeting": "220 hi"}, "none", {"username": "u"}, r"offers no login we speak"),
+        ({"greeting": "220 hi", "MAIL": "451 later"}, "none", {}, r"MAIL FROM refused: 451"),
+    ],
+    ids=["silent", "refused-greeting", "garbage", "no-starttls", "no-auth", "mail-refused"],
+)
+def test_odd_servers_give_clear_errors(
+    script: dict[str, str], security: str, options: dict[str, Any], error: str
+) -> None:
+    with scripted(**script) as port:
+        config = SmtpConfig("127.0.0.1", port, security, **options)
+        started = time.monotonic()
+        with pytest.raises(SendError, match=error) as refused:
+            send_now(SmtpTransport(config), MESSAGE)
+    assert not refused.value.permanent
+    assert time.monotonic() - started < 2
+
+
+def test_a_non_ascii_address_is_refused_before_the_conversation() -> None:
+    with smtp_server() as (port, inbox):
+        message = Envelope("digest@example.org", "rené@example.org", "<m@x>", MESSAGE.data)
+        with pytest.raises(SendError, match="not an ASCII address") as refused:
+            send_now(SmtpTransport(plain(port)), message)
+    assert refused.value.permanent
+    assert inbox.messages == []
