@@ -39,13 +39,14 @@ class Frequency(StrEnum):
 def normalise_email(address: str) -> str:
     """A syntactically valid address, normalised; compared case-insensitively."""
     try:
-        valid = validate_email(address.strip(), check_deliverability=False)
+        # ASCII only: digests go out without SMTPUTF8, and the headers are built for ASCII.
+        valid = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as e:
         raise InputError(
             f"{address.strip()!r} is not a valid email address: {e}",
             hint="write it as name@example.org",
         ) from e
-    return valid.normalized.lower()
+    return (valid.ascii_email or valid.normalized).lower()  # a domain in IDNA (xn--) form
 
 
 @cache

@@ -161,3 +161,11 @@ def test_rules_say_what_is_wrong(call: object, message: str) -> None:
 def test_profile_rule_raises_the_syntax_error() -> None:
     with pytest.raises(ProfileSyntaxError, match="profile 'vision': unexpected '\\)' at column 14"):
         rules.profile("vision", "diffusion OR )")
+
+
+def test_addresses_are_kept_in_a_form_the_sender_can_use() -> None:
+    """Digests go out without SMTPUTF8: a non-ASCII mailbox name is refused at the door (it
+    could never be delivered), an international domain is kept in its IDNA form."""
+    with pytest.raises(InputError, match=r"not a valid email address.*Internationalized"):
+        rules.normalise_email("rené@example.org")
+    assert rules.normalise_email("Reader@Bücher.example") == "reader@xn--bcher-kva.example"
