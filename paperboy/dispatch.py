@@ -265,9 +265,12 @@ class Dispatcher:
             )
             feeder.cancel()  # it is done, unless every connection stopped early
             outcomes.append((await asyncio.gather(feeder, return_exceptions=True))[0])
-            while not queue.empty():  # claimed, never started: back to the queue at once
-                if (claim := queue.get_nowait()) is not None:
-                    await ledger(self._ledger.release, claim, self._clock())
+            try:  # claimed, never started: back to the queue at once
+                while not queue.empty():
+                    if (claim := queue.get_nowait()) is not None:
+                        await ledger(self._ledger.release, claim, self._clock())
+            except PaperboyError as e:  # then they come back when their lease runs out
+                outcomes.append(e)
         for outcome in outcomes:
             if isinstance(outcome, PaperboyError):  # the store failed: the CLI says why
                 report.errors.append(str(outcome))
@@ -330,9 +333,13 @@ class Dispatcher:
 
         async def before_data() -> None:
             delivered = pending.pop() if pending else None
-            started = await ledger(
-                self._ledger.data_started, claim, self._clock(), delivered=delivered
-            )
+            try:
+                started = await ledger(
+                    self._ledger.data_started, claim, self._clock(), delivered=delivered
+                )
+            except BaseException:  # the store failed: the mark is tried again on the way out
+                pending.extend([delivered] if delivered else [])
+                raise
             if not started:
                 raise LeaseLost
 

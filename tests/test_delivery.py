@@ -11,7 +11,7 @@ import pytest
 from mailer.smtp import SmtpConfig, SmtpTransport
 from mailer.transports import SendError, send_now
 from mailer.types import Envelope
-from paperboy.dispatch import BOUNCE_AFTER
+from paperboy.dispatch import BOUNCE_AFTER, Report
 from store.types import Delivered
 from tests.papers import saved_papers
 from tests.smtp_server import smtp_server
@@ -210,6 +210,43 @@ def test_a_clean_stop_finishes_the_message_and_gives_back_the_rest(database_url:
     assert len(inbox.messages) in (1, 2)  # the message in hand was finished
     assert sorted(found.values()).count("sent") == len(inbox.messages)
     assert set(found.values()) == {"sent", "pending"}  # the rest given back, none left "sending"
+
+
+def test_a_store_failure_stops_the_sender_with_its_reason(database_url: str) -> None:
+    """The ledger's table disappears mid-send: delivery stops and says why, without hanging,
+    a traceback, or a message sent with no "DATA started" mark in front of it."""
+    import threading
+
+    from sqlalchemy import text
+
+    with world(database_url) as w, smtp_server() as (port, inbox):
+        inbox.delay = 0.3
+        subscribe_all(w, [f"reader{i}@example.org" for i in range(4)])
+        dispatcher = w.dispatcher()
+        dispatcher.compose()
+        reports: list[Report] = []
+        sender = threading.Thread(
+            target=lambda: reports.append(dispatcher.deliver(lambda: smtp(port), workers=1))
+        )
+        sender.start()
+        while not inbox.messages:
+            time.sleep(0.02)
+        with w.ledger._engine.begin() as connection:
+            connection.execute(text("ALTER TABLE deliveries RENAME TO deliveries_away"))
+        sender.join(timeout=30)
+        with w.ledger._engine.begin() as connection:
+            connection.execute(text("ALTER TABLE deliveries_away RENAME TO deliveries"))
+        # Once the leases run out: what never began DATA goes back to the queue; the last
+        # message the server accepted lost its "sent" mark with the store, so it is "unknown".
+        requeued, unknown = w.ledger.reclaim(NOW + timedelta(hours=1))
+        found = states(w)
+    assert not sender.is_alive()
+    (report,) = reports
+    assert report.errors
+    assert "database write failed" in report.errors[0]
+    assert 1 <= len(inbox.messages) <= 2
+    assert (requeued, unknown) == (4 - len(inbox.messages), 1)
+    assert sorted(found.values()).count("sent") == len(inbox.messages) - 1
 
 
 def test_smtp_down_for_hours_then_everything_goes_out_once(database_url: str) -> None:
