@@ -6,8 +6,9 @@ and the last):
   * instant+TLS: the same, after STARTTLS on a self-signed certificate;
   * relay-like: every reply after MAIL, RCPT and DATA waits 20-50 ms, and the session starts
     with STARTTLS on a self-signed certificate.
-In each: the pool (reused connections, several workers) against the baseline (one connection
-per message, one worker) measured in the same run on a slice of the same digests.
+In each: the pool (reused connections, all on the dispatcher's one event loop) against the
+baseline (a new connection for every message, one at a time) measured in the same run on a
+slice of the same digests.
 Target (issue 5): >= 500 messages/s with the pool, >= 5x the baseline; peak memory < 300 MB.
 """
 
