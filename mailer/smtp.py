@@ -16,6 +16,7 @@ import functools
 import socket
 import ssl
 from dataclasses import dataclass
+from typing import NoReturn
 
 from mailer.transports import AsyncBeforeData, SendError, is_permanent
 from mailer.types import Envelope
@@ -135,7 +136,8 @@ class SmtpTransport:
         try:
             if raw:
                 connection.writer.write(line)
-                await connection.writer.drain()
+                async with asyncio.timeout(connection.timeout):  # a server that stops reading
+                    await connection.writer.drain()
                 return await connection.reply()
             return await connection.command(line)
         except Dropped as e:
@@ -147,7 +149,7 @@ class SmtpTransport:
                 f"the SMTP connection failed: {_reason(e)}", code=None, permanent=False
             ) from e
 
-    async def _refuse(self, connection: _Connection, code: int, reply: str, step: str) -> None:
+    async def _refuse(self, connection: _Connection, code: int, reply: str, step: str) -> NoReturn:
         """Raise the refusal as a SendError, after leaving the session clean."""
         await self._reset(connection)
         raise SendError(f"{step} refused: {code} {reply}", code=code, permanent=is_permanent(code))
