@@ -11,6 +11,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 
 from mailer.types import OutgoingEmail
+from paperboy.errors import InputError
 
 SUBJECT_LIMIT = 120
 _WORD_BYTES = 45  # base64 of 45 bytes is 60 characters: "=?utf-8?b?" + 60 + "?=" = 72
@@ -65,7 +66,7 @@ def _part(body: str, subtype: str) -> list[str]:
 
 def _ascii(value: str, name: str) -> str:
     if _CONTROL.search(value) or not value.isascii():
-        raise ValueError(f"{name} must be printable ASCII: {value!r}")
+        raise InputError(f"{name} must be printable ASCII: {value!r}")
     return value
 
 
@@ -93,7 +94,7 @@ def _address_header(value: str) -> str:
         return value
     name, address = parseaddr(value)
     if not address or "@" not in address:
-        raise ValueError(f"not an address: {value!r}")
+        raise InputError(f"not an address: {value!r}")
     _ascii(address, "address")
     return formataddr((name, address), charset="utf-8") if name else address
 

@@ -32,7 +32,7 @@ from mailer.types import DigestEntry, Envelope, OutgoingEmail
 from paperboy import digest as digests
 from paperboy import schedule
 from paperboy.clock import Clock
-from paperboy.errors import PaperboyError
+from paperboy.errors import InputError, PaperboyError
 from paperboy.profiles.matcher import Match, Matcher, ProfileSpec
 from paperboy.tokens import MAX_AGE, Purpose, Tokens
 from store.ledger import Ledger
@@ -79,7 +79,7 @@ class Report:
     unknown: int = 0
     expired_signups: int = 0  # sign-ups never confirmed, erased
     previews: list[tuple[str, str, int]] = field(default_factory=list)  # (email, subject, papers)
-    errors: list[str] = field(default_factory=list)  # what stopped a sending worker
+    errors: list[str] = field(default_factory=list)  # a digest not built, a sender stopped
 
 
 class Dispatcher:
@@ -139,7 +139,12 @@ class Dispatcher:
             matches = [
                 m for m in result.for_subscriber(sid) if digests.in_window(m, starts[sid], now)
             ]
-            record = self._digest(subscriber, period, matches, starts[sid], now, cache)
+            try:
+                record = self._digest(subscriber, period, matches, starts[sid], now, cache)
+            except InputError as e:  # one unusable row must not stop everybody's digest
+                report.errors.append(f"no digest for {subscriber.email}: {e}")
+                log.error("no digest for %s: %s", subscriber.email, e)
+                continue
             if dry_run:
                 report.previews.append((subscriber.email, record.subject, record.shown))
                 continue

@@ -282,3 +282,24 @@ def test_paperboy_web_serves_the_pages_until_sigterm(tmp_path: Path) -> None:
     # uvicorn shuts down gracefully, then re-raises the signal: systemd counts that as clean.
     assert process.returncode in (0, -signal.SIGTERM), errors
     assert "Traceback" not in errors
+
+
+def test_one_unusable_subscriber_does_not_stop_the_others(tmp_path: Path) -> None:
+    assert run(tmp_path, "demo").returncode == 0
+    for email in ("eve@example.org", "zoe@example.org"):
+        added = run(
+            tmp_path, "subscriber", "add", email, "--hour", "0", "--zone", "UTC", "--profile",
+            'llm=title:llama OR "language models"',
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+    with sqlite3.connect(tmp_path / "pb.db") as db:  # as stored before addresses had to be ASCII
+        db.execute("update subscribers set email = 'zoé@example.org' where email like 'zoe@%'")
+    sent = run(tmp_path, "send", PAPERBOY_MAIL_TRANSPORT="null")
+    assert sent.returncode == 1
+    said = " ".join(sent.stderr.split())
+    assert "no digest for zoé@example.org: address must be printable ASCII" in said
+    assert "paperboy subscriber remove" in said
+    assert "Traceback" not in sent.stderr
+    delivered = rows(tmp_path, "select recipient, state from deliveries order by id")
+    assert ("eve@example.org", "sent") in delivered
+    assert not [r for r in delivered if "zo" in str(r[0])]

@@ -43,6 +43,9 @@ def send(
     composed = dispatcher.compose(dry_run=dry_run)
     if dry_run:
         _print_previews(composed)
+        _print_unbuilt(composed)
+        if composed.errors:
+            raise typer.Exit(1)
         return
     delivered = dispatcher.deliver(transport_factory(st.settings), workers=workers)
     _print_report(composed, delivered, st.settings.mail_transport, str(st.settings.outbox_dir))
@@ -50,10 +53,18 @@ def send(
         err.print(f"[bold red]error:[/] digests not composed: {escape(composed.skipped_reason)}")
         err.print("[dim]hint:[/] fix fetching first; the digests will go out on the next run")
         raise typer.Exit(1)
+    _print_unbuilt(composed)
     for problem in dict.fromkeys(delivered.errors):
         err.print(f"[bold red]error:[/] a sender stopped: {escape(problem)}")
-    if delivered.failed or delivered.bounced or delivered.errors:
+    if delivered.failed or delivered.bounced or delivered.errors or composed.errors:
         raise typer.Exit(1)
+
+
+def _print_unbuilt(report: Report) -> None:
+    for problem in report.errors:
+        err.print(f"[bold red]error:[/] {escape(problem)}")
+    if report.errors:
+        err.print("[dim]hint:[/] fix or remove that subscriber (`paperboy subscriber remove`)")
 
 
 def _print_previews(report: Report) -> None:

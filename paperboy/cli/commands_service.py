@@ -80,6 +80,7 @@ def run_once(
     problems += [f"alert: {message}" for message in opened]
     if c.skipped_reason:
         problems.append(f"digests not composed: {c.skipped_reason}")
+    problems += c.errors
     problems += [f"a sender stopped: {e}" for e in dict.fromkeys(d.errors)]
     for problem in problems:
         err.print(f"[bold red]error:[/] {escape(problem)}")
@@ -231,6 +232,8 @@ def serve(
             with runlog.run("dispatch", health, system_clock) as counters:
                 composed = dispatcher.compose()
                 delivered = dispatcher.deliver(transports, workers=workers)
+                for problem in dict.fromkeys(delivered.errors):  # compose logs its own
+                    log.error("a sender stopped: %s", problem)
                 counters.update(
                     due=composed.due,
                     composed=composed.composed,
