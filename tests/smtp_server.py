@@ -31,6 +31,7 @@ class Inbox:
     connections: int = 0
     fail_next: dict[str, int] = field(default_factory=dict)  # recipient -> times to answer 451
     delay: float = 0.0  # seconds to wait before answering DATA, like a slow relay
+    pipelining: bool = False  # offer RFC 2920 PIPELINING in the EHLO answer
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
@@ -85,6 +86,8 @@ class _Handler:
         with self.inbox.lock:
             self.inbox.connections += 1
         session.host_name = hostname
+        if self.inbox.pipelining:  # aiosmtpd reads commands one by one: pipelining just works
+            responses.insert(-1, "250-PIPELINING")
         return responses
 
 

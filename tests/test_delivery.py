@@ -41,8 +41,10 @@ def states(w: World) -> dict[str, str]:
     return {d.recipient: d.state for d in w.ledger.deliveries(limit=1000)}
 
 
-def test_codes_decide_retry_or_give_up(database_url: str) -> None:
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
+def test_codes_decide_retry_or_give_up(database_url: str, pipelining: bool) -> None:
     with world(database_url) as w, smtp_server() as (port, inbox):
+        inbox.pipelining = pipelining
         subscribe_all(w, OK + TEMPORARY + PERMANENT)
         dispatcher = w.dispatcher()
         composed = dispatcher.compose()

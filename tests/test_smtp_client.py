@@ -93,34 +93,46 @@ def test_both_login_mechanisms(mechanism: str) -> None:
 
 
 class _Scripted(socketserver.BaseRequestHandler):
-    """Greets with ``script["greeting"]``, then answers each command by its verb."""
+    """Greets with ``script["greeting"]``, then answers each command by its verb; keeps every
+    chunk it reads (one write of the client's usually arrives as one chunk on loopback)."""
 
     script: dict[str, str]
+    chunks: list[bytes]
 
     def handle(self) -> None:
         greeting = self.script.get("greeting")
         if greeting is None:  # a server that accepts and never speaks
             time.sleep(2)
             return
-        stream = self.request.makefile("rwb")
-        stream.write(greeting.encode() + b"\r\n")
-        stream.flush()
-        for line in stream:
-            verb = line.split(b" ")[0].strip().decode().upper()
-            stream.write(self.script.get(verb, "250 OK").encode() + b"\r\n")
-            stream.flush()
-            if verb == "DATA":
-                while stream.readline() not in (b".\r\n", b""):
-                    pass
-                stream.write(b"250 queued\r\n")
-                stream.flush()
-            if verb == "QUIT":
-                return
+        self.request.sendall(greeting.encode() + b"\r\n")
+        buffer, in_data = b"", False
+        while chunk := self.request.recv(65536):
+            self.chunks.append(chunk)
+            buffer += chunk
+            while True:
+                if in_data:
+                    end = buffer.find(b"\r\n.\r\n")
+                    if end < 0:
+                        break
+                    buffer, in_data = buffer[end + 5 :], False
+                    self.request.sendall(b"250 queued\r\n")
+                    continue
+                line, found, rest = buffer.partition(b"\r\n")
+                if not found:
+                    break
+                buffer = rest
+                verb = line.split(b" ")[0].decode().upper()
+                self.request.sendall(self.script.get(verb, "250 OK").encode() + b"\r\n")
+                in_data = verb == "DATA"
+                if verb == "QUIT":
+                    return
 
 
 @contextmanager
-def scripted(**script: str) -> Iterator[int]:
-    handler = type("Handler", (_Scripted,), {"script": script})
+def scripted(chunks: list[bytes] | None = None, **script: str) -> Iterator[int]:
+    handler = type(
+        "Handler", (_Scripted,), {"script": script, "chunks": [] if chunks is None else chunks}
+    )
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -130,6 +142,17 @@ def scripted(**script: str) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("offered", [True, False], ids=["offered", "not-offered"])
+def test_the_envelope_is_pipelined_only_when_offered(offered: bool) -> None:
+    chunks: list[bytes] = []
+    ehlo = "250-relay\r\n250-PIPELINING\r\n250 8BITMIME" if offered else "250 relay"
+    with scripted(chunks, greeting="220 relay", EHLO=ehlo, DATA="354 go") as port:
+        assert send_now(SmtpTransport(plain(port)), MESSAGE) == 250
+    together = [c for c in chunks if b"MAIL FROM:" in c and b"RCPT TO:" in c]
+    assert len(together) == (1 if offered else 0)
+    assert any(b"MAIL FROM:<digest@example.org>" in c for c in chunks)
 
 
 def test_a_server_without_ehlo_gets_helo() -> None:
