@@ -98,13 +98,7 @@ class SmtpTransport:
     async def send(self, message: Envelope, before_data: AsyncBeforeData) -> int:
         mail = b"MAIL FROM:<" + _address(message.sender) + b">\r\n"
         rcpt = b"RCPT TO:<" + _address(message.recipient) + b">\r\n"
-        connection = self._connection or await self._open()
-        if connection.pipelining:  # both commands in one write: one round trip instead of two
-            answers = await self._exchange(connection, mail + rcpt, 2)
-        else:
-            answers = await self._exchange(connection, mail)
-            if 200 <= answers[0][0] < 300:
-                answers += await self._exchange(connection, rcpt)
+        connection, answers = await self._envelope(mail, rcpt)
         for (code, reply), step in zip(answers, ("MAIL FROM", "RCPT TO"), strict=False):
             if not 200 <= code < 300:
                 await self._refuse(connection, code, reply, step)
@@ -124,6 +118,35 @@ class SmtpTransport:
         if not 200 <= code < 300:
             await self._refuse(connection, code, reply, "DATA")
         return code
+
+    async def _envelope(
+        self, mail: bytes, rcpt: bytes
+    ) -> tuple[_Connection, list[tuple[int, str]]]:
+        """MAIL and RCPT, with their answers. A reused connection the server has closed since
+        (many close after so many messages, some with a 421 first) is replaced once: nothing
+        was handed over yet, so trying again on a fresh one is safe."""
+        connection = self._connection
+        if connection is not None:
+            try:
+                answers = await self._mail_rcpt(connection, mail, rcpt)
+            except SendError:  # already forgotten
+                pass
+            else:
+                if answers[0][0] != 421:
+                    return connection, answers
+                await self._forget(connection)
+        connection = await self._open()
+        return connection, await self._mail_rcpt(connection, mail, rcpt)
+
+    async def _mail_rcpt(
+        self, connection: _Connection, mail: bytes, rcpt: bytes
+    ) -> list[tuple[int, str]]:
+        if connection.pipelining:  # both commands in one write: one round trip instead of two
+            return await self._exchange(connection, mail + rcpt, 2)
+        answers = await self._exchange(connection, mail)
+        if 200 <= answers[0][0] < 300:
+            answers += await self._exchange(connection, rcpt)
+        return answers
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None

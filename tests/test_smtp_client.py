@@ -104,8 +104,10 @@ class _Scripted(socketserver.BaseRequestHandler):
         if greeting is None:  # a server that accepts and never speaks
             time.sleep(2)
             return
+        self.chunks.append(b"<connected>")
         self.request.sendall(greeting.encode() + b"\r\n")
-        buffer, in_data = b"", False
+        buffer, in_data, accepted = b"", False, 0
+        limit = int(self.script.get("limit", "1000"))  # messages a connection may carry
         while chunk := self.request.recv(65536):
             self.chunks.append(chunk)
             buffer += chunk
@@ -114,7 +116,7 @@ class _Scripted(socketserver.BaseRequestHandler):
                     end = buffer.find(b"\r\n.\r\n")
                     if end < 0:
                         break
-                    buffer, in_data = buffer[end + 5 :], False
+                    buffer, in_data, accepted = buffer[end + 5 :], False, accepted + 1
                     self.request.sendall(b"250 queued\r\n")
                     continue
                 line, found, rest = buffer.partition(b"\r\n")
@@ -122,6 +124,9 @@ class _Scripted(socketserver.BaseRequestHandler):
                     break
                 buffer = rest
                 verb = line.split(b" ")[0].decode().upper()
+                if verb == "MAIL" and accepted >= limit:
+                    self.request.sendall(b"421 too many messages on one connection\r\n")
+                    return
                 self.request.sendall(self.script.get(verb, "250 OK").encode() + b"\r\n")
                 in_data = verb == "DATA"
                 if verb == "QUIT":
@@ -153,6 +158,29 @@ def test_the_envelope_is_pipelined_only_when_offered(offered: bool) -> None:
     together = [c for c in chunks if b"MAIL FROM:" in c and b"RCPT TO:" in c]
     assert len(together) == (1 if offered else 0)
     assert any(b"MAIL FROM:<digest@example.org>" in c for c in chunks)
+
+
+@pytest.mark.parametrize("offered", [True, False], ids=["pipelining", "one-by-one"])
+def test_a_connection_the_server_closed_is_replaced_without_failing_a_message(
+    offered: bool,
+) -> None:
+    """Many relays take so many messages on a connection, then answer 421 and hang up: the
+    next message goes out on a fresh connection instead of waiting for a retry."""
+
+    async def nothing() -> None:
+        pass
+
+    async def three(transport: SmtpTransport) -> list[int]:
+        codes = [await transport.send(MESSAGE, nothing) for _ in range(3)]
+        await transport.close()
+        return codes
+
+    chunks: list[bytes] = []
+    ehlo = "250-relay\r\n250 PIPELINING" if offered else "250 relay"
+    with scripted(chunks, greeting="220 relay", EHLO=ehlo, DATA="354 go", limit="2") as port:
+        assert asyncio.run(three(SmtpTransport(plain(port)))) == [250, 250, 250]
+    assert chunks.count(b"<connected>") == 2
+    assert sum(c.count(b"\r\n.\r\n") for c in chunks) == 3  # each message once
 
 
 def test_a_server_without_ehlo_gets_helo() -> None:
