@@ -17,6 +17,7 @@ import logging
 import random
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ class Report:
     expired_signups: int = 0  # sign-ups never confirmed, erased
     previews: list[tuple[str, str, int]] = field(default_factory=list)  # (email, subject, papers)
     errors: list[str] = field(default_factory=list)  # a digest not built, a sender stopped
+    refusals: Counter[str] = field(default_factory=Counter)  # why messages were not handed over
 
 
 class Dispatcher:
@@ -318,7 +320,7 @@ class Dispatcher:
                 if self.stopping.is_set():  # not started: back to the queue, at once
                     await ledger(self._ledger.release, claim, self._clock())
                     continue
-                outcome = await self._send_one(transport, claim, pending, ledger)
+                outcome = await self._send_one(transport, claim, pending, ledger, report)
                 setattr(report, outcome, getattr(report, outcome) + 1)
         finally:
             try:
@@ -327,7 +329,12 @@ class Dispatcher:
                 await transport.close()
 
     async def _send_one(
-        self, transport: Transport, claim: Claim, pending: list[Delivered], ledger: _LedgerThread
+        self,
+        transport: Transport,
+        claim: Claim,
+        pending: list[Delivered],
+        ledger: _LedgerThread,
+        report: Report,
     ) -> str:
         message = Envelope(
             sender=self._sender,
@@ -354,6 +361,7 @@ class Dispatcher:
             return "requeued"
         except SendError as e:
             # Refused before DATA: the previous message's mark is written on its own.
+            report.refusals[e.message] += 1
             await ledger(self._flush, pending)
             return await ledger(self._refused, claim, e)
         pending.append(Delivered(claim, self._clock(), code))

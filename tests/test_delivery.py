@@ -51,6 +51,7 @@ def test_codes_decide_retry_or_give_up(database_url: str, pipelining: bool) -> N
         assert composed.composed == len(OK + TEMPORARY + PERMANENT)
         report = dispatcher.deliver(lambda: smtp(port), workers=2)
         assert (report.sent, report.retrying, report.failed) == (3, 5, 3)
+        assert report.refusals.total() == 8
         found = states(w)
         assert {a: found[a] for a in OK} == dict.fromkeys(OK, "sent")
         assert {a: found[a] for a in TEMPORARY} == dict.fromkeys(TEMPORARY, "temp_failed")
@@ -168,6 +169,7 @@ def test_unreachable_smtp_is_a_temporary_failure(database_url: str) -> None:
         (row,) = w.ledger.deliveries()
         assert row.state == "temp_failed"
         assert "cannot reach the SMTP server" in (row.last_error or "")
+        assert dict(report.refusals) == {row.last_error: 1}  # what `paperboy send` warns of
 
 
 @pytest.mark.parametrize("crash_after_data", [False, True])

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from paperboy import subscribers as rules
 from paperboy.cli.app import app, digest_app, err, out, state
-from paperboy.cli.views import when
+from paperboy.cli.views import refusal_lines, when
 from paperboy.dispatch import Report
 from paperboy.wiring import build_dispatcher, transport_factory
 from store.ledger import Ledger
@@ -91,6 +91,8 @@ def _print_report(composed: Report, delivered: Report, transport: str, outbox: s
             f"{delivered.unknown} unknown (may have been delivered; see `paperboy deliveries "
             "--state unknown`)"
         )
+    for line in refusal_lines(delivered.refusals):
+        err.print(line)
     if transport == "outbox" and delivered.sent:
         out.print(f"the messages are .eml files in {escape(outbox)}")
 

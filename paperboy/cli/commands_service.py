@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from paperboy import alerts, runlog
 from paperboy.cli.app import State, app, err, out, state
-from paperboy.cli.views import reports_table
+from paperboy.cli.views import refusal_lines, reports_table
 from paperboy.clock import system_clock
 from paperboy.doctor import run_checks
 from paperboy.lock import single_instance
@@ -82,6 +82,8 @@ def run_once(
         problems.append(f"digests not composed: {c.skipped_reason}")
     problems += c.errors
     problems += [f"a sender stopped: {e}" for e in dict.fromkeys(d.errors)]
+    for line in refusal_lines(d.refusals):
+        err.print(line)
     for problem in problems:
         err.print(f"[bold red]error:[/] {escape(problem)}")
     if problems or d.failed or d.bounced:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -20,6 +21,17 @@ def verdict(value: str) -> str:
 
 def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def refusal_lines(refusals: Counter[str], most: int = 3) -> list[str]:
+    """Why messages were not handed over (they wait for a retry or failed), commonest first."""
+    lines = [
+        f"[yellow]warning:[/] {count} not handed over: {escape(reason)}"
+        for reason, count in refusals.most_common(most)
+    ]
+    if len(refusals) > most:
+        lines.append(f"[dim]and {len(refusals) - most} other reasons: see `paperboy deliveries`[/]")
+    return lines
 
 
 def reports_table(reports: Iterable[IngestReport]) -> Table:
