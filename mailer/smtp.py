@@ -34,6 +34,9 @@ class SmtpConfig:
     verify_tls: bool = True
 
 
+_SMALL = 16_384  # commands are tiny; only a message's bytes need the write buffer drained
+
+
 class Dropped(Exception):
     """The server closed the connection or sent what is not an SMTP reply."""
 
@@ -164,8 +167,9 @@ class SmtpTransport:
         connection is forgotten and becomes a temporary SendError."""
         try:
             connection.writer.write(payload)
-            async with asyncio.timeout(connection.timeout):  # a server that stops reading
-                await connection.writer.drain()
+            if len(payload) > _SMALL:  # a message: wait while the server is slow to read it
+                async with asyncio.timeout(connection.timeout):
+                    await connection.writer.drain()
             return [await connection.reply() for _ in range(replies)]
         except Dropped as e:
             await self._forget(connection)
