@@ -265,9 +265,10 @@ class Dispatcher:
         # messages) never pile up in front of the ledger calls that messages wait on.
         queue: asyncio.Queue[Claim | None] = asyncio.Queue(maxsize=2 * self._config.batch)
         with _LedgerThread() as ledger:
+            run = _Sending(ledger, _StartMarks(self._ledger, ledger, self._clock), report)
             feeder = asyncio.create_task(self._feed(queue, count, ledger))
             outcomes = await asyncio.gather(
-                *(self._worker(transports(), queue, report, ledger) for _ in range(count)),
+                *(self._worker(transports(), queue, run) for _ in range(count)),
                 return_exceptions=True,
             )
             feeder.cancel()  # it is done, unless every connection stopped early
@@ -305,11 +306,7 @@ class Dispatcher:
                 await queue.put(None)
 
     async def _worker(
-        self,
-        transport: Transport,
-        queue: asyncio.Queue[Claim | None],
-        report: Report,
-        ledger: _LedgerThread,
+        self, transport: Transport, queue: asyncio.Queue[Claim | None], run: _Sending
     ) -> None:
         # The last message the server accepted, not yet marked sent: that mark rides along with
         # the next message's "DATA started" (one commit per message), or is written on its own
@@ -318,23 +315,18 @@ class Dispatcher:
         try:
             while (claim := await queue.get()) is not None:
                 if self.stopping.is_set():  # not started: back to the queue, at once
-                    await ledger(self._ledger.release, claim, self._clock())
+                    await run.ledger(self._ledger.release, claim, self._clock())
                     continue
-                outcome = await self._send_one(transport, claim, pending, ledger, report)
-                setattr(report, outcome, getattr(report, outcome) + 1)
+                outcome = await self._send_one(transport, claim, pending, run)
+                setattr(run.report, outcome, getattr(run.report, outcome) + 1)
         finally:
             try:
-                await ledger(self._flush, pending)
+                await run.ledger(self._flush, pending)
             finally:
                 await transport.close()
 
     async def _send_one(
-        self,
-        transport: Transport,
-        claim: Claim,
-        pending: list[Delivered],
-        ledger: _LedgerThread,
-        report: Report,
+        self, transport: Transport, claim: Claim, pending: list[Delivered], run: _Sending
     ) -> str:
         message = Envelope(
             sender=self._sender,
@@ -346,9 +338,7 @@ class Dispatcher:
         async def before_data() -> None:
             delivered = pending.pop() if pending else None
             try:
-                started = await ledger(
-                    self._ledger.data_started, claim, self._clock(), delivered=delivered
-                )
+                started = await run.marks(claim, delivered)
             except BaseException:  # the store failed: the mark is tried again on the way out
                 pending.extend([delivered] if delivered else [])
                 raise
@@ -361,9 +351,9 @@ class Dispatcher:
             return "requeued"
         except SendError as e:
             # Refused before DATA: the previous message's mark is written on its own.
-            report.refusals[e.message] += 1
-            await ledger(self._flush, pending)
-            return await ledger(self._refused, claim, e)
+            run.report.refusals[e.message] += 1
+            await run.ledger(self._flush, pending)
+            return await run.ledger(self._refused, claim, e)
         pending.append(Delivered(claim, self._clock(), code))
         return "sent"
 
@@ -414,6 +404,58 @@ class Dispatcher:
 
 class LeaseLost(Exception):
     """Another sender took this delivery over: stop before DATA."""
+
+
+class _StartMarks:
+    """Group commit of the "DATA started" marks: the marks asked for while one commit runs go
+    together in the next, each with its own answer. A commit is most of a mark's cost (and on
+    PostgreSQL a flush of its log), and every connection waits on its mark before DATA."""
+
+    def __init__(self, ledger: Ledger, thread: _LedgerThread, clock: Clock) -> None:
+        self._ledger, self._thread, self._clock = ledger, thread, clock
+        self._waiting: list[tuple[Claim, Delivered | None, asyncio.Future[bool]]] = []
+        self._committing: asyncio.Task[None] | None = None
+
+    async def __call__(self, claim: Claim, delivered: Delivered | None) -> bool:
+        """Mark ``claim`` (and ``delivered`` as sent); False if its lease was lost."""
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((claim, delivered, answer))
+        if self._committing is None:
+            self._committing = asyncio.create_task(self._commit())
+        return await answer
+
+    async def _commit(self) -> None:
+        batch: list[tuple[Claim, Delivered | None, asyncio.Future[bool]]] = []
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                marks = [(claim, delivered) for claim, delivered, _ in batch]
+                try:
+                    started = await self._thread(
+                        self._ledger.data_started_many, marks, self._clock()
+                    )
+                except Exception as e:  # every mark of the batch failed with its transaction
+                    for *_, answer in batch:
+                        if not answer.done():
+                            answer.set_exception(e)
+                else:
+                    for (*_, answer), one in zip(batch, started, strict=True):
+                        if not answer.done():
+                            answer.set_result(one)
+        finally:
+            self._committing = None
+            for *_, answer in batch + self._waiting:  # left only when the run is torn down
+                answer.cancel()
+            self._waiting = []
+
+
+@dataclass(frozen=True, slots=True)
+class _Sending:
+    """What every connection of one delivery run shares."""
+
+    ledger: _LedgerThread
+    marks: _StartMarks
+    report: Report
 
 
 class _LedgerThread:

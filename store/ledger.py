@@ -184,10 +184,21 @@ class Ledger(Repository):
         ``delivered``, the sender's previous message, is recorded as sent in the same
         transaction: one commit per message instead of two.
         """
+        return self.data_started_many([(claim, delivered)], now)[0]
+
+    def data_started_many(
+        self, marks: Sequence[tuple[Claim, Delivered | None]], now: datetime
+    ) -> list[bool]:
+        """``data_started`` for several messages in one transaction (a group commit: senders
+        that ask at the same moment share one commit); each answer is its own."""
         with self._begin() as connection:
-            if delivered is not None:
-                self._fenced_in(connection, delivered.claim, _sent_values(delivered))
-            return self._fenced_in(connection, claim, {"data_started_at": now, "updated_at": now})
+            started = []
+            for claim, delivered in marks:
+                if delivered is not None:
+                    self._fenced_in(connection, delivered.claim, _sent_values(delivered))
+                values = {"data_started_at": now, "updated_at": now}
+                started.append(self._fenced_in(connection, claim, values))
+            return started
 
     def release(self, claim: Claim, now: datetime) -> bool:
         """Give back a claimed delivery that was never started (a clean shutdown)."""

@@ -90,6 +90,28 @@ def test_sent_marks_ride_with_the_next_message_and_none_is_left_behind(
         assert sorted(m["To"] for m in inbox.messages) == sorted(OK)
 
 
+def test_marks_committed_together_keep_their_own_answers(database_url: str) -> None:
+    """Group commit: several connections' "DATA started" marks in one transaction, one of
+    them with a lease another sender has taken over, one carrying a previous "sent" mark."""
+    with world(database_url) as w:
+        subscribe_all(w, OK)
+        w.dispatcher().compose()
+        first, second, third = w.ledger.claim(NOW, lease=timedelta(minutes=5), limit=3)
+        assert w.ledger.data_started(first, NOW)
+        w.ledger.release(second, NOW)  # as if its lease ran out and another sender took it
+        (taken,) = w.ledger.claim(NOW, lease=timedelta(minutes=5), limit=1)
+        assert taken.delivery_id == second.delivery_id
+        answers = w.ledger.data_started_many(
+            [(second, Delivered(first, NOW, 250)), (third, None)], NOW
+        )
+        assert answers == [False, True]
+        assert states(w)[first.recipient] == "sent"  # its mark rode along
+        # When the leases run out: the new holder of the second never began DATA (re-queued);
+        # the third did (unknown, never sent again).
+        assert w.ledger.reclaim(NOW + timedelta(hours=1)) == (1, 1)
+        assert states(w)[third.recipient] == "unknown"
+
+
 def test_temporary_failures_are_retried_later_and_then_delivered(database_url: str) -> None:
     with world(database_url) as w, smtp_server() as (port, inbox):
         subscribe_all(w, ["later@example.org"])
