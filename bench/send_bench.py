@@ -10,6 +10,9 @@ In each: the pool (reused connections, all on the dispatcher's one event loop) a
 baseline (a new connection for every message, one at a time) measured in the same run on a
 slice of the same digests.
 Target (issue 5): >= 500 messages/s with the pool, >= 5x the baseline; peak memory < 300 MB.
+
+`--postgres` adds the relay-like pool with its ledger on PostgreSQL (PAPERBOY_TEST_POSTGRES_URL,
+a fresh schema), where every commit flushes the server's log.
 """
 
 from __future__ import annotations
@@ -30,13 +33,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import create_engine  # noqa: E402
+from sqlalchemy.schema import DropSchema  # noqa: E402
+
+from bench.ingest_bench import POSTGRES, postgres_url  # noqa: E402
 from bench.sink import serve  # noqa: E402
 from mailer.smtp import SmtpConfig, SmtpTransport  # noqa: E402
 from paperboy.clock import fixed_clock  # noqa: E402
 from store.types import NewSubscriber  # noqa: E402
 from tests.world import NOW, world  # noqa: E402
 
-MESSAGES = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+NUMBERS = [a for a in sys.argv[1:] if not a.startswith("--")]
+MESSAGES = int(NUMBERS[0]) if NUMBERS else 10_000
 
 
 def free_port() -> int:
@@ -87,9 +95,8 @@ class OnePerMessage:
         pass
 
 
-def prepare(directory: Path) -> str:
-    """A SQLite store with MESSAGES composed digests waiting in the ledger (done once)."""
-    url = f"sqlite:///{directory / 'bench.db'}"
+def prepare(url: str) -> None:
+    """A store with MESSAGES composed digests waiting in the ledger (done once)."""
     with world(url) as w:
         from paperboy import subscribers as rules
 
@@ -102,7 +109,6 @@ def prepare(directory: Path) -> str:
         w.people.add_many(new, NOW - timedelta(days=30))
         report = w.dispatcher().compose()
         assert report.composed == MESSAGES, report
-    return url
 
 
 def run(
@@ -145,15 +151,37 @@ def run(
     return limit / elapsed
 
 
+def run_postgres(url: str, directory: Path) -> float:
+    """The relay-like pool, its ledger on PostgreSQL (prepared in place: no copy needed)."""
+    port = free_port()
+    ready = multiprocessing.Event()
+    args = (port, (0.02, 0.05), self_signed(directory), ready)
+    sink = multiprocessing.Process(target=serve, args=args, daemon=True)
+    sink.start()
+    ready.wait(10)
+    config = SmtpConfig("127.0.0.1", port, "starttls", verify_tls=False)
+    try:
+        with world(url, papers=()) as w:
+            dispatcher = w.dispatcher()
+            dispatcher._clock = fixed_clock(NOW)
+            start = time.perf_counter()
+            report = dispatcher.deliver(lambda: SmtpTransport(config), workers=64)
+            elapsed = time.perf_counter() - start
+            assert report.sent == MESSAGES, report
+    finally:
+        sink.terminate()
+    return MESSAGES / elapsed
+
+
 def main() -> None:
     directory = Path(tempfile.mkdtemp())
     start = time.perf_counter()
     # Composing is render_bench's business: do it in another process so that this process's
     # peak memory is the sender's.
-    child = multiprocessing.Process(target=prepare, args=(directory,))
+    url = f"sqlite:///{directory / 'bench.db'}"
+    child = multiprocessing.Process(target=prepare, args=(url,))
     child.start()
     child.join()
-    url = f"sqlite:///{directory / 'bench.db'}"
     print(f"prepared {MESSAGES:,} digests in {time.perf_counter() - start:.0f} s")
     settings = (
         ("instant", (0.0, 0.0), False, 8, 500),
@@ -168,6 +196,19 @@ def main() -> None:
             f"({MESSAGES:,} messages); one connection per message {single:5.0f} msg/s "
             f"({baseline} messages); ratio {pooled / single:.1f}x"
         )
+    if "--postgres" in sys.argv and (pg := postgres_url()) is not None:
+        pg_url, schema = pg
+        try:
+            child = multiprocessing.Process(target=prepare, args=(pg_url,))
+            child.start()
+            child.join()
+            rate = run_postgres(pg_url, directory)
+            print(f"relay-like, ledger on PostgreSQL: pool of 64 connections {rate:5.0f} msg/s")
+        finally:
+            admin = create_engine(POSTGRES)
+            with admin.begin() as connection:
+                connection.execute(DropSchema(schema, cascade=True))
+            admin.dispose()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"max RSS of the sender {rss:.0f} MiB (target < 300 MB); targets: >= 500 msg/s, >= 5x")
     shutil.rmtree(directory, ignore_errors=True)
