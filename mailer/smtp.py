@@ -19,7 +19,7 @@ import ssl
 from dataclasses import dataclass
 from typing import NoReturn
 
-from mailer.transports import AsyncBeforeData, SendError, is_permanent
+from mailer.transports import BeforeData, SendError, is_permanent
 from mailer.types import Envelope
 
 
@@ -98,7 +98,7 @@ class SmtpTransport:
                 f"the SMTP server answered NOOP with {code} {reply}", code=code, permanent=False
             )
 
-    async def send(self, message: Envelope, before_data: AsyncBeforeData) -> int:
+    async def send(self, message: Envelope, before_data: BeforeData) -> int:
         mail = b"MAIL FROM:<" + _address(message.sender) + b">\r\n"
         rcpt = b"RCPT TO:<" + _address(message.recipient) + b">\r\n"
         connection, answers = await self._envelope(mail, rcpt)

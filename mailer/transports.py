@@ -18,7 +18,7 @@ from typing import Protocol
 from mailer.types import Envelope
 from paperboy.errors import DeliveryError
 
-AsyncBeforeData = Callable[[], Awaitable[None]]
+BeforeData = Callable[[], Awaitable[None]]
 
 
 class SendError(DeliveryError):
@@ -31,7 +31,7 @@ class SendError(DeliveryError):
 
 
 class Transport(Protocol):
-    async def send(self, message: Envelope, before_data: AsyncBeforeData) -> int:
+    async def send(self, message: Envelope, before_data: BeforeData) -> int:
         """Hand the message over; return the SMTP-like code (250). Raise SendError otherwise."""
         ...
 
@@ -61,7 +61,7 @@ def is_permanent(code: int) -> bool:
 class NullTransport:
     """Discards everything (but still walks the ledger): for dry runs and tests."""
 
-    async def send(self, message: Envelope, before_data: AsyncBeforeData) -> int:
+    async def send(self, message: Envelope, before_data: BeforeData) -> int:
         await before_data()
         return 250
 
@@ -76,7 +76,7 @@ class OutboxTransport:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    async def send(self, message: Envelope, before_data: AsyncBeforeData) -> int:
+    async def send(self, message: Envelope, before_data: BeforeData) -> int:
         name = message.message_id.strip("<>").split("@")[0] + ".eml"
         temporary = await asyncio.to_thread(self._write, message.data)  # fsync off the loop
         try:
