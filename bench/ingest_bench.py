@@ -16,6 +16,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -121,17 +123,27 @@ def baseline(url: str, fetches: list[FetchOutcome], limit: int) -> float:
     return len(papers) / elapsed
 
 
-def postgres_url() -> tuple[str, str] | None:
+@contextmanager
+def postgres_schema() -> Iterator[str | None]:
+    """The URL of a fresh schema on PostgreSQL for one run (None when none is reachable),
+    dropped afterwards."""
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
     try:
         admin = create_engine(POSTGRES)
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
         with admin.begin() as connection:
             connection.execute(CreateSchema(schema))
         admin.dispose()
     except Exception as e:
         print(f"PostgreSQL: skipped ({type(e).__name__}: {e})")
-        return None
-    return f"{POSTGRES}?options=-csearch_path%3D{schema}", schema
+        yield None
+        return
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        admin = create_engine(POSTGRES)
+        with admin.begin() as connection:
+            connection.execute(DropSchema(schema, cascade=True))
+        admin.dispose()
 
 
 def floor(
@@ -233,17 +245,10 @@ def main() -> None:
     print(f"bare floor, plain appends:         {bare:9,.0f} rows/s (no key, index or upsert)")
     print(f"ratio to baseline: {full / naive:.1f}x; share of the floor: {full / raw:.0%}")
     print("target (issue 3): >= 50,000 rows/s on SQLite")
-    pg = postgres_url()
-    if pg is not None:
-        url, schema = pg
-        try:
+    with postgres_schema() as url:
+        if url is not None:
             rate, stored = run(url, fetches)
             print(f"PostgreSQL, rows with abstracts:   {rate:9,.0f} rows/s ({stored:,} stored)")
-        finally:
-            admin = create_engine(POSTGRES)
-            with admin.begin() as connection:
-                connection.execute(DropSchema(schema, cascade=True))
-            admin.dispose()
 
 
 if __name__ == "__main__":

@@ -33,10 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine  # noqa: E402
-from sqlalchemy.schema import DropSchema  # noqa: E402
-
-from bench.ingest_bench import POSTGRES, postgres_url  # noqa: E402
+from bench.ingest_bench import postgres_schema  # noqa: E402
 from bench.sink import serve  # noqa: E402
 from mailer.smtp import SmtpConfig, SmtpTransport  # noqa: E402
 from paperboy.clock import fixed_clock  # noqa: E402
@@ -188,7 +185,8 @@ def main() -> None:
         ("instant+TLS", (0.0, 0.0), True, 8, 150),
         ("relay-like", (0.02, 0.05), True, 64, 150),
     )
-    for name, delay, tls, workers, baseline in settings:
+    for name, delay, tls, workers, slice_ in settings:
+        baseline = min(slice_, MESSAGES)
         pooled = run(url, directory, pool=workers, delay=delay, tls=tls, limit=MESSAGES)
         single = run(url, directory, pool=0, delay=delay, tls=tls, limit=baseline)
         print(
@@ -196,19 +194,14 @@ def main() -> None:
             f"({MESSAGES:,} messages); one connection per message {single:5.0f} msg/s "
             f"({baseline} messages); ratio {pooled / single:.1f}x"
         )
-    if "--postgres" in sys.argv and (pg := postgres_url()) is not None:
-        pg_url, schema = pg
-        try:
-            child = multiprocessing.Process(target=prepare, args=(pg_url,))
-            child.start()
-            child.join()
-            rate = run_postgres(pg_url, directory)
-            print(f"relay-like, ledger on PostgreSQL: pool of 64 connections {rate:5.0f} msg/s")
-        finally:
-            admin = create_engine(POSTGRES)
-            with admin.begin() as connection:
-                connection.execute(DropSchema(schema, cascade=True))
-            admin.dispose()
+    if "--postgres" in sys.argv:
+        with postgres_schema() as pg_url:
+            if pg_url is not None:
+                child = multiprocessing.Process(target=prepare, args=(pg_url,))
+                child.start()
+                child.join()
+                rate = run_postgres(pg_url, directory)
+                print(f"relay-like, ledger on PostgreSQL: pool of 64 connections {rate:5.0f} msg/s")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"max RSS of the sender {rss:.0f} MiB (target < 300 MB); targets: >= 500 msg/s, >= 5x")
     shutil.rmtree(directory, ignore_errors=True)
