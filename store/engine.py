@@ -85,10 +85,10 @@ def write_lock(engine: Engine) -> AbstractContextManager[Any]:
     """What a thread holds around a write transaction: for SQLite, a lock shared by the engine.
 
     SQLite lets one writer in at a time; a thread that finds the write lock taken sleeps in
-    SQLite's busy handler for 1, 2, 5, ... 100 ms, however soon the lock is free again, so dozens
-    of threads writing small transactions (senders marking deliveries) spent most of their time
-    asleep. Waiting on a Python lock instead wakes the next writer as soon as the last commits.
-    Other processes still meet the busy timeout.
+    SQLite's busy handler for 1, 2, 5, ... 100 ms, however soon the lock is free again, so
+    threads writing small transactions at once (the web pages' threads, the scheduler's jobs, a
+    sender's ledger thread) would spend their time asleep. Waiting on a Python lock instead wakes
+    the next writer as soon as the last commits. Other processes still meet the busy timeout.
     """
     return _WRITE_LOCKS.get(engine) or nullcontext()
 
