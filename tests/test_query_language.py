@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperboy.errors import ProfileSyntaxError
-from paperboy.profiles.ast import And, Field, Not, Or, Term, to_query
+from paperboy.profiles.ast import And, Compare, Field, Not, Or, Term, to_query
 from paperboy.profiles.matcher import Matcher, ProfileSpec
 from paperboy.profiles.parser import parse
 from paperboy.profiles.reference import matches
@@ -153,3 +155,81 @@ def test_any_text_parses_or_raises_profile_syntax_error(query: str) -> None:
         assert 1 <= column <= len(query) + 1
         return
     assert parse(to_query(node)) == node
+
+
+# Hostile queries (issue 13): every one is refused with a ProfileSyntaxError naming the column,
+# never a RecursionError, a bare ValueError or an int() that takes seconds.
+def _deepest(levels: int) -> str:
+    """A query nested ``levels`` parentheses deep, each level an OR over an AND: the most
+    tree depth per level the grammar allows (Or > And > Or > ...)."""
+    query = "core"
+    for level in reversed(range(levels)):
+        query = f"(p{level} OR q{level} {query})"
+    return query
+
+
+HOSTILE = [
+    ("-" * 976 + "a", "nested more than 32 levels at column 33"),
+    ("-" * 33 + "a", "nested more than 32 levels at column 33"),
+    ("NOT " * 240 + "a", "nested more than 32 levels at column 129"),
+    ("(" * 300 + "a" + ")" * 300, "nested more than 32 levels at column 33"),
+    ("(" * 499 + "a", "nested more than 32 levels at column 33"),
+    ("-(" * 17 + "a" + ")" * 17, "nested more than 32 levels at column 33"),
+    (_deepest(33), "nested more than 32 levels at column 365"),
+    (" ".join(f"w{i}" for i in range(101)), "more than 100 terms at column 391"),
+    (" OR ".join("ab" for _ in range(101)), "more than 100 terms at column 601"),
+    ("upvotes>=²", "expected a whole number (digits 0-9) after 'upvotes>=' at column 1"),
+    ("upvotes>=①", "expected a whole number (digits 0-9) after 'upvotes>=' at column 1"),
+    ("stars>=٣", "expected a whole number (digits 0-9) after 'stars>=' at column 1"),
+    ("video upvotes>=" + "9" * 900, "upvotes>= takes at most 1000000000 at column 7"),
+    ("stars<10000000000", "stars< takes at most 1000000000 at column 1"),
+    ("-" * 1001, "the query is longer than 1000 characters"),
+]
+
+
+@pytest.mark.parametrize(("query", "message"), HOSTILE, ids=[q[:24] for q, _ in HOSTILE])
+def test_hostile_queries_are_refused_with_a_clear_error(query: str, message: str) -> None:
+    with pytest.raises(ProfileSyntaxError) as info:
+        parse(query, "evil")
+    assert message in str(info.value)
+    assert str(info.value).startswith("profile 'evil': ")
+
+
+def test_the_limits_themselves_are_accepted() -> None:
+    assert parse("-" * 32 + "a") is not None
+    assert parse("(" * 32 + "a" + ")" * 32) == Term("a")
+    assert len(to_query(parse(_deepest(32)))) > 0
+    assert parse("upvotes>=1000000000") == Compare("upvotes", ">=", 1_000_000_000)
+    assert parse("stars>=000000000000042") == Compare("stars", ">=", 42)
+    wide = " OR ".join(f"w{i}" for i in range(100))
+    assert isinstance(parse(wide), Or)
+
+
+def _frames() -> int:
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1  # type: ignore[assignment]
+    return depth
+
+
+def test_the_deepest_accepted_queries_need_little_stack() -> None:
+    """Every walker of a query (parser, printer, reference evaluator, compiler, matcher,
+    highlighter, digest entry) fits in 250 frames, a quarter of Python's default limit: the
+    rest is left to whoever calls them (a web framework, a thread, the CLI)."""
+    from paperboy.digest import entry
+    from paperboy.profiles.ast import positive_terms
+
+    queries = [_deepest(32), "-(" * 16 + "diffusion" + ")" * 16, "NOT " * 32 + "video"]
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(_frames() + 250)
+    try:
+        for query in queries:
+            node = parse(query)
+            assert parse(to_query(node)) == node
+            positive_terms(node)
+            for paper in saved_papers():
+                matches(node, paper)
+            for match in Matcher([ProfileSpec(1, 1, "deep", query)]).match(saved_papers()):
+                entry(match)
+    finally:
+        sys.setrecursionlimit(previous)
