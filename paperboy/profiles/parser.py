@@ -2,6 +2,12 @@
 
 A hand-written recursive-descent parser: tiny, and it can say exactly where a query went wrong
 (``profile 'vision': unexpected ')' at column 14``), which no off-the-shelf grammar gives for free.
+
+Queries come from strangers, so the parser has explicit limits: length, number of terms, nesting
+depth (each parenthesis and each NOT or - counts one level) and the size of a filter's number.
+The nesting limit is what keeps every recursive walk over a parsed query (this parser, the
+printer, the reference evaluator, the compiler and its programs) far from Python's recursion
+limit: at most 32 levels, so at most 66 levels of tree, a few hundred frames for any walker.
 """
 
 from __future__ import annotations
@@ -24,7 +30,11 @@ from paperboy.profiles.ast import (
 )
 
 MAX_QUERY_LENGTH = 1000
+MAX_DEPTH = 32  # parentheses and NOTs around a term; the tree is at most 2 * MAX_DEPTH + 2 deep
+MAX_TERMS = 100  # words, phrases, prefixes and filters
+MAX_NUMBER = 1_000_000_000  # upvotes>=N, stars>=N
 MIN_PREFIX = 3
+_NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: int() would also take "²" or "①" or "٣"
 _FIELDS = {f.value: f for f in Field if f is not Field.ANY}
 _COMPARE = re.compile(r"^(upvotes|stars)(>=|<=|>|<|=)(.*)$", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r"^([A-Za-z]+):")
@@ -111,12 +121,13 @@ class _Lexer:
         return Token("phrase", inner, column, field)
 
     def _word(self, word: str, column: int, found: list[Token]) -> Token:
+        while word[0] == "-" and len(word) > 1:
+            # "-survey" is NOT survey: emit the minus, then lex the rest as its own word
+            # (a loop, not recursion: "-----…-a" is as long as the query allows).
+            found.append(Token("minus", "-", column))
+            word, column = word[1:], column + 1
         if word in ("OR", "AND", "NOT"):
             return Token(word.lower(), word, column)
-        if word[0] == "-" and len(word) > 1:
-            # "-survey" is NOT survey: emit the minus, then lex the rest as its own word.
-            found.append(Token("minus", "-", column))
-            return self._word(word[1:], column + 1, found)
         if not _SPECIAL.intersection(word):
             return Token("word", word, column)  # the common case: a plain word
         if _COMPARE.match(word) or word.lower().startswith("has:"):
@@ -136,6 +147,8 @@ class _Lexer:
 class _Parser:
     def __init__(self, tokens: list[Token], profile: str) -> None:
         self.tokens, self.profile, self.index = tokens, profile, 0
+        self.depth = 0  # parentheses and NOTs open around the current token
+        self.terms = 0
 
     @property
     def current(self) -> Token:
@@ -177,12 +190,18 @@ class _Parser:
         return _flat(And, children)
 
     def unary(self) -> Node:
-        if self.current.kind in ("not", "minus"):
+        negations = 0
+        while self.current.kind in ("not", "minus"):
             operator = self.advance()
             if not self._starts_term():
                 raise self._missing_term(operator, "NOT" if operator.kind == "not" else "-")
-            return Not(self.unary())
-        return self.primary()
+            self._enter(operator)
+            negations += 1
+        node = self.primary()
+        for _ in range(negations):
+            node = Not(node)
+        self.depth -= negations
+        return node
 
     def primary(self) -> Node:
         token = self.current
@@ -190,11 +209,17 @@ class _Parser:
             self.advance()
             if self.current.kind == "rparen":
                 raise self.fail(self.current, "empty parentheses: expected a term")
+            self._enter(token)
             node = self.or_expr()
             if self.current.kind != "rparen":
                 raise self.fail(token, "missing ')' for this '('")
             self.advance()
+            self.depth -= 1
             return node
+        if token.kind in ("phrase", "word", "filter"):
+            self.terms += 1
+            if self.terms > MAX_TERMS:
+                raise self.fail(token, f"more than {MAX_TERMS} terms (split it into two profiles)")
         if token.kind == "phrase":
             self.advance()
             return Term(token.text, token.field, phrase=True)
@@ -209,6 +234,12 @@ class _Parser:
         if token.kind == "end":
             raise self.fail(token, "unexpected end of query: expected a term")
         raise self.fail(token, f"unexpected {token.text!r}: expected a term")
+
+    def _enter(self, opener: Token) -> None:
+        """One level deeper (a '(' or a NOT); refused past MAX_DEPTH, at the opener's column."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(opener, f"nested more than {MAX_DEPTH} levels")
 
     def _starts_term(self) -> bool:
         return self.current.kind in ("word", "phrase", "filter", "lparen", "not", "minus")
@@ -246,10 +277,13 @@ class _Parser:
         match = _COMPARE.match(text)
         assert match is not None
         metric, op, value = match.group(1).lower(), match.group(2), match.group(3)
-        if not value.isdigit():
-            raise self.fail(token, f"expected a whole number after '{metric}{op}'")
+        if not _NUMBER.fullmatch(value):
+            raise self.fail(token, f"expected a whole number after '{metric}{op}' (digits 0-9)")
+        digits = value.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_NUMBER)) or int(digits) > MAX_NUMBER:
+            raise self.fail(token, f"{metric}{op} takes at most {MAX_NUMBER}")
         assert metric in METRICS
-        return Compare(metric, op, int(value))
+        return Compare(metric, op, int(digits))
 
 
 def _flat(kind: type[And] | type[Or], children: list[Node]) -> Node:
