@@ -20,6 +20,7 @@ from store.types import NewProfile, SubscriberSettings
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_PAPERS_LIMIT = 100
 _PROFILE_NAME = re.compile(r"^[\w][\w .\-]{0,63}$")
+_SEND_TIME = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?")  # [0-9], not \d: ASCII digits only
 
 
 class Status(StrEnum):
@@ -43,7 +44,7 @@ def normalise_email(address: str) -> str:
         valid = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as e:
         raise InputError(
-            f"{address.strip()!r} is not a valid email address: {e}",
+            f"{shown(address.strip())} is not a valid email address: {e}",
             hint="write it as name@example.org",
         ) from e
     return (valid.ascii_email or valid.normalized).lower()  # a domain in IDNA (xn--) form
@@ -58,7 +59,7 @@ def time_zone(name: str) -> str:
     cleaned = name.strip()
     if cleaned not in _zones():
         raise InputError(
-            f"unknown time zone {cleaned!r}",
+            f"unknown time zone {shown(cleaned)}",
             hint="use an IANA name such as Europe/London, America/New_York or Asia/Tokyo",
         )
     return cleaned
@@ -71,19 +72,34 @@ def send_hour(hour: int) -> int:
 
 
 def send_time(text: str | int) -> tuple[int, int]:
-    """A local send time: "8", "08:30" or "2:30" -> (hour, minute)."""
-    hour, _, minute = str(text).strip().partition(":")
-    if not hour.isdigit() or (minute and not (minute.isdigit() and len(minute) == 2)):
-        raise InputError(f"send time {text!r} is not an hour or HH:MM", hint="write 8 or 08:30")
+    """A local send time: "8", "08:30" or "2:30" -> (hour, minute).
+
+    Digits are ASCII only: ``str.isdigit()`` and ``int()`` also take "²", "①" or "٣" (and
+    int() refuses 5,000 nines with a ValueError of its own), so a regex decides, then int().
+    """
+    found = _SEND_TIME.fullmatch(str(text).strip())
+    if found is None:
+        raise InputError(
+            f"send time {shown(text)} is not an hour or HH:MM", hint="write 8 or 08:30"
+        )
+    hour, minute = found.group(1), found.group(2)
     if minute and not 0 <= int(minute) <= 59:
-        raise InputError(f"send time {text!r}: minutes run from 00 to 59")
+        raise InputError(f"send time {shown(text)}: minutes run from 00 to 59")
     return send_hour(int(hour)), int(minute or 0)
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut short: an error message never echoes a huge input back in full."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def weekday(name: str) -> int:
     key = name.strip().lower()[:3]
     if key not in WEEKDAYS:
-        raise InputError(f"{name!r} is not a weekday", hint=f"use one of {', '.join(WEEKDAYS)}")
+        raise InputError(
+            f"{shown(name)} is not a weekday", hint=f"use one of {', '.join(WEEKDAYS)}"
+        )
     return WEEKDAYS.index(key)
 
 
@@ -92,7 +108,9 @@ def frequency(name: str) -> str:
         return Frequency(name.strip().lower()).value
     except ValueError:
         choices = ", ".join(f.value for f in Frequency)
-        raise InputError(f"{name!r} is not a frequency", hint=f"use one of {choices}") from None
+        raise InputError(
+            f"{shown(name)} is not a frequency", hint=f"use one of {choices}"
+        ) from None
 
 
 def max_papers(count: int) -> int:
@@ -128,7 +146,7 @@ def profile(name: str, query: str) -> NewProfile:
     cleaned = name.strip()
     if not _PROFILE_NAME.match(cleaned):
         raise InputError(
-            f"profile name {name!r} is not usable",
+            f"profile name {shown(name)} is not usable",
             hint="1 to 64 letters, digits, spaces, dots, dashes or underscores",
         )
     parse(query, cleaned)  # raises ProfileSyntaxError naming the column

@@ -169,3 +169,52 @@ def test_addresses_are_kept_in_a_form_the_sender_can_use() -> None:
     with pytest.raises(InputError, match=r"not a valid email address.*Internationalized"):
         rules.normalise_email("rené@example.org")
     assert rules.normalise_email("Reader@Bücher.example") == "reader@xn--bcher-kva.example"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "²",  # superscript two: str.isdigit() says yes, int() says no
+        "①",
+        "٣",  # Arabic-Indic three: int() would read it as 3
+        "8:٣0",
+        "8:²0",
+        "9" * 5000,  # past Python's 4300-digit limit for int()
+        "8:" + "9" * 5000,
+        "0008",
+        "8:",
+        "8:5",
+        "8:30:00",
+        "-1",
+        "+8",
+        "8.5",
+        "",
+        "8\x00",
+    ],
+)
+def test_send_times_are_ascii_digits_only(typed: str) -> None:
+    """Only 0-23, optionally :00-:59, in ASCII digits; anything else is one InputError."""
+    with pytest.raises(InputError, match=r"send time .* is not an hour or HH:MM") as info:
+        rules.send_time(typed)
+    assert len(info.value.message) < 120  # 5,000 nines are not echoed back in full
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("8", (8, 0)),
+        ("08", (8, 0)),
+        (" 8 ", (8, 0)),
+        ("08:30", (8, 30)),
+        ("23:59", (23, 59)),
+        ("0:00", (0, 0)),
+        (7, (7, 0)),
+    ],
+)
+def test_send_times_that_are_fine(typed: str | int, expected: tuple[int, int]) -> None:
+    assert rules.send_time(typed) == expected
+
+
+def test_an_imported_send_hour_in_other_digits_is_a_bad_row() -> None:
+    with pytest.raises(InputError, match="item 0: send time '²' is not an hour or HH:MM"):
+        parse_import('[{"email": "a@example.org", "send_hour": "²"}]', "json")
