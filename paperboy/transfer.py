@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from paperboy import subscribers as rules
@@ -25,6 +26,13 @@ CSV_COLUMNS = (
     "profile_query",
 )
 MAX_ERRORS_SHOWN = 10
+# OWASP "CSV injection": a spreadsheet runs a cell that starts with one of these as a formula.
+# Export puts a single quote in front (a quote that starts a cell is quoted too, so that import,
+# which takes one quote off a cell that starts with a quote and then one of these, gets back
+# exactly what was stored).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_GUARDED = (*FORMULA_STARTS, "'")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")  # ASCII digits only; "٣" and 5,000 nines are refused
 
 
 def parse_import(text: str, fmt: str) -> list[NewSubscriber]:
@@ -73,18 +81,26 @@ def parse_import(text: str, fmt: str) -> list[NewSubscriber]:
 
 def _csv_records(text: str) -> list[tuple[str, dict[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or "email" not in reader.fieldnames:
+    try:
+        fieldnames = reader.fieldnames
+        rows = [(line, {k: _unguard(v) for k, v in row.items()}) for line, row in _numbered(reader)]
+    except csv.Error as e:  # the line being read is the one after the last whole one
+        raise InputError(
+            f"line {reader.line_num + 1}: {_csv_problem(e)}",
+            hint="fix the file and import it again",
+        ) from None
+    if fieldnames is None or "email" not in fieldnames:
         raise InputError(
             "the CSV file has no 'email' column", hint=f"columns: {', '.join(CSV_COLUMNS)}"
         )
-    unknown = set(reader.fieldnames) - set(CSV_COLUMNS)
+    unknown = set(fieldnames) - set(CSV_COLUMNS)
     if unknown:
         raise InputError(
             f"unknown CSV column(s): {', '.join(sorted(unknown))}",
             hint=f"columns: {', '.join(CSV_COLUMNS)}",
         )
     records = []
-    for line, row in enumerate(reader, start=2):
+    for line, row in rows:
         profiles = []
         if (row.get("profile_name") or "").strip() or (row.get("profile_query") or "").strip():
             profiles.append(
@@ -94,11 +110,40 @@ def _csv_records(text: str) -> list[tuple[str, dict[str, Any]]]:
     return records
 
 
+def _numbered(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str | Any, Any]]]:
+    for row in reader:
+        yield reader.line_num, row
+
+
+def _csv_problem(error: csv.Error) -> str:
+    if "field larger than field limit" in str(error):
+        return f"a field is longer than {csv.field_size_limit()} characters"
+    return f"not readable as CSV ({error})"
+
+
+def _unguard(value: Any) -> Any:
+    """A cell as stored: the quote export put in front of a formula-like cell comes off."""
+    if isinstance(value, str) and value.startswith("'") and value[1:2] and value[1] in _GUARDED:
+        return value[1:]
+    return value
+
+
+def _guard(value: object) -> object:
+    """A cell a spreadsheet shows as text: OWASP's quote before = + - @ tab CR (and a quote)."""
+    if isinstance(value, str) and value[:1] in _GUARDED and value:
+        return "'" + value
+    return value
+
+
 def _json_records(text: str) -> list[tuple[str, dict[str, Any]]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(f"not JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+    except RecursionError:
+        raise InputError("not usable JSON: lists or objects nested too deeply") from None
+    except ValueError as e:  # e.g. a number past Python's 4300-digit limit
+        raise InputError(f"not JSON Paperboy can read: {str(e).split(';')[0]}") from None
     if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
         raise InputError("expected a JSON list of subscriber objects")
     return [(f"item {i}", d) for i, d in enumerate(data)]
@@ -135,10 +180,11 @@ def _int(value: object, default: int, name: str) -> int:
         return default
     if isinstance(value, bool):
         raise InputError(f"{name} must be a whole number")
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise InputError(f"{name} {value!r} is not a whole number") from None
+    if isinstance(value, int):
+        return value
+    if not _WHOLE_NUMBER.fullmatch(str(value).strip()):
+        raise InputError(f"{name} {rules.shown(value)} is not a whole number")
+    return int(str(value).strip())
 
 
 def _weekday(value: object) -> str:
@@ -171,7 +217,8 @@ def export(pairs: Iterable[tuple[Subscriber, Sequence[Profile]]], fmt: str) -> s
         base = {k: v for k, v in _as_dict(subscriber, []).items() if k != "profiles"}
         named = [(p.name, p.query) for p in profiles] or [("", "")]
         for name, query in named:
-            writer.writerow({**base, "profile_name": name, "profile_query": query})
+            row = {**base, "profile_name": name, "profile_query": query}
+            writer.writerow({k: _guard(v) for k, v in row.items()})
     return out.getvalue()
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -218,3 +221,69 @@ def test_send_times_that_are_fine(typed: str | int, expected: tuple[int, int]) -
 def test_an_imported_send_hour_in_other_digits_is_a_bad_row() -> None:
     with pytest.raises(InputError, match="item 0: send time '²' is not an hour or HH:MM"):
         parse_import('[{"email": "a@example.org", "send_hour": "²"}]', "json")
+
+
+FORMULAS = {
+    "neg": "-survey diffusion",  # a real query: NOT survey, AND diffusion
+    "eq": "=cmd|calc OR llama",
+    "plus": "+cmd OR llama",
+    "at": "@SUM OR llama",
+    "quote": "'-quoted OR llama",
+}
+
+
+def test_csv_export_neutralises_formulas_and_import_reads_them_back(
+    people: SubscriberStore,
+) -> None:
+    """OWASP's advice: a cell that starts with = + - @ tab or CR gets a leading quote, so a
+    spreadsheet shows it as text instead of running it; import takes that quote off again."""
+    people.add(alice(**FORMULAS), PINNED)
+    people.add(
+        NewSubscriber(
+            email=rules.normalise_email("-=1+2@example.org"),
+            status="active",
+            settings=SubscriberSettings(),
+            profiles=(),
+        ),
+        PINNED,
+    )
+    profiles = people.all_profiles()
+    pairs = [(s, profiles.get(s.id, [])) for s in people.list_subscribers()]
+    text = export(pairs, "csv")
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'-survey diffusion" in cells
+    assert "'=cmd|calc OR llama" in cells
+    assert "''-quoted OR llama" in cells  # a leading quote is itself quoted: nothing is lost
+    assert "'-=1+2@example.org" in cells
+    again = {n.email: n for n in parse_import(text, "csv")}
+    assert {p.name: p.query for p in again["alice@example.org"].profiles} == FORMULAS
+    assert "-=1+2@example.org" in again
+
+
+def test_a_quoted_cell_written_by_hand_or_by_a_spreadsheet_is_read_without_its_quote() -> None:
+    text = "email,profile_name,profile_query\nbob@example.org,x,'-survey diffusion\n"
+    (bob,) = parse_import(text, "csv")
+    assert bob.profiles[0].query == "-survey diffusion"
+    (kept,) = parse_import("email,profile_name,profile_query\nb@example.org,x,'llama'\n", "csv")
+    assert kept.profiles[0].query == "'llama'"  # only a quote that guards something goes
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "message"),
+    [
+        (
+            'email,profile_name,profile_query\na@example.org,x,"' + "a" * 200_000 + '"\n',
+            "csv",
+            "line 2: a field is longer than",
+        ),
+        ("[" * 100_000, "json", "nested too deeply"),
+        ('[{"email": "a@example.org", "max_papers": ' + "9" * 5000 + "}]", "json", "not JSON"),
+        ('[{"email": "a@example.org", "max_papers": "' + "9" * 5000 + '"}]', "json", "item 0"),
+        ('[{"email": "a@example.org", "max_papers": "٣"}]', "json", "item 0: max_papers '٣'"),
+    ],
+)
+def test_hostile_import_files_are_one_input_error(text: str, fmt: str, message: str) -> None:
+    with pytest.raises(InputError, match=re.escape(message)) as info:
+        parse_import(text, fmt)
+    assert len(info.value.message) < 300
