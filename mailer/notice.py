@@ -1,4 +1,5 @@
-"""Short plain-text mails sent at once (sign-up confirmations, manage links, operator alerts)."""
+"""Short plain-text mails (sign-up confirmations, manage links, operator alerts): built, or
+built and sent at once."""
 
 from __future__ import annotations
 
@@ -26,6 +27,17 @@ def send_plain(
 
     Raises ``SendError`` (with the server's reason) when the transport refuses it.
     """
+    envelope = plain_envelope(
+        sender=sender, recipient=recipient, subject=subject, text=text, date=date, kind=kind
+    )
+    send_now(transports(), envelope)
+    return envelope.message_id
+
+
+def plain_envelope(
+    *, sender: str, recipient: str, subject: str, text: str, date: datetime, kind: str = "notice"
+) -> Envelope:
+    """One plain-text message, built once (a retry sends the same bytes, Message-ID and all)."""
     address = parseaddr(sender)[1]
     domain = address.rpartition("@")[2] or "localhost"
     message_id = f"<{kind}.{uuid.uuid4().hex}@{domain}>"
@@ -37,5 +49,4 @@ def send_plain(
         message_id=message_id,
         date=date,
     )
-    send_now(transports(), Envelope(address, recipient, message_id, data))
-    return message_id
+    return Envelope(address, recipient, message_id, data)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Protocol
 
 from paperboy.clock import Clock
+from paperboy.errors import PaperboyError, StoreError
 from scraper.fetch import Fetcher
+from scraper.fields import clip
 from scraper.models import FetchOutcome, ScrapedPaper, Validators, Verdict, View
 from scraper.sources import Source
 from store.types import (
@@ -86,6 +89,31 @@ def plan_batch(outcome: FetchOutcome) -> IngestBatch:
     )
 
 
+def unstored(outcome: FetchOutcome, error: Exception, now: datetime) -> FetchOutcome:
+    """The broken outcome recorded when the store refused what a fetch found."""
+    problem = (
+        error.message if isinstance(error, PaperboyError) else f"{type(error).__name__}: {error}"
+    )
+    return replace(
+        outcome,
+        verdict=Verdict.BROKEN,
+        papers=(),
+        finished_at=now,
+        error=clip(f"the papers could not be stored ({problem})", 500),
+        error_kind="store",
+        validators=Validators(),  # never let a later conditional GET skip what was lost
+    )
+
+
+def _store_error(error: Exception) -> StoreError:
+    if isinstance(error, StoreError):
+        return error
+    return StoreError(
+        f"database write failed: {type(error).__name__}: {error}",
+        hint="nothing from this fetch was kept; check the database and run again",
+    )
+
+
 def rank(view: View, papers: Iterable[ScrapedPaper]) -> list[ScrapedPaper]:
     """Deduplicated by arXiv id (first wins), then in the list's own order of merit."""
     unique = list({p.arxiv_id: p for p in reversed(list(papers))}.values())[::-1]
@@ -107,7 +135,15 @@ class Ingestor:
             else None
         )
         outcome = self._fetcher.fetch(source, validators)
-        result = self._store.ingest(plan_batch(outcome))
+        try:
+            result = self._store.ingest(plan_batch(outcome))
+        except Exception as e:  # one source's papers the store refused; the rest of the run goes on
+            log.exception("storing %s failed", source.label)
+            outcome = unstored(outcome, e, self._clock())
+            try:
+                result = self._store.ingest(plan_batch(outcome))
+            except Exception:
+                raise _store_error(e) from e  # the database itself is gone: nothing to record
         log.info(
             "fetched %s: %s, %d papers, %d new",
             source.label,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -10,7 +9,8 @@ from datetime import datetime
 from typing import Protocol
 
 from paperboy.clock import Clock
-from paperboy.errors import FetchError, ParseError
+from paperboy.errors import FetchError, PaperboyError, ParseError
+from scraper import fields
 from scraper.http import Answer, PoliteHttp
 from scraper.models import (
     FetchOutcome,
@@ -22,7 +22,7 @@ from scraper.models import (
     View,
 )
 from scraper.parse_html import parse_page
-from scraper.parse_json import parse_entries
+from scraper.parse_json import load_json, parse_entries
 from scraper.robots import RobotsGate
 from scraper.sources import API_PAGE_SIZE, Source
 
@@ -57,9 +57,26 @@ class HuggingFaceFetcher:
         self._http, self._robots, self._clock = http, robots, clock
 
     def fetch(self, source: Source, validators: Validators | None = None) -> FetchOutcome:
+        """Never raises: whatever goes wrong becomes the source's ``broken`` outcome."""
         started = self._clock()
-        api_path, _ = source.api_request()
         attempt = _Attempt()
+        try:
+            return self._fetch(source, validators, started, attempt)
+        except Exception as e:  # the last boundary of one source; the run goes on with the rest
+            log.exception("unexpected error while fetching %s", source.label)
+            problem = fields.clip(f"unexpected error: {type(e).__name__}: {e}", 300)
+            return self._broken(
+                source, started, self._page_url(source), attempt, PaperboyError(problem)
+            )
+
+    def _fetch(
+        self,
+        source: Source,
+        validators: Validators | None,
+        started: datetime,
+        attempt: _Attempt,
+    ) -> FetchOutcome:
+        api_path, _ = source.api_request()
         found: tuple[ParsedPage, Answer] | None = None
         try:
             self._robots.check(api_path)
@@ -68,7 +85,7 @@ class HuggingFaceFetcher:
             return self._outcome(source, started, Verdict.NOT_MODIFIED, attempt, nm.answer)
         except FetchError as e:
             attempt.requests += 1
-            if e.kind in {"network", "robots", "rate_limited"}:
+            if e.kind in {"network", "robots", "rate_limited", "limit"}:
                 return self._broken(source, started, e.url, attempt, e)
             attempt.errors.append(f"API: {e.message}")
             attempt.status_code = e.status_code
@@ -142,9 +159,15 @@ class HuggingFaceFetcher:
         started: datetime,
         url: str,
         attempt: _Attempt,
-        error: FetchError | ParseError,
+        error: PaperboyError,
     ) -> FetchOutcome:
-        kind = error.kind if isinstance(error, FetchError) else "parse"
+        kind = (
+            error.kind
+            if isinstance(error, FetchError)
+            else "parse"
+            if isinstance(error, ParseError)
+            else "internal"
+        )
         status = error.status_code if isinstance(error, FetchError) else attempt.status_code
         message = "; ".join(
             [*attempt.errors, f"page: {error.message}"] if attempt.errors else [error.message]
@@ -192,31 +215,25 @@ class HuggingFaceFetcher:
 
 
 def _json_papers(answer: Answer, source: str) -> tuple[ScrapedPaper, ...]:
-    try:
-        data = json.loads(answer.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ParseError(source, "", f"the answer is not JSON ({type(e).__name__})") from e
-    return parse_entries(data, source)
+    return parse_entries(load_json(answer.body, source), source)
 
 
 def _error_text(answer: Answer) -> str:
     try:
-        data = json.loads(answer.body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = load_json(answer.body, "")
+    except ParseError:
         return ""
-    return (
-        f" ({data['error']})"
-        if isinstance(data, dict) and isinstance(data.get("error"), str)
-        else ""
-    )
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return f" ({fields.clean_text(data['error'], 200)})"
+    return ""
 
 
 def _latest_period(page: ParsedPage | None, today: str) -> str:
     """Which day "the latest list" was: the page says so, or most papers were submitted on it."""
     if page is None:
         return today
-    if page.period:
-        return page.period
+    if fields.iso_day(page.period):  # the latest *day*: only a real day names it
+        return str(page.period)
     days = Counter(
         p.submitted_on_daily_at.date().isoformat() for p in page.papers if p.submitted_on_daily_at
     )

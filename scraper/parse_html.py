@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -10,10 +9,10 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from paperboy.errors import ParseError
 from scraper import fields
 from scraper.models import ParsedPage, ParsePath, ScrapedPaper
-from scraper.parse_json import parse_entries
+from scraper.parse_json import load_json, parse_entries
 
 _ISLAND = 'div[data-target="DailyPapers"]'
-_AUTHOR_COUNT = re.compile(r"(\d+)\s+authors?")
+_AUTHOR_COUNT = re.compile(r"(\d{1,12})\s+authors?", re.ASCII)
 _PAPER_HREF = re.compile(r"^/papers/([^/?#]+)$")
 
 
@@ -48,10 +47,7 @@ def _from_props(island: LexborNode, source: str) -> ParsedPage:
     where = f"{_ISLAND}[data-props]"
     if not raw:
         raise ParseError(source, where, "the DailyPapers island has no data-props")
-    try:
-        props = json.loads(raw)  # selectolax has already decoded &quot; and &amp;
-    except json.JSONDecodeError as e:
-        raise ParseError(source, where, f"data-props is not JSON ({e.msg})") from e
+    props = load_json(raw, source, where)  # selectolax has already decoded &quot; and &amp;
     if not isinstance(props, dict):
         raise ParseError(source, where, "data-props is not a JSON object")
     # The search page carries its hits in searchResults (next to an unrelated dailyPapers).
@@ -59,9 +55,9 @@ def _from_props(island: LexborNode, source: str) -> ParsedPage:
     if key not in props:
         raise ParseError(source, where, "data-props has no 'dailyPapers' list")
     papers = parse_entries(props[key], f"{source} data-props {key}")
-    period = props.get("dateString")
+    # The day the page says it shows; anything but a real YYYY-MM-DD day is not a period.
     return ParsedPage(
-        papers=papers, path=ParsePath.PROPS, period=period if isinstance(period, str) else None
+        papers=papers, path=ParsePath.PROPS, period=fields.iso_day(props.get("dateString"))
     )
 
 
@@ -81,14 +77,14 @@ def _card(card: LexborNode) -> ScrapedPaper | None:
         return None
     match = _PAPER_HREF.match(link.attributes.get("href") or "")
     arxiv_id = fields.arxiv_id(match.group(1)) if match else None
-    title = fields.clean_text(link.text(deep=True))
+    title = fields.clean_text(link.text(deep=True), fields.MAX_TITLE)
     if arxiv_id is None or not title:
         return None
-    authors = tuple(
-        fields.clean_text(li.attributes.get("title") or "")
+    names = (
+        fields.clean_text(li.attributes.get("title") or "", fields.MAX_NAME)
         for li in card.css("li[title]")
-        if (li.attributes.get("title") or "").strip()
     )
+    authors = tuple(name for name in names if name)[: fields.MAX_AUTHORS]
     org_link = card.css_first("a span.truncate")
     org_anchor = org_link.parent if org_link is not None else None
     return ScrapedPaper(
@@ -97,7 +93,9 @@ def _card(card: LexborNode) -> ScrapedPaper | None:
         upvotes=_upvotes(card),
         authors=authors,
         author_count=_author_count(card) or len(authors),
-        organization=fields.clean_text(org_link.text()) if org_link is not None else None,
+        organization=fields.clean_text(org_link.text(), fields.MAX_NAME) or None
+        if org_link is not None
+        else None,
         organization_slug=_org_slug(org_anchor),
         submitter=_submitter(card),
         num_comments=_number(card.css_first('a[href$="#community"]')),
@@ -105,7 +103,7 @@ def _card(card: LexborNode) -> ScrapedPaper | None:
         thumbnail=_thumbnail(card),
         media_urls=tuple(
             url for v in card.css("video[src]") if (url := fields.web_url(v.attributes.get("src")))
-        ),
+        )[: fields.MAX_MEDIA],
     )
 
 
@@ -129,13 +127,13 @@ def _author_count(card: LexborNode) -> int:
     for li in card.css("li"):
         found = _AUTHOR_COUNT.search(li.text(deep=True))
         if found:
-            return int(found.group(1))
+            return fields.count(found.group(1))
     return 0
 
 
 def _org_slug(anchor: LexborNode | None) -> str | None:
     href = (anchor.attributes.get("href") or "") if anchor is not None else ""
-    slug = href.strip("/")
+    slug = fields.clean_text(href.strip("/"), fields.MAX_NAME)
     return slug if slug and "/" not in slug and not href.startswith("/papers") else None
 
 
@@ -143,7 +141,7 @@ def _submitter(card: LexborNode) -> str | None:
     for div in card.css("div"):
         text = fields.clean_text(div.text(deep=True))
         if text.startswith("Submitted by "):
-            return text.removeprefix("Submitted by ").strip() or None
+            return fields.clip(text.removeprefix("Submitted by ").strip(), fields.MAX_NAME) or None
     return None
 
 

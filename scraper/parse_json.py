@@ -6,6 +6,7 @@ ignored, and a missing required key is a ParseError that names where it was miss
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
@@ -35,19 +36,23 @@ class _Entry:
     def fail(self, key: str, problem: str) -> NoReturn:
         raise ParseError(self.source, f"{self.where}.{key}", problem)
 
-    def text(self, key: str) -> str:
+    def text(self, key: str, limit: int) -> str:
         value = self.paper[key]
         if not isinstance(value, str):
             self.fail(f"paper.{key}", f"expected a string, got {type(value).__name__}")
-        return fields.clean_text(value)
+        return fields.clean_text(value, limit)
 
-    def optional_text(self, mapping: Mapping[str, Any], key: str) -> str | None:
+    def optional_text(
+        self, mapping: Mapping[str, Any], key: str, limit: int = fields.MAX_NAME
+    ) -> str | None:
         value = mapping.get(key)
-        return fields.clean_text(value) or None if isinstance(value, str) else None
+        return fields.clean_text(value, limit) or None if isinstance(value, str) else None
 
     def integer(self, mapping: Mapping[str, Any], key: str, *, required: bool) -> int | None:
         value = mapping.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
+            if not fields.in_range(value):
+                self.fail(key, f"{_shown(value)} is out of range (0 to {fields.MAX_COUNT})")
             return value
         if value is not None or required:
             self.fail(key, f"expected an integer, got {type(value).__name__}")
@@ -59,14 +64,27 @@ class _Entry:
             return None
         try:
             return fields.instant(str(value))
-        except ValueError:
-            self.fail(key, f"not a date: {value!r}")
+        except ValueError as e:
+            self.fail(key, f"not a date: {_shown(value)} ({e})")
 
     def strings(self, mapping: Mapping[str, Any], key: str) -> tuple[str, ...]:
         value = mapping.get(key)
         if not isinstance(value, list):
             return ()
-        return tuple(fields.clean_text(v) for v in value if isinstance(v, str) and v.strip())
+        texts = (fields.clean_text(v, fields.MAX_KEYWORD) for v in value if isinstance(v, str))
+        return tuple(t for t in texts if t)[: fields.MAX_KEYWORDS]
+
+
+def load_json(text: str | bytes, source: str, where: str = "") -> object:
+    """``json.loads`` whose every failure is a ParseError: bad syntax or encoding, an integer
+    of thousands of digits, or nesting deeper than Python's recursion limit."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ParseError(source, where, "the JSON is nested too deeply") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, the int digits limit
+        problem = e.msg if isinstance(e, json.JSONDecodeError) else type(e).__name__
+        raise ParseError(source, where, f"not JSON ({problem})") from e
 
 
 def parse_entries(data: object, source: str) -> tuple[ScrapedPaper, ...]:
@@ -85,16 +103,16 @@ def _paper(entry: _Entry) -> ScrapedPaper:
     paper, raw = entry.paper, entry.raw
     arxiv_id = fields.arxiv_id(paper["id"])
     if arxiv_id is None:
-        entry.fail("paper.id", f"not an arXiv id: {paper['id']!r}")
-    authors = _authors(entry, paper["authors"])
+        entry.fail("paper.id", f"not an arXiv id: {_shown(paper['id'])}")
+    authors, author_count = _authors(entry, paper["authors"])
     organization = _mapping(raw.get("organization")) or _mapping(paper.get("organization"))
     return ScrapedPaper(
         arxiv_id=str(arxiv_id),
-        title=entry.text("title"),
-        summary=entry.text("summary") or None,
+        title=entry.text("title", fields.MAX_TITLE),
+        summary=entry.text("summary", fields.MAX_ABSTRACT) or None,
         upvotes=entry.integer(paper, "upvotes", required=True) or 0,
         authors=authors,
-        author_count=len(authors),
+        author_count=author_count,
         organization=entry.optional_text(organization, "fullname")
         or entry.optional_text(organization, "name"),
         organization_slug=entry.optional_text(organization, "name"),
@@ -105,7 +123,7 @@ def _paper(entry: _Entry) -> ScrapedPaper:
         github_repo=fields.web_url(paper.get("githubRepo")),
         github_stars=entry.integer(paper, "githubStars", required=False),
         project_page=fields.web_url(paper.get("projectPage")),
-        ai_summary=entry.optional_text(paper, "ai_summary"),
+        ai_summary=entry.optional_text(paper, "ai_summary", fields.MAX_AI_SUMMARY),
         ai_keywords=entry.strings(paper, "ai_keywords"),
         thumbnail=_thumbnail(raw),
         media_urls=_media(raw, paper),
@@ -116,16 +134,18 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _authors(entry: _Entry, value: object) -> tuple[str, ...]:
+def _authors(entry: _Entry, value: object) -> tuple[tuple[str, ...], int]:
+    """The first MAX_AUTHORS names, and how many authors there were."""
     if not isinstance(value, Sequence) or isinstance(value, str):
         entry.fail("paper.authors", "expected a list of authors")
     names = []
     for author in value:
         if isinstance(author, Mapping) and not author.get("hidden", False):
             name = author.get("name")
-            if isinstance(name, str) and name.strip():
-                names.append(fields.clean_text(name))
-    return tuple(names)
+            cleaned = fields.clean_text(name, fields.MAX_NAME) if isinstance(name, str) else ""
+            if cleaned:
+                names.append(cleaned)
+    return tuple(names[: fields.MAX_AUTHORS]), min(len(names), fields.MAX_COUNT)
 
 
 def _submitted_on_daily(entry: _Entry) -> datetime | None:
@@ -168,5 +188,11 @@ def _media(raw: Mapping[str, Any], paper: Mapping[str, Any]) -> tuple[str, ...]:
     legacy = raw.get("mediaUrl")
     if isinstance(legacy, str) and _THUMBNAILS not in legacy:
         candidates.append(legacy)
-    urls = (fields.web_url(c) for c in candidates)
-    return tuple(dict.fromkeys(u for u in urls if u))
+    urls = (fields.web_url(c) for c in candidates[: fields.MAX_MEDIA * 4])
+    return tuple(dict.fromkeys(u for u in urls if u))[: fields.MAX_MEDIA]
+
+
+def _shown(value: object) -> str:
+    """A scraped value quoted in an error message, cut short (it may be a megabyte)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."

@@ -39,11 +39,12 @@ def _item(item: Element, where: str, source: str) -> ScrapedPaper:
     link = (item.findtext("link") or "").strip()
     match = _ARXIV_LINK.match(link)
     arxiv_id = fields.arxiv_id(match.group(1)) if match else None
-    title = fields.clean_text(item.findtext("title") or "")
+    title = fields.clean_text(item.findtext("title") or "", fields.MAX_TITLE)
     if arxiv_id is None or not title:
         raise ParseError(source, f"{where}.link", f"not an arXiv paper link: {link!r}")
     labelled = _labelled(item.findtext("description") or "")
-    authors = tuple(a.strip() for a in labelled.get("Authors", "").split(",") if a.strip())
+    names = (fields.clean_text(a, fields.MAX_NAME) for a in labelled.get("Authors", "").split(","))
+    every = tuple(name for name in names if name)
     published = (item.findtext("pubDate") or "").strip()
     try:
         published_at = fields.instant(published) if published else None
@@ -53,9 +54,9 @@ def _item(item: Element, where: str, source: str) -> ScrapedPaper:
         arxiv_id=arxiv_id,
         title=title,
         upvotes=fields.count(labelled.get("Upvotes", "")),
-        summary=labelled.get("Summary") or None,
-        authors=authors,
-        author_count=len(authors),
+        summary=fields.clip(labelled.get("Summary", ""), fields.MAX_ABSTRACT) or None,
+        authors=every[: fields.MAX_AUTHORS],
+        author_count=len(every),
         published_at=published_at,
         thumbnail=labelled.get("thumbnail"),
     )

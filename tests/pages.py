@@ -4,16 +4,19 @@ on a clock the test can move: shared by the endpoint tests and the browser tests
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
+import httpx
+
 from mailer.smtp import SmtpConfig, SmtpTransport
 from paperboy.tokens import Tokens
 from paperboy.web.app import WebContext, create_app
 from paperboy.web.mails import PageMailer
+from paperboy.web.outgoing import MailQueue
 from paperboy.web.security import DEFAULT_LIMITS, Limit
 from tests.smtp_server import Inbox, smtp_server
 from tests.web_server import serving
@@ -41,8 +44,20 @@ class Site:
     inbox: Inbox
     clock: MovingClock
     limits: dict[str, Limit] = field(default_factory=dict)
+    queue: MailQueue | None = None
+
+    def drain(self) -> None:
+        """Wait until the page mail queue has done every job asked so far (sent or given up)."""
+        if self.queue is not None:
+            assert self.queue.drain(timeout=30), "the page mail queue did not drain"
+
+    @property
+    def hooks(self) -> dict[str, list[Callable[[httpx.Response], None]]]:
+        """httpx event hooks: every answer waits for the work its request queued."""
+        return {"response": [lambda _: self.drain()]}
 
     def mails_to(self, address: str) -> list[EmailMessage]:
+        self.drain()
         return self.inbox.to(address)
 
     def link_in(self, message: EmailMessage, path: str) -> str:
@@ -66,9 +81,12 @@ def site(database_url: str, limits: dict[str, Limit] | None = None) -> Iterator[
             clock=clock,
         )
         chosen = limits or dict(DEFAULT_LIMITS)
-        context = WebContext(w.papers._engine, tokens, clock, mailer, chosen, PUBLIC)
-        with serving(create_app(context)) as base:
-            yield Site(base, w, tokens, inbox, clock, chosen)
+        context = WebContext(
+            w.papers._engine, tokens, clock, mailer, chosen, PUBLIC, mail_retries=(0.05, 0.1)
+        )
+        app = create_app(context)
+        with serving(app) as base:
+            yield Site(base, w, tokens, inbox, clock, chosen, app.state.mail_queue)
 
 
 def csrf_of(html: str) -> str:

@@ -8,6 +8,10 @@ the one-click unsubscribe carries a CSRF field; every page works without JavaScr
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -24,8 +28,18 @@ _STATIC_TYPES = {".js": "text/javascript; charset=utf-8"}
 
 
 def create_app(context: WebContext) -> FastAPI:
-    app = FastAPI(title="Paperboy", docs_url=None, redoc_url=None, openapi_url=None)
     site = Site(context)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if site.outbox is not None:  # send what is due, then stop the page mail worker
+            await asyncio.to_thread(site.outbox.close)
+
+    app = FastAPI(
+        title="Paperboy", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    app.state.mail_queue = site.outbox  # tests wait on it: app.state.mail_queue.drain()
     app.include_router(signup.routes(site))
     app.include_router(manage.routes(site))
     app.include_router(public.routes(site))

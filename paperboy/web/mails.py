@@ -1,13 +1,17 @@
-"""The mails the web pages send at once: the sign-up confirmation and a fresh manage link."""
+"""The mails the web pages cause: the sign-up confirmation and a fresh manage link.
+
+Each is built here as an Envelope and handed over by ``send`` (from the page mail queue,
+paperboy.web.outgoing, never inside a request)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mailer.notice import send_plain
+from mailer.notice import plain_envelope
 from mailer.render import environment
-from mailer.transports import Transport
+from mailer.transports import Transport, send_now
+from mailer.types import Envelope
 from paperboy.clock import Clock
 from paperboy.tokens import MAX_AGE, Purpose, Tokens
 from store.types import Subscriber
@@ -23,10 +27,10 @@ class PageMailer:
     tokens: Tokens
     clock: Clock
 
-    def confirmation(self, subscriber: Subscriber, query: str, schedule: str) -> None:
+    def confirmation(self, subscriber: Subscriber, query: str, schedule: str) -> Envelope:
         """The double opt-in mail: its link opens a page whose button confirms."""
         token = self.tokens.make(Purpose.CONFIRM, f"{subscriber.id}:{subscriber.email}")
-        self._send(
+        return self._letter(
             subscriber.email,
             "Confirm your Paperboy digest",
             "email/confirm.txt.j2",
@@ -37,9 +41,9 @@ class PageMailer:
             days=(MAX_AGE[Purpose.CONFIRM] or 0) // _DAY,
         )
 
-    def manage_link(self, subscriber: Subscriber, *, already: bool = False) -> None:
+    def manage_link(self, subscriber: Subscriber, *, already: bool = False) -> Envelope:
         """A fresh manage link (asked for, or on a sign-up of an address already subscribed)."""
-        self._send(
+        return self._letter(
             subscriber.email,
             "Your Paperboy settings link",
             "email/manage-link.txt.j2",
@@ -52,10 +56,13 @@ class PageMailer:
             days=(MAX_AGE[Purpose.MANAGE] or 0) // _DAY,
         )
 
-    def _send(self, recipient: str, subject: str, template: str, **values: object) -> None:
+    def send(self, letter: Envelope) -> None:
+        """Hand one letter over on a fresh transport; SendError if refused."""
+        send_now(self.transports(), letter)
+
+    def _letter(self, recipient: str, subject: str, template: str, **values: object) -> Envelope:
         text = _TEXTS.get_template(template).render(**values)
-        send_plain(
-            self.transports,
+        return plain_envelope(
             sender=self.sender,
             recipient=recipient,
             subject=subject,

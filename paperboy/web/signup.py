@@ -1,8 +1,10 @@
 """Sign-up with double opt-in, its confirmation, "mail me a fresh link", and the query preview.
 
-The answer to a sign-up or a link request is the same page whether or not the address is known
-(no enumeration); what differs is only the mail that goes out: a confirmation for a new, pending or
-unsubscribed address, a manage link for one already subscribed, nothing for a bounced one.
+The answer to a sign-up or a link request is the same page, after the same work, whatever the
+address is (no enumeration): the request validates, rate-limits and hands the job to the page mail
+queue (paperboy.web.outgoing). Off the request, the queue looks the address up, records the
+sign-up and sends what differs: a confirmation for a new, pending or unsubscribed address, a
+manage link for one already subscribed, nothing for a bounced one.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from mailer.transports import SendError
+from mailer.types import Envelope
 from paperboy import subscribers as rules
 from paperboy.errors import InputError
 from paperboy.subscribers import Status
@@ -86,22 +88,19 @@ def routes(site: Site) -> APIRouter:
         )
         if errors or address is None or profile is None or chosen is None:
             return form_page(request, form, errors, 400)
-        if site.mailer is None:
+        if site.outbox is None:
             return _no_mail(site)
         if not site.allowed(request, address):
             return site.too_many()
-        try:
-            _sign_up(site, address, chosen, profile)
-        except SendError:
-            return site.message(
-                "We could not send the mail just now",
-                "Our mail server did not take the message. Nothing is lost: sign up again in a "
-                "few minutes.",
-                status=503,
-            )
+        # Whatever the address is (new, pending, subscribed, bounced), the request does the same
+        # work and gives the same answer; the queue finds out which mail, if any, goes out.
+        if not site.outbox.submit(
+            f"sign-up of {address}", lambda: _sign_up(site, address, chosen, profile)
+        ):
+            return _busy(site)
         return site.message(
             "Check your inbox",
-            f"We sent a message to {address}. Open the link in it to confirm your digest.",
+            f"A message is on its way to {address}. Open the link in it to confirm your digest.",
             hint="Nothing arrives? Look in the spam folder; the link works for 3 days.",
         )
 
@@ -147,20 +146,12 @@ def routes(site: Site) -> APIRouter:
             address = rules.normalise_email(email)
         except InputError as e:
             return site.message("That is not an email address", e.message, status=400)
-        if site.mailer is None:
+        if site.outbox is None:
             return _no_mail(site)
         if not site.allowed(request, address):
             return site.too_many()
-        subscriber = site.people.get(address)
-        if subscriber is not None and subscriber.status not in (Status.PENDING, Status.BOUNCED):
-            try:
-                site.mailer.manage_link(subscriber)
-            except SendError:
-                return site.message(
-                    "We could not send the mail just now",
-                    "Our mail server did not take the message; try again in a few minutes.",
-                    status=503,
-                )
+        if not site.outbox.submit(f"fresh link for {address}", lambda: _link(site, address)):
+            return _busy(site)
         return site.message(
             "Check your inbox",
             f"If {address} gets Paperboy digests, a fresh link to its settings is on its way.",
@@ -169,7 +160,10 @@ def routes(site: Site) -> APIRouter:
     return router
 
 
-def _sign_up(site: Site, address: str, chosen: SubscriberSettings, profile: NewProfile) -> None:
+def _sign_up(
+    site: Site, address: str, chosen: SubscriberSettings, profile: NewProfile
+) -> list[Envelope]:
+    """The queue's half of a sign-up: record it, and the mail its address gets (if any)."""
     assert site.mailer is not None
     now = site.clock()
     existing = site.people.get(address)
@@ -179,14 +173,22 @@ def _sign_up(site: Site, address: str, chosen: SubscriberSettings, profile: NewP
         except InputError:  # the same address signed up a moment ago, in another request
             existing = site.people.require(address)
         else:
-            site.mailer.confirmation(new, profile.query, schedule_text(new))
-            return
+            return [site.mailer.confirmation(new, profile.query, schedule_text(new))]
     if existing.status in (Status.PENDING, Status.UNSUBSCRIBED):
         again = site.people.restart_signup(existing.id, chosen, (profile,), now)
-        site.mailer.confirmation(again, profile.query, schedule_text(again))
-    elif existing.status in (Status.ACTIVE, Status.PAUSED):
-        site.mailer.manage_link(existing, already=True)
-    # bounced: the address does not take our mail; nothing is sent, and the page says the same
+        return [site.mailer.confirmation(again, profile.query, schedule_text(again))]
+    if existing.status in (Status.ACTIVE, Status.PAUSED):
+        return [site.mailer.manage_link(existing, already=True)]
+    return []  # bounced: the address does not take our mail; the page said the same
+
+
+def _link(site: Site, address: str) -> list[Envelope]:
+    """The queue's half of "mail me a fresh link": one for a subscriber, nothing for others."""
+    assert site.mailer is not None
+    subscriber = site.people.get(address)
+    if subscriber is None or subscriber.status in (Status.PENDING, Status.BOUNCED):
+        return []
+    return [site.mailer.manage_link(subscriber)]
 
 
 def _waiting(site: Site, token: str) -> Subscriber | HTMLResponse:
@@ -227,6 +229,15 @@ def _confirmed(site: Site, subscriber: Subscriber, *, already: bool) -> HTMLResp
         f"Paperboy will mail {subscriber.email} {schedule_text(subscriber)}.",
         hint="Every digest has a link to change your profiles and hour, or to unsubscribe.",
         link=("Change your settings", manage),
+    )
+
+
+def _busy(site: Site) -> HTMLResponse:
+    """The page mail queue is full (a flood of sign-ups): the same for every address."""
+    return site.message(
+        "We are busy just now",
+        "Too many mails are waiting to go out. Nothing was recorded: try again in a few minutes.",
+        status=503,
     )
 
 

@@ -20,6 +20,7 @@ from paperboy.errors import InputError, ProfileSyntaxError
 from paperboy.subscribers import WEEKDAYS, Frequency
 from paperboy.tokens import Purpose, TokenError, Tokens
 from paperboy.web.mails import PageMailer
+from paperboy.web.outgoing import CAPACITY, RETRY_DELAYS, MailQueue
 from paperboy.web.security import (
     CSRF_COOKIE,
     DEFAULT_LIMITS,
@@ -54,6 +55,8 @@ class WebContext:
     mailer: PageMailer | None = None  # None: pages that send mail say they cannot
     limits: dict[str, Limit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     public_url: str = ""  # where the pages live, for links copied out of them (feeds)
+    mail_retries: tuple[float, ...] = RETRY_DELAYS  # page mails: seconds before each new try
+    mail_capacity: int = CAPACITY  # page mails waiting at once; more get "busy, try later"
 
 
 @cache
@@ -88,6 +91,14 @@ class Site:
         self.tokens = context.tokens
         self.clock = context.clock
         self.mailer = context.mailer
+        # The page mails go out from here, off the request (see paperboy.web.outgoing).
+        self.outbox = (
+            MailQueue(
+                context.mailer.send, capacity=context.mail_capacity, retries=context.mail_retries
+            )
+            if context.mailer is not None
+            else None
+        )
         self.people = SubscriberStore(context.engine)
         self.papers = SqlStore(context.engine)
         self.ledger = Ledger(context.engine)
