@@ -134,10 +134,17 @@ class Dispatcher:
         }
         papers = self._papers.papers_seen_between(min(starts.values()), now)
         specs = [ProfileSpec(p.id, s.id, p.name, p.query) for s, p in pairs if s.id in due]
-        result = Matcher(specs).match(papers)
+        matcher = Matcher(specs)
+        unusable = _unusable(matcher)
+        result = matcher.match(papers)
         cache: dict[object, DigestEntry] = {}
         for sid, period in due.items():
             subscriber = subscribers[sid]
+            if sid in unusable:  # no digest rather than one that leaves a profile out
+                for problem in unusable[sid]:
+                    report.errors.append(f"no digest for {subscriber.email}: {problem}")
+                    log.error("no digest for %s: %s", subscriber.email, problem)
+                continue
             matches = [
                 m for m in result.for_subscriber(sid) if digests.in_window(m, starts[sid], now)
             ]
@@ -167,8 +174,11 @@ class Dispatcher:
             ProfileSpec(p.id, subscriber.id, p.name, p.query)
             for p in self._people.profiles(subscriber.id)
         ]
+        matcher = Matcher(specs)
+        if matcher.rejected:  # the same profile would stop this subscriber's real digest
+            raise matcher.rejected[0][1]
         papers = self._papers.papers_seen_between(start, now)
-        matches = Matcher(specs).match(papers).for_subscriber(subscriber.id)
+        matches = matcher.match(papers).for_subscriber(subscriber.id)
         return self._digest(subscriber, period, matches, start, now, {})
 
     def _stale(self, now: datetime) -> str | None:
@@ -474,6 +484,22 @@ class _LedgerThread:
 
     def __exit__(self, *_: object) -> None:
         self._executor.shutdown()
+
+
+def _unusable(matcher: Matcher) -> dict[int, list[str]]:
+    """Subscribers with a profile the matcher refused (stored before the query limits, or
+    written by hand), each refusal said with what to do about it.
+
+    Such a subscriber gets no digest this run and stays due: a digest without one of their
+    profiles would advance their window past papers that profile should have shown them.
+    """
+    found: dict[int, list[str]] = {}
+    for spec, error in matcher.rejected:
+        found.setdefault(spec.subscriber_id, []).append(
+            f"{error.message}; fix or remove that profile "
+            "(`paperboy profile edit` or `paperboy profile remove`)"
+        )
+    return found
 
 
 def _timing(s: Subscriber) -> schedule.Timing:

@@ -14,13 +14,16 @@ from sqlalchemy import Engine
 from mailer.smtp import SmtpConfig, SmtpTransport
 from mailer.transports import SendError
 from paperboy.errors import PaperboyError
+from paperboy.profiles.matcher import Matcher, ProfileSpec
 from paperboy.settings import Settings
 from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
 from store.engine import current_revision, head_revision
 from store.ledger import Ledger
 from store.repository import SqlStore
+from store.subscribers import SubscriberStore
 
 STALE_AFTER = timedelta(hours=36)
+PROFILES_NAMED = 10  # bad profiles spelled out; the rest are counted
 SOURCES = ("day", "trending", "week", "month", "search")
 
 
@@ -44,6 +47,7 @@ def run_checks(
     if database.status != "fail":
         checks.extend(_fetches(SqlStore(engine), now))
         checks.append(_deliveries(Ledger(engine)))
+        checks.append(_guard("profiles", lambda: _profiles(SubscriberStore(engine))))
     return checks
 
 
@@ -146,6 +150,33 @@ def _fetches(store: SqlStore, now: datetime) -> list[Check]:
     status = "ok" if not broken else ("warn" if broken < len(recent) else "fail")
     checks.append(Check("last 24 h", status, f"{len(recent)} fetches, {broken} broken"))
     return checks
+
+
+def _profiles(people: SubscriberStore) -> Check:
+    """Every stored profile through the matcher that compose uses: one it refuses (saved before
+    the query limits, or written into the database by hand) stops its subscriber's digest."""
+    emails = {s.id: s.email for s in people.list_subscribers()}
+    specs = [
+        ProfileSpec(p.id, sid, p.name, p.query)
+        for sid, profiles in people.all_profiles().items()
+        for p in profiles
+    ]
+    rejected = Matcher(specs).rejected
+    if not rejected:
+        return Check("profiles", "ok", f"{len(specs)} profiles, every one usable")
+    named = [
+        f"{emails.get(spec.subscriber_id, f'subscriber {spec.subscriber_id}')}: {error.message}"
+        for spec, error in rejected[:PROFILES_NAMED]
+    ]
+    more = len(rejected) - len(named)
+    return Check(
+        "profiles",
+        "fail",
+        f"{len(rejected)} of {len(specs)} profiles unusable, their subscribers get no digest: "
+        + "; ".join(named)
+        + (f"; and {more} more" if more else "")
+        + " (fix with `paperboy profile edit` or remove with `paperboy profile remove`)",
+    )
 
 
 def _deliveries(ledger: Ledger) -> Check:

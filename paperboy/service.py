@@ -14,6 +14,7 @@ from paperboy.profiles.ast import Field, positive_terms
 from paperboy.profiles.parser import parse
 from scraper import sources
 from scraper.models import Verdict, View
+from scraper.sources import MAX_QUERY_LENGTH as MAX_SEARCH
 from scraper.sources import Source
 from store.repository import SqlStore
 
@@ -46,8 +47,11 @@ def search_terms(queries: Iterable[str]) -> list[str]:
         except ProfileSyntaxError:
             continue
         for term in positive_terms(node):
-            if term.field in _SEARCHABLE and not term.prefix:
-                found.setdefault(" ".join(term.text.lower().split()), term.text)
+            text = " ".join(term.text.split())
+            # A phrase longer than the site's search box is not searched (it would stop the
+            # whole fetch plan); the profile still matches it in the lists.
+            if term.field in _SEARCHABLE and not term.prefix and len(text) <= MAX_SEARCH:
+                found.setdefault(text.lower(), term.text)
     return sorted(found.values(), key=str.lower)
 
 
