@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     read_timeout: float = Field(default=30.0, gt=0.0)  # seconds to wait for a response
     max_retries: int = Field(default=3, ge=0, le=10)  # retries on network errors and 5xx
     retry_after_cap: float = Field(default=120.0, ge=0.0)  # longest Retry-After we wait, seconds
+    # What one answer may cost: bytes read, compressed and inflated (over it: the fetch is broken)
+    max_response_bytes: int = Field(default=10_000_000, ge=100_000)
+    request_deadline: float = Field(default=60.0, gt=0.0)  # seconds for a whole request
     contact_email: str = ""  # put in the User-Agent so Hugging Face can reach the operator
     user_agent: str = ""  # overrides the whole User-Agent header when set
 

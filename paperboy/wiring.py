@@ -20,7 +20,7 @@ from paperboy.tokens import Tokens, load_secret
 from paperboy.web.app import WebContext, create_app
 from paperboy.web.mails import PageMailer
 from scraper.fetch import HuggingFaceFetcher
-from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
+from scraper.http import ClientConfig, Limits, PoliteHttp, Politeness, build_client
 from scraper.robots import RobotsGate
 from store.ledger import Ledger
 from store.repository import SqlStore
@@ -51,6 +51,9 @@ def build_ingestor(
             delay=settings.request_delay if delay is None else delay,
             max_retries=settings.max_retries,
             retry_after_cap=settings.retry_after_cap,
+        ),
+        limits=Limits(
+            max_response_bytes=settings.max_response_bytes, deadline=settings.request_deadline
         ),
     )
     fetcher = HuggingFaceFetcher(http, RobotsGate(http, settings.hf_base_url), clock)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from paperboy.errors import FetchError
+from scraper.deadline import DEADLINE, deadline_transport
 from scraper.models import Validators
 
 log = logging.getLogger(__name__)
@@ -25,6 +28,9 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 RATE_LIMITED_STATUS = frozenset({429, 503})
 MAX_BACKOFF_SECONDS = 30.0
+MAX_ETAG = 256  # longer validators are not worth sending back
+MAX_LAST_MODIFIED = 64  # the store's column; an HTTP date is 29 characters
+_SENDABLE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")  # visible ASCII
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +43,46 @@ class ClientConfig:
     read_timeout: float = 30.0
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one answer may cost: bytes read (compressed and decompressed) and wall time."""
+
+    max_response_bytes: int = 10_000_000
+    deadline: float = 60.0  # seconds for a whole request, connection to last byte
+
+
 def build_client(
     config: ClientConfig, *, transport: httpx.BaseTransport | None = None
 ) -> httpx.Client:
-    """The one httpx.Client Paperboy uses; tests and the demo inject a replaying transport."""
+    """The one httpx.Client Paperboy uses; tests and the demo inject a replaying transport.
+
+    Redirects are followed only within the configured site (same scheme, host and port).
+    """
     timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout)
     return httpx.Client(
         base_url=config.base_url,
         headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip"},
         timeout=timeout,
         follow_redirects=True,
-        transport=transport,
+        transport=transport or deadline_transport(),
+        event_hooks={"request": [_same_site(config.base_url)]},
     )
+
+
+def _same_site(base_url: str) -> Callable[[httpx.Request], None]:
+    site = httpx.URL(base_url)
+
+    def check(request: httpx.Request) -> None:
+        url = request.url
+        if (url.scheme, url.host, url.port) != (site.scheme, site.host, site.port):
+            raise FetchError(
+                str(url)[:300],
+                f"redirected away from {site.host}; only the configured site is followed",
+                kind="redirect",
+                hint="point PAPERBOY_HF_BASE_URL at the site the answers come from",
+            )
+
+    return check
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +118,14 @@ class PoliteHttp:
         client: httpx.Client,
         politeness: Politeness,
         *,
+        limits: Limits = Limits(),
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._client = client
         self._politeness = politeness
+        self._limits = limits
         self._sleep, self._monotonic, self._jitter = sleep, monotonic, jitter
         self._last_request: dict[str, float] = {}
         self._host_locks: dict[str, threading.Lock] = {}
@@ -111,9 +147,10 @@ class PoliteHttp:
         attempts = 0
         while True:
             attempts += 1
-            response = self._send(request, url, attempts)
-            if response is None:
+            received = self._send(request, url, attempts)
+            if received is None:
                 continue
+            response, body = received
             status = response.status_code
             if status in RATE_LIMITED_STATUS and "retry-after" in response.headers:
                 self._wait_retry_after(response, url, attempts)
@@ -130,29 +167,79 @@ class PoliteHttp:
             return Answer(
                 url=url,
                 status_code=status,
-                body=response.content,
+                body=body,
                 content_type=response.headers.get("content-type", ""),
-                validators=Validators(
-                    etag=response.headers.get("etag"),
-                    last_modified=response.headers.get("last-modified"),
+                validators=sendable(
+                    Validators(
+                        etag=response.headers.get("etag"),
+                        last_modified=response.headers.get("last-modified"),
+                    )
                 ),
                 requests=attempts,
             )
 
-    def _send(self, request: httpx.Request, url: str, attempts: int) -> httpx.Response | None:
+    def _send(
+        self, request: httpx.Request, url: str, attempts: int
+    ) -> tuple[httpx.Response, bytes] | None:
         host = request.url.host
         with self._host_lock(host):
             self._space(host)
+            deadline = time.monotonic() + self._limits.deadline
+            token = DEADLINE.set(deadline)
             try:
-                response = self._client.send(request)
-                response.read()
-                return response
+                response = self._client.send(request, stream=True)
+                try:
+                    return response, self._read(response, url, deadline)
+                finally:
+                    response.close()
             except httpx.HTTPError as e:
+                if time.monotonic() >= deadline:
+                    raise self._too_slow(url) from e
                 problem = _describe(e, url)
                 self._backoff_or_raise(url, attempts, problem, "network", None)
                 return None
             finally:
+                DEADLINE.reset(token)
                 self._last_request[host] = self._monotonic()
+
+    def _read(self, response: httpx.Response, url: str, deadline: float) -> bytes:
+        """The body, decompressed, read in chunks and given up at the byte cap or the deadline
+        (a server trickling a byte at a time keeps each read under the read timeout)."""
+        cap = self._limits.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise self._too_big(url, f"announces {int(declared):,} bytes")
+        inflate = _decoder(response.headers.get("content-encoding", ""), url)
+        parts: list[bytes] = []
+        size = 0
+        for raw in response.iter_raw():
+            if response.num_bytes_downloaded > cap:
+                raise self._too_big(url, "sent more")
+            data = inflate(raw, cap - size + 1)
+            size += len(data)
+            if size > cap:
+                raise self._too_big(url, "inflates to more")
+            parts.append(data)
+            if time.monotonic() >= deadline:
+                raise self._too_slow(url)
+        return b"".join(parts)
+
+    def _too_big(self, url: str, what: str) -> FetchError:
+        cap = self._limits.max_response_bytes
+        return FetchError(
+            url,
+            f"the answer {what} than the {cap:,}-byte cap",
+            kind="limit",
+            hint="raise PAPERBOY_MAX_RESPONSE_BYTES if the site really sends that much",
+        )
+
+    def _too_slow(self, url: str) -> FetchError:
+        return FetchError(
+            url,
+            f"the answer took longer than the {self._limits.deadline:g}s deadline",
+            kind="limit",
+            hint="the site is slow or trickling; PAPERBOY_REQUEST_DEADLINE sets the deadline",
+        )
 
     def _host_lock(self, host: str) -> threading.Lock:
         with self._locks_guard:
@@ -198,9 +285,83 @@ class PoliteHttp:
         self._sleep(seconds)
 
 
+def sendable(validators: Validators) -> Validators:
+    """The validators that can be sent back as they came: visible ASCII, not absurdly long.
+
+    Anything else (a non-ASCII ETag, say) is dropped: replaying it would fail every later
+    conditional GET of the list.
+    """
+    return Validators(
+        etag=_visible(validators.etag, MAX_ETAG),
+        last_modified=_visible(validators.last_modified, MAX_LAST_MODIFIED),
+    )
+
+
+def _visible(value: str | None, limit: int) -> str | None:
+    if value and len(value) <= limit and _SENDABLE.fullmatch(value):
+        return value
+    return None
+
+
+def _decoder(encoding: str, url: str) -> Callable[[bytes, int], bytes]:
+    """A decoder for the answer's Content-Encoding that never inflates past what is asked."""
+    name = encoding.strip().lower()
+    if name in ("", "identity"):
+        return lambda data, _room: data
+    if name in ("gzip", "x-gzip", "deflate"):
+        return _Inflater(zlib.MAX_WBITS | 32 if name != "deflate" else zlib.MAX_WBITS, url)
+    raise FetchError(
+        url,
+        f"the answer uses Content-Encoding {encoding[:40]!r}, which we did not ask for",
+        kind="http",
+    )
+
+
+class _Inflater:
+    """gzip or deflate, streamed: each call returns at most ``room`` bytes more (a gzip bomb is
+    stopped at the cap, not inflated whole), across several gzip members."""
+
+    def __init__(self, wbits: int, url: str) -> None:
+        self._wbits, self._url = wbits, url
+        self._z = zlib.decompressobj(wbits)
+        self._started = False
+
+    def __call__(self, data: bytes, room: int) -> bytes:
+        out: list[bytes] = []
+        try:
+            while data and room > 0:
+                chunk = self._inflate(data, room)
+                out.append(chunk)
+                room -= len(chunk)
+                if self._z.unconsumed_tail:
+                    data = self._z.unconsumed_tail
+                elif self._z.eof and self._z.unused_data:
+                    data = self._z.unused_data  # another gzip member follows
+                    self._z = zlib.decompressobj(self._wbits)
+                else:
+                    data = b""
+        except zlib.error as e:
+            raise FetchError(
+                self._url, f"the answer's compression is corrupt ({e})", kind="http"
+            ) from e
+        return b"".join(out)
+
+    def _inflate(self, data: bytes, room: int) -> bytes:
+        if self._started or self._wbits != zlib.MAX_WBITS:
+            return self._z.decompress(data, room)
+        self._started = True
+        try:
+            return self._z.decompress(data, room)
+        except zlib.error:  # "deflate" sent raw, without the zlib header, as some servers do
+            self._wbits = -zlib.MAX_WBITS
+            self._z = zlib.decompressobj(self._wbits)
+            return self._z.decompress(data, room)
+
+
 def _headers(accept: str, validators: Validators | None) -> dict[str, str]:
     headers = {"Accept": accept}
     if validators is not None:
+        validators = sendable(validators)
         if validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators.last_modified:

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gzip
 import json
+import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from xml.etree import ElementTree
 
@@ -15,16 +21,21 @@ import httpx
 import pytest
 
 from paperboy.clock import fixed_clock
+from paperboy.errors import FetchError
 from paperboy.ingest import Ingestor, IngestReport
 from scraper import fields, sources
+from scraper.fetch import HuggingFaceFetcher
+from scraper.http import ClientConfig, Limits, PoliteHttp, Politeness, build_client
 from scraper.models import FetchOutcome, Validators, Verdict
 from scraper.parse_html import parse_page
 from scraper.parse_json import parse_entries
+from scraper.robots import RobotsGate
 from scraper.sources import Source
 from store.repository import SqlStore
 from store.types import Fetch, FetchRecord, IngestBatch
 from tests.builders import captured, outcome
 from tests.conftest import PINNED, capture
+from tests.hostile_server import Reply, answer, gzip_bomb, head, hostile_server, raw, trickle
 from tests.replay import replaying_fetcher
 
 DAY = date(2026, 5, 8)
@@ -94,7 +105,7 @@ def test_a_title_with_a_lone_surrogate_and_nonxml_characters_is_stored_cleaned(
     # The Atom feed carries the title as element text: it must serialise to parseable XML.
     element = ElementTree.Element("title")
     element.text = paper.title
-    assert ElementTree.fromstring(ElementTree.tostring(element)).text == paper.title
+    assert ElementTree.fromstring(ElementTree.tostring(element)).text == paper.title  # noqa: S314
 
 
 def test_unicode_digits_are_not_an_arxiv_id() -> None:
@@ -138,7 +149,8 @@ def test_nested_api_and_data_props_fall_back_to_the_cards(store: SqlStore) -> No
     assert len(page.papers) == 31
     report, fetch = ingest(store, NESTED, page=nested_props())
     assert report.verdict is Verdict.OK
-    assert "API: " in (fetch.error or "") and "nested too deeply" in (fetch.error or "")
+    assert "API: " in (fetch.error or "")
+    assert "nested too deeply" in (fetch.error or "")
 
 
 def test_nested_data_props_without_cards_is_a_parse_error() -> None:
@@ -165,9 +177,9 @@ def test_nested_data_props_without_cards_is_a_parse_error() -> None:
 def test_numbers_and_dates_out_of_range_are_parse_errors(
     changes: dict[str, Any], where: str
 ) -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=where) as info:
         parse_entries(day_list(**changes), "API")
-    assert where in str(info.value)
+    assert "out of range" in str(info.value)
 
 
 def test_upvotes_of_ten_to_the_thirty_end_as_a_broken_row(store: SqlStore) -> None:
@@ -206,15 +218,18 @@ def test_oversized_fields_are_capped_at_parse_time_and_stored_on_both_databases(
     assert paper is not None
     assert len(paper.title) <= fields.MAX_TITLE
     assert paper.title.endswith("\u2026")
-    assert paper.summary is not None and len(paper.summary) <= fields.MAX_ABSTRACT
+    assert paper.summary is not None
+    assert len(paper.summary) <= fields.MAX_ABSTRACT
     assert len(paper.authors) == fields.MAX_AUTHORS
     assert paper.author_count == 5_000
     assert all(len(a) <= fields.MAX_NAME for a in paper.authors)
     assert len(paper.ai_keywords) <= fields.MAX_KEYWORDS
     assert all(len(k) <= fields.MAX_KEYWORD for k in paper.ai_keywords)
     assert paper.github_repo is None  # a cut URL is a wrong URL: dropped
-    assert paper.organization is not None and len(paper.organization) <= fields.MAX_NAME
-    assert paper.organization_slug is not None and len(paper.organization_slug) <= 200
+    assert paper.organization is not None
+    assert len(paper.organization) <= fields.MAX_NAME
+    assert paper.organization_slug is not None
+    assert len(paper.organization_slug) <= 200
 
 
 def test_an_arxiv_id_longer_than_the_store_keeps_is_refused_not_lost_on_postgres(
@@ -241,7 +256,7 @@ def test_the_page_period_must_be_a_day(store: SqlStore) -> None:
 
 def test_a_non_ascii_etag_is_dropped_not_replayed(store: SqlStore) -> None:
     headers = [(b"ETag", '"caf\u00e9"'.encode()), (b"Last-Modified", b"x" * 100)]
-    first, fetch = ingest(store, DAY_0508, headers=headers)
+    first, _fetch = ingest(store, DAY_0508, headers=headers)
     assert first.verdict is Verdict.OK
     assert first.outcome.validators == Validators()
     again, _ = ingest(store, DAY_0508)
@@ -306,3 +321,139 @@ def test_a_store_failure_is_the_sources_broken_row_and_the_next_source_runs(
     assert rows[1].error_kind == "store"
     assert "could not be stored" in (rows[1].error or "")
     assert store.count_papers() == len(papers)  # the failed batch left nothing behind
+
+
+# -- limits on what one answer may cost (a real server on 127.0.0.1) -------------------------
+
+
+@contextmanager
+def polite_http(
+    base: str, *, cap: int = 1_000_000, deadline: float = 1.5, read_timeout: float = 5.0
+) -> Iterator[PoliteHttp]:
+    config = ClientConfig(base_url=base, user_agent="Paperboy-test", read_timeout=read_timeout)
+    with build_client(config) as client:
+        yield PoliteHttp(
+            client,
+            Politeness(delay=0.0, max_retries=2, backoff_base=0.01),
+            limits=Limits(max_response_bytes=cap, deadline=deadline),
+        )
+
+
+def fails(http: PoliteHttp, path: str = "/api/daily_papers") -> tuple[FetchError, float]:
+    started = time.monotonic()
+    with pytest.raises(FetchError) as info:
+        http.get(path)
+    return info.value, time.monotonic() - started
+
+
+def test_an_answer_announcing_more_than_the_cap_is_not_read() -> None:
+    with (
+        hostile_server({"/api/": answer(b"x" * 3_000_000)}) as (base, seen),
+        polite_http(base) as http,
+    ):
+        error, _ = fails(http)
+    assert error.kind == "limit"
+    assert "announces 3,000,000 bytes" in error.message
+    assert "1,000,000-byte cap" in error.message
+    assert len(seen) == 1  # not retried
+
+
+def test_an_answer_without_a_length_is_stopped_at_the_cap() -> None:
+    unannounced = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + b"[" * 3_000_000
+    with hostile_server({"/api/": raw(unannounced)}) as (base, _), polite_http(base) as http:
+        error, _ = fails(http)
+    assert error.kind == "limit"
+    assert "sent more than the 1,000,000-byte cap" in error.message
+
+
+def test_a_gzip_bomb_is_stopped_at_the_cap_without_inflating_it() -> None:
+    bomb = {"/api/": gzip_bomb(300_000_000)}
+    with hostile_server(bomb) as (base, _), polite_http(base, cap=10_000_000, deadline=30) as http:
+        tracemalloc.start()
+        try:
+            error, took = fails(http)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert error.kind == "limit"
+    assert "inflates to more than the 10,000,000-byte cap" in error.message
+    assert peak < 40_000_000  # the cap and a chunk, not 300 MB
+    assert took < 10
+
+
+def test_gzip_and_deflate_answers_are_decoded() -> None:
+    body = json.dumps([{"n": i} for i in range(1000)]).encode()
+    zlibbed = zlib.compress(body)
+    routes = {
+        "/api/gzip": answer(
+            gzip.compress(body[:500]) + gzip.compress(body[500:]),
+            headers=[("Content-Encoding", "gzip")],
+        ),
+        "/api/zlib": answer(zlibbed, headers=[("Content-Encoding", "deflate")]),
+        "/api/raw": answer(zlibbed[2:-4], headers=[("Content-Encoding", "deflate")]),
+        "/api/br": answer(b"x", headers=[("Content-Encoding", "br")]),
+    }
+    with hostile_server(routes) as (base, _), polite_http(base) as http:
+        assert http.get("/api/gzip").body == body  # two gzip members
+        assert http.get("/api/zlib").body == body
+        assert http.get("/api/raw").body == body
+        error, _ = fails(http, "/api/br")
+    assert "Content-Encoding 'br'" in error.message
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        raw(head(length=100)),
+        None,
+    ],
+    ids=["trickled-body", "trickled-head"],
+)
+def test_a_trickling_server_is_cut_off_at_the_deadline(reply: Reply | None) -> None:
+    if reply is None:  # the status line and headers themselves, a byte every 0.3 s
+        routes = {"/api/": trickle(head(length=2) + b"[]", every=0.3)}
+    else:  # the headers at once, then the body a byte every 0.5 s (each read is quick)
+        routes = {"/api/": _then(reply, trickle(b"[" * 100, every=0.5))}
+    with hostile_server(routes) as (base, seen), polite_http(base, deadline=1.5) as http:
+        error, took = fails(http)
+    assert error.kind == "limit"
+    assert "longer than the 1.5s deadline" in error.message
+    assert 1.4 < took < 3.0  # not 50 s, not 5 s of read timeout per byte
+    assert len(seen) == 1  # a deadline is not retried
+
+
+def _then(first: Reply, second: Reply) -> Reply:
+    def reply(handler: BaseHTTPRequestHandler) -> None:
+        first(handler)
+        second(handler)
+
+    return reply
+
+
+def test_redirects_are_followed_only_within_the_site() -> None:
+    with hostile_server({}) as (elsewhere, elsewhere_seen):
+        away = elsewhere.replace("127.0.0.1", "localhost") + "/api/daily_papers"
+        routes = {
+            "/api/away": answer(b"", status=302, headers=[("Location", away)]),
+            "/api/home": answer(b"", status=301, headers=[("Location", "/robots.txt")]),
+        }
+        with hostile_server(routes) as (base, _), polite_http(base) as http:
+            assert http.get("/api/home").status_code == 200
+            error, _ = fails(http, "/api/away")
+    assert error.kind == "redirect"
+    assert "redirected away from 127.0.0.1" in error.message
+    assert elsewhere_seen == []
+
+
+def test_a_trickling_api_is_a_broken_row_with_its_reason(store: SqlStore) -> None:
+    routes = {"/api/daily_papers": _then(raw(head(length=100)), trickle(b"[" * 100, every=0.5))}
+    with hostile_server(routes) as (base, seen), polite_http(base, deadline=1.0) as http:
+        fetcher = HuggingFaceFetcher(http, RobotsGate(http, base), fixed_clock(PINNED))
+        report = Ingestor(fetcher, store, fixed_clock(PINNED)).run(sources.day(DAY))
+    fetch = store.last_fetch()
+    assert report.verdict is Verdict.BROKEN
+    assert fetch is not None
+    assert fetch.verdict == "broken"
+    assert fetch.error_kind == "limit"
+    assert "longer than the 1s deadline" in (fetch.error or "")
+    assert not any(path.startswith("/papers") for path in seen)  # the page is not tried
