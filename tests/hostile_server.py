@@ -80,7 +80,8 @@ def head(status: int = 200, length: int = 1_000, extra: str = "") -> bytes:
 
 @contextmanager
 def hostile_server(routes: dict[str, Reply]) -> Iterator[tuple[str, list[str]]]:
-    """Routes are matched by a substring of the request path (query included), first wins.
+    """Routes are matched by a substring of the request path (query included), or the whole
+    path when the key starts with "=", first wins.
 
     Yields the base URL and the list of request paths received.
     """
@@ -91,7 +92,8 @@ def hostile_server(routes: dict[str, Reply]) -> Iterator[tuple[str, list[str]]]:
 
         def do_GET(self) -> None:
             for needle, reply in routes.items():
-                if needle in self.path:
+                exact = needle.startswith("=")
+                if self.path == needle[1:] if exact else needle in self.path:
                     self.requests.append(self.path)
                     return reply(self)
             return super().do_GET()

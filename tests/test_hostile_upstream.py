@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
@@ -37,6 +38,7 @@ from tests.builders import captured, outcome
 from tests.conftest import PINNED, capture
 from tests.hostile_server import Reply, answer, gzip_bomb, head, hostile_server, raw, trickle
 from tests.replay import replaying_fetcher
+from tests.test_cli import rows, run
 
 DAY = date(2026, 5, 8)
 DAY_0508 = capture("hf-api-daily-papers-2026-05-08.json")
@@ -457,3 +459,39 @@ def test_a_trickling_api_is_a_broken_row_with_its_reason(store: SqlStore) -> Non
     assert fetch.error_kind == "limit"
     assert "longer than the 1s deadline" in (fetch.error or "")
     assert not any(path.startswith("/papers") for path in seen)  # the page is not tried
+
+
+# -- run-once goes on with the other sources and still sends ----------------------------------
+
+
+def test_run_once_records_a_hostile_list_as_broken_and_still_sends(tmp_path: Path) -> None:
+    subscribed = run(
+        tmp_path,
+        "subscriber",
+        "add",
+        "reader@example.org",
+        "--zone",
+        "UTC",
+        "--hour",
+        "0",
+        "--profile",
+        'p=diffusion OR agent* OR "language model"',
+    )
+    assert subscribed.returncode == 0, subscribed.stderr
+    routes = {
+        # trending: nested 100,000 deep in the API, and in the page's data-props with no cards
+        "=/api/daily_papers?limit=100&sort=trending": answer(NESTED),
+        "=/papers/trending": answer(
+            nested_props().replace(b"<article", b"<section"), content_type="text/html"
+        ),
+    }
+    with hostile_server(routes) as (base, _):
+        env = {"PAPERBOY_HF_BASE_URL": base, "PAPERBOY_REQUEST_DELAY": "0"}
+        result = run(tmp_path, "run-once", **env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "internal error" not in result.stderr
+    assert "error: trending latest: " in result.stderr
+    assert "nested too deeply" in result.stderr
+    assert "1 digests due, 1 composed; 1 sent" in " ".join(result.stdout.split())
+    fetched = rows(tmp_path, "select source, verdict from fetches order by id")
+    assert fetched[:4] == [("day", "ok"), ("trending", "broken"), ("week", "ok"), ("month", "ok")]
