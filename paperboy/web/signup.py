@@ -26,6 +26,15 @@ from paperboy.web.site import (
 from store.types import NewProfile, NewSubscriber, Subscriber, SubscriberSettings
 
 FIRST_PROFILE = "papers"
+QUOTED_CHARS = 200  # how much of a stranger's typing a page of ours quotes back
+
+
+def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
+    """Text someone typed into a form, fit to quote as theirs: controls and invisible format
+    characters (bidi overrides) out, whitespace collapsed, at most ``limit`` characters."""
+    visible = "".join(c if c.isprintable() else " " for c in text)
+    flat = " ".join(visible.split())
+    return flat if len(flat) <= limit else flat[:limit].rstrip() + "\u2026"
 
 
 def routes(site: Site) -> APIRouter:
@@ -116,6 +125,7 @@ def routes(site: Site) -> APIRouter:
             title="Confirm",
             email=subscriber.email,
             schedule=schedule_text(subscriber),
+            typed=[quoted(p.query) for p in site.people.profiles(subscriber.id)],
         )
 
     @router.post("/c/{token}")
