@@ -201,14 +201,14 @@ class Dispatcher:
     ) -> DigestRecord:
         selection = digests.select(matches, subscriber.max_papers)
         kind = "papers" if selection.total else ("nothing" if subscriber.send_empty else "skipped")
-        links = self.links(subscriber.id, period)
+        links = self.links(subscriber, period)
         html, text = self._render(subscriber, period, selection, links, cache)
         subject = clean_subject(digests.subject(selection, period))
         message_id = f"<digest.{uuid.uuid4().hex}@{self._config.domain}>"
         # The message is built once, here: every retry sends the very same bytes (same
         # Message-ID and Date), and the sending loop does no rendering or encoding at all.
         message = build(
-            self._outgoing(subscriber.id, subscriber.email, subject, html, text, message_id),
+            self._outgoing(subscriber, subject, html, text, message_id),
             sender=self._config.sender,
             list_id=f"Paperboy digest <digest.{self._config.domain}>",
             date=now,
@@ -248,13 +248,14 @@ class Dispatcher:
                 return html, text
             selection = digests.trimmed(selection, max(1, selection.shown * 2 // 3))
 
-    def links(self, subscriber_id: int, period: str) -> digests.Links:
+    def links(self, subscriber: Subscriber, period: str) -> digests.Links:
+        """The digest's links, each naming the subscriber's random link key (never the id)."""
         base = self._config.public_url
-        archive = self._tokens.make(Purpose.ARCHIVE, f"{subscriber_id}:{period}")
+        key = subscriber.link_key
         return digests.Links(
-            archive=f"{base}/d/{archive}",
-            manage=f"{base}/m/{self._tokens.make(Purpose.MANAGE, subscriber_id)}",
-            unsubscribe=f"{base}/u/{self._tokens.make(Purpose.UNSUBSCRIBE, subscriber_id)}",
+            archive=f"{base}/d/{self._tokens.for_subscriber(Purpose.ARCHIVE, key, period)}",
+            manage=f"{base}/m/{self._tokens.for_subscriber(Purpose.MANAGE, key)}",
+            unsubscribe=f"{base}/u/{self._tokens.for_subscriber(Purpose.UNSUBSCRIBE, key)}",
         )
 
     # -- deliver -----------------------------------------------------------------------------
@@ -392,17 +393,16 @@ class Dispatcher:
 
     def _outgoing(
         self,
-        subscriber_id: int,
-        recipient: str,
+        subscriber: Subscriber,
         subject: str,
         html: str,
         text: str,
         message_id: str,
     ) -> OutgoingEmail:
-        token = self._tokens.make(Purpose.UNSUBSCRIBE, subscriber_id)
+        token = self._tokens.for_subscriber(Purpose.UNSUBSCRIBE, subscriber.link_key)
         mailbox = self._sender or f"paperboy@{self._config.domain}"
         return OutgoingEmail(
-            recipient=recipient,
+            recipient=subscriber.email,
             subject=subject,
             text=text,
             html=html,

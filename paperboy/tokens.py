@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -21,6 +23,8 @@ class Purpose(StrEnum):
     ARCHIVE = "archive"  # "view in browser"
     CSRF = "csrf"  # a form's anti-forgery field (bound to a cookie)
 
+
+_KEYED = "k:"  # marks a subscriber link that names a link key (older ones named the row id)
 
 MAX_AGE = {
     Purpose.CONFIRM: 3 * 24 * 3600,
@@ -40,6 +44,32 @@ class TokenExpired(TokenError):
     """A genuine token past its age: the page may offer a fresh one."""
 
 
+class TokenRevoked(TokenError):
+    """A genuine token whose subscriber key was rotated (unsubscribed, forgotten, signed up
+    again) or that names nobody any more: it must never act on whoever has the row now."""
+
+
+def revoked() -> TokenRevoked:
+    return TokenRevoked(
+        "this link is no longer valid",
+        hint="links stop working when you unsubscribe or sign up again; ask for a fresh link",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberRef:
+    """What a subscriber's link names: their random link key and a detail (a period, a profile).
+
+    ``legacy_id`` is set instead of the key for an unsubscribe link made before link keys
+    existed (it named the row id); ``signed_at`` says when any link was made.
+    """
+
+    link_key: str
+    detail: str
+    signed_at: datetime
+    legacy_id: int | None = None
+
+
 class Tokens:
     def __init__(self, secret: str, clock: Clock = system_clock) -> None:
         if len(secret) < 16:
@@ -51,15 +81,37 @@ class Tokens:
         return self._serializer(purpose).dumps(value)
 
     def read(self, purpose: Purpose, token: str) -> int | str:
+        return self._read(purpose, token)[0]
+
+    def for_subscriber(self, purpose: Purpose, link_key: str, detail: str = "") -> str:
+        """A link token naming a subscriber by their random key (never by row id)."""
+        if not link_key:
+            raise ValueError("a subscriber link needs the subscriber's link key")
+        return self.make(purpose, f"{_KEYED}{link_key}:{detail}")
+
+    def read_subscriber(self, purpose: Purpose, token: str) -> SubscriberRef:
+        """What a subscriber link names; TokenError if forged, expired or of another purpose."""
+        value, signed_at = self._read(purpose, token)
+        if isinstance(value, str) and value.startswith(_KEYED):
+            link_key, _, detail = value.removeprefix(_KEYED).partition(":")
+            return SubscriberRef(link_key, detail, signed_at)
+        if purpose == Purpose.UNSUBSCRIBE and isinstance(value, int):
+            # Mailed before link keys: unsubscribing must keep working from every old mail.
+            return SubscriberRef("", "", signed_at, legacy_id=value)
+        raise revoked()  # any other link of the old form named a row id: never trusted again
+
+    def _read(self, purpose: Purpose, token: str) -> tuple[int | str, datetime]:
         try:
-            value = self._serializer(purpose).loads(token, max_age=MAX_AGE[purpose])
+            value, stamp = self._serializer(purpose).loads(
+                token, max_age=MAX_AGE[purpose], return_timestamp=True
+            )
         except SignatureExpired as e:
             raise TokenExpired("this link has expired", hint="ask for a fresh link") from e
         except BadSignature as e:
             raise TokenError("this link is not valid", hint="use the link from your email") from e
         if not isinstance(value, int | str):
             raise TokenError("this link is not valid")
-        return value
+        return value, stamp
 
     def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(

@@ -94,6 +94,15 @@ class SqlStore(Repository):
         row = self._one(select(PAPERS).where(PAPERS.c.arxiv_id == arxiv_id))
         return _paper(row._mapping) if row is not None else None
 
+    def papers_by_id(self, arxiv_ids: Sequence[str]) -> list[Paper]:
+        """The stored papers among ``arxiv_ids``, in that order (missing ones left out)."""
+        found: dict[str, Paper] = {}
+        for start in range(0, len(arxiv_ids), 500):
+            chunk = list(arxiv_ids[start : start + 500])
+            rows = self._rows(select(PAPERS).where(PAPERS.c.arxiv_id.in_(chunk)))
+            found.update((r.arxiv_id, _paper(r._mapping)) for r in rows)
+        return [found[i] for i in arxiv_ids if i in found]
+
     def observations_of(self, arxiv_id: str) -> list[Observation]:
         query = (
             select(OBSERVATIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -42,6 +43,7 @@ class SubscriberStore(Repository):
                 ids = []
                 for n in new:
                     values = {**_settings(n.settings), "email": n.email, "status": n.status}
+                    values["link_key"] = new_link_key()
                     values |= {"created_at": now, "updated_at": now}
                     values["confirmed_at"] = now if n.status == "active" else None
                     subscriber_id = connection.execute(
@@ -110,6 +112,13 @@ class SubscriberStore(Repository):
         row = self._first(select(SUBSCRIBERS).where(SUBSCRIBERS.c.id == subscriber_id))
         return _subscriber(row) if row is not None else None
 
+    def by_link_key(self, link_key: str) -> Subscriber | None:
+        """The subscriber whose links carry ``link_key`` (None once it was rotated away)."""
+        if not link_key:
+            return None
+        row = self._first(select(SUBSCRIBERS).where(SUBSCRIBERS.c.link_key == link_key))
+        return _subscriber(row) if row is not None else None
+
     def list_subscribers(self, status: str | None = None) -> list[Subscriber]:
         query = select(SUBSCRIBERS).order_by(SUBSCRIBERS.c.email)
         if status is not None:
@@ -134,8 +143,9 @@ class SubscriberStore(Repository):
     def set_status(self, email: str, status: str, now: datetime) -> Subscriber:
         subscriber = self.require(email)
         values: dict[str, Any] = {"status": status, "updated_at": now}
-        if status == "unsubscribed":
+        if status == "unsubscribed" and subscriber.status != "unsubscribed":
             values["unsubscribed_at"] = now
+            values["link_key"] = new_link_key()  # every link mailed so far stops working
         if status == "active" and subscriber.confirmed_at is None:
             values["confirmed_at"] = now
         with self._begin() as connection:
@@ -143,6 +153,18 @@ class SubscriberStore(Repository):
                 update(SUBSCRIBERS).where(SUBSCRIBERS.c.id == subscriber.id).values(**values)
             )
         return self._by_id(subscriber.id)
+
+    def confirm_pending(self, link_key: str, now: datetime) -> Subscriber | None:
+        """Activate the pending sign-up whose link key is ``link_key``; None if there is none
+        (confirmed already, erased, or signed up again since: its key rotated)."""
+        with self._begin() as connection:
+            found = connection.execute(
+                update(SUBSCRIBERS)
+                .where(SUBSCRIBERS.c.link_key == link_key, SUBSCRIBERS.c.status == "pending")
+                .values(status="active", confirmed_at=now, updated_at=now)
+                .returning(SUBSCRIBERS.c.id)
+            ).scalar_one_or_none()
+        return self._by_id(found) if found is not None else None
 
     def restart_signup(
         self,
@@ -152,12 +174,21 @@ class SubscriberStore(Repository):
         now: datetime,
     ) -> Subscriber:
         """A new sign-up for a known pending or unsubscribed address: pending again, with what
-        was just asked for (settings and profiles replaced), until the new link is confirmed."""
+        was just asked for (settings and profiles replaced), until the new link is confirmed.
+
+        The link key is rotated: an earlier confirmation link (which promised other settings)
+        or any link of a past subscription stops working.
+        """
         with self._begin() as connection:
             connection.execute(
                 update(SUBSCRIBERS)
                 .where(SUBSCRIBERS.c.id == subscriber_id)
-                .values(**_settings(settings), status="pending", updated_at=now)
+                .values(
+                    **_settings(settings),
+                    status="pending",
+                    updated_at=now,
+                    link_key=new_link_key(),
+                )
             )
             connection.execute(delete(PROFILES).where(PROFILES.c.subscriber_id == subscriber_id))
             self._insert_profiles(connection, subscriber_id, profiles, now)
@@ -257,6 +288,11 @@ class SubscriberStore(Repository):
                 f"no profile named {name!r}", hint="`paperboy profile list EMAIL` shows them"
             )
         return _profile(row)
+
+
+def new_link_key() -> str:
+    """A fresh random key for a subscriber's links (144 bits, URL-safe, 24 characters)."""
+    return secrets.token_urlsafe(18)
 
 
 def _settings(settings: SubscriberSettings) -> dict[str, Any]:

@@ -112,9 +112,15 @@ class SubscriberRow(SQLModel, table=True):
     """A subscriber; unsubscribed ones are kept (suppression) until forgotten."""
 
     __tablename__ = "subscribers"
+    __table_args__ = (
+        UniqueConstraint("link_key", name="uq_subscribers_link_key"),
+        {"sqlite_autoincrement": True},  # a deleted id is never handed out again
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, unique=True)  # normalised, compared case-insensitively
+    # What every link in a mail names (never the id): random, rotated when old links must die.
+    link_key: str = Field(sa_column=Column(String(32), nullable=False))
     status: str = Field(max_length=16, index=True)  # pending|active|paused|unsubscribed|bounced
     time_zone: str = Field(max_length=64)  # IANA name
     send_hour: int  # 0..23, local time

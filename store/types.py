@@ -155,6 +155,7 @@ class Subscriber:
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
     send_minute: int = 0
+    link_key: str = ""  # the random key every link names; rotated when old links must die
 
 
 @dataclass(frozen=True, slots=True)

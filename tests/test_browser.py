@@ -65,7 +65,7 @@ def test_unsubscribe_with_one_click_in_a_browser(
     width, height = SIZES[size]
     page = browser.new_page(viewport={"width": width, "height": height}, java_script_enabled=False)  # type: ignore[attr-defined]
     ARTIFACTS.mkdir(exist_ok=True)
-    page.goto(f"{base}/u/{tokens.make(Purpose.UNSUBSCRIBE, sid)}")
+    page.goto(f"{base}/u/{w.link(tokens, Purpose.UNSUBSCRIBE, sid)}")
     assert page.inner_text("h1") == "Unsubscribe?"
     page.screenshot(path=str(ARTIFACTS / f"unsubscribe-{size}.png"), full_page=True)
     assert w.people.require("reader@example.org").status == "active"
@@ -84,7 +84,7 @@ def test_the_archived_digest_in_a_browser(browser: object, site: tuple[str, Worl
     assert digest is not None
     for size, (width, height) in SIZES.items():
         page = browser.new_page(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
-        page.goto(f"{base}/d/{tokens.make(Purpose.ARCHIVE, f'{sid}:{digest.period}')}")
+        page.goto(f"{base}/d/{w.link(tokens, Purpose.ARCHIVE, sid, digest.period)}")
         titles = page.locator("a.title")
         assert titles.count() == digest.shown
         assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
@@ -154,7 +154,7 @@ def test_sign_up_confirm_edit_and_unsubscribe_in_a_browser(
         assert [p.query for p in s.world.people.profiles(subscriber.id)] == ['"video generation"']
         shot("manage-error")
 
-        page.goto(f"{s.base}/u/{s.tokens.make(Purpose.UNSUBSCRIBE, subscriber.id)}")
+        page.goto(f"{s.base}/u/{s.world.link(s.tokens, Purpose.UNSUBSCRIBE, subscriber.id)}")
         page.click("form button")
         assert page.inner_text("h1") == "You are unsubscribed"
         assert s.world.people.require(address).status == "unsubscribed"
@@ -168,7 +168,7 @@ def test_the_pages_work_without_javascript(browser: Any, sqlite_url: str) -> Non
         page = browser.new_page(java_script_enabled=False)
         page.goto(f"{s.base}/signup")
         assert page.input_value("#zone") == "UTC"  # no script: a plain default
-        page.goto(f"{s.base}/m/{s.tokens.make(Purpose.MANAGE, sid)}")
+        page.goto(f"{s.base}/m/{s.world.link(s.tokens, Purpose.MANAGE, sid)}")
         page.fill("#query-1", "agent*")
         page.click("#profile-1 button[value=preview]")  # a plain form post renders the preview
         assert page.locator("#profile-1 [data-preview-target] mark").count() > 0

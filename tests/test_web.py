@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -34,7 +35,7 @@ def test_healthz(site: tuple[httpx.Client, World, Tokens]) -> None:
 def test_one_click_unsubscribe(site: tuple[httpx.Client, World, Tokens]) -> None:
     client, w, tokens = site
     sid = w.subscribe("reader@example.org")
-    token = tokens.make(Purpose.UNSUBSCRIBE, sid)
+    token = w.link(tokens, Purpose.UNSUBSCRIBE, sid)
     shown = client.get(f"/u/{token}")
     assert shown.status_code == 200
     assert '<form method="post">' in shown.text
@@ -48,7 +49,9 @@ def test_one_click_unsubscribe(site: tuple[httpx.Client, World, Tokens]) -> None
     assert "set-cookie" not in done.headers
     assert "You are unsubscribed" in done.text
     assert w.people.require("reader@example.org").status == "unsubscribed"
-    assert client.post(f"/u/{token}").status_code == 200  # again: still fine
+    again = client.post(f"/u/{token}")  # unsubscribing rotated the link key: the link is dead
+    assert again.status_code == 410
+    assert "This link is no longer valid" in again.text
     assert done.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in done.headers["Content-Security-Policy"]
 
@@ -61,7 +64,7 @@ def test_bad_tokens_get_a_clear_page_never_a_500(
     sid = w.subscribe("reader@example.org")
     token = {
         "forged": Tokens("another-secret-0123456789abcdef").make(Purpose.UNSUBSCRIBE, sid),
-        "cross-purpose": tokens.make(Purpose.MANAGE, sid),
+        "cross-purpose": w.link(tokens, Purpose.MANAGE, sid),
         "garbage": "not.a.token",
     }[kind]
     for response in (
@@ -80,9 +83,16 @@ def test_the_archive_shows_a_sent_digest(site: tuple[httpx.Client, World, Tokens
     w.dispatcher().compose()
     digest = w.ledger.latest_digest(sid)
     assert digest is not None
-    page = client.get(f"/d/{tokens.make(Purpose.ARCHIVE, f'{sid}:{digest.period}')}")
+    page = client.get(f"/d/{w.link(tokens, Purpose.ARCHIVE, sid, digest.period)}")
     assert page.status_code == 200
-    assert page.text == digest.html
-    missing = client.get(f"/d/{tokens.make(Purpose.ARCHIVE, f'{sid}:1999-01-01')}")
+    assert digest.subject in page.text
+    shown = re.findall(r'class="title" href="https://huggingface.co/papers/([^"]+)"', page.text)
+    assert shown == list(digest.paper_ids)  # every paper, the ones past "and N more" too
+    # A forwarded digest hands over nothing: no address, no link that changes or ends it.
+    assert "reader@example.org" not in page.text
+    assert not re.search(r'href="[^"]*/(m|u|f|c)/', page.text)
+    assert "/m/" in digest.html
+    assert "/u/" in digest.html
+    missing = client.get(f"/d/{w.link(tokens, Purpose.ARCHIVE, sid, '1999-01-01')}")
     assert missing.status_code == 404
     assert "No such digest" in missing.text

@@ -187,7 +187,7 @@ def test_unsubscribed_reader_can_sign_up_again(web: tuple[Site, httpx.Client]) -
 
 
 def manage(s: Site, client: httpx.Client, sid: int) -> tuple[str, str]:
-    url = f"/m/{s.tokens.make(Purpose.MANAGE, sid)}"
+    url = f"/m/{s.world.link(s.tokens, Purpose.MANAGE, sid)}"
     page = client.get(url)
     assert page.status_code == 200
     return url, csrf_of(page.text)
@@ -272,7 +272,7 @@ def test_manage_delivery_settings_pause_and_unsubscribe(web: tuple[Site, httpx.C
 def test_expired_manage_link_offers_a_fresh_one(web: tuple[Site, httpx.Client]) -> None:
     s, client = web
     sid = s.world.subscribe("reader@example.org")
-    url = f"/m/{s.tokens.make(Purpose.MANAGE, sid)}"
+    url = f"/m/{s.world.link(s.tokens, Purpose.MANAGE, sid)}"
     s.clock.advance(days=31)
     expired = client.get(url)
     assert expired.status_code == 400
@@ -296,7 +296,7 @@ def test_bad_tokens_get_a_clear_page(web: tuple[Site, httpx.Client], path: str, 
     sid = s.world.subscribe("reader@example.org")
     token = {
         "forged": Tokens("another-secret-0123456789abcdef").make(Purpose.MANAGE, sid),
-        "cross-purpose": s.tokens.make(Purpose.UNSUBSCRIBE, sid),
+        "cross-purpose": s.world.link(s.tokens, Purpose.UNSUBSCRIBE, sid),
         "garbage": "not.a.token",
     }[kind]
     answer = client.get(path.format(token))
@@ -349,7 +349,7 @@ def test_recent_papers_and_a_profile_feed(web: tuple[Site, httpx.Client]) -> Non
 def test_pages_have_no_inline_scripts_and_strict_headers(web: tuple[Site, httpx.Client]) -> None:
     s, client = web
     sid = s.world.subscribe("reader@example.org")
-    for path in ("/", "/signup", "/link", f"/m/{s.tokens.make(Purpose.MANAGE, sid)}"):
+    for path in ("/", "/signup", "/link", f"/m/{s.world.link(s.tokens, Purpose.MANAGE, sid)}"):
         page = client.get(path)
         assert page.status_code == 200, path
         policy = page.headers["Content-Security-Policy"]

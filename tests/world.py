@@ -11,7 +11,7 @@ from paperboy import subscribers as rules
 from paperboy.clock import fixed_clock
 from paperboy.dispatch import Dispatcher, MailConfig
 from paperboy.ingest import plan_batch
-from paperboy.tokens import Tokens
+from paperboy.tokens import Purpose, Tokens
 from scraper.models import ScrapedPaper, View
 from store.engine import make_engine, upgrade
 from store.ledger import Ledger
@@ -46,6 +46,12 @@ class World:
             config=dataclasses.replace(CONFIG, **config),  # type: ignore[arg-type]
             clock=clock,
         )
+
+    def link(self, tokens: Tokens, purpose: Purpose, subscriber_id: int, detail: str = "") -> str:
+        """The token a mail would carry for this subscriber (it names their link key)."""
+        subscriber = self.people.by_id(subscriber_id)
+        assert subscriber is not None
+        return tokens.for_subscriber(purpose, subscriber.link_key, detail)
 
     def subscribe(
         self, email: str, *, hour: int = 8, zone: str = "Europe/London", **kw: object

@@ -16,9 +16,10 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mailer.render import TEMPLATES
+from paperboy.digest import paper_entry
 from paperboy.subscribers import Status
 from paperboy.tokens import Purpose, TokenError
-from paperboy.web import manage, public, signup
+from paperboy.web import fallbacks, manage, public, signup
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site, WebContext
 from store.engine import current_revision, head_revision
@@ -43,6 +44,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(signup.routes(site))
     app.include_router(manage.routes(site))
     app.include_router(public.routes(site))
+    fallbacks.install(app, site)  # foreign hosts, error pages, headers on every answer
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -79,8 +81,6 @@ def create_app(context: WebContext) -> FastAPI:
             subscriber = site.subscriber_of(Purpose.UNSUBSCRIBE, token)
         except TokenError as e:
             return site.refused(e)
-        if subscriber is None:
-            return site.gone()
         done = subscriber.status == Status.UNSUBSCRIBED
         return site.render("unsubscribe", title="Unsubscribe", email=subscriber.email, done=done)
 
@@ -91,26 +91,32 @@ def create_app(context: WebContext) -> FastAPI:
             subscriber = site.subscriber_of(Purpose.UNSUBSCRIBE, token)
         except TokenError as e:
             return site.refused(e)
-        if subscriber is None:
-            return site.gone()
         if subscriber.status != Status.UNSUBSCRIBED:
             site.people.set_status(subscriber.email, Status.UNSUBSCRIBED, site.clock())
         return site.render("unsubscribe", title="Unsubscribed", email=subscriber.email, done=True)
 
     @app.get("/d/{token}")
     def archive(token: str) -> HTMLResponse:
-        """A sent digest, as it was mailed ("view in browser" and "and N more")."""
+        """A sent digest's papers ("view in browser" and "and N more").
+
+        Digests get forwarded: the page shows the papers, never the subscriber's address or the
+        links that change or end the subscription (those stay in the mail itself).
+        """
         try:
-            value = site.read(Purpose.ARCHIVE, token)
+            subscriber, period = site.link_of(Purpose.ARCHIVE, token)
         except TokenError as e:
             return site.refused(e)
-        subscriber_id, _, period = value.partition(":")
-        digest = (
-            site.ledger.digest_for(int(subscriber_id), period) if subscriber_id.isdigit() else None
-        )
+        digest = site.ledger.digest_for(subscriber.id, period)
         if digest is None:
             return site.message("No such digest", "This digest is not in the archive.", status=404)
-        return HTMLResponse(digest.html, headers=SECURITY_HEADERS)
+        papers = site.papers.papers_by_id(digest.paper_ids)
+        return site.render(
+            "archive",
+            title=digest.subject,
+            subject=digest.subject,
+            sent=digest.created_at.strftime("%d %B %Y"),
+            entries=[paper_entry(p) for p in papers],
+        )
 
     return app
 

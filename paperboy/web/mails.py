@@ -29,7 +29,7 @@ class PageMailer:
 
     def confirmation(self, subscriber: Subscriber, query: str, schedule: str) -> Envelope:
         """The double opt-in mail: its link opens a page whose button confirms."""
-        token = self.tokens.make(Purpose.CONFIRM, f"{subscriber.id}:{subscriber.email}")
+        token = self.tokens.for_subscriber(Purpose.CONFIRM, subscriber.link_key)
         return self._letter(
             subscriber.email,
             "Confirm your Paperboy digest",
@@ -49,11 +49,14 @@ class PageMailer:
             "email/manage-link.txt.j2",
             email=subscriber.email,
             already=already,
-            manage_url=f"{self.public_url}/m/{self.tokens.make(Purpose.MANAGE, subscriber.id)}",
-            unsubscribe_url=(
-                f"{self.public_url}/u/{self.tokens.make(Purpose.UNSUBSCRIBE, subscriber.id)}"
-            ),
+            manage_url=self._link("m", Purpose.MANAGE, subscriber),
+            unsubscribe_url=self._link("u", Purpose.UNSUBSCRIBE, subscriber),
             days=(MAX_AGE[Purpose.MANAGE] or 0) // _DAY,
+        )
+
+    def _link(self, route: str, purpose: Purpose, subscriber: Subscriber) -> str:
+        return (
+            f"{self.public_url}/{route}/{self.tokens.for_subscriber(purpose, subscriber.link_key)}"
         )
 
     def send(self, letter: Envelope) -> None:

@@ -27,7 +27,6 @@ FLASH = {
     "settings": "Delivery settings saved.",
     "pause": "Digests paused. Resume them here whenever you like.",
     "resume": "Digests resumed.",
-    "unsubscribe": "You are unsubscribed: no more digests.",
 }
 STATUS_LABEL = {
     Status.ACTIVE: "getting digests",
@@ -66,7 +65,7 @@ def routes(site: Site) -> APIRouter:
                     text="Links to your settings work for 30 days.",
                 )
             return site.refused(e)
-        return subscriber if subscriber is not None else site.gone()
+        return subscriber
 
     def posted(request: Request, token: str, csrf: str) -> Subscriber | HTMLResponse:
         """The owner of the link, if the form passes its CSRF check."""
@@ -88,7 +87,7 @@ def routes(site: Site) -> APIRouter:
             if editing is not None and editing.original == p.name:
                 forms.append(editing)
                 continue
-            feed = site.tokens.make(Purpose.FEED, f"{subscriber.id}:{p.id}")
+            feed = site.tokens.for_subscriber(Purpose.FEED, subscriber.link_key, str(p.id))
             feed_url = f"{site.context.public_url}/f/{feed}"
             forms.append(ProfileForm(p.name, p.name, p.query, feed_url=feed_url))
         adding = editing if editing is not None and not editing.original else None
@@ -223,6 +222,10 @@ def routes(site: Site) -> APIRouter:
                 status=400,
             )
         site.people.set_status(subscriber.email, wanted, site.clock())
+        if wanted == Status.UNSUBSCRIBED:  # the link key rotated: this page's link is dead now
+            return site.render(
+                "unsubscribe", title="Unsubscribed", email=subscriber.email, done=True
+            )
         return back(token, action)
 
     return router

@@ -44,16 +44,11 @@ def routes(site: Site) -> APIRouter:
     def feed(request: Request, token: str) -> Response:
         """The papers one profile matched in the last 30 days, newest first, as Atom."""
         try:
-            subscriber_id, _, profile_id = site.read(Purpose.FEED, token).partition(":")
+            subscriber, profile_id = site.link_of(Purpose.FEED, token)
         except TokenError as e:
             return site.refused(e)
         profile = next(
-            (
-                p
-                for p in site.people.profiles(int(subscriber_id) if subscriber_id.isdigit() else -1)
-                if str(p.id) == profile_id
-            ),
-            None,
+            (p for p in site.people.profiles(subscriber.id) if str(p.id) == profile_id), None
         )
         if profile is None:
             return site.message(

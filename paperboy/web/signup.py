@@ -16,7 +16,7 @@ from mailer.types import Envelope
 from paperboy import subscribers as rules
 from paperboy.errors import InputError
 from paperboy.subscribers import Status
-from paperboy.tokens import Purpose, TokenError
+from paperboy.tokens import Purpose, TokenError, revoked
 from paperboy.web.preview import preview
 from paperboy.web.site import (
     Site,
@@ -133,8 +133,10 @@ def routes(site: Site) -> APIRouter:
         subscriber = site.check_form(request, csrf) or _waiting(site, token)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
-        subscriber = site.people.set_status(subscriber.email, Status.ACTIVE, site.clock())
-        return _confirmed(site, subscriber, already=False)
+        confirmed = site.people.confirm_pending(subscriber.link_key, site.clock())
+        if confirmed is None:  # signed up again (the key rotated) since the page was shown
+            return site.refused(revoked())
+        return _confirmed(site, confirmed, already=False)
 
     @router.get("/preview")
     def preview_fragment(request: Request, q: str = "", compact: bool = False) -> HTMLResponse:
@@ -202,43 +204,26 @@ def _link(site: Site, address: str) -> list[Envelope]:
 
 
 def _waiting(site: Site, token: str) -> Subscriber | HTMLResponse:
-    """The pending sign-up a confirmation link names, or the page to show instead."""
+    """The pending sign-up a confirmation link names, or the page to show instead.
+
+    The link names the sign-up's link key, which a later sign-up of the same address rotates:
+    a link confirms exactly the sign-up its mail described, or nothing.
+    """
     try:
-        subscriber = _pending(site, token)
+        subscriber = site.subscriber_of(Purpose.CONFIRM, token)
     except TokenError as e:
         return site.refused(e)
-    if subscriber is None:
-        return _not_waiting(site)
     if subscriber.status != Status.PENDING:
         return _confirmed(site, subscriber, already=True)
     return subscriber
 
 
-def _pending(site: Site, token: str) -> Subscriber | None:
-    """The subscriber a confirmation link names, if still there with the same address."""
-    subscriber_id, _, address = site.read(Purpose.CONFIRM, token).partition(":")
-    if not subscriber_id.isdigit():
-        raise TokenError("this link is not valid", hint="use the link from your email")
-    subscriber = site.people.by_id(int(subscriber_id))
-    return subscriber if subscriber is not None and subscriber.email == address else None
-
-
-def _not_waiting(site: Site) -> HTMLResponse:
-    return site.message(
-        "This sign-up is no longer waiting",
-        "Sign-ups that are not confirmed within 3 days are erased.",
-        status=404,
-        link=("Sign up again", "/signup"),
-    )
-
-
 def _confirmed(site: Site, subscriber: Subscriber, *, already: bool) -> HTMLResponse:
-    manage = f"/m/{site.tokens.make(Purpose.MANAGE, subscriber.id)}"
+    """The answer to a confirmation: it only confirms (no settings link: mails get forwarded)."""
     return site.message(
         "You are already subscribed" if already else "You are subscribed",
         f"Paperboy will mail {subscriber.email} {schedule_text(subscriber)}.",
         hint="Every digest has a link to change your profiles and hour, or to unsubscribe.",
-        link=("Change your settings", manage),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -18,12 +19,14 @@ from mailer.render import environment
 from paperboy.clock import Clock
 from paperboy.errors import InputError, ProfileSyntaxError
 from paperboy.subscribers import WEEKDAYS, Frequency
-from paperboy.tokens import Purpose, TokenError, Tokens
+from paperboy.tokens import Purpose, TokenError, TokenRevoked, Tokens, revoked
+from paperboy.web.limits import Network, address_key, network_key
 from paperboy.web.mails import PageMailer
 from paperboy.web.outgoing import CAPACITY, RETRY_DELAYS, MailQueue
 from paperboy.web.security import (
     CSRF_COOKIE,
     DEFAULT_LIMITS,
+    LOOPBACK_HOSTS,
     SECURITY_HEADERS,
     Csrf,
     FormRefused,
@@ -55,6 +58,10 @@ class WebContext:
     mailer: PageMailer | None = None  # None: pages that send mail say they cannot
     limits: dict[str, Limit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     public_url: str = ""  # where the pages live, for links copied out of them (feeds)
+    # Host names the pages answer for, besides the host of public_url; others get a 400.
+    allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
+    # Proxies whose X-Forwarded-For / -Proto are believed (PAPERBOY_TRUSTED_PROXIES).
+    trusted_proxies: tuple[Network, ...] = ()
     mail_retries: tuple[float, ...] = RETRY_DELAYS  # page mails: seconds before each new try
     mail_capacity: int = CAPACITY  # page mails waiting at once; more get "busy, try later"
 
@@ -148,6 +155,14 @@ class Site:
         return self.render("message", status, title=title, text=text, hint=hint, link=link)
 
     def refused(self, error: TokenError) -> HTMLResponse:
+        if isinstance(error, TokenRevoked):
+            return self.message(
+                "This link is no longer valid",
+                "It belonged to a subscription that has ended or was signed up for again.",
+                status=410,
+                hint=error.hint,
+                link=("Get a fresh link", "/link"),
+            )
         return self.message("This link does not work", error.message, status=400, hint=error.hint)
 
     # -- checking ----------------------------------------------------------------------------
@@ -172,11 +187,16 @@ class Site:
 
     @staticmethod
     def client_ip(request: Request) -> str:
-        return request.client.host if request.client else "unknown"
+        """The client's network as the limits count it: its IPv4 address or its IPv6 /64.
+
+        Behind a trusted proxy, the guard has already put the forwarded address in the scope.
+        """
+        return network_key(request.client.host if request.client else "unknown")
 
     def allowed(self, request: Request, address: str) -> bool:
-        """One more mail for ``address`` asked from this IP address, if within both limits."""
-        return self.limiter.allow(ip=self.client_ip(request), address=address)
+        """One more mail for ``address`` (however tagged) asked from this network, if within
+        both limits."""
+        return self.limiter.allow(ip=self.client_ip(request), address=address_key(address))
 
     def too_many(self) -> HTMLResponse:
         return self.message(
@@ -190,16 +210,25 @@ class Site:
         """The token's value; TokenError if forged, expired or made for another purpose."""
         return str(self.tokens.read(purpose, token))
 
-    def subscriber_of(self, purpose: Purpose, token: str) -> Subscriber | None:
-        value = self.read(purpose, token)
-        if not value.isdigit():
-            raise TokenError("this link is not valid", hint="use the link from your email")
-        return self.people.by_id(int(value))
+    def subscriber_of(self, purpose: Purpose, token: str) -> Subscriber:
+        """The subscriber a link names; TokenRevoked when the link may no longer act for them."""
+        return self.link_of(purpose, token)[0]
 
-    def gone(self) -> HTMLResponse:
-        return self.message(
-            "Unknown subscriber",
-            "This address is no longer on our list.",
-            status=404,
-            link=("Sign up again", "/signup"),
-        )
+    def link_of(self, purpose: Purpose, token: str) -> tuple[Subscriber, str]:
+        """The subscriber a link names, and the link's detail (a period, a profile id).
+
+        A link names the subscriber's random link key, never a row id: once the key is rotated
+        (unsubscribed, signed up again) or the row is gone, the link names nobody, whoever signs
+        up next. The one older form still honoured, an unsubscribe link by row id, must name a
+        row that existed when the link was made.
+        """
+        ref = self.tokens.read_subscriber(purpose, token)
+        if ref.legacy_id is not None:
+            found = self.people.by_id(ref.legacy_id)
+            if found is None or found.created_at >= ref.signed_at + timedelta(seconds=1):
+                raise revoked()
+            return found, ""
+        found = self.people.by_link_key(ref.link_key)
+        if found is None:
+            raise revoked()
+        return found, ref.detail

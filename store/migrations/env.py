@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import SQLModel
 
 import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from paperboy.errors import StoreError
 
 target_metadata = SQLModel.metadata
 
@@ -14,14 +15,44 @@ target_metadata = SQLModel.metadata
 def run_migrations_online() -> None:
     engine = context.config.attributes["engine"]
     assert isinstance(engine, Engine)
-    with engine.begin() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a table (copy, drop, rename); with foreign keys on, the
+            # drop would cascade into the rows that point at it. SQLite ignores this pragma inside
+            # a transaction, so it goes to the driver before ours begins, and back on after.
+            _pragma(connection, "foreign_keys=OFF")
+        try:
+            with connection.begin():
+                context.configure(
+                    connection=connection,
+                    target_metadata=target_metadata,
+                    render_as_batch=sqlite,
+                    compare_type=True,
+                )
+                context.run_migrations()
+                if sqlite:
+                    _check_foreign_keys(connection)
+        finally:
+            if sqlite:
+                _pragma(connection, "foreign_keys=ON")
+
+
+def _pragma(connection: Connection, setting: str) -> None:
+    """A pragma straight to the driver (outside any transaction SQLAlchemy would begin)."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA {setting}")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """A migration that left a dangling reference is rolled back, not committed."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise StoreError(
+            f"the migration left {len(broken)} row(s) pointing at nothing: {broken[:5]}",
+            hint="nothing was changed; report this with the output of `paperboy db current`",
         )
-        context.run_migrations()
 
 
 run_migrations_online()
