@@ -238,3 +238,45 @@ def test_nothing_is_left_half_done(database_url: str) -> None:
         assert later.composed == 1
         recipients = sorted(d.recipient for d in w.ledger.deliveries())
         assert recipients == ["bad@example.org", "good@example.org"]
+
+
+# -- the other ways in: import and `paperboy profile add` ------------------------------------
+
+
+def test_import_refuses_hostile_queries_with_the_parsers_words() -> None:
+    import json
+
+    from paperboy.errors import InputError
+    from paperboy.transfer import parse_import
+
+    records = [
+        {"email": "a@example.org", "profiles": [{"name": "deep", "query": DEEP}]},
+        {"email": "b@example.org", "profiles": [{"name": "n", "query": "upvotes>=²"}]},
+    ]
+    with pytest.raises(InputError) as info:
+        parse_import(json.dumps(records), "json")
+    said = info.value.message
+    assert "2 bad rows, nothing imported" in said
+    assert "profile 'deep': nested more than 32 levels at column 33" in said
+    assert "profile 'n': expected a whole number after 'upvotes>=' (digits 0-9)" in said
+
+
+def test_cli_profile_commands_refuse_hostile_queries(tmp_path: Path) -> None:
+    add_subscriber(tmp_path, "eve@example.org", "p=diffusion")
+    added = run(tmp_path, "profile", "add", "eve@example.org", "deep", "(" * 40 + "x" + ")" * 40)
+    assert added.returncode == 2
+    said = " ".join(added.stderr.split())
+    assert "profile 'deep': nested more than 32 levels at column 33" in said
+    assert "Traceback" not in added.stderr
+    tried = run(tmp_path, "profile", "test", "upvotes>=①")
+    assert tried.returncode == 2
+    assert "expected a whole number after 'upvotes>=' (digits 0-9)" in tried.stderr
+    assert rows(tmp_path, "select name from profiles") == [("p",)]
+
+
+def test_the_grammar_help_states_the_limits() -> None:
+    from paperboy.cli.commands_profile import GRAMMAR
+
+    said = " ".join(GRAMMAR.split())
+    assert "Limits: 1000 characters, 100 terms, 32 levels of nesting" in said
+    assert "digits 0-9, at most 1000000000" in said

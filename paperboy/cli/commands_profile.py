@@ -14,10 +14,10 @@ from paperboy.cli.app import out, profile_app, state
 from paperboy.clock import system_clock
 from paperboy.profiles.highlight import snippet, spans
 from paperboy.profiles.matcher import Match, Matcher, ProfileSpec, ranked
-from paperboy.profiles.parser import parse
+from paperboy.profiles.parser import MAX_DEPTH, MAX_NUMBER, MAX_QUERY_LENGTH, MAX_TERMS, parse
 from store.types import PaperFilter
 
-GRAMMAR = """\
+GRAMMAR = f"""\
 A profile is a query over new papers. Case, accents and simple plurals do not matter, words
 match whole words ("cat" never matches "concatenate"), and "high-fidelity" = "high fidelity".
 
@@ -34,6 +34,10 @@ Fields (a bare term looks in the title, the abstract, the AI summary and the AI 
 
 Filters:
   upvotes>=20   stars>=100   (also >, <=, <, =)     has:code   has:project
+
+Limits: {MAX_QUERY_LENGTH} characters, {MAX_TERMS} terms, {MAX_DEPTH} levels of nesting \
+(each parenthesis and
+each NOT or - is one level); numbers are written with the digits 0-9, at most {MAX_NUMBER}.
 
 Examples:
   "variational inference" OR bayesian* -survey
