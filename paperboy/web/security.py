@@ -1,4 +1,5 @@
-"""What every page shares for safety: response headers, CSRF on forms, and rate limits.
+"""What every page shares for safety: response headers, known hosts only, the client's real
+address behind a trusted proxy, CSRF on forms (the rate limits are in paperboy.web.limits).
 
 CSRF is a double submit bound to a signature: the browser holds a random nonce in a
 ``SameSite=Strict`` cookie, and each form carries the same nonce signed with the CSRF salt. A
@@ -11,14 +12,17 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-from collections import deque
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Callable, Collection
+from ipaddress import ip_address
+from typing import Any
 
-from paperboy.clock import Clock
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from paperboy.errors import PaperboyError
 from paperboy.tokens import Purpose, TokenError, Tokens
+from paperboy.web.limits import DEFAULT_LIMITS, Limit, Network, RateLimiter
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; "
@@ -29,6 +33,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 CSRF_COOKIE = "paperboy_csrf"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+UNCHECKED_PATHS = frozenset({"/healthz"})  # echoes nothing; probes call it by any address
 
 
 class FormRefused(PaperboyError):
@@ -69,53 +75,104 @@ class Csrf:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """At most ``count`` events per ``window`` for one key."""
+def host_of(header: str) -> str:
+    """The host name a ``Host`` header names, without port, lowercase (``[::1]:80`` -> ``::1``)."""
+    host = header.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
-    count: int
-    window: timedelta
+
+def forwarded_client(peer: str, forwarded_for: str, proxies: Collection[Network]) -> str:
+    """The client's address: the right-most ``X-Forwarded-For`` entry that is not one of our
+    proxies, if ``peer`` is one of them; otherwise ``peer`` itself (anyone can send the header).
+
+    Entries left of the first untrusted one were written by whoever sent the request, so they
+    are never believed.
+    """
+    if not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop[:100]
+    return hops[0] if hops else peer
 
 
-@dataclass
-class RateLimiter:
-    """Sliding-window counters in memory, one per (action, key), on the injected clock.
+def _trusted(host: str, proxies: Collection[Network]) -> bool:
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in proxies)
 
-    One process serves the pages (``paperboy serve``), so memory is the right place; the counters
-    start afresh on a restart, which only forgives a few attempts.
+
+class Guard:
+    """ASGI middleware in front of every route.
+
+    It refuses a ``Host`` that is not ours (links and redirects must never point at a name a
+    stranger chose), takes the client's address and scheme from a trusted proxy's
+    ``X-Forwarded-For`` / ``X-Forwarded-Proto``, and puts the security headers on every answer
+    that lacks them: error pages, redirects and JSON included.
     """
 
-    clock: Clock
-    limits: dict[str, Limit]
-    _events: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hosts: Collection[str],
+        proxies: Collection[Network],
+        refuse: Callable[[], Response],
+    ) -> None:
+        self.app = app
+        self.hosts = frozenset(hosts)
+        self.proxies = tuple(proxies)
+        self.refuse = refuse
 
-    def allow(self, **keys: str) -> bool:
-        """Count one event under each named limit (``ip="…", address="…"``).
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if (
+            scope["path"] not in UNCHECKED_PATHS
+            and host_of(headers.get("host", "")) not in self.hosts
+        ):
+            await self.refuse()(scope, receive, send)
+            return
+        if self.proxies and scope.get("client"):
+            scope = self._forwarded(scope, headers)
 
-        False, and nothing counted, if any of them is used up.
-        """
-        now = self.clock().timestamp()
-        with self._lock:
-            queues = []
-            for name, key in keys.items():
-                limit = self.limits[name]
-                queue = self._events.setdefault((name, key), deque())
-                while queue and queue[0] <= now - limit.window.total_seconds():
-                    queue.popleft()
-                if len(queue) >= limit.count:
-                    return False
-                queues.append(queue)
-            for queue in queues:
-                queue.append(now)
-            if len(self._events) > 100_000:  # forget idle keys rather than grow without end
-                for idle in [k for k, q in self._events.items() if not q]:
-                    del self._events[idle]
-            return True
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    answer.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, secured)
+
+    def _forwarded(self, scope: Scope, headers: Headers) -> dict[str, Any]:
+        peer, port = scope["client"]
+        if not _trusted(peer, self.proxies):
+            return dict(scope)
+        forwarded_for = ",".join(headers.getlist("x-forwarded-for"))
+        proto = headers.get("x-forwarded-proto", "").rpartition(",")[2].strip().lower()
+        changed = dict(scope, client=(forwarded_client(peer, forwarded_for, self.proxies), port))
+        if proto in ("http", "https"):
+            changed["scheme"] = proto
+        return changed
 
 
-DEFAULT_LIMITS = {
-    "ip": Limit(10, timedelta(hours=1)),  # forms that send mail, from one IP address
-    "address": Limit(3, timedelta(hours=1)),  # mails asked for one address: no mail bombing
-    "preview": Limit(120, timedelta(minutes=1)),  # query previews from one IP address
-}
+__all__ = [
+    "CSRF_COOKIE",
+    "DEFAULT_LIMITS",
+    "SECURITY_HEADERS",
+    "Csrf",
+    "FormRefused",
+    "Guard",
+    "Limit",
+    "RateLimiter",
+    "forwarded_client",
+    "host_of",
+]
