@@ -325,3 +325,19 @@ def test_closing_gives_up_waiting_retries_and_returns_promptly() -> None:
     queue.close(timeout=5)
     assert time.perf_counter() - started < 2
     assert not queue.running
+
+
+def test_closing_sends_what_is_due_first() -> None:
+    sent: list[str] = []
+
+    def send(envelope: Envelope) -> None:
+        time.sleep(0.2)  # a relay's round trips
+        sent.append(envelope.recipient)
+
+    queue = MailQueue(send, capacity=10, retries=FAST_RETRIES)
+    for n in range(3):
+        letter = Envelope("a@example.org", f"r{n}@example.org", f"<{n}@example.org>", b"x")
+        assert queue.submit(f"job {n}", lambda letter=letter: [letter])
+    queue.close(timeout=5)  # as the app stops: SIGTERM to `paperboy web`
+    assert sent == ["r0@example.org", "r1@example.org", "r2@example.org"]
+    assert not queue.submit("late", lambda: [])  # closed: refused, never lost silently

@@ -91,21 +91,19 @@ def run_once(
 
 
 def _web_server(st: State, engine: Engine) -> uvicorn.Server:
-    config = uvicorn.Config(
-        build_web(st.settings, engine),
-        host=st.settings.web_host,
-        port=st.settings.web_port,
-        log_level="warning",
+    config = server_config(
+        build_web(st.settings, engine), st.settings.web_host, st.settings.web_port
     )
     out.print(f"web pages on http://{st.settings.web_host}:{st.settings.web_port}")
     return uvicorn.Server(config)
 
 
-def _start_web(st: State, engine: Engine) -> uvicorn.Server:
+def _start_web(st: State, engine: Engine) -> tuple[uvicorn.Server, threading.Thread]:
     """The web pages in a thread beside the scheduler (one process, one lock)."""
     server = _web_server(st, engine)
-    threading.Thread(target=server.run, name="web", daemon=True).start()
-    return server
+    thread = threading.Thread(target=server.run, name="web", daemon=True)
+    thread.start()
+    return server, thread
 
 
 @app.command()
@@ -255,5 +253,7 @@ def serve(
         with client:
             scheduler.start()
         if pages is not None:
-            pages.should_exit = True
+            # Wait for the pages to stop: their shutdown sends the page mails due now.
+            pages[0].should_exit = True
+            pages[1].join(timeout=15)
     out.print("stopped.")

@@ -180,7 +180,7 @@ class MailQueue:
             )
             return []
         delay = self._retries[task.tries]
-        log.warning("%s: %s; trying again in %.0f s", task.name, why, delay, exc_info=unexpected)
+        log.warning("%s: %s; trying again in %g s", task.name, why, delay, exc_info=unexpected)
         return [
             _Task(
                 self._clock() + delay,
