@@ -91,8 +91,11 @@ def run_once(
 
 
 def _web_server(st: State, engine: Engine) -> uvicorn.Server:
-    config = server_config(
-        build_web(st.settings, engine), st.settings.web_host, st.settings.web_port
+    config = uvicorn.Config(
+        build_web(st.settings, engine),
+        host=st.settings.web_host,
+        port=st.settings.web_port,
+        log_level="warning",
     )
     out.print(f"web pages on http://{st.settings.web_host}:{st.settings.web_port}")
     return uvicorn.Server(config)
