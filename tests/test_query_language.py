@@ -245,3 +245,27 @@ def test_the_deepest_accepted_queries_need_little_stack() -> None:
     finally:
         sys.setrecursionlimit(previous)
     assert all(parse(text) == node for node, text in printed)
+
+
+HOSTILE_PIECES = st.sampled_from(
+    ["(", ")", "-", "NOT", "OR", "AND", "a", "bc", '"d e"', "upvotes>=", "²", "①", "9", "٣", "*"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(HOSTILE_PIECES, min_size=1, max_size=400), st.sampled_from(["", " "]))
+def test_long_hostile_texts_parse_or_raise_profile_syntax_error(
+    pieces: list[str], glue: str
+) -> None:
+    """Up to 1000 characters of nesting, negation and odd digits: never anything but a tree or
+    a ProfileSyntaxError, and every tree is evaluated without running out of stack."""
+    query = glue.join(pieces)[:1000]
+    try:
+        node = parse(query)
+    except ProfileSyntaxError as e:
+        column = e.column
+        assert 1 <= column <= len(query) + 1
+        return
+    for paper in saved_papers()[:5]:
+        matches(node, paper)
+    Matcher([ProfileSpec(1, 1, "h", query)]).match(saved_papers()[:5])
