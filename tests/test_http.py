@@ -9,7 +9,7 @@ import pytest
 import respx
 
 from paperboy.errors import FetchError
-from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
+from scraper.http import ClientConfig, Limits, PoliteHttp, Politeness, build_client
 from scraper.models import Validators
 from tests.conftest import capture
 from tests.fakes import FakeTime
@@ -172,3 +172,14 @@ def test_404_is_handed_back_not_retried(client: httpx.Client, clock: FakeTime) -
     assert answer.status_code == 404
     assert route.call_count == 1
     assert b"can't find the page" in answer.body
+
+
+def test_an_in_memory_transport_is_read_and_capped(clock: FakeTime) -> None:
+    body = b"[" + b"0," * 1000 + b"0]"
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    config = ClientConfig(base_url=BASE, user_agent="Paperboy-test")
+    with build_client(config, transport=transport) as client:
+        assert polite(client, clock).get("/api/daily_papers").body == body
+        small = PoliteHttp(client, Politeness(), limits=Limits(max_response_bytes=1000))
+        with pytest.raises(FetchError, match="more than the 1,000-byte cap"):
+            small.get("/api/daily_papers")
