@@ -259,14 +259,17 @@ def test_manage_delivery_settings_pause_and_unsubscribe(web: tuple[Site, httpx.C
     assert "between 1 and 100" in bad.text
     assert s.world.people.require("reader@example.org").max_papers == 7
 
-    for action, status in (
-        ("pause", "paused"),
-        ("resume", "active"),
-        ("unsubscribe", "unsubscribed"),
-    ):
+    for action, status in (("pause", "paused"), ("resume", "active")):
         answer = client.post(f"{url}/status", data={"csrf": csrf, "action": action})
         assert answer.status_code == 303
         assert s.world.people.require("reader@example.org").status == status
+    assert client.get(url).status_code == 200  # pausing and resuming keep the links
+
+    gone = client.post(f"{url}/status", data={"csrf": csrf, "action": "unsubscribe"})
+    assert gone.status_code == 200
+    assert "You are unsubscribed" in gone.text
+    assert s.world.people.require("reader@example.org").status == "unsubscribed"
+    assert client.get(url).status_code == 410  # unsubscribing ends every link mailed so far
 
 
 def test_expired_manage_link_offers_a_fresh_one(web: tuple[Site, httpx.Client]) -> None:
