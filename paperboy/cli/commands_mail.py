@@ -64,7 +64,11 @@ def _print_unbuilt(report: Report) -> None:
     for problem in report.errors:
         err.print(f"[bold red]error:[/] {escape(problem)}")
     if report.errors:
-        err.print("[dim]hint:[/] fix or remove that subscriber (`paperboy subscriber remove`)")
+        err.print(
+            "[dim]hint:[/] everyone else was served; fix or remove what each line names "
+            "(`paperboy profile edit|remove`, `paperboy subscriber remove`; `paperboy doctor` "
+            "lists every unusable profile)"
+        )
 
 
 def _print_previews(report: Report) -> None:
