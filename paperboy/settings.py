@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paperboy import __version__
 from paperboy.errors import ConfigError
+from paperboy.web.limits import parse_networks
 
 ENV_PREFIX = "PAPERBOY_"
 
@@ -72,6 +73,10 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     web_host: str = "127.0.0.1"  # where `paperboy serve` listens (put a TLS proxy in front)
     web_port: int = Field(default=8000, ge=1, le=65535)
+    # The reverse proxies in front (comma-separated IPs or CIDRs, e.g. "127.0.0.1, ::1"): only
+    # from these are X-Forwarded-For (the client's address, for rate limits) and
+    # X-Forwarded-Proto believed. Empty: the peer's own address counts, whatever headers say.
+    trusted_proxies: str = ""
     secret_key: SecretStr = SecretStr("")  # signs tokens; if empty, generated into secret_key_file
     secret_key_file: Path = Field(default_factory=lambda: default_data_dir() / "secret_key")
     digest_max_bytes: int = Field(default=95_000, ge=20_000)  # Gmail clips mail over 102 KB
@@ -95,6 +100,12 @@ class Settings(BaseSettings):
         address = parseaddr(value)[1]
         if address.count("@") != 1 or any(c in value for c in "\r\n") or " " in address:
             raise ValueError('must be an address such as "Paperboy <digest@example.org>"')
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # ValueError naming the entry that is not an address
         return value
 
     @field_validator("hf_base_url", "public_url")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -18,6 +19,7 @@ from paperboy.ingest import Ingestor
 from paperboy.settings import Settings
 from paperboy.tokens import Tokens, load_secret
 from paperboy.web.app import WebContext, create_app
+from paperboy.web.limits import parse_networks
 from paperboy.web.mails import PageMailer
 from scraper.fetch import HuggingFaceFetcher
 from scraper.http import ClientConfig, Limits, PoliteHttp, Politeness, build_client
@@ -116,4 +118,28 @@ def build_web(settings: Settings, engine: Engine, *, clock: Clock = system_clock
         tokens=tokens,
         clock=clock,
     )
-    return create_app(WebContext(engine, tokens, clock, mailer, public_url=settings.public_url))
+    context = WebContext(
+        engine,
+        tokens,
+        clock,
+        mailer,
+        public_url=settings.public_url,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+    )
+    return create_app(context)
+
+
+def server_config(
+    app: FastAPI, host: str, port: int, *, log_level: str = "warning"
+) -> uvicorn.Config:
+    """How uvicorn serves the pages. Its own proxy handling is off: by default it believes
+    X-Forwarded-For from 127.0.0.1 whatever it says; the app's guard believes it only from
+    PAPERBOY_TRUSTED_PROXIES."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=False,
+        server_header=False,
+    )

@@ -151,7 +151,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     clock = MovingClock()
     with world(f"sqlite:///{path}") as w:
         sid = w.subscribe("reader@example.org")
-        pending = w.subscribe("pending@example.org")
+        w.subscribe("pending@example.org")
         w.people.set_status("pending@example.org", Status.PENDING, NOW)
         (profile,) = w.people.profiles(sid)
         tokens = Tokens(SECRET, clock)
@@ -167,15 +167,18 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
             PUBLIC,
             allowed_hosts=frozenset({"testserver"}),  # what TestClient sends
         )
+        key = w.people.require("reader@example.org").link_key
+        waiting = w.people.require("pending@example.org").link_key
         valid = [
-            tokens.make(Purpose.MANAGE, sid),
-            tokens.make(Purpose.UNSUBSCRIBE, sid),
-            tokens.make(Purpose.FEED, f"{sid}:{profile.id}"),
-            tokens.make(Purpose.ARCHIVE, f"{sid}:2026-07-02"),
-            tokens.make(Purpose.CONFIRM, f"{pending}:pending@example.org"),
+            tokens.for_subscriber(Purpose.MANAGE, key),
+            tokens.for_subscriber(Purpose.UNSUBSCRIBE, key),
+            tokens.for_subscriber(Purpose.FEED, key, str(profile.id)),
+            tokens.for_subscriber(Purpose.ARCHIVE, key, "2026-07-02"),
+            tokens.for_subscriber(Purpose.CONFIRM, waiting),
+            tokens.make(Purpose.UNSUBSCRIBE, sid),  # the older form, by row id
             tokens.make(Purpose.MANAGE, "not-a-number"),
             tokens.make(Purpose.FEED, "x:y"),
-            tokens.make(Purpose.ARCHIVE, "9" * 5000 + ":x"),
+            tokens.for_subscriber(Purpose.ARCHIVE, key, "9" * 5000),
             "pages.js",
         ]
         with TestClient(create_app(context), follow_redirects=False) as client:
@@ -230,3 +233,59 @@ def test_forms_never_answer_5xx(fuzzed: Fuzzed, data: st.DataObject) -> None:
 )
 def test_any_method_on_any_path(fuzzed: Fuzzed, method: str, path: str) -> None:
     check(fuzzed.client.request(method, "/" + quote(path, safe="/?=&")))
+
+
+# -- the pages for what no route answers -----------------------------------------------------
+
+
+def secured_page(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    check_headers(response)
+    assert "Traceback" not in response.text
+    return response.text
+
+
+def check_headers(response: httpx.Response) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, name
+
+
+def test_not_found_is_a_page_with_the_headers(fuzzed: Fuzzed) -> None:
+    assert "There is no page at this address" in secured_page(fuzzed.client.get("/nope"), 404)
+
+
+def test_a_wrong_method_is_a_page_with_the_headers(fuzzed: Fuzzed) -> None:
+    answer = fuzzed.client.delete("/signup")
+    assert "does not take that kind of request" in secured_page(answer, 405)
+    assert "GET" in answer.headers["allow"]
+
+
+def test_a_value_of_the_wrong_type_is_a_page_with_the_headers(fuzzed: Fuzzed) -> None:
+    answer = fuzzed.client.get("/preview", params={"q": "x", "compact": "banana"})
+    assert "a value it cannot use: compact" in secured_page(answer, 422)
+
+
+def test_health_and_redirects_carry_the_headers(fuzzed: Fuzzed) -> None:
+    check_headers(fuzzed.client.get("/healthz"))
+    moved = fuzzed.client.get("/signup/")
+    assert moved.status_code == 308
+    check_headers(moved)
+
+
+def test_an_unexpected_failure_is_a_page_with_the_headers(sqlite_url: str) -> None:
+    with world(sqlite_url) as w:
+        clock = MovingClock()
+        context = WebContext(
+            w.papers._engine, Tokens(SECRET, clock), clock, allowed_hosts=frozenset({"testserver"})
+        )
+        app = create_app(context)
+
+        @app.get("/boom")
+        def boom() -> None:
+            raise RuntimeError("a bug with a secret in it")
+
+        with TestClient(app, raise_server_exceptions=False) as client:
+            text = secured_page(client.get("/boom"), 500)
+    assert "Something went wrong" in text
+    assert "secret" not in text

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from paperboy.wiring import server_config
 from tests.smtp_server import free_port
 
 
@@ -17,7 +18,7 @@ from tests.smtp_server import free_port
 def serving(app: FastAPI) -> Iterator[str]:
     """Yields the base URL while the app answers on a free loopback port."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, log_level="error"))  # as served
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -25,6 +25,7 @@ from paperboy.wiring import (
     build_dispatcher,
     build_ingestor,
     build_web,
+    server_config,
     transport_factory,
 )
 from scraper.models import Verdict
@@ -91,11 +92,8 @@ def run_once(
 
 
 def _web_server(st: State, engine: Engine) -> uvicorn.Server:
-    config = uvicorn.Config(
-        build_web(st.settings, engine),
-        host=st.settings.web_host,
-        port=st.settings.web_port,
-        log_level="warning",
+    config = server_config(
+        build_web(st.settings, engine), st.settings.web_host, st.settings.web_port
     )
     out.print(f"web pages on http://{st.settings.web_host}:{st.settings.web_port}")
     return uvicorn.Server(config)

@@ -109,6 +109,7 @@ class RateLimiter:
                     # a key holds at most `count` timestamps, so this costs O(count), not O(keys)
                     del times[: bisect_right(times, now - limit.window.total_seconds())]
                     if len(times) >= limit.count:
+                        table.move_to_end(key)  # one who keeps trying stays remembered
                         return False
                 found.append((table, key, times))
             for table, key, times in found:

@@ -61,7 +61,7 @@ def routes(site: Site) -> APIRouter:
             key=lambda m: cast(Paper, m.paper).first_seen_at,
             reverse=True,
         )[:FEED_ENTRIES]
-        xml = _atom(str(request.url), f"Paperboy: {profile.name}", now, found)
+        xml = _atom(f"{site.context.public_url}/f/{token}", f"Paperboy: {profile.name}", now, found)
         headers = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=900"}
         return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=headers)
 
