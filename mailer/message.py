@@ -16,7 +16,10 @@ from paperboy.errors import InputError
 SUBJECT_LIMIT = 120
 _WORD_BYTES = 45  # base64 of 45 bytes is 60 characters: "=?utf-8?b?" + 60 + "?=" = 72
 _BARE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Controls, line separators and lone surrogates (which no encoder accepts).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_LINE_LIMIT = 998  # RFC 5322 2.1.1: characters a line, CRLF aside
+_FOLD_AT = 78  # where a folded header breaks its lines (RFC 5322's SHOULD)
 
 
 def clean_subject(text: str, limit: int = SUBJECT_LIMIT) -> str:
@@ -48,14 +51,51 @@ def build(email: OutgoingEmail, *, sender: str, list_id: str, date: datetime) ->
         ("MIME-Version", "1.0"),
         ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
     ]
-    lines = [f"{name}: {value}" for name, value in headers]
+    lines = _header_lines(headers)
     lines += ["", f"--{boundary}", *_part(email.text, "plain"), f"--{boundary}"]
     lines += [*_part(email.html, "html"), f"--{boundary}--", ""]
     return "\r\n".join(lines).encode("ascii")
 
 
+def _header_lines(headers: list[tuple[str, str]]) -> list[str]:
+    """Each header as one line, or folded at spaces when a line would reach 998 characters;
+    a header that cannot be folded that short (one word too long) is an InputError."""
+    lines = []
+    for name, value in headers:
+        line = f"{name}: {value}"
+        if any(len(part) >= _LINE_LIMIT for part in line.split("\r\n")):
+            line = "\r\n".join(_fold(part) for part in line.split("\r\n"))
+            longest = max(len(part) for part in line.split("\r\n"))
+            if longest >= _LINE_LIMIT:
+                raise InputError(
+                    f"the {name} header has a word of about {longest} characters, and a line "
+                    f"of a message may not pass {_LINE_LIMIT}: {value[:80]!r}…"
+                )
+        lines.append(line)
+    return lines
+
+
+def _fold(line: str) -> str:
+    """Break a header line at single spaces into lines of about 78 characters (unfolding, which
+    only takes the CRLFs out, gives the line back)."""
+    words = line.split(" ")
+    folded, current = [], words[0]
+    for word in words[1:]:
+        # Never fold before a word, after the first space (a header's name and the first word
+        # of its value stay on one line), or where the line so far is blank.
+        if word and len(current) + 1 + len(word) > _FOLD_AT and current.strip(" ") != words[0]:
+            folded.append(current)
+            current = " " + word
+        else:  # an empty word is a second space: never fold there (no blank-looking line)
+            current += " " + word
+    folded.append(current)
+    return "\r\n".join(folded)
+
+
 def _part(body: str, subtype: str) -> list[str]:
-    encoded = binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii")
+    # "replace": a lone surrogate (which no scraper cleaning should let through) becomes "?"
+    # instead of stopping the whole digest.
+    encoded = binascii.b2a_qp(body.encode("utf-8", "replace"), istext=True).decode("ascii")
     return [
         f'Content-Type: text/{subtype}; charset="utf-8"',
         "Content-Transfer-Encoding: quoted-printable",
@@ -96,7 +136,9 @@ def _address_header(value: str) -> str:
     if not address or "@" not in address:
         raise InputError(f"not an address: {value!r}")
     _ascii(address, "address")
-    return formataddr((name, address), charset="utf-8") if name else address
+    if name and not name.isascii():  # encoded-words of 75 characters at most, one a line
+        return f"{_text_header(name, 'display name')} <{address}>"
+    return formataddr((name, address)) if name else address
 
 
 def build_plain(
@@ -111,6 +153,6 @@ def build_plain(
         ("Subject", _text_header(clean_subject(subject), "Subject")),
         ("MIME-Version", "1.0"),
     ]
-    lines = [f"{name}: {value}" for name, value in headers]
+    lines = _header_lines(headers)
     lines += _part(text, "plain")  # its Content-Type and encoding, a blank line, the body
     return "\r\n".join(lines).encode("ascii")

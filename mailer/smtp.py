@@ -14,6 +14,7 @@ import asyncio
 import base64
 import contextlib
 import functools
+import re
 import socket
 import ssl
 from dataclasses import dataclass
@@ -35,6 +36,13 @@ class SmtpConfig:
 
 
 _SMALL = 16_384  # commands are tiny; only a message's bytes need the write buffer drained
+_LINE_LIMIT = 2**16  # the reader's buffer limit: a longer reply line is refused
+# One reply's lines and bytes at most: RFC 5321 4.5.3.1.5 allows 512 bytes a line, and EHLO
+# answers run to a dozen or two lines. A server that never ends its reply is cut off here.
+_REPLY_LINES = 100
+_REPLY_BYTES = 32_768
+_UNUSABLE = re.compile(r"[\x00-\x20\x7f<>]")  # controls, space, brackets: never in an address
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 class Dropped(Exception):
@@ -56,20 +64,32 @@ class _Connection:
 
     async def reply_lines(self) -> tuple[int, list[bytes]]:
         lines: list[bytes] = []
+        size = 0
         async with asyncio.timeout(self.timeout):
             while True:
                 try:
                     line = await self.reader.readline()
                 except ValueError as e:  # a line longer than the stream's limit
-                    raise Dropped(f"an overlong reply line ({e})") from e
+                    raise Dropped(f"an SMTP reply line longer than {_LINE_LIMIT} bytes") from e
                 if not line.endswith(b"\n"):
                     raise Dropped("the SMTP server closed the connection")
                 code = line[:3]
                 if not code.isdigit() or line[3:4] not in (b" ", b"-", b"\r", b"\n"):
                     raise Dropped(f"not an SMTP reply: {line[:80]!r}")
                 lines.append(line[4:].strip())
+                size += len(line)
+                if len(lines) > _REPLY_LINES:
+                    raise Dropped(f"an SMTP reply of more than {_REPLY_LINES} lines")
+                if size > _REPLY_BYTES:
+                    raise Dropped(f"an SMTP reply longer than {_REPLY_BYTES} bytes")
                 if line[3:4] != b"-":
                     return int(code), lines
+
+    def unread(self) -> int:
+        """Bytes received and not read yet (a StreamReader keeps them in a private buffer and
+        has no public way to ask)."""
+        buffer: bytearray = self.reader._buffer  # type: ignore[attr-defined]
+        return len(buffer)
 
     async def command(self, line: bytes) -> tuple[int, str]:
         self.writer.write(line + b"\r\n")
@@ -77,9 +97,13 @@ class _Connection:
 
     async def close(self) -> None:
         self.writer.close()
-        with contextlib.suppress(OSError):  # includes ssl.SSLError and TimeoutError
+        try:
             async with asyncio.timeout(self.timeout):
                 await self.writer.wait_closed()
+        except TimeoutError:  # a TLS peer that never answers our close_notify: do not wait
+            self.writer.transport.abort()
+        except OSError:  # includes ssl.SSLError
+            pass
 
 
 class SmtpTransport:
@@ -113,11 +137,7 @@ class SmtpTransport:
         ((code, reply),) = await self._exchange(connection, b"DATA\r\n")
         if code != 354:
             await self._refuse(connection, code, reply, "DATA")
-        data = message.data
-        # Dot-stuffing (RFC 5321 4.5.2) with one C-level replace; lines already end in CRLF.
-        stuffed = (b"." + data if data.startswith(b".") else data).replace(b"\r\n.", b"\r\n..")
-        end = b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"
-        ((code, reply),) = await self._exchange(connection, stuffed + end)
+        ((code, reply),) = await self._exchange(connection, _on_the_wire(message.data))
         if not 200 <= code < 300:
             await self._refuse(connection, code, reply, "DATA")
         return code
@@ -208,7 +228,7 @@ class SmtpTransport:
                     c.host,
                     c.port,
                     ssl=context if c.security == "tls" else None,
-                    limit=2**16,
+                    limit=_LINE_LIMIT,
                 )
             connection = _Connection(reader, writer, c.timeout)
             code, reply = await connection.reply()
@@ -236,8 +256,7 @@ class SmtpTransport:
                         permanent=False,
                     )
                 assert context is not None
-                async with asyncio.timeout(c.timeout):
-                    await writer.start_tls(context, server_hostname=c.host)
+                await _start_tls(connection, context, c.host, c.port)
                 features = await _hello(connection)
             if c.username:
                 await _login(connection, features, c.username, c.password)
@@ -256,6 +275,41 @@ class SmtpTransport:
             ) from e
         self._connection = connection
         return connection
+
+
+async def _start_tls(
+    connection: _Connection, context: ssl.SSLContext, host: str, port: int
+) -> None:
+    """The TLS handshake after the server's 220 to STARTTLS. Bytes that came with or behind
+    that 220 came before the handshake, unprotected, and would be read as the server's first
+    answers under TLS (STARTTLS response injection, CVE-2011-0411): a server that sends any
+    is refused, before the handshake and again after it."""
+    _refuse_unread(connection, host, port)
+    async with asyncio.timeout(connection.timeout):
+        await connection.writer.start_tls(context, server_hostname=host)
+    _refuse_unread(connection, host, port)
+
+
+def _refuse_unread(connection: _Connection, host: str, port: int) -> None:
+    if connection.unread():
+        raise SendError(
+            f"the SMTP server {host}:{port} sent more after its 220 to STARTTLS; bytes that "
+            "did not come over TLS are never read (a man in the middle may have added them): "
+            "not sending",
+            code=None,
+            permanent=False,
+        )
+
+
+def _on_the_wire(data: bytes) -> bytes:
+    """A message as DATA sends it: every line ended by CRLF (a bare CR or LF becomes one, so
+    no receiver finds an end of data we did not send: SMTP smuggling), dot-stuffed (RFC 5321
+    4.5.2), then the end-of-data line. A message already in CRLF costs three C-level counts
+    and one replace."""
+    if not data.count(b"\r") == data.count(b"\n") == data.count(b"\r\n"):
+        data = _LINE_END.sub(b"\r\n", data)
+    stuffed = (b"." + data if data.startswith(b".") else data).replace(b"\r\n.", b"\r\n..")
+    return stuffed + (b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n")
 
 
 async def _hello(connection: _Connection) -> dict[str, str]:
@@ -301,8 +355,9 @@ async def _login(
 
 
 def _address(value: str) -> bytes:
-    """An address fit to go between < and > in an SMTP command (no command injection)."""
-    if not value or any(c in value for c in "\r\n<> ") or value.count("@") != 1:
+    """An address fit to go between < and > in an SMTP command (no command injection): no
+    control character, space or bracket, one @. Checked before any byte is written."""
+    if not value or _UNUSABLE.search(value) or value.count("@") != 1:
         raise SendError(f"not a usable address: {value!r}", code=None, permanent=True)
     try:
         return value.encode("ascii")

@@ -32,6 +32,7 @@ class Inbox:
     fail_next: dict[str, int] = field(default_factory=dict)  # recipient -> times to answer 451
     delay: float = 0.0  # seconds to wait before answering DATA, like a slow relay
     pipelining: bool = False  # offer RFC 2920 PIPELINING in the EHLO answer
+    raw: list[bytes] = field(default_factory=list)  # each message's bytes as received (unstuffed)
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
@@ -73,6 +74,7 @@ class _Handler:
         assert isinstance(message, EmailMessage)
         with self.inbox.lock:
             self.inbox.messages.append(message)
+            self.inbox.raw.append(content)
         return "250 Message accepted"
 
     async def handle_EHLO(
