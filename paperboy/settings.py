@@ -5,13 +5,16 @@ from __future__ import annotations
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from platformdirs import user_data_path
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from paperboy import __version__
-from paperboy.errors import ConfigError
+from paperboy.errors import ConfigError, PaperboyError
 from paperboy.web.limits import parse_networks
 
 ENV_PREFIX = "PAPERBOY_"
@@ -39,6 +42,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        allow_inf_nan=False,  # `inf` seconds overflow timedelta and time_t far from here
     )
 
     # Storage. `sqlite:///path` (default: paperboy.db in the user's data directory, WAL mode)
@@ -47,14 +51,17 @@ class Settings(BaseSettings):
 
     # Scraping. The site (or a mirror / local replay server) and how politely we talk to it.
     hf_base_url: str = "https://huggingface.co"
-    request_delay: float = Field(default=1.0, ge=0.0)  # seconds between requests to one host
-    connect_timeout: float = Field(default=10.0, gt=0.0)  # seconds to open a connection
-    read_timeout: float = Field(default=30.0, gt=0.0)  # seconds to wait for a response
+    # Seconds between requests to one host. Durations and counts are finite and have a ceiling
+    # (a typo like 1e300 would overflow a timedelta or a timestamp far from here).
+    request_delay: float = Field(default=1.0, ge=0.0, le=3600)
+    connect_timeout: float = Field(default=10.0, gt=0.0, le=3600)  # seconds to open a connection
+    read_timeout: float = Field(default=30.0, gt=0.0, le=3600)  # seconds to wait for a response
     max_retries: int = Field(default=3, ge=0, le=10)  # retries on network errors and 5xx
-    retry_after_cap: float = Field(default=120.0, ge=0.0)  # longest Retry-After we wait, seconds
+    # The longest Retry-After we wait, seconds.
+    retry_after_cap: float = Field(default=120.0, ge=0.0, le=86400)
     # What one answer may cost: bytes read, compressed and inflated (over it: the fetch is broken)
-    max_response_bytes: int = Field(default=10_000_000, ge=100_000)
-    request_deadline: float = Field(default=60.0, gt=0.0)  # seconds for a whole request
+    max_response_bytes: int = Field(default=10_000_000, ge=100_000, le=1_000_000_000)
+    request_deadline: float = Field(default=60.0, gt=0.0, le=3600)  # seconds for a whole request
     contact_email: str = ""  # put in the User-Agent so Hugging Face can reach the operator
     user_agent: str = ""  # overrides the whole User-Agent header when set
 
@@ -79,28 +86,67 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     secret_key: SecretStr = SecretStr("")  # signs tokens; if empty, generated into secret_key_file
     secret_key_file: Path = Field(default_factory=lambda: default_data_dir() / "secret_key")
-    digest_max_bytes: int = Field(default=95_000, ge=20_000)  # Gmail clips mail over 102 KB
-    send_lease: float = Field(default=300.0, gt=0)  # seconds a sender holds a delivery
+    # Gmail clips mail over 102 KB.
+    digest_max_bytes: int = Field(default=95_000, ge=20_000, le=10_000_000)
+    send_lease: float = Field(default=300.0, gt=0, le=86400)  # seconds a sender holds a delivery
 
     # Operator alerts: mailed (through the mail transport) when fetching breaks.
     admin_email: str = ""  # empty: alerts are logged and shown by `paperboy status`, not mailed
-    alert_after_broken: int = Field(default=3, ge=1)  # broken fetches of a list in a row
-    alert_stale_hours: float = Field(default=24.0, gt=0)  # hours without a successful fetch
+    alert_after_broken: int = Field(default=3, ge=1, le=1000)  # broken fetches of a list in a row
+    # Hours without a successful fetch.
+    alert_stale_hours: float = Field(default=24.0, gt=0, le=8760)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        # A NUL, CR/LF or a lone surrogate (a non-UTF-8 environment) breaks headers, paths and
+        # encoders far from here; no setting has a use for one.
+        if isinstance(value, str | SecretStr | Path):
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            if any(not c.isprintable() and c != " " for c in text):
+                raise ValueError("contains a control character or a byte that is not UTF-8")
+        return value
 
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite://", "postgresql")):
-            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
-        return value
+        return _database_url(value)
 
     @field_validator("mail_from")
     @classmethod
     def _mailbox(cls, value: str) -> str:
         address = parseaddr(value)[1]
-        if address.count("@") != 1 or any(c in value for c in "\r\n") or " " in address:
+        if not _is_address(address) or any(c in value for c in "\r\n"):
             raise ValueError('must be an address such as "Paperboy <digest@example.org>"')
         return value
+
+    @field_validator("admin_email")
+    @classmethod
+    def _bare_address(cls, value: str) -> str:
+        if value and not _is_address(value):
+            raise ValueError("must be empty or one ASCII address such as ops@example.org")
+        return value
+
+    @field_validator("user_agent", "contact_email", "smtp_host", "web_host")
+    @classmethod
+    def _header_text(cls, value: str, info: ValidationInfo) -> str:
+        # They go into HTTP and SMTP lines, which are ASCII; hosts have no spaces (and an
+        # international name is written in its xn-- form).
+        if not value.isascii() or len(value) > 512:
+            raise ValueError("must be ASCII (at most 512 characters)")
+        if info.field_name in ("smtp_host", "web_host") and (not value or " " in value):
+            raise ValueError("must be a host name or an IP address, without spaces")
+        return value
+
+    @field_validator("outbox_dir")
+    @classmethod
+    def _folder(cls, value: Path) -> Path:
+        return _usable_path(value, folder=True)
+
+    @field_validator("secret_key_file")
+    @classmethod
+    def _file(cls, value: Path) -> Path:
+        return _usable_path(value, folder=False)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -111,9 +157,7 @@ class Settings(BaseSettings):
     @field_validator("hf_base_url", "public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+        return _http_url(value)
 
     def http_user_agent(self) -> str:
         """The User-Agent we announce: who we are and how to reach the operator."""
@@ -125,14 +169,104 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings once; a bad value becomes a one-line ConfigError naming the setting."""
+    dotenv = Path(str(Settings.model_config.get("env_file") or ".env")).absolute()
+    if dotenv.exists() and not dotenv.is_file():
+        raise EnvFileError(dotenv, "is not a file")
     try:
         return Settings(**overrides)
     except ValidationError as e:
         first = e.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
         value = first.get("input")
-        shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
+        secret = field in ("smtp_password", "secret_key")
+        shown = (
+            f" (got {_cut(value)})" if isinstance(value, str | int | float) and not secret else ""
+        )
         raise ConfigError(f"{ENV_PREFIX}{field.upper()}", f"{first['msg']}{shown}") from e
+    except UnicodeDecodeError as e:  # pydantic-settings reads .env as UTF-8
+        raise EnvFileError(dotenv, f"is not UTF-8 text (byte {e.object[e.start]:#x})") from e
+    except OSError as e:
+        raise EnvFileError(dotenv, f"cannot be read: {e.strerror}") from e
+
+
+class EnvFileError(ConfigError):
+    """The .env file is there but cannot be read as settings."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.setting = ".env"
+        self.problem = problem
+        PaperboyError.__init__(
+            self,
+            f"{path}: {problem}",
+            hint="save it as UTF-8 text with one PAPERBOY_NAME=value a line, or remove it",
+        )
+
+
+def _cut(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut short: 5,000 nines are not echoed back in full."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _is_address(address: str) -> bool:
+    """One plain ASCII address: what SMTP without SMTPUTF8 carries in MAIL FROM and headers."""
+    local, at, domain = address.partition("@")
+    return (
+        bool(local and at and domain)
+        and address.isascii()
+        and "@" not in domain
+        and not any(c in address for c in ' <>,;"\\')
+    )
+
+
+def _http_url(value: str) -> str:
+    """An http(s) URL with a host and no query, fragment or user name; no trailing slash."""
+    problem = "must be an http:// or https:// URL with a host, e.g. https://papers.example.org"
+    if not value.isascii() or " " in value:
+        raise ValueError(f"{problem} (ASCII, no spaces: write an international name as xn--)")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError when the port is out of range)
+    except ValueError as e:
+        raise ValueError(f"{problem} ({e})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(problem)
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"{problem}, without a query, a fragment or a user name")
+    return value.rstrip("/")
+
+
+# The stores Paperboy runs on, by SQLAlchemy driver name (a bare postgresql:// means psycopg2 on
+# SQLAlchemy 2.0, which Paperboy does not install).
+_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+
+
+def _database_url(value: str) -> str:
+    """SQLite with a file, or PostgreSQL through psycopg 3: the two stores Paperboy runs on."""
+    usage = "must be sqlite:///path/to/paperboy.db or postgresql+psycopg://user@host/db"
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise ValueError(usage) from None
+    if url.drivername not in _DRIVERS:
+        raise ValueError(f"{usage} (Paperboy has no driver for {url.drivername!r})")
+    if url.drivername.startswith("sqlite") and url.database in (None, "", ":memory:"):
+        raise ValueError(f"{usage} (an in-memory SQLite database would lose everything)")
+    return value
+
+
+def _usable_path(path: Path, *, folder: bool) -> Path:
+    """Refuse a file where a folder is wanted and the other way round, before anything runs."""
+    if path.exists() and path.is_dir() != folder:
+        raise ValueError(
+            f"{path} is a {'file' if folder else 'folder'}, not a {'folder' if folder else 'file'}"
+        )
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{parent} is a file, not a folder")
+            break
+    return path
 
 
 def setting_names() -> list[str]:

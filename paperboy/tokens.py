@@ -130,19 +130,45 @@ def _signer_on(clock: Clock) -> type[TimestampSigner]:
 
 
 def load_secret(configured: str, key_file: Path) -> str:
-    """The configured secret, or one generated once into ``key_file`` (mode 0600) and reused."""
+    """The configured secret, or one generated once into ``key_file`` (mode 0600) and reused.
+
+    A key file Paperboy cannot use (a folder, unreadable, not UTF-8, under a file) is a
+    ConfigError naming PAPERBOY_SECRET_KEY_FILE, never an OSError from deep inside a command.
+    """
     if configured:
         return configured
+
+    def unusable(problem: str) -> ConfigError:
+        return ConfigError(
+            "PAPERBOY_SECRET_KEY_FILE",
+            f"{key_file} {problem}",
+            hint="point it at a file this user can read and write, or set PAPERBOY_SECRET_KEY",
+        )
+
+    def read() -> str:
+        try:
+            return key_file.read_text(encoding="utf-8").strip()
+        except UnicodeDecodeError:
+            raise unusable("is not a key Paperboy wrote (not UTF-8 text)") from None
+        except IsADirectoryError:
+            raise unusable("is a folder, not a file") from None
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise unusable(f"cannot be read: {e.strerror}") from e
+
     try:
-        return key_file.read_text().strip()
+        return read()
     except FileNotFoundError:
         pass
-    key_file.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     try:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
-        return key_file.read_text().strip()
+        return read()
+    except OSError as e:
+        raise unusable(f"cannot be created: {e.strerror}") from e
     with os.fdopen(fd, "w") as handle:
         handle.write(secret + "\n")
     return secret
