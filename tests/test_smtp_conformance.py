@@ -7,6 +7,8 @@ under the 998-byte limit whatever the scraped text.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 import ssl
 import time
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from mailer.message import build
-from mailer.smtp import SmtpConfig, SmtpTransport
+from mailer.smtp import SmtpConfig, SmtpTransport, _on_the_wire
 from mailer.transports import SendError, send_now
 from mailer.types import Envelope, OutgoingEmail
 from paperboy.errors import InputError
@@ -238,6 +240,23 @@ def test_bare_cr_and_lf_become_crlf_on_the_wire(data: bytes, wire: bytes) -> Non
         assert send_now(SmtpTransport(config(server.port)), message) == 250
     assert server.log.messages == [wire]
     assert server.log.verbs() == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
+
+
+def test_the_wire_form_of_every_short_message() -> None:
+    """The quick path (a message already in CRLF is only counted) agrees with normalising
+    every line end, on every string of up to 7 bytes made of CR, LF, dot and a letter."""
+
+    def reference(data: bytes) -> bytes:
+        data = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+        stuffed = b"\r\n".join(
+            b"." + line if line.startswith(b".") else line for line in data.split(b"\r\n")
+        )
+        return stuffed + (b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n")
+
+    for size in range(8):
+        for parts in itertools.product((b"\r", b"\n", b".", b"a"), repeat=size):
+            data = b"".join(parts)
+            assert _on_the_wire(data) == reference(data), data
 
 
 def test_a_smuggling_attempt_reaches_aiosmtpd_as_one_message(tls: ssl.SSLContext) -> None:
