@@ -7,6 +7,7 @@ temporary working directory so no .env is picked up, on a temporary SQLite file.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -102,14 +103,13 @@ def test_a_hostile_setting_is_one_line_naming_it_and_exit_2(
     assert code == 2, err
     assert err.startswith("error:"), err
     assert f"PAPERBOY_{name}" in err
-    assert "internal error" not in err and "Traceback" not in err
+    assert "internal error" not in err
+    assert "Traceback" not in err
     assert len(err) < 600  # 5,000 nines are not echoed back
     assert not list(home.glob("data/paperboy/outbox/*.eml"))  # nothing was sent
 
 
-def test_a_dotenv_that_is_not_utf8_is_named(
-    home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_dotenv_that_is_not_utf8_is_named(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (home / ".env").write_bytes("PAPERBOY_CONTACT_EMAIL=ops@example.org # café\n".encode("cp1252"))
     code, err = paperboy(capsys, "papers")
     assert code == 2, err
@@ -117,9 +117,7 @@ def test_a_dotenv_that_is_not_utf8_is_named(
     assert not (home / "pb.db").exists()
 
 
-def test_a_dotenv_that_is_a_folder_is_named(
-    home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_dotenv_that_is_a_folder_is_named(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (home / ".env").mkdir()
     code, err = paperboy(capsys, "papers")
     assert code == 2, err
@@ -151,3 +149,60 @@ def test_load_secret_names_the_key_file_when_it_cannot_be_used(home: Path) -> No
             load_secret("", bad)
     made = load_secret("", home / "new" / "key")
     assert load_secret("", home / "new" / "key") == made  # generated once, then reused
+
+
+# CLI inputs: options and files a person passes.
+
+ADD = ("subscriber", "add", "reader@example.org")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((*ADD, "--hour", "²"), "send time '²' is not an hour or HH:MM"),
+        ((*ADD, "--hour", "①"), "send time '①' is not an hour or HH:MM"),
+        ((*ADD, "--hour", "٣"), "send time '٣' is not an hour or HH:MM"),  # int() reads 3
+        ((*ADD, "--hour", "8:²0"), "send time '8:²0' is not an hour or HH:MM"),
+        ((*ADD, "--hour", "9" * 5000), "is not an hour or HH:MM"),
+        ((*ADD, "--zone", "x" * 5000), "unknown time zone"),
+        (("subscriber", "export", "-o", "folder"), "folder is a folder"),
+        (("subscriber", "export", "-o", "missing/out.csv"), "missing does not exist"),
+        (("subscriber", "export", "-o", "file/out.csv"), "file is not a folder"),
+        (("subscriber", "import", "long.csv"), "line 2: a field is longer than"),
+        (("subscriber", "import", "deep.json"), "nested too deeply"),
+        (("subscriber", "import", "huge.json"), "not JSON Paperboy can read"),
+    ],
+)
+def test_a_hostile_cli_input_is_one_line_and_exit_2(
+    home: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
+    (home / "long.csv").write_text('email,profile_name,profile_query\na@b.org,x,"' + "a" * 200_000)
+    (home / "deep.json").write_text("[" * 100_000)
+    (home / "huge.json").write_text('[{"email": "a@b.org", "max_papers": ' + "9" * 5000 + "}]")
+    code, err = paperboy(capsys, *args)
+    assert code == 2, err
+    assert err.startswith("error:"), err
+    assert message in err, err
+    assert len(err) < 600
+    assert not (home / "missing").exists()
+    if (home / "pb.db").exists():  # nothing was written
+        with sqlite3.connect(home / "pb.db") as db:
+            assert db.execute("select count(*) from subscribers").fetchone() == (0,)
+
+
+def test_export_to_a_full_disk_is_a_runtime_error_and_leaves_no_half_file(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert paperboy(capsys, *ADD)[0] == 0
+    code, err = paperboy(capsys, "subscriber", "export", "-o", "/dev/full")
+    assert code == 1, err
+    assert err.startswith("error: cannot write /dev/full: No space left on device"), err
+
+
+def test_export_replaces_the_file_whole(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (home / "out.csv").write_text("an older export\n")
+    assert paperboy(capsys, *ADD)[0] == 0
+    code, err = paperboy(capsys, "subscriber", "export", "-o", "out.csv")
+    assert code == 0, err
+    assert (home / "out.csv").read_text().startswith("email,status,")
+    assert sorted(p.name for p in home.iterdir() if p.name.startswith(".out")) == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import typer
@@ -13,7 +15,7 @@ from paperboy import subscribers as rules
 from paperboy.cli.app import out, state, subscriber_app
 from paperboy.cli.views import when
 from paperboy.clock import system_clock
-from paperboy.errors import InputError
+from paperboy.errors import InputError, PaperboyError
 from paperboy.transfer import export, parse_import
 from store.types import NewProfile, NewSubscriber, Subscriber, SubscriberSettings
 
@@ -230,7 +232,11 @@ def import_(
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"{file} is not UTF-8 text") from e
+        raise InputError(
+            f"{file} is not UTF-8 text", hint="save it as UTF-8 and import it again"
+        ) from e
+    except OSError as e:
+        raise InputError(f"cannot read {file}: {e.strerror or e}") from e
     new = parse_import(text, chosen)
     added = state(ctx).subscribers().add_many(new, system_clock())
     profiles = sum(len(n.profiles) for n in new)
@@ -253,8 +259,43 @@ def export_(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
-        out.print(f"wrote {output}.")
+        _write_whole(output, text)
+        out.print(f"wrote {escape(str(output))}.")
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: a full disk never leaves half an export.
+
+    A regular file is written beside and renamed over; a device or pipe (/dev/stdout) is
+    written as it is, since renaming over it would replace it.
+    """
+    if path.is_dir():
+        raise InputError(f"--output {path} is a folder", hint="name a file, e.g. -o people.csv")
+    folder = path.parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"--output {path}: {folder} {problem}", hint="create the folder first")
+    data = text.encode("utf-8")
+    try:
+        if path.exists() and not path.is_file():
+            with path.open("wb") as handle:
+                handle.write(data)
+            return
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", delete=False) as tmp:
+            try:
+                tmp.write(data)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            except BaseException:
+                tmp.close()
+                os.unlink(tmp.name)
+                raise
+        os.replace(tmp.name, path)
+    except OSError as e:
+        raise PaperboyError(
+            f"cannot write {path}: {e.strerror or e}",
+            hint="nothing was exported; free space or choose another --output",
+        ) from e
 
 
 def _format(fmt: str | None, file: Path | None) -> str:
