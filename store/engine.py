@@ -14,9 +14,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from paperboy.errors import StoreError
+from paperboy.errors import ConfigError, StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "paperboy_read_only"  # execution option: a SQLite transaction that only reads
@@ -30,6 +30,14 @@ def make_engine(url: str) -> Engine:
     except ArgumentError as e:
         raise StoreError(
             f"PAPERBOY_DATABASE_URL is not a database URL: {url!r}",
+            hint="use sqlite:///path/to/paperboy.db or postgresql+psycopg://user@host/db",
+        ) from e
+    try:  # loads the dialect and imports its driver: an unknown one is a setting to fix
+        parsed.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError) as e:
+        raise ConfigError(
+            "PAPERBOY_DATABASE_URL",
+            f"Paperboy has no driver for {parsed.drivername!r}",
             hint="use sqlite:///path/to/paperboy.db or postgresql+psycopg://user@host/db",
         ) from e
     if parsed.get_backend_name() == "sqlite":

@@ -206,3 +206,16 @@ def test_export_replaces_the_file_whole(home: Path, capsys: pytest.CaptureFixtur
     assert code == 0, err
     assert (home / "out.csv").read_text().startswith("email,status,")
     assert sorted(p.name for p in home.iterdir() if p.name.startswith(".out")) == []
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresqlfoo://x/y", "postgresql+asyncpg://u@127.0.0.1/x", "mysql://u@h/x"]
+)
+def test_make_engine_names_the_setting_for_a_driver_paperboy_lacks(url: str) -> None:
+    """The benchmarks and tests call the engine directly, past the settings' check."""
+    from paperboy.errors import ConfigError
+    from store.engine import make_engine
+
+    with pytest.raises(ConfigError, match="PAPERBOY_DATABASE_URL") as info:
+        make_engine(url)
+    assert info.value.exit_code == 2
