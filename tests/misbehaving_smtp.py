@@ -70,6 +70,10 @@ def flood(line: bytes, count: int, last: bytes = b"250 end\r\n") -> Step:
 
 
 Script = Mapping[str, Step | Sequence[Step]]
+STEPS = frozenset(
+    {"greeting", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", ".", "RSET"}
+    | {"NOOP", "QUIT"}
+)
 
 
 @dataclass
@@ -303,6 +307,9 @@ def misbehaving_smtp(
     """Serve on 127.0.0.1 until the block ends. ``tls`` offers STARTTLS with that server
     context; ``implicit_tls`` wraps each connection from its first byte (port 465 style). The
     end-of-data step is spelt ``**{".": step}``."""
+    unknown = set(script) - STEPS
+    if unknown:  # a misspelt step would otherwise script nothing, silently
+        raise ValueError(f"no such step: {sorted(unknown)}; the steps are {sorted(STEPS)}")
     server = _Server(script, tls, implicit_tls)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
