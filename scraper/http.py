@@ -212,7 +212,7 @@ class PoliteHttp:
             return response.content
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
-            raise self._too_big(url, f"announces {int(declared):,} bytes")
+            raise self._too_big(url, f"announces {int(declared):,} bytes, more")
         inflate = _decoder(response.headers.get("content-encoding", ""), url)
         parts: list[bytes] = []
         size = 0

@@ -355,7 +355,7 @@ def test_an_answer_announcing_more_than_the_cap_is_not_read() -> None:
     ):
         error, _ = fails(http)
     assert error.kind == "limit"
-    assert "announces 3,000,000 bytes" in error.message
+    assert "announces 3,000,000 bytes, more than the 1,000,000-byte cap" in error.message
     assert "1,000,000-byte cap" in error.message
     assert len(seen) == 1  # not retried
 
