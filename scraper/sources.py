@@ -11,8 +11,8 @@ from scraper.models import View
 API_PAGE_SIZE = 100  # /api/daily_papers accepts limit 1..100
 SEARCH_LIMIT = 120  # /api/papers/search accepts limit 1..120
 MAX_QUERY_LENGTH = 250  # the site's search box maxlength
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$", re.ASCII)  # "٢٠٢٦" is no year for the site
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,12 @@ def papers(
     ctx: typer.Context,
     arxiv_id: str | None = typer.Argument(None, help="Show this one paper in full."),
     search: str | None = typer.Option(None, "--search", "-s", help="Text in title or abstract."),
-    min_upvotes: int = typer.Option(0, "--min-upvotes", min=0, help="At least this many."),
-    days: int | None = typer.Option(None, "--days", min=1, help="First seen in the last N days."),
+    min_upvotes: int = typer.Option(
+        0, "--min-upvotes", min=0, max=1_000_000_000, help="At least this many."
+    ),
+    days: int | None = typer.Option(
+        None, "--days", min=1, max=36_500, help="First seen in the last N days."
+    ),
     view: View | None = typer.Option(None, "--view", help="Seen in this list ..."),
     period: str | None = typer.Option(None, "--period", help="... for this period."),
     limit: int = typer.Option(30, "--limit", min=1, max=10_000, help="At most this many."),
