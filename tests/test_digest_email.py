@@ -10,8 +10,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from selectolax.lexbor import LexborHTMLParser
+from sqlalchemy import text
 
 from mailer.message import clean_subject
 from scraper.models import ScrapedPaper
