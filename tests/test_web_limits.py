@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from ipaddress import ip_network
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,11 +20,14 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from mailer.transports import NullTransport
 from paperboy.clock import fixed_clock
+from paperboy.settings import load_settings
 from paperboy.tokens import Purpose, Tokens
 from paperboy.web.app import WebContext, create_app
+from paperboy.web.limits import parse_networks
 from paperboy.web.mails import PageMailer
 from paperboy.web.security import SECURITY_HEADERS, Limit, RateLimiter
 from tests.pages import MovingClock, csrf_of
+from tests.test_cli import run
 from tests.web_server import serving
 from tests.world import NOW, SECRET, World, world
 
@@ -235,3 +239,25 @@ def test_the_feed_id_is_the_public_url(made: World) -> None:
     assert answer.status_code == 200
     root = ElementTree.fromstring(answer.content)
     assert root.find("{http://www.w3.org/2005/Atom}id").text == f"{PUBLIC}/f/{feed}"
+
+
+# -- the setting -----------------------------------------------------------------------------
+
+
+def test_trusted_proxies_are_read_as_networks() -> None:
+    settings = load_settings(trusted_proxies=" 127.0.0.1, 10.0.0.0/8 ,::1")
+    assert parse_networks(settings.trusted_proxies) == (
+        ip_network("127.0.0.1/32"),
+        ip_network("10.0.0.0/8"),
+        ip_network("::1/128"),
+    )
+    assert parse_networks("") == ()
+
+
+def test_a_bad_trusted_proxy_is_a_clear_usage_error(tmp_path: Path) -> None:
+    answer = run(tmp_path, "web", PAPERBOY_TRUSTED_PROXIES="127.0.0.1, proxy.local")
+    assert answer.returncode == 2
+    said = " ".join(answer.stderr.split())
+    assert "PAPERBOY_TRUSTED_PROXIES" in said
+    assert "'proxy.local' is not an IP address or network" in said
+    assert "Traceback" not in answer.stderr
