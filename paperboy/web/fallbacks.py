@@ -82,7 +82,7 @@ def install(app: FastAPI, site: Site) -> None:
         try:
             return site.message(
                 "Something went wrong",
-                "Paperboy could not answer this request. Nothing was changed by the failure.",
+                "Paperboy could not answer this request; the error is logged for the operator.",
                 status=500,
                 hint="try again in a few minutes",
             )
