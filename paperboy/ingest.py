@@ -34,7 +34,7 @@ class IngestStore(Protocol):
 
     def ingest(self, batch: IngestBatch) -> IngestResult: ...
 
-    def validators_for(self, source: str, period: str) -> Validators | None: ...
+    def validators_for(self, source: str, url: str) -> Validators | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +129,7 @@ class Ingestor:
         self._fetcher, self._store, self._clock = fetcher, store, clock
 
     def run(self, source: Source) -> IngestReport:
-        validators = (
-            self._store.validators_for(source.view.value, source.period)
-            if source.period is not None
-            else None
-        )
-        outcome = self._fetcher.fetch(source, validators)
+        outcome = self._fetcher.fetch(source, self._validators(source))
         try:
             result = self._store.ingest(plan_batch(outcome))
         except Exception as e:  # one source's papers the store refused; the rest of the run goes on
@@ -152,6 +147,12 @@ class Ingestor:
             result.new_papers,
         )
         return IngestReport(label=source.label, outcome=outcome, result=result)
+
+    def _validators(self, source: Source) -> Validators | None:
+        """Every list is asked conditionally, with the validators of its own API URL: the
+        latest day and trending are filed under a period only the answer tells, and the latest
+        list and a dated one may share a day but not their answers."""
+        return self._store.validators_for(source.view.value, self._fetcher.api_url(source))
 
     def run_all(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -25,6 +25,7 @@ from scraper.parse_html import parse_page
 from scraper.parse_json import load_json, parse_entries
 from scraper.robots import RobotsGate
 from scraper.sources import API_PAGE_SIZE, Source
+from scraper.tally import counting_requests
 
 log = logging.getLogger(__name__)
 MAX_API_PAGES = 5  # weekly and monthly lists stop at about 105 papers
@@ -35,6 +36,10 @@ class Fetcher(Protocol):
 
     def fetch(self, source: Source, validators: Validators | None = None) -> FetchOutcome: ...
 
+    def api_url(self, source: Source) -> str:
+        """The URL of the list's (first) API request: its validators are kept under it."""
+        ...
+
 
 @dataclass
 class _Attempt:
@@ -42,7 +47,6 @@ class _Attempt:
 
     errors: list[str] = field(default_factory=list)
     status_code: int | None = None
-    requests: int = 0
 
 
 class _NotModified(Exception):
@@ -57,7 +61,20 @@ class HuggingFaceFetcher:
         self._http, self._robots, self._clock = http, robots, clock
 
     def fetch(self, source: Source, validators: Validators | None = None) -> FetchOutcome:
-        """Never raises: whatever goes wrong becomes the source's ``broken`` outcome."""
+        """Never raises: whatever goes wrong becomes the source's ``broken`` outcome.
+
+        ``requests`` is what the client really sent: robots.txt, every retry and redirect, every
+        page of a paged list and the HTML fallback.
+        """
+        with counting_requests() as tally:
+            outcome = self._guarded(source, validators)
+        return replace(outcome, requests=tally.count)
+
+    def api_url(self, source: Source) -> str:
+        path, params = source.api_request()
+        return self._http.url_for(path, params)
+
+    def _guarded(self, source: Source, validators: Validators | None) -> FetchOutcome:
         started = self._clock()
         attempt = _Attempt()
         try:
@@ -82,9 +99,9 @@ class HuggingFaceFetcher:
             self._robots.check(api_path)
             found = self._from_api(source, validators, attempt)
         except _NotModified as nm:
-            return self._outcome(source, started, Verdict.NOT_MODIFIED, attempt, nm.answer)
+            outcome = self._outcome(source, started, Verdict.NOT_MODIFIED, attempt, nm.answer)
+            return _same_list(outcome, source, validators)
         except FetchError as e:
-            attempt.requests += 1
             if e.kind in {"network", "robots", "rate_limited", "limit"}:
                 return self._broken(source, started, e.url, attempt, e)
             attempt.errors.append(f"API: {e.message}")
@@ -112,7 +129,6 @@ class HuggingFaceFetcher:
             answer = self._http.get(
                 path, params=paged, validators=None if page_number else validators
             )
-            attempt.requests += answer.requests
             first = first or answer
             if answer.status_code == 304 and page_number == 0:
                 raise _NotModified(answer)
@@ -131,7 +147,6 @@ class HuggingFaceFetcher:
         path, params = source.page_request()
         self._robots.check(path)
         answer = self._http.get(path, params=params, accept="text/html")
-        attempt.requests += answer.requests
         attempt.status_code = answer.status_code
         if answer.status_code != 200:
             raise FetchError(
@@ -183,7 +198,6 @@ class HuggingFaceFetcher:
             status_code=status or attempt.status_code,
             error=message,
             error_kind=kind,
-            requests=attempt.requests,
         )
 
     def _outcome(
@@ -210,8 +224,16 @@ class HuggingFaceFetcher:
             validators=answer.validators
             if page is None or page.path is ParsePath.API
             else Validators(),
-            requests=attempt.requests,
         )
+
+
+def _same_list(
+    outcome: FetchOutcome, source: Source, validators: Validators | None
+) -> FetchOutcome:
+    """A 304 of the latest day is the list the validators came from: file it under that day."""
+    if source.view is View.DAY and source.period is None and validators and validators.period:
+        return replace(outcome, period=validators.period)
+    return outcome
 
 
 def _json_papers(answer: Answer, source: str) -> tuple[ScrapedPaper, ...]:

@@ -22,6 +22,7 @@ import httpx
 from paperboy.errors import FetchError
 from scraper.deadline import DEADLINE, deadline_transport
 from scraper.models import Validators
+from scraper.tally import RequestTally, count_sent, counting_requests
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class Answer:
     body: bytes
     content_type: str
     validators: Validators
-    requests: int  # how many HTTP requests it took, retries included
+    requests: int  # how many HTTP requests it took, retries and redirects included
 
     def json_text(self) -> str:
         return self.body.decode("utf-8", "replace")
@@ -140,6 +141,17 @@ class PoliteHttp:
         accept: str = "application/json",
     ) -> Answer:
         """One logical GET. Raises FetchError when the host stays unreachable or keeps failing."""
+        with counting_requests() as tally:
+            return self._get(path, params, validators, accept, tally)
+
+    def _get(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        validators: Validators | None,
+        accept: str,
+        tally: RequestTally,
+    ) -> Answer:
         request = self._client.build_request(
             "GET", path, params=params, headers=_headers(accept, validators)
         )
@@ -175,8 +187,12 @@ class PoliteHttp:
                         last_modified=response.headers.get("last-modified"),
                     )
                 ),
-                requests=attempts,
+                requests=tally.count,
             )
+
+    def url_for(self, path: str, params: Mapping[str, str | int] | None = None) -> str:
+        """The URL ``get(path, params=params)`` asks for (the key its validators are kept under)."""
+        return str(self._client.build_request("GET", path, params=params).url)
 
     def _send(
         self, request: httpx.Request, url: str, attempts: int
@@ -186,8 +202,10 @@ class PoliteHttp:
             self._space(host)
             deadline = time.monotonic() + self._limits.deadline
             token = DEADLINE.set(deadline)
+            sent = 1  # an attempt that fails to connect was still a request made
             try:
                 response = self._client.send(request, stream=True)
+                sent += len(response.history)  # the redirect hops followed on the way
                 try:
                     return response, self._read(response, url, deadline)
                 finally:
@@ -199,6 +217,7 @@ class PoliteHttp:
                 self._backoff_or_raise(url, attempts, problem, "network", None)
                 return None
             finally:
+                count_sent(sent)
                 DEADLINE.reset(token)
                 self._last_request[host] = self._monotonic()
 

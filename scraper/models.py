@@ -75,6 +75,9 @@ class Validators:
 
     etag: str | None = None
     last_modified: str | None = None
+    # The period that answer was filed under, when the store hands them out: a 304 is that same
+    # list again (for the latest day, only the earlier answer said which day it was).
+    period: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,13 +72,19 @@ class SqlStore(Repository):
 
     # -- reads -------------------------------------------------------------------------------
 
-    def validators_for(self, source: str, period: str) -> Validators | None:
-        """Cache validators of the latest good API fetch of this list, for a conditional GET."""
+    def validators_for(self, source: str, url: str) -> Validators | None:
+        """Cache validators of the latest good API fetch of a list, for a conditional GET.
+
+        A list is found by the URL of its API request, the key HTTP scopes validators to: the
+        latest day's list and a dated one can be filed under the same day, yet their answers
+        (and ETags) are different. The period that fetch was filed under comes along: a 304 is
+        that list again.
+        """
         query = (
-            select(FETCHES.c.etag, FETCHES.c.last_modified)
+            select(FETCHES.c.etag, FETCHES.c.last_modified, FETCHES.c.period)
             .where(
                 FETCHES.c.source == source,
-                FETCHES.c.period == period,
+                FETCHES.c.url == url,
                 FETCHES.c.path == "api",
                 FETCHES.c.verdict.in_(("ok", "empty")),
             )
@@ -88,7 +94,7 @@ class SqlStore(Repository):
         row = self._one(query)
         if row is None or not (row.etag or row.last_modified):
             return None
-        return Validators(etag=row.etag, last_modified=row.last_modified)
+        return Validators(etag=row.etag, last_modified=row.last_modified, period=row.period)
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
         row = self._one(select(PAPERS).where(PAPERS.c.arxiv_id == arxiv_id))

@@ -6,15 +6,24 @@ import dataclasses
 import json
 from datetime import datetime, timedelta
 
+import httpx
+
 from paperboy.ingest import plan_batch
 from scraper.models import FetchOutcome, ParsePath, ScrapedPaper, Verdict, View
 from scraper.parse_json import parse_entries
+from scraper.sources import Source
 from store.types import IngestBatch
 from tests.conftest import PINNED, capture
 
 
 def captured(name: str) -> tuple[ScrapedPaper, ...]:
     return parse_entries(json.loads(capture(name)), name)
+
+
+def api_url(view: View, period: str) -> str:
+    """The URL the fetcher asks for this list: what its stored validators are looked up by."""
+    path, params = Source(view, period, period if view is View.SEARCH else None).api_request()
+    return str(httpx.URL(f"https://huggingface.co{path}", params=params))
 
 
 def outcome(
@@ -29,7 +38,7 @@ def outcome(
     return FetchOutcome(
         view=view,
         period=period,
-        url=f"https://huggingface.co/api/daily_papers?{view.value}={period}",
+        url=api_url(view, period),
         verdict=verdict or (Verdict.OK if papers else Verdict.EMPTY),
         started_at=at,
         finished_at=at + timedelta(milliseconds=120),

@@ -162,10 +162,11 @@ def test_weekly_list_is_paginated_until_a_short_page() -> None:
             200, json=synthetic[:100]
         )
         outcome = fetcher.fetch(sources.week("2026-W19"))
+        made = len(router.calls)
     assert first.call_count == 1
     assert outcome.view is View.WEEK
     assert len(outcome.papers) == 105
-    assert outcome.requests == 2
+    assert outcome.requests == 3 == made  # robots.txt and both pages
     assert clock.sleeps == [1.0, 1.0]  # robots, page 0, page 1: spaced a second apart
 
 
@@ -188,3 +189,62 @@ def test_trending_asks_for_trending_order() -> None:
     assert route.calls[0].request.url.params["sort"] == "trending"
     assert outcome.view is View.TRENDING
     assert outcome.period == "2026-07-02"  # the (pinned) day it was trending
+
+
+# -- fetches.requests: every HTTP request, counted at the client ------------------------------
+
+
+def test_requests_count_robots_every_retry_and_the_page_fallback() -> None:
+    """robots.txt, the API failing twice (one retry), then the page: 4 requests, not 2."""
+    with replaying_fetcher() as (fetcher, router, _):
+        api = router.get("/api/daily_papers").respond(500)
+        router.get("/papers/date/2026-07-02").respond(200, content=PAGE_0702)
+        outcome = fetcher.fetch(sources.day(date(2026, 7, 2)))
+        made = len(router.calls)
+    assert outcome.verdict is Verdict.OK
+    assert api.call_count == 2
+    assert outcome.requests == 4 == made
+
+
+def test_requests_count_every_attempt_of_an_unreachable_site() -> None:
+    with replaying_fetcher() as (fetcher, router, _):
+        router.get("/robots.txt").mock(side_effect=httpx.ConnectError("no route to host"))
+        outcome = fetcher.fetch(sources.day())
+        made = len(router.calls)
+    assert outcome.verdict is Verdict.BROKEN
+    assert outcome.requests == 2 == made  # the attempt and its one retry
+
+
+def test_requests_count_a_rate_limited_answer_and_robots() -> None:
+    with replaying_fetcher() as (fetcher, router, _):
+        router.get("/api/daily_papers").mock(
+            side_effect=[
+                httpx.Response(429, headers={"Retry-After": "5"}),
+                httpx.Response(429, headers={"Retry-After": "86400"}),
+            ]
+        )
+        outcome = fetcher.fetch(sources.day(date(2026, 5, 8)))
+        made = len(router.calls)
+    assert outcome.error_kind == "rate_limited"
+    assert outcome.requests == 3 == made
+
+
+def test_requests_count_the_redirects_followed() -> None:
+    with replaying_fetcher() as (fetcher, router, _):
+        router.get("/api/daily_papers").respond(404)
+        router.get("/papers").respond(301, headers={"Location": "/papers/date/2026-07-02"})
+        router.get("/papers/date/2026-07-02").respond(200, content=PAGE_0702)
+        outcome = fetcher.fetch(sources.day())
+        made = len(router.calls)
+    assert outcome.verdict is Verdict.OK
+    assert outcome.requests == 4 == made
+
+
+def test_requests_of_a_304_and_of_a_later_fetch_without_robots() -> None:
+    with replaying_fetcher() as (fetcher, router, _):
+        router.get("/api/daily_papers").respond(304)
+        first = fetcher.fetch(sources.day(date(2026, 5, 8)), Validators(etag='"e1"'))
+        second = fetcher.fetch(sources.trending(), Validators(etag='"e2"'))
+        made = len(router.calls)
+    assert (first.requests, second.requests) == (2, 1)  # robots.txt is asked once per run
+    assert made == 3

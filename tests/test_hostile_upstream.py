@@ -305,6 +305,9 @@ class _Replaying:
     def fetch(self, source: Source, validators: Validators | None = None) -> FetchOutcome:
         return next(self._outcomes)
 
+    def api_url(self, source: Source) -> str:
+        return f"https://huggingface.co/api/{source.label}"
+
 
 def test_a_store_failure_is_the_sources_broken_row_and_the_next_source_runs(
     store: SqlStore,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -9,8 +10,15 @@ import pytest
 import respx
 
 from paperboy.errors import FetchError
-from scraper.http import ClientConfig, Limits, PoliteHttp, Politeness, build_client
+from scraper.http import (
+    ClientConfig,
+    Limits,
+    PoliteHttp,
+    Politeness,
+    build_client,
+)
 from scraper.models import Validators
+from scraper.tally import counting_requests
 from tests.conftest import capture
 from tests.fakes import FakeTime
 
@@ -183,3 +191,42 @@ def test_an_in_memory_transport_is_read_and_capped(clock: FakeTime) -> None:
         small = PoliteHttp(client, Politeness(), limits=Limits(max_response_bytes=1000))
         with pytest.raises(FetchError, match="more than the 1,000-byte cap"):
             small.get("/api/daily_papers")
+
+
+@respx.mock
+def test_answer_requests_count_redirect_hops(client: httpx.Client, clock: FakeTime) -> None:
+    respx.get(f"{BASE}/papers").respond(302, headers={"Location": "/papers/date/2026-07-02"})
+    respx.get(f"{BASE}/papers/date/2026-07-02").respond(200, text="ok")
+    answer = polite(client, clock, delay=0).get("/papers", accept="text/html")
+    assert answer.status_code == 200
+    assert answer.requests == 2 == len(respx.calls)
+
+
+@respx.mock
+def test_counting_requests_sees_attempts_that_end_in_an_error(
+    client: httpx.Client, clock: FakeTime
+) -> None:
+    respx.get(f"{BASE}/api/daily_papers").respond(503)
+    respx.get(f"{BASE}/robots.txt").mock(side_effect=httpx.ConnectError("down"))
+    http = polite(client, clock, delay=0, max_retries=2)
+    with counting_requests() as outer:
+        with counting_requests() as inner, pytest.raises(FetchError):
+            http.get("/api/daily_papers")
+        with pytest.raises(FetchError):
+            http.get("/robots.txt")
+    assert inner.count == 3
+    assert outer.count == 6 == len(respx.calls)
+
+
+def test_counting_requests_is_per_thread(client: httpx.Client, clock: FakeTime) -> None:
+    """A tally opened in one thread never counts what another thread sends."""
+    with respx.mock:
+        respx.get(f"{BASE}/api/daily_papers").respond(200, json=[])
+        http = polite(client, clock, delay=0)
+        with counting_requests() as mine:
+            worker = threading.Thread(target=lambda: http.get("/api/daily_papers"))
+            worker.start()
+            worker.join()
+            http.get("/api/daily_papers")
+        assert len(respx.calls) == 2
+    assert mine.count == 1

@@ -114,3 +114,17 @@ def test_changed_markup_is_broken_and_stores_nothing(store: SqlStore) -> None:
     assert row.error is not None
     assert "API: Hugging Face answered HTTP 503" in row.error
     assert "31 cards on the page but no paper in them" in row.error
+
+
+def test_the_fetch_row_stores_every_request_made(store: SqlStore) -> None:
+    """robots.txt, the API's 503 and its retry, then the page: the row says 4, as respx saw."""
+    with replaying_fetcher() as (fetcher, router, _):
+        router.get("/api/daily_papers").respond(503)
+        router.get("/papers/date/2026-07-02").respond(
+            200, content=capture("hf-daily-2026-07-02.html")
+        )
+        report = Ingestor(fetcher, store, fixed_clock(PINNED)).run(sources.day(date(2026, 7, 2)))
+        made = len(router.calls)
+    assert report.verdict is Verdict.OK
+    (row,) = store.list_fetches()
+    assert row.requests == made == 4

@@ -17,7 +17,7 @@ from scraper.models import Verdict, View
 from store.engine import current_revision, head_revision
 from store.repository import SqlStore
 from store.types import PaperFilter
-from tests.builders import batch, captured, with_upvotes
+from tests.builders import api_url, batch, captured, with_upvotes
 from tests.conftest import PINNED
 
 MAY_8 = captured("hf-api-daily-papers-2026-05-08.json")
@@ -136,10 +136,11 @@ def test_validators_come_only_from_good_fetches(store: SqlStore) -> None:
     store.ingest(dataclasses.replace(batch(MAY_8), fetch=good))
     broken = dataclasses.replace(batch((), verdict=Verdict.BROKEN).fetch, etag='"v2"', path="api")
     store.ingest(dataclasses.replace(batch((), verdict=Verdict.BROKEN), fetch=broken))
-    validators = store.validators_for("day", "2026-05-08")
+    validators = store.validators_for("day", api_url(View.DAY, "2026-05-08"))
     assert validators is not None
     assert validators.etag == '"v1"'
-    assert store.validators_for("day", "2026-05-09") is None
+    assert validators.period == "2026-05-08"
+    assert store.validators_for("day", api_url(View.DAY, "2026-05-09")) is None
 
 
 def test_list_papers_filters(store: SqlStore) -> None:
