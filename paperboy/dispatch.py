@@ -31,7 +31,7 @@ from mailer.render import DigestRenderer
 from mailer.transports import SendError, Transport
 from mailer.types import DigestEntry, Envelope, OutgoingEmail
 from paperboy import digest as digests
-from paperboy import schedule
+from paperboy import freshness, schedule
 from paperboy.clock import Clock
 from paperboy.errors import InputError, PaperboyError
 from paperboy.profiles.matcher import Match, Matcher, ProfileSpec
@@ -39,13 +39,12 @@ from paperboy.tokens import MAX_AGE, Purpose, Tokens
 from store.ledger import Ledger
 from store.repository import SqlStore
 from store.subscribers import SubscriberStore
-from store.types import Claim, Delivered, DigestRecord, Subscriber
+from store.types import Claim, Delivered, DigestRecord, Fetch, Subscriber
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 BOUNCE_AFTER = 3  # permanent failures in a row before an address is suppressed
-FRESH_FOR = timedelta(hours=36)  # a digest needs a good fetch this recent
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,13 +181,15 @@ class Dispatcher:
         return self._digest(subscriber, period, matches, start, now, {})
 
     def _stale(self, now: datetime) -> str | None:
-        good = self._papers.last_fetch(verdicts=("ok", "empty", "not_modified"))
-        if good is None or now - good.finished_at > FRESH_FOR:
-            return "no successful fetch in the last 36 hours (see `paperboy fetches`)"
-        last_day = self._papers.last_fetch(source="day")
-        if last_day is not None and last_day.verdict == "broken":
-            return f"the last fetch of the daily list is broken: {last_day.error}"
-        return None
+        """Why nothing may be composed now (see paperboy.freshness), from the newest fetch and
+        the newest good fetch of each list that can feed today's digests."""
+        found: dict[int, Fetch] = {}
+        for source, period in freshness.wanted(now):
+            for verdicts in (None, freshness.GOOD):
+                row = self._papers.last_fetch(verdicts=verdicts, source=source, period=period)
+                if row is not None:
+                    found[row.id] = row
+        return freshness.stale(list(found.values()), now)
 
     def _digest(
         self,

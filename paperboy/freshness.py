@@ -1,0 +1,82 @@
+"""Whether fetching is fresh enough to compose digests (pure functions of fetch rows and now).
+
+Freshness is judged on the lists that feed today's digests, never on a backfill of the past:
+a failed `paperboy fetch --date 2025-10-03` must not stop today's mail, and a successful one
+is no sign that today's list was looked at. A fetch *counts* when its list was current at the
+moment it ran: the daily list of that day or of the three days before (the latest list is
+Friday's until Monday's is out), that ISO week's and that month's lists, trending, and keyword
+searches (every list `run-once`/`serve` fetch). A daily, weekly or monthly list of an older period
+is a backfill and is ignored.
+
+Digests are composed only when (1) a counting fetch succeeded in the last 36 hours and (2) the
+newest counting fetch of the daily list is not broken, a broken fetch of a day older than one
+already fetched well being a backfill too (a failed `fetch --date` of yesterday after today's
+list came in fine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from store.types import Fetch
+
+GOOD = ("ok", "empty", "not_modified")
+FRESH_FOR = timedelta(hours=36)  # a digest needs a good fetch of a current list this recent
+LATEST_LAG = timedelta(days=3)  # how far the latest daily list may trail the day it is fetched
+
+Wanted = tuple[str, str | None]  # (source, period): None means any period
+
+
+def counts(fetch: Fetch) -> bool:
+    """Whether this fetch looked at a list that feeds the digests of its day (not a backfill)."""
+    at = fetch.finished_at.astimezone(UTC)
+    if fetch.source == "day":
+        return fetch.period >= (at - LATEST_LAG).date().isoformat()
+    if fetch.source == "week":
+        return fetch.period == _week(at.date())
+    if fetch.source == "month":
+        return fetch.period == f"{at:%Y-%m}"
+    return fetch.source in ("trending", "search")
+
+
+def wanted(now: datetime) -> list[Wanted]:
+    """The lists whose newest fetches decide freshness at ``now`` (what to read from the store)."""
+    oldest = (now - FRESH_FOR).astimezone(UTC).date()
+    newest = now.astimezone(UTC).date()
+    days = [oldest - LATEST_LAG + timedelta(days=n) for n in range((newest - oldest).days + 4)]
+    ends = (oldest, newest)
+    return [
+        *(("day", d.isoformat()) for d in days),
+        *dict.fromkeys(("week", _week(d)) for d in ends),
+        *dict.fromkeys(("month", f"{d:%Y-%m}") for d in ends),
+        ("trending", None),
+        ("search", None),
+    ]
+
+
+def stale(fetches: Sequence[Fetch], now: datetime) -> str | None:
+    """Why digests must not be composed now, or None when fetching is fresh."""
+    current = [f for f in fetches if counts(f)]
+    good = [f.finished_at for f in current if f.verdict in GOOD]
+    if not good or now - max(good) > FRESH_FOR:
+        return (
+            "no successful fetch in the last 36 hours of the lists that feed today's digests "
+            "(see `paperboy fetches`)"
+        )
+    days = [f for f in current if f.source == "day"]
+    newest_good = max((f.period for f in days if f.verdict in GOOD), default="")
+    # A broken fetch of a day older than one fetched well is a backfill of the past.
+    latest = max(
+        (f for f in days if f.verdict in GOOD or f.period >= newest_good),
+        key=lambda f: f.id,
+        default=None,
+    )
+    if latest is not None and latest.verdict == "broken":
+        return f"the last fetch of the daily list is broken: {latest.error}"
+    return None
+
+
+def _week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"

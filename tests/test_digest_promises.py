@@ -1,0 +1,217 @@
+"""What a subscriber must get (issue 15, items 1-5), on the real store and the injected clock:
+every matched paper reachable, every profile its share of the cap, an old date never stopping
+today's mail, preview / dry run / send agreeing, and the window after a week, a weekend, a pause.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from paperboy.ingest import plan_batch
+from scraper.models import ScrapedPaper, Verdict, View
+from tests.builders import outcome
+from tests.world import NOW, World, world
+
+PROFILES = {"agents": "agents", "turkic": "kazakh OR turkic"}
+
+
+def paper(n: int, title: str, upvotes: int = 10, summary: str = "") -> ScrapedPaper:
+    return ScrapedPaper(
+        arxiv_id=f"2607.{n:05d}",
+        title=title,
+        upvotes=upvotes,
+        summary=summary or f"A study numbered {n}.",
+        authors=("A. Author",),
+    )
+
+
+def agents(count: int, start: int = 100) -> tuple[ScrapedPaper, ...]:
+    """Broad-profile papers, all with more upvotes than any of ``kazakh``'s."""
+    return tuple(paper(start + i, f"Agents that plan, part {i}", 500 - i) for i in range(count))
+
+
+def kazakh(count: int, start: int = 200) -> tuple[ScrapedPaper, ...]:
+    return tuple(paper(start + i, f"A Kazakh speech corpus, part {i}", 3) for i in range(count))
+
+
+def fetched(
+    w: World,
+    at: datetime,
+    *,
+    view: View = View.DAY,
+    period: str | None = None,
+    papers: tuple[ScrapedPaper, ...] = (),
+    broken: bool = False,
+) -> None:
+    """One fetch row (and its papers) as the fetcher would have stored it at ``at``."""
+    w.papers.ingest(
+        plan_batch(
+            outcome(
+                papers,
+                view=view,
+                period=period or at.date().isoformat(),
+                at=at,
+                verdict=Verdict.BROKEN if broken else None,
+                error="HTTP 500" if broken else None,
+            )
+        )
+    )
+
+
+def shown_sections(w: World, sid: int) -> dict[str, list[str]]:
+    """The digest's sections as the mail shows them: profile -> arXiv ids, from the text part."""
+    digest = w.ledger.latest_digest(sid)
+    assert digest is not None
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in digest.text.splitlines():
+        if line.startswith("== ") and line.endswith(" =="):
+            current = line[3:-3]
+            sections[current] = []
+        elif line.strip().startswith("https://huggingface.co/papers/"):
+            sections[current].append(line.strip().rsplit("/", 1)[1])
+    return sections
+
+
+# -- 3. An old date never stops today's mail ---------------------------------------------------
+
+
+def test_a_broken_backfill_of_an_old_date_does_not_stop_todays_mail(database_url: str) -> None:
+    with world(database_url) as w:
+        sid = w.subscribe("reader@example.org")
+        fetched(w, NOW - timedelta(hours=1), period="2025-10-03", broken=True)  # fetch --date
+        fetched(w, NOW - timedelta(minutes=50), view=View.WEEK, period="2025-W40", broken=True)
+        fetched(w, NOW - timedelta(minutes=40), view=View.MONTH, period="2025-10", broken=True)
+        report = w.dispatcher().compose()
+        assert report.skipped_reason is None
+        assert report.composed == 1
+        assert w.ledger.latest_digest(sid) is not None
+
+
+def test_a_broken_latest_daily_list_still_stops_the_mail(database_url: str) -> None:
+    with world(database_url) as w:
+        w.subscribe("reader@example.org")
+        fetched(w, NOW - timedelta(hours=1), broken=True)  # today's list, after a good fetch
+        report = w.dispatcher().compose()
+        assert report.composed == 0
+        assert report.skipped_reason is not None
+        assert "the last fetch of the daily list is broken" in report.skipped_reason
+
+
+def test_a_good_latest_list_after_a_broken_one_lets_the_mail_go(database_url: str) -> None:
+    with world(database_url) as w:
+        w.subscribe("reader@example.org")
+        fetched(w, NOW - timedelta(hours=1), broken=True)
+        # Hugging Face has not published today's list yet: the latest list is yesterday's.
+        yesterday = (NOW - timedelta(days=1)).date().isoformat()
+        fetched(w, NOW - timedelta(minutes=30), period=yesterday, papers=agents(1))
+        report = w.dispatcher().compose()
+        assert (report.skipped_reason, report.composed) == (None, 1)
+
+
+def test_a_broken_backfill_of_yesterday_after_todays_list_does_not_stop_the_mail(
+    database_url: str,
+) -> None:
+    with world(database_url) as w:  # today's list was fetched fine two hours ago
+        w.subscribe("reader@example.org")
+        yesterday = (NOW - timedelta(days=1)).date().isoformat()
+        fetched(w, NOW - timedelta(hours=1), period=yesterday, broken=True)
+        report = w.dispatcher().compose()
+        assert (report.skipped_reason, report.composed) == (None, 1)
+
+
+def test_on_monday_a_broken_latest_list_of_friday_still_counts(database_url: str) -> None:
+    monday = datetime.fromisoformat("2026-07-06T09:30:00+00:00")
+    with world(database_url) as w:
+        w.subscribe("reader@example.org")
+        fetched(w, monday - timedelta(hours=3), view=View.TRENDING, papers=agents(1))
+        fetched(w, monday - timedelta(hours=2), period="2026-07-03", papers=agents(1, 150))
+        fetched(w, monday - timedelta(hours=1), period="2026-07-03", broken=True)
+        report = w.dispatcher(monday).compose()
+        assert report.skipped_reason is not None
+        assert "the last fetch of the daily list is broken" in report.skipped_reason
+
+
+def test_a_good_backfill_is_no_sign_that_todays_lists_were_fetched(database_url: str) -> None:
+    with world(database_url) as w:
+        w.subscribe("reader@example.org")
+        later = NOW + timedelta(days=3)  # the world's own fetch is now 3 days old
+        fetched(w, later - timedelta(hours=1), period="2025-10-03", papers=kazakh(2))
+        report = w.dispatcher(later).compose()
+        assert report.composed == 0
+        assert report.skipped_reason is not None
+        assert "no successful fetch in the last 36 hours" in report.skipped_reason
+
+
+def test_every_list_the_schedule_fetches_counts_for_freshness(database_url: str) -> None:
+    with world(database_url) as w:
+        w.subscribe("reader@example.org")
+        later = NOW + timedelta(days=3)
+        fetched(w, later - timedelta(hours=2), view=View.TRENDING, papers=agents(1))
+        report = w.dispatcher(later).compose()
+        assert report.skipped_reason is None
+        assert report.composed + report.empty == 1
+
+
+# -- 2. Every profile gets its share -----------------------------------------------------------
+
+
+def test_a_broad_profile_leaves_a_narrow_one_its_share(database_url: str) -> None:
+    with world(database_url, papers=agents(12) + kazakh(9)) as w:
+        sid = w.subscribe("reader@example.org", limit=8, profiles=PROFILES)
+        w.dispatcher().compose()
+        sections = shown_sections(w, sid)
+        assert {name: len(ids) for name, ids in sections.items()} == {"agents": 4, "turkic": 4}
+        assert sections["agents"] == [p.arxiv_id for p in agents(4)]  # each ranked
+        digest = w.ledger.latest_digest(sid)
+        assert digest is not None
+        assert (len(digest.paper_ids), digest.shown) == (21, 8)
+        assert "And 13 more" in digest.text
+
+
+def test_slots_a_profile_cannot_use_go_to_the_others(database_url: str) -> None:
+    with world(database_url, papers=agents(12) + kazakh(2)) as w:
+        sid = w.subscribe("reader@example.org", limit=8, profiles=PROFILES)
+        w.dispatcher().compose()
+        sizes = {name: len(ids) for name, ids in shown_sections(w, sid).items()}
+        assert sizes == {"agents": 6, "turkic": 2}
+
+
+def test_an_odd_cap_is_shared_and_filled(database_url: str) -> None:
+    three = {**PROFILES, "speech": "speech"}
+    papers = agents(6) + kazakh(6) + (paper(300, "Speech models", 1), paper(301, "Speech", 1))
+    with world(database_url, papers=papers) as w:
+        sid = w.subscribe("reader@example.org", limit=7, profiles=three)
+        w.dispatcher().compose()
+        sizes = {name: len(ids) for name, ids in shown_sections(w, sid).items()}
+        # The Kazakh *speech* papers sit in their best profile; every profile gets 2, and the
+        # slot left over goes to the profile whose best paper ranks first.
+        assert sum(sizes.values()) == 7
+        assert min(sizes.values()) >= 2
+        assert set(sizes) == {"agents", "turkic", "speech"}
+
+
+def test_a_paper_both_profiles_match_appears_once(database_url: str) -> None:
+    both = paper(400, "Agents for Kazakh", 1000)
+    with world(database_url, papers=(both, *agents(3), *kazakh(3))) as w:
+        sid = w.subscribe("reader@example.org", limit=20, profiles=PROFILES)
+        w.dispatcher().compose()
+        shown = [i for ids in shown_sections(w, sid).values() for i in ids]
+        assert shown.count(both.arxiv_id) == 1
+        assert len(shown) == len(set(shown)) == 7
+
+
+def test_size_trimming_keeps_every_profile(database_url: str) -> None:
+    long = "word " * 80
+    papers = tuple(
+        paper(500 + i, f"Agents that plan, part {i}", 500 - i, long) for i in range(12)
+    ) + tuple(paper(600 + i, f"A Kazakh corpus, part {i}", 3, long) for i in range(9))
+    with world(database_url, papers=papers) as w:
+        sid = w.subscribe("reader@example.org", limit=20, profiles=PROFILES)
+        w.dispatcher(max_bytes=30_000).compose()
+        sections = shown_sections(w, sid)
+        digest = w.ledger.latest_digest(sid)
+        assert digest is not None
+        assert digest.shown < 20
+        assert set(sections) == {"agents", "turkic"}
+        assert abs(len(sections["agents"]) - len(sections["turkic"])) <= 1
