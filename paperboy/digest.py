@@ -29,46 +29,72 @@ class Links:
     unsubscribe: str
 
 
+Group = tuple[str, tuple[Match, ...]]  # a profile's name and its papers, ranked
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """Which papers a digest shows, in which sections, and how many it leaves to the archive."""
 
-    sections: tuple[tuple[str, tuple[Match, ...]], ...]
+    sections: tuple[Group, ...]  # what the mail shows
     paper_ids: tuple[str, ...]  # every matching paper, best first
     shown: int
+    groups: tuple[Group, ...] = ()  # every matching paper, each in its best profile's group
 
     @property
     def total(self) -> int:
         return len(self.paper_ids)
 
 
-def select(matches: Sequence[Match], limit: int) -> Selection:
-    """Each paper once (in its best profile's section), the best ``limit`` shown, ranked."""
+def best_first(matches: Sequence[Match]) -> list[Match]:
+    """Each paper once, with its best profile's match, ranked."""
     best: dict[str, Match] = {}
     for match in ranked(matches):
         best.setdefault(match.paper.arxiv_id, match)
-    order = list(best.values())
-    shown = order[:limit]
-    sections: dict[str, list[Match]] = {}
-    for match in shown:
-        sections.setdefault(match.profile_name, []).append(match)
-    return Selection(
-        sections=tuple((name, tuple(found)) for name, found in sections.items()),
-        paper_ids=tuple(m.paper.arxiv_id for m in order),
-        shown=len(shown),
-    )
+    return list(best.values())
+
+
+def grouped(matches: Sequence[Match]) -> tuple[Group, ...]:
+    """Each paper once, in its best profile's group; the groups in the order of their best
+    paper, each ranked."""
+    found: dict[str, list[Match]] = {}
+    for match in best_first(matches):
+        found.setdefault(match.profile_name, []).append(match)
+    return tuple((name, tuple(papers)) for name, papers in found.items())
+
+
+def shares(sizes: Sequence[int], limit: int) -> list[int]:
+    """How many papers each group shows: one each in turn, so that every group gets at least
+    its fair part of ``limit`` (the first groups one more when it does not divide) and the
+    slots a small group cannot use go to the others."""
+    taken = [0] * len(sizes)
+    left = max(0, limit)
+    while left and any(t < size for t, size in zip(taken, sizes, strict=True)):
+        for i, size in enumerate(sizes):
+            if left and taken[i] < size:
+                taken[i] += 1
+                left -= 1
+    return taken
+
+
+def select(matches: Sequence[Match], limit: int) -> Selection:
+    """Each paper once (in its best profile's section), ranked; the cap shared between the
+    profiles that matched (see ``shares``), so a broad profile never crowds out a narrow one."""
+    paper_ids = tuple(m.paper.arxiv_id for m in best_first(matches))
+    return _showing(grouped(matches), paper_ids, limit)
 
 
 def trimmed(selection: Selection, shown: int) -> Selection:
-    """The same digest showing fewer papers (to stay under the size limit)."""
-    kept: list[tuple[str, tuple[Match, ...]]] = []
-    left = shown
-    for name, found in selection.sections:
-        if left <= 0:
-            break
-        kept.append((name, found[:left]))
-        left -= len(found[:left])
-    return Selection(sections=tuple(kept), paper_ids=selection.paper_ids, shown=shown)
+    """The same digest showing fewer papers (to stay under the size limit), still shared."""
+    return _showing(selection.groups, selection.paper_ids, shown)
+
+
+def _showing(groups: tuple[Group, ...], paper_ids: tuple[str, ...], limit: int) -> Selection:
+    counts = shares([len(found) for _, found in groups], limit)
+    sections = tuple(
+        (name, found[:count]) for (name, found), count in zip(groups, counts, strict=True) if count
+    )
+    return Selection(sections=sections, paper_ids=paper_ids, shown=sum(counts), groups=groups)
 
 
 def entry(match: Match) -> DigestEntry:

@@ -203,7 +203,7 @@ class Dispatcher:
         selection = digests.select(matches, subscriber.max_papers)
         kind = "papers" if selection.total else ("nothing" if subscriber.send_empty else "skipped")
         links = self.links(subscriber, period)
-        html, text = self._render(subscriber, period, selection, links, cache)
+        html, text, selection = self._render(subscriber, period, selection, links, cache)
         subject = clean_subject(digests.subject(selection, period))
         message_id = f"<digest.{uuid.uuid4().hex}@{self._config.domain}>"
         # The message is built once, here: every retry sends the very same bytes (same
@@ -239,14 +239,14 @@ class Dispatcher:
         selection: digests.Selection,
         links: digests.Links,
         cache: dict[object, DigestEntry],
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, digests.Selection]:
         """Render; while over the size limit, show fewer papers and link to the rest."""
         while True:
             content = digests.content(subscriber.email, period, selection, links, cache)
             html, text = self._renderer.render(content)
             size = len(html.encode()) + len(text.encode())
             if size <= self._config.max_bytes or selection.shown <= 1:
-                return html, text
+                return html, text, selection
             selection = digests.trimmed(selection, max(1, selection.shown * 2 // 3))
 
     def links(self, subscriber: Subscriber, period: str) -> digests.Links:

@@ -208,7 +208,7 @@ def test_size_trimming_keeps_every_profile(database_url: str) -> None:
     ) + tuple(paper(600 + i, f"A Kazakh corpus, part {i}", 3, long) for i in range(9))
     with world(database_url, papers=papers) as w:
         sid = w.subscribe("reader@example.org", limit=20, profiles=PROFILES)
-        w.dispatcher(max_bytes=30_000).compose()
+        w.dispatcher(max_bytes=9_000).compose()
         sections = shown_sections(w, sid)
         digest = w.ledger.latest_digest(sid)
         assert digest is not None
