@@ -13,10 +13,11 @@ from mailer.render import MARK_STYLE
 from mailer.types import DigestContent, DigestEntry, DigestSection
 from paperboy.profiles.document import PaperLike
 from paperboy.profiles.highlight import Span, spans
-from paperboy.profiles.matcher import Hit, Match, ranked
+from paperboy.profiles.matcher import Hit, Match, Matcher, ProfileSpec, ranked
 from scraper.fields import web_url
 
 AUTHORS_SHOWN = 3
+OTHER_PAPERS = "Other papers of this digest"  # the archive's last section
 BLURB_LIMIT = 420
 
 
@@ -95,6 +96,27 @@ def _showing(groups: tuple[Group, ...], paper_ids: tuple[str, ...], limit: int) 
         (name, found[:count]) for (name, found), count in zip(groups, counts, strict=True) if count
     )
     return Selection(sections=sections, paper_ids=paper_ids, shown=sum(counts), groups=groups)
+
+
+def archive_sections(
+    papers: Sequence[PaperLike], profiles: Sequence[ProfileSpec]
+) -> tuple[DigestSection, ...]:
+    """Every paper of a sent digest, as its page lists them: grouped by the subscriber's
+    current profiles as the mail groups them (each paper once, in its best profile, ranked,
+    the matched words marked), then the papers no current profile matches, in the digest's
+    order. ``papers`` are the digest's, best first; a profile the matcher refuses is left out.
+    """
+    found = Matcher(profiles).match(papers)
+    matches = [m for sid in {p.subscriber_id for p in profiles} for m in found.for_subscriber(sid)]
+    sections = [
+        DigestSection(profile=name, entries=tuple(entry(m) for m in found))
+        for name, found in grouped(matches)
+    ]
+    matched = {m.paper.arxiv_id for m in matches}
+    rest = tuple(paper_entry(p) for p in papers if p.arxiv_id not in matched)
+    if rest:
+        sections.append(DigestSection(profile=OTHER_PAPERS, entries=rest))
+    return tuple(sections)
 
 
 def entry(match: Match) -> DigestEntry:

@@ -5,12 +5,22 @@ today's mail, preview / dry run / send agreeing, and the window after a week, a 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+import httpx
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from paperboy.clock import fixed_clock
 from paperboy.ingest import plan_batch
+from paperboy.tokens import Purpose, Tokens
+from paperboy.web.app import WebContext, create_app
 from scraper.models import ScrapedPaper, Verdict, View
 from tests.builders import outcome
-from tests.world import NOW, World, world
+from tests.web_server import serving
+from tests.world import NOW, SECRET, World, world
 
 PROFILES = {"agents": "agents", "turkic": "kazakh OR turkic"}
 
@@ -215,3 +225,80 @@ def test_size_trimming_keeps_every_profile(database_url: str) -> None:
         assert digest.shown < 20
         assert set(sections) == {"agents", "turkic"}
         assert abs(len(sections["agents"]) - len(sections["turkic"])) <= 1
+
+
+# -- 1. "And N more" leads to the N more -------------------------------------------------------
+
+
+@pytest.fixture
+def site(database_url: str) -> Iterator[tuple[httpx.Client, World, Tokens]]:
+    with world(database_url, papers=agents(12) + kazakh(9)) as w:
+        tokens = Tokens(SECRET, fixed_clock(NOW))
+        app = create_app(WebContext(w.papers._engine, tokens, fixed_clock(NOW)))
+        with serving(app) as base, httpx.Client(base_url=base) as client:
+            yield client, w, tokens
+
+
+def archive_page(client: httpx.Client, w: World, tokens: Tokens, sid: int) -> dict[str, list[str]]:
+    """The archive page of the subscriber's digest: section title -> its papers' links."""
+    digest = w.ledger.latest_digest(sid)
+    assert digest is not None
+    page = client.get(f"/d/{w.link(tokens, Purpose.ARCHIVE, sid, digest.period)}")
+    assert page.status_code == 200
+    sections: dict[str, list[str]] = {}
+    for section in LexborHTMLParser(page.text).css("section.profile"):
+        heading = section.css_first("h2")
+        assert heading is not None
+        name = heading.text(deep=False).strip()
+        sections[name] = [
+            str(a.attributes["href"]).rsplit("/", 1)[1] for a in section.css("a.title")
+        ]
+    return sections
+
+
+def test_and_n_more_leads_to_every_paper_grouped_and_ranked(
+    site: tuple[httpx.Client, World, Tokens],
+) -> None:
+    client, w, tokens = site
+    sid = w.subscribe("reader@example.org", limit=8, profiles=PROFILES)
+    w.dispatcher().compose()
+    digest = w.ledger.latest_digest(sid)
+    assert digest is not None
+    archive = re.search(r"And 13 more: (\S+)", digest.text)
+    assert archive is not None
+    assert f"View in a browser: {archive.group(1)}" in digest.text  # the same page
+    assert archive.group(1) == f"https://paperboy.example.org/d/{archive.group(1).split('/d/')[1]}"
+    sections = archive_page(client, w, tokens, sid)
+    assert sections == {
+        "agents": [p.arxiv_id for p in agents(12)],  # ranked: most upvoted first
+        "turkic": [p.arxiv_id for p in kazakh(9)],
+    }
+    assert sorted(i for ids in sections.values() for i in ids) == sorted(digest.paper_ids)
+
+
+def test_the_archive_marks_the_words_that_matched(
+    site: tuple[httpx.Client, World, Tokens],
+) -> None:
+    client, w, tokens = site
+    sid = w.subscribe("reader@example.org", limit=8, profiles=PROFILES)
+    w.dispatcher().compose()
+    digest = w.ledger.latest_digest(sid)
+    assert digest is not None
+    page = client.get(f"/d/{w.link(tokens, Purpose.ARCHIVE, sid, digest.period)}").text
+    tree = LexborHTMLParser(page)
+    marked = {m.text() for m in tree.css("a.title mark")}
+    assert marked == {"Agents", "Kazakh"}
+    assert len(tree.css("a.title mark")) == 21  # every title, past the mail's 8 too
+    assert "Matched: kazakh" in page
+
+
+def test_papers_no_current_profile_matches_are_listed_last(
+    site: tuple[httpx.Client, World, Tokens],
+) -> None:
+    client, w, tokens = site
+    sid = w.subscribe("reader@example.org", limit=8, profiles=PROFILES)
+    w.dispatcher().compose()
+    w.people.remove_profile("reader@example.org", "turkic")  # after the digest went out
+    sections = archive_page(client, w, tokens, sid)
+    assert list(sections) == ["agents", "Other papers of this digest"]
+    assert sections["Other papers of this digest"] == [p.arxiv_id for p in kazakh(9)]

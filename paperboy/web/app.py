@@ -16,7 +16,8 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mailer.render import TEMPLATES
-from paperboy.digest import paper_entry
+from paperboy.digest import archive_sections
+from paperboy.profiles.matcher import ProfileSpec
 from paperboy.subscribers import Status
 from paperboy.tokens import Purpose, TokenError
 from paperboy.web import fallbacks, manage, public, signup
@@ -109,13 +110,20 @@ def create_app(context: WebContext) -> FastAPI:
         digest = site.ledger.digest_for(subscriber.id, period)
         if digest is None:
             return site.message("No such digest", "This digest is not in the archive.", status=404)
+        # The row keeps the papers only: their grouping and the words to mark come from
+        # matching the subscriber's current profiles against them again.
         papers = site.papers.papers_by_id(digest.paper_ids)
+        profiles = [
+            ProfileSpec(p.id, subscriber.id, p.name, p.query)
+            for p in site.people.profiles(subscriber.id)
+        ]
         return site.render(
             "archive",
             title=digest.subject,
             subject=digest.subject,
             sent=digest.created_at.strftime("%d %B %Y"),
-            entries=[paper_entry(p) for p in papers],
+            count=len(papers),
+            sections=archive_sections(papers, profiles),
         )
 
     return app
