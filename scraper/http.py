@@ -22,7 +22,7 @@ import httpx
 from paperboy.errors import FetchError
 from scraper.deadline import DEADLINE, deadline_transport
 from scraper.models import Validators
-from scraper.tally import RequestTally, count_sent, counting_requests
+from scraper.tally import count_sent, counting_requests
 
 log = logging.getLogger(__name__)
 
@@ -141,54 +141,32 @@ class PoliteHttp:
         accept: str = "application/json",
     ) -> Answer:
         """One logical GET. Raises FetchError when the host stays unreachable or keeps failing."""
-        with counting_requests() as tally:
-            return self._get(path, params, validators, accept, tally)
-
-    def _get(
-        self,
-        path: str,
-        params: Mapping[str, str | int] | None,
-        validators: Validators | None,
-        accept: str,
-        tally: RequestTally,
-    ) -> Answer:
         request = self._client.build_request(
             "GET", path, params=params, headers=_headers(accept, validators)
         )
         url = str(request.url)
         attempts = 0
-        while True:
-            attempts += 1
-            received = self._send(request, url, attempts)
-            if received is None:
-                continue
-            response, body = received
-            status = response.status_code
-            if status in RATE_LIMITED_STATUS and "retry-after" in response.headers:
-                self._wait_retry_after(response, url, attempts)
-                continue
-            if status in RETRYABLE_STATUS:
-                self._backoff_or_raise(
-                    url, attempts, f"Hugging Face answered HTTP {status}", "http", status
-                )
-                continue
-            if status == 429:
-                raise FetchError(
-                    url, "rate limited (HTTP 429)", kind="rate_limited", status_code=429
-                )
-            return Answer(
-                url=url,
-                status_code=status,
-                body=body,
-                content_type=response.headers.get("content-type", ""),
-                validators=sendable(
-                    Validators(
-                        etag=response.headers.get("etag"),
-                        last_modified=response.headers.get("last-modified"),
+        with counting_requests() as tally:
+            while True:
+                attempts += 1
+                received = self._send(request, url, attempts)
+                if received is None:
+                    continue
+                response, body = received
+                status = response.status_code
+                if status in RATE_LIMITED_STATUS and "retry-after" in response.headers:
+                    self._wait_retry_after(response, url, attempts)
+                    continue
+                if status in RETRYABLE_STATUS:
+                    self._backoff_or_raise(
+                        url, attempts, f"Hugging Face answered HTTP {status}", "http", status
                     )
-                ),
-                requests=tally.count,
-            )
+                    continue
+                if status == 429:
+                    raise FetchError(
+                        url, "rate limited (HTTP 429)", kind="rate_limited", status_code=429
+                    )
+                return _answer(url, response, body, tally.count)
 
     def url_for(self, path: str, params: Mapping[str, str | int] | None = None) -> str:
         """The URL ``get(path, params=params)`` asks for (the key its validators are kept under)."""
@@ -306,6 +284,20 @@ class PoliteHttp:
             )
         log.warning("HTTP %s from %s: waiting %.1fs as Retry-After asks", status, url, seconds)
         self._sleep(seconds)
+
+
+def _answer(url: str, response: httpx.Response, body: bytes, requests: int) -> Answer:
+    validators = Validators(
+        etag=response.headers.get("etag"), last_modified=response.headers.get("last-modified")
+    )
+    return Answer(
+        url=url,
+        status_code=response.status_code,
+        body=body,
+        content_type=response.headers.get("content-type", ""),
+        validators=sendable(validators),
+        requests=requests,
+    )
 
 
 def sendable(validators: Validators) -> Validators:
