@@ -1,5 +1,6 @@
 """Tell the operator when fetching breaks: after K broken fetches in a row of a source, or when
-nothing was fetched successfully for a while. One alert per incident, closed on recovery."""
+nothing was fetched successfully for a while; and when delivery stopped for the mail relay (the
+breaker tripped, or the relay or outbox refused us). One alert per incident, closed on recovery."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from datetime import datetime, timedelta
 
 from mailer.notice import send_plain
 from mailer.transports import SendError, Transport
+from paperboy.dispatch import Report
 from store.health import HealthStore
 from store.repository import SqlStore
 
 log = logging.getLogger(__name__)
 WATCHED = ("day", "trending", "week", "month")
+RELAY = "smtp"  # the delivery alert's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ def check(
     going_on = incidents(broken, good.finished_at if good else None, now, config)
     open_now = {a.key: a for a in health.open_alerts()}
     for key, alert in open_now.items():
-        if key not in going_on:
+        if key not in going_on and key != RELAY:  # the relay's alert is delivery()'s
             health.close_alert(alert.id, now)
             log.info("alert %s closed: recovered", key)
     opened: dict[int, str] = {}
@@ -66,6 +69,24 @@ def check(
         for alert_id in opened:
             health.mark_mailed(alert_id, now)
     return list(opened.values())
+
+
+def delivery(health: HealthStore, report: Report, now: datetime) -> str | None:
+    """After a delivery run: open the relay alert when the run stopped for the relay (what was
+    not tried waits for the next run), close it once a run delivers again. Returns the message
+    of an alert opened now. It is not mailed: the mail would go through that same relay."""
+    alert = next((a for a in health.open_alerts() if a.key == RELAY), None)
+    if report.breaker is not None:
+        if alert is not None:  # one alert per incident, however many runs see it
+            return None
+        message = f"mail relay: {report.breaker}"
+        health.open_alert(RELAY, message, now)
+        log.error("alert: %s", message)
+        return message
+    if alert is not None and report.sent:
+        health.close_alert(alert.id, now)
+        log.info("alert %s closed: a delivery run sent mail again", RELAY)
+    return None
 
 
 def _mail(

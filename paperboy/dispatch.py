@@ -12,6 +12,7 @@ run in order on one thread of their own (see _LedgerThread).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
@@ -28,10 +29,11 @@ from urllib.parse import quote, urlsplit
 
 from mailer.message import build, clean_subject
 from mailer.render import DigestRenderer
-from mailer.transports import SendError, Transport
+from mailer.transports import RelayError, SendError, Transport
 from mailer.types import DigestEntry, Envelope, OutgoingEmail
 from paperboy import digest as digests
 from paperboy import freshness, schedule
+from paperboy.breaker import Breaker, Watched
 from paperboy.clock import Clock
 from paperboy.errors import InputError, PaperboyError
 from paperboy.profiles.matcher import Match, Matcher, ProfileSpec
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 BOUNCE_AFTER = 3  # permanent failures in a row before an address is suppressed
+BREAKER_AFTER = 3  # connection failures or timeouts in a row that stop a run for the relay
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,7 @@ class MailConfig:
     max_bytes: int = 95_000
     workers: int = 4
     lease: timedelta = timedelta(minutes=5)
+    breaker_after: int = BREAKER_AFTER  # relay failures in a row that stop a delivery run
     batch: int = 10  # deliveries claimed at a time (up to twice that wait, messages in memory)
 
     @property
@@ -80,6 +84,7 @@ class Report:
     expired_signups: int = 0  # sign-ups never confirmed, erased
     previews: list[tuple[str, str, int]] = field(default_factory=list)  # (email, subject, papers)
     errors: list[str] = field(default_factory=list)  # a digest not built, a sender stopped
+    breaker: str | None = None  # why delivery stopped for the relay (the rest wait)
     refusals: Counter[str] = field(default_factory=Counter)  # why messages were not handed over
 
 
@@ -262,7 +267,13 @@ class Dispatcher:
     # -- deliver -----------------------------------------------------------------------------
 
     def deliver(self, transports: Callable[[], Transport], *, workers: int | None = None) -> Report:
-        """Send every due delivery over a few connections at once, each reused for many."""
+        """Send every due delivery over a few connections at once, each reused for many.
+
+        Never hangs on a failure: a store that refuses writes, a transport that cannot take
+        messages, or the breaker (``BREAKER_AFTER`` relay failures in a row) stops the whole
+        run; the connections finish the message in hand, every claim not started is given back,
+        and the report says why (``errors``, ``breaker``). So does ``stopping`` (SIGTERM).
+        """
         report = Report()
         report.requeued, report.unknown = self._ledger.reclaim(self._clock())
         count = max(1, workers or self._config.workers)
@@ -276,35 +287,49 @@ class Dispatcher:
         # a connection never waits for a claim of its own, and claims (which read their
         # messages) never pile up in front of the ledger calls that messages wait on.
         queue: asyncio.Queue[Claim | None] = asyncio.Queue(maxsize=2 * self._config.batch)
+        halted = asyncio.Event()
         with _LedgerThread() as ledger:
-            run = _Sending(ledger, _StartMarks(self._ledger, ledger, self._clock), report)
-            feeder = asyncio.create_task(self._feed(queue, count, ledger))
+            marks = _StartMarks(self._ledger, ledger, self._clock)
+            breaker = Breaker(self._config.breaker_after, halted)
+            run = _Sending(ledger, marks, report, breaker, halted, self.stopping)
+            feeder = asyncio.create_task(self._feed(queue, count, run))
             outcomes = await asyncio.gather(
-                *(self._worker(transports(), queue, run) for _ in range(count)),
+                *(self._worker(transports, queue, run) for _ in range(count)),
                 return_exceptions=True,
             )
-            feeder.cancel()  # it is done, unless every connection stopped early
+            # Every connection is done. The feeder may wait for room in the queue or for a
+            # claim: make room and let it finish (cancelling it mid-claim would strand that
+            # claim), then give back whatever was claimed and never started.
+            halted.set()
+            left = _drain(queue)
             outcomes.append((await asyncio.gather(feeder, return_exceptions=True))[0])
-            try:  # claimed, never started: back to the queue at once
-                while not queue.empty():
-                    if (claim := queue.get_nowait()) is not None:
-                        await ledger(self._ledger.release, claim, self._clock())
-            except PaperboyError as e:  # then they come back when their lease runs out
-                outcomes.append(e)
+            left += _drain(queue)
+            outcomes.append(await self._give_back(left, ledger))
+        report.breaker = report.breaker or breaker.reason
         for outcome in outcomes:
-            if isinstance(outcome, PaperboyError):  # the store failed: the CLI says why
-                report.errors.append(str(outcome))
+            if isinstance(outcome, RelayError):  # the transport refused us: said as breaker
+                report.breaker = report.breaker or f"{outcome.message} ({outcome.hint})"
+            elif isinstance(outcome, PaperboyError):  # the store failed: the CLI says why
+                hint = f" ({outcome.hint})" if outcome.hint else ""
+                report.errors.append(f"{outcome.message}{hint}")
             elif isinstance(outcome, BaseException) and not isinstance(
                 outcome, asyncio.CancelledError
             ):
                 raise outcome  # a bug, not a refusal or a store error: let it be seen
 
-    async def _feed(
-        self, queue: asyncio.Queue[Claim | None], count: int, ledger: _LedgerThread
-    ) -> None:
+    async def _give_back(self, claims: list[Claim], ledger: _LedgerThread) -> BaseException | None:
+        """Claimed, never started: back to the queue at once (else when their lease runs out)."""
         try:
-            while not self.stopping.is_set() and (
-                claims := await ledger(
+            for claim in claims:
+                await ledger(self._ledger.release, claim, self._clock())
+        except PaperboyError as e:
+            return e
+        return None
+
+    async def _feed(self, queue: asyncio.Queue[Claim | None], count: int, run: _Sending) -> None:
+        try:
+            while not run.stopped() and (
+                claims := await run.ledger(
                     self._ledger.claim,
                     self._clock(),
                     lease=self._config.lease,
@@ -313,29 +338,43 @@ class Dispatcher:
             ):
                 for claim in claims:
                     await queue.put(claim)
+        except BaseException as e:
+            _stop_run(run, "claiming deliveries", e)
+            raise
         finally:
             for _ in range(count):  # one "no more" for each connection
-                await queue.put(None)
+                if run.stopped():  # nobody may read them: never wait for room
+                    _offer(queue, None)
+                else:
+                    await queue.put(None)
 
     async def _worker(
-        self, transport: Transport, queue: asyncio.Queue[Claim | None], run: _Sending
+        self, transports: Callable[[], Transport], queue: asyncio.Queue[Claim | None], run: _Sending
     ) -> None:
         # The last message the server accepted, not yet marked sent: that mark rides along with
         # the next message's "DATA started" (one commit per message), or is written on its own
         # when there is no next one. A crash in between leaves it "unknown", never sent twice.
         pending: list[Delivered] = []
+        transport: Transport | None = None
         try:
-            while (claim := await queue.get()) is not None:
-                if self.stopping.is_set():  # not started: back to the queue, at once
+            transport = Watched(transports(), run.breaker)
+            while not run.stopped() and (claim := await queue.get()) is not None:
+                if run.stopped():  # not started: back to the queue, at once
                     await run.ledger(self._ledger.release, claim, self._clock())
-                    continue
+                    break
                 outcome = await self._send_one(transport, claim, pending, run)
                 setattr(run.report, outcome, getattr(run.report, outcome) + 1)
+        except BaseException as e:  # one connection's failure stops them all, never silently
+            _stop_run(run, "sending", e)
+            raise
         finally:
+            if run.stopped():  # wake the next connection waiting for a claim, if any
+                _offer(queue, None)
             try:
                 await run.ledger(self._flush, pending)
             finally:
-                await transport.close()
+                if transport is not None:
+                    await transport.close()
 
     async def _send_one(
         self, transport: Transport, claim: Claim, pending: list[Delivered], run: _Sending
@@ -467,6 +506,37 @@ class _Sending:
     ledger: _LedgerThread
     marks: _StartMarks
     report: Report
+    breaker: Breaker
+    halted: asyncio.Event  # a failure or the breaker stopped the run
+    stopping: threading.Event  # a signal asked the run to stop
+
+    def stopped(self) -> bool:
+        """Take no more messages: finish the one in hand, give back the rest."""
+        return self.halted.is_set() or self.stopping.is_set()
+
+
+def _stop_run(run: _Sending, doing: str, error: BaseException) -> None:
+    """A connection or the feeder failed: every other connection stops too, and says why."""
+    run.halted.set()
+    if isinstance(error, PaperboyError):
+        log.error("delivery stopped while %s: %s", doing, error.message)
+    elif not isinstance(error, asyncio.CancelledError):
+        log.error("delivery stopped while %s", doing, exc_info=error)
+
+
+def _offer(queue: asyncio.Queue[Claim | None], item: Claim | None) -> None:
+    """Put without waiting: a full queue already wakes whoever waits on it."""
+    with contextlib.suppress(asyncio.QueueFull):
+        queue.put_nowait(item)
+
+
+def _drain(queue: asyncio.Queue[Claim | None]) -> list[Claim]:
+    """Everything waiting in the queue, without its "no more" marks."""
+    claims = []
+    while not queue.empty():
+        if (claim := queue.get_nowait()) is not None:
+            claims.append(claim)
+    return claims
 
 
 class _LedgerThread:

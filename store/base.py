@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperboy.errors import StoreError
-from store.engine import READ_ONLY, write_lock
+from store.engine import READ_ONLY, explain, write_lock
 
 
 class Repository:
@@ -34,7 +34,10 @@ class Repository:
         except SQLAlchemyError as e:
             if isinstance(e, IntegrityError) and self._integrity_passes:
                 raise
-            raise StoreError(f"database write failed: {_detail(e)}", hint=self._write_hint) from e
+            raise StoreError(
+                f"database write failed: {_detail(e)}",
+                hint=explain(self._engine, e) or self._write_hint,
+            ) from e
 
     def _rows(self, query: Any) -> list[Any]:
         try:
@@ -42,7 +45,8 @@ class Repository:
                 return list(connection.execute(query))
         except SQLAlchemyError as e:
             raise StoreError(
-                f"database read failed: {_detail(e)}", hint="check PAPERBOY_DATABASE_URL"
+                f"database read failed: {_detail(e)}",
+                hint=explain(self._engine, e) or "check PAPERBOY_DATABASE_URL",
             ) from e
 
     def _first(self, query: Any) -> Any:

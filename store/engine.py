@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -13,13 +14,20 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from paperboy.errors import ConfigError, StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "paperboy_read_only"  # execution option: a SQLite transaction that only reads
+BUSY_TIMEOUT = 30.0  # seconds a SQLite write waits for another program's lock (URL: ?timeout=)
 _WRITE_LOCKS: WeakKeyDictionary[Engine, AbstractContextManager[Any]] = WeakKeyDictionary()
 
 
@@ -51,15 +59,33 @@ def make_engine(url: str) -> Engine:
                     f"cannot create the folder of the SQLite database {folder}: {e.strerror}",
                     hint="point PAPERBOY_DATABASE_URL at a folder this user can write",
                 ) from e
-        engine = create_engine(parsed, connect_args={"timeout": 30})
-        event.listen(engine, "connect", sqlite_pragmas)
+        busy = busy_timeout(parsed)
+        engine = create_engine(parsed, connect_args={"timeout": busy})
+        event.listen(engine, "connect", lambda c, r: sqlite_pragmas(c, r, busy=busy))
         event.listen(engine, "begin", _sqlite_begin)
         _WRITE_LOCKS[engine] = threading.RLock()
         return engine
     return create_engine(parsed, pool_pre_ping=True)
 
 
-def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
+def busy_timeout(url: URL) -> float:
+    """Seconds a SQLite write waits for a lock another program holds: ``?timeout=`` in the URL
+    (what the sqlite3 module calls it), else 30."""
+    value = url.query.get("timeout", BUSY_TIMEOUT)
+    try:
+        seconds = float(value if isinstance(value, str | float) else value[-1])
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise ConfigError(
+            "PAPERBOY_DATABASE_URL",
+            f"timeout={value!r} is not a number of seconds from 0 to 3600",
+            hint="write the SQLite busy timeout as sqlite:///path/to/paperboy.db?timeout=30",
+        )
+    return seconds
+
+
+def sqlite_pragmas(dbapi_connection: Any, _record: Any = None, *, busy: float = 30.0) -> None:
     """What every SQLite connection of ours runs first (the ingest benchmark's floor too)."""
     # We issue BEGIN ourselves (below), so the driver must not start transactions of its own.
     dbapi_connection.isolation_level = None
@@ -67,7 +93,7 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={round(busy * 1000)}")
     # A 64 MiB page cache and a checkpoint every ~40 MiB of WAL instead of every 4 MiB: a fetch
     # that updates papers all over the table then rewrites each page far less often.
     cursor.execute("PRAGMA cache_size=-65536")
@@ -86,7 +112,14 @@ def _sqlite_begin(connection: Any) -> None:
     read_only = connection.get_execution_options().get(READ_ONLY, False)
     # Straight to the driver: this runs once per transaction, and a write transaction per
     # message is the sender's ledger cost (SQLAlchemy's execution pipeline adds nothing here).
-    connection.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    # Which is also why its errors ("database is locked" after the busy timeout) are wrapped
+    # here: SQLAlchemy does not wrap what a "begin" listener raises, and the repositories turn
+    # its own errors into clear messages.
+    statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+    try:
+        connection.connection.driver_connection.execute(statement)
+    except sqlite3.Error as e:
+        raise DBAPIError.instance(statement, None, e, sqlite3.Error) from e
 
 
 def write_lock(engine: Engine) -> AbstractContextManager[Any]:
@@ -153,10 +186,38 @@ def open_engine(url: str, *, migrate: bool = False) -> Engine:
 def _unreachable(engine: Engine, error: SQLAlchemyError) -> StoreError:
     where = engine.url.render_as_string(hide_password=True)
     detail = str(error.orig if hasattr(error, "orig") and error.orig else error).splitlines()[0]
-    return StoreError(
-        f"cannot use the database {where}: {detail}",
-        hint="check PAPERBOY_DATABASE_URL and that the database server is running",
-    )
+    if engine.url.get_backend_name() == "sqlite":
+        hint = explain(engine, error) or (
+            f"check PAPERBOY_DATABASE_URL and the SQLite file {engine.url.database}"
+        )
+    else:
+        hint = "check PAPERBOY_DATABASE_URL and that the database server is running"
+    return StoreError(f"cannot use the database {where}: {detail}", hint=hint)
+
+
+def explain(engine: Engine, error: SQLAlchemyError) -> str | None:
+    """What to do about a SQLite error that is about the file, not about Paperboy: a lock held
+    too long, a read-only file or folder, a full disk. None for anything else."""
+    if engine.url.get_backend_name() != "sqlite":
+        return None
+    text = str(getattr(error, "orig", None) or error).lower()
+    path = Path(engine.url.database or "")
+    if "locked" in text:
+        return (
+            f"another program held the SQLite database {path} for longer than the busy timeout "
+            f"({busy_timeout(engine.url):g} s): a backup, a `sqlite3` shell, a second process "
+            "writing it; run again when it is done, or wait longer with ?timeout=SECONDS at "
+            "the end of PAPERBOY_DATABASE_URL"
+        )
+    if "readonly" in text or "read-only" in text:
+        return (
+            f"the SQLite file {path} is read-only for this user, or its folder is (SQLite "
+            f"also writes {path.name}-wal and {path.name}-shm beside it): check their owner and "
+            "permissions, and that the disk is mounted read-write"
+        )
+    if "disk is full" in text or "disk i/o error" in text:
+        return f"the disk holding the SQLite database {path} is full or failing: free space"
+    return None
 
 
 _NO_ENGINE = create_engine("sqlite://")
