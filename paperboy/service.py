@@ -90,8 +90,19 @@ def run_once(
     queries: Iterable[str] = (),
     workers: int = 4,
 ) -> RunReport:
-    """Fetch what is due, then compose and deliver the digests that are due."""
-    fetched = ingestor.run_all(fetch_plan(store, now, queries))
+    """Fetch what is due, then compose and deliver the digests that are due.
+
+    ``dispatcher.stopping`` (SIGTERM) stops it between two lists, before composing, or, while
+    delivering, after each connection's message in hand (the rest wait for the next run).
+    """
+    stopping = dispatcher.stopping
+    fetched: list[IngestReport] = []
+    for source in fetch_plan(store, now, queries):
+        if stopping.is_set():
+            break
+        fetched += ingestor.run_all([source])
+    if stopping.is_set():
+        return RunReport(fetched=fetched, composed=Report(), delivered=Report())
     composed = dispatcher.compose()
-    delivered = dispatcher.deliver(transports, workers=workers)
+    delivered = Report() if stopping.is_set() else dispatcher.deliver(transports, workers=workers)
     return RunReport(fetched=fetched, composed=composed, delivered=delivered)

@@ -8,11 +8,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from paperboy import alerts
 from paperboy import subscribers as rules
 from paperboy.cli.app import app, digest_app, err, out, state
-from paperboy.cli.views import refusal_lines, when
+from paperboy.cli.views import refusal_lines, stop_lines, when
+from paperboy.clock import system_clock
 from paperboy.dispatch import Report
+from paperboy.signals import stop_on_signals
 from paperboy.wiring import build_dispatcher, transport_factory
+from store.health import HealthStore
 from store.ledger import Ledger
 
 STATE_STYLE = {
@@ -39,16 +43,28 @@ def send(
     Delivery goes to PAPERBOY_MAIL_TRANSPORT: the outbox folder (default), SMTP, or nowhere.
     """
     st = state(ctx)
-    dispatcher = build_dispatcher(st.settings, st.engine())
-    composed = dispatcher.compose(dry_run=dry_run)
-    if dry_run:
-        _print_previews(composed)
-        _print_unbuilt(composed)
-        if composed.errors:
-            raise typer.Exit(1)
-        return
-    delivered = dispatcher.deliver(transport_factory(st.settings), workers=workers)
+    engine = st.engine()
+    dispatcher = build_dispatcher(st.settings, engine)
+    # SIGTERM (a systemd stop) or Ctrl-C: the message in hand is finished, the rest given back.
+    with stop_on_signals(dispatcher.stopping) as stop:
+        composed = dispatcher.compose(dry_run=dry_run)
+        if dry_run:
+            _print_previews(composed)
+            _print_unbuilt(composed)
+            if composed.errors:
+                raise typer.Exit(1)
+            return
+        delivered = (
+            Report()
+            if stop.signum
+            else dispatcher.deliver(transport_factory(st.settings), workers=workers)
+        )
+    alerts.delivery(HealthStore(engine), delivered, system_clock())
     _print_report(composed, delivered, st.settings.mail_transport, str(st.settings.outbox_dir))
+    for line in stop_lines(delivered, stop):
+        err.print(line)
+    if stop.signum:
+        raise typer.Exit(stop.exit_code)
     if composed.skipped_reason:
         err.print(f"[bold red]error:[/] digests not composed: {escape(composed.skipped_reason)}")
         err.print("[dim]hint:[/] fix fetching first; the digests will go out on the next run")
@@ -56,7 +72,8 @@ def send(
     _print_unbuilt(composed)
     for problem in dict.fromkeys(delivered.errors):
         err.print(f"[bold red]error:[/] a sender stopped: {escape(problem)}")
-    if delivered.failed or delivered.bounced or delivered.errors or composed.errors:
+    failed = delivered.failed or delivered.bounced or delivered.breaker
+    if failed or delivered.errors or composed.errors:
         raise typer.Exit(1)
 
 

@@ -13,13 +13,15 @@ from sqlalchemy import Engine
 
 from paperboy import alerts, runlog
 from paperboy.cli.app import State, app, err, out, state
-from paperboy.cli.views import refusal_lines, reports_table
+from paperboy.cli.views import refusal_lines, reports_table, stop_lines
 from paperboy.clock import system_clock
 from paperboy.doctor import run_checks
 from paperboy.lock import single_instance
-from paperboy.scheduler import build_scheduler, stop_on_signals
+from paperboy.scheduler import build_scheduler
+from paperboy.scheduler import stop_on_signals as stop_serving_on_signals
 from paperboy.service import RunReport, fetch_plan
 from paperboy.service import run_once as run
+from paperboy.signals import stop_on_signals
 from paperboy.wiring import (
     alert_config,
     build_dispatcher,
@@ -52,25 +54,35 @@ def run_once(
     engine = st.engine()
     health = HealthStore(engine)
     transports = transport_factory(st.settings)
+    dispatcher = build_dispatcher(st.settings, engine)
     with (
         single_instance(engine, wait=wait),
         runlog.run("run-once", health, system_clock) as counters,
+        # SIGTERM (a systemd stop): the fetch stops between lists, the delivery after the
+        # message in hand; what was not sent waits for the next run.
+        stop_on_signals(dispatcher.stopping) as stop,
     ):
         ingestor, client = build_ingestor(st.settings, st.store())
         with client:
             report = run(
                 store=st.store(),
                 ingestor=ingestor,
-                dispatcher=build_dispatcher(st.settings, engine),
+                dispatcher=dispatcher,
                 transports=transports,
                 now=system_clock(),
                 queries=_queries(st),
                 workers=workers,
             )
         counters.update(_counters(report))
-        opened = alerts.check(
-            st.store(), health, transports, alert_config(st.settings), system_clock()
+        opened = (
+            []
+            if stop.signum
+            else alerts.check(
+                st.store(), health, transports, alert_config(st.settings), system_clock()
+            )
         )
+        relay = alerts.delivery(health, report.delivered, system_clock())
+        opened += [relay] if relay else []
     out.print(reports_table(report.fetched))
     c, d = report.composed, report.delivered
     out.print(
@@ -87,7 +99,11 @@ def run_once(
         err.print(line)
     for problem in problems:
         err.print(f"[bold red]error:[/] {escape(problem)}")
-    if problems or d.failed or d.bounced:
+    for line in stop_lines(d, stop):
+        err.print(line)
+    if stop.signum:
+        raise typer.Exit(stop.exit_code)
+    if problems or d.failed or d.bounced or d.breaker:
         raise typer.Exit(1)
 
 
@@ -235,6 +251,7 @@ def serve(
                 delivered = dispatcher.deliver(transports, workers=workers)
                 for problem in dict.fromkeys(delivered.errors):  # compose logs its own
                     log.error("a sender stopped: %s", problem)
+                alerts.delivery(health, delivered, system_clock())  # the breaker logs its own
                 counters.update(
                     due=composed.due,
                     composed=composed.composed,
@@ -246,7 +263,7 @@ def serve(
         scheduler = build_scheduler(
             fetch=fetch, dispatch=dispatch, fetch_every=fetch_every, dispatch_every=dispatch_every
         )
-        stop_on_signals(scheduler, dispatcher.stopping)
+        stop_serving_on_signals(scheduler, dispatcher.stopping)
         out.print(
             f"serving: fetch every {fetch_every:.0f} s, dispatch every {dispatch_every:.0f} s"
         )

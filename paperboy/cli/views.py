@@ -9,7 +9,9 @@ from datetime import datetime
 from rich.markup import escape
 from rich.table import Table
 
+from paperboy.dispatch import Report
 from paperboy.ingest import IngestReport
+from paperboy.signals import Stop
 from store.types import Fetch, Observation, Paper
 
 VERDICT_STYLE = {"ok": "green", "empty": "yellow", "not_modified": "cyan", "broken": "bold red"}
@@ -31,6 +33,24 @@ def refusal_lines(refusals: Counter[str], most: int = 3) -> list[str]:
     ]
     if len(refusals) > most:
         lines.append(f"[dim]and {len(refusals) - most} other reasons: see `paperboy deliveries`[/]")
+    return lines
+
+
+def stop_lines(delivered: Report, stop: Stop) -> list[str]:
+    """Why a delivery run stopped before the end: the breaker (the relay) or a signal."""
+    lines = []
+    if delivered.breaker:
+        lines.append(f"[bold red]error:[/] delivery stopped: {escape(delivered.breaker)}")
+        lines.append(
+            "[dim]hint:[/] nothing that was not tried is counted against anyone; `paperboy "
+            "doctor` checks the relay, and an alert stays open (`paperboy status`) until a "
+            "later run delivers"
+        )
+    if stop.signum:
+        lines.append(
+            f"[yellow]stopped by {stop.name}:[/] the message in hand was finished; the digests "
+            "not sent wait for the next run"
+        )
     return lines
 
 
