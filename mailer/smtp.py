@@ -20,8 +20,26 @@ import ssl
 from dataclasses import dataclass
 from typing import NoReturn
 
-from mailer.transports import BeforeData, SendError, is_permanent
+from mailer.transports import BeforeData, RelayError, SendError, Unconfirmed, is_permanent
 from mailer.types import Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpTimeouts:
+    """Seconds to wait at each step; the defaults are RFC 5321 4.5.3.2's. The longest is for the
+    reply to the final ".": a relay may scan the message first, and giving up on it early
+    leaves a message that may have been delivered ("unknown", never sent again)."""
+
+    connect: float = 30.0  # the TCP connection and a TLS handshake (the RFC names none)
+    greeting: float = 300.0  # the server's 220
+    command: float = 300.0  # EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET, NOOP replies
+    data_start: float = 120.0  # the 354 to DATA
+    data_block: float = 180.0  # writing the message while the server is slow to read it
+    data_end: float = 600.0  # the reply to the final "."
+
+    @classmethod
+    def every(cls, seconds: float) -> SmtpTimeouts:
+        return cls(seconds, seconds, seconds, seconds, seconds, seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +49,13 @@ class SmtpConfig:
     security: str  # none | starttls | tls
     username: str = ""
     password: str = ""
-    timeout: float = 30.0  # seconds for the connection and for each reply
+    timeout: float | None = None  # one limit for every step (a quick check); else `timeouts`
     verify_tls: bool = True
+    timeouts: SmtpTimeouts = SmtpTimeouts()
+
+    @property
+    def limits(self) -> SmtpTimeouts:
+        return self.timeouts if self.timeout is None else SmtpTimeouts.every(self.timeout)
 
 
 _SMALL = 16_384  # commands are tiny; only a message's bytes need the write buffer drained
@@ -41,6 +64,11 @@ _LINE_LIMIT = 2**16  # the reader's buffer limit: a longer reply line is refused
 # answers run to a dozen or two lines. A server that never ends its reply is cut off here.
 _REPLY_LINES = 100
 _REPLY_BYTES = 32_768
+_GOODBYE = 10.0  # seconds at most for QUIT's answer and the close: nothing depends on them
+# A refusal that is about us (our login, our right to relay) whatever step it answers.
+_ABOUT_US = re.compile(
+    r"authentication required|relay(ing)? (access )?(denied|not permitted)", re.I
+)
 _UNUSABLE = re.compile(r"[\x00-\x20\x7f<>]")  # controls, space, brackets: never in an address
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
@@ -53,19 +81,20 @@ class _Connection:
     """One SMTP session's streams: write a command, read its (multi-line) reply."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeouts: SmtpTimeouts
     ) -> None:
-        self.reader, self.writer, self.timeout = reader, writer, timeout
+        self.reader, self.writer, self.timeouts = reader, writer, timeouts
         self.pipelining = False  # the server offers RFC 2920 PIPELINING
 
-    async def reply(self) -> tuple[int, str]:
-        code, lines = await self.reply_lines()
+    async def reply(self, timeout: float | None = None) -> tuple[int, str]:
+        code, lines = await self.reply_lines(timeout)
         return code, b" ".join(lines).decode("utf-8", "replace")
 
-    async def reply_lines(self) -> tuple[int, list[bytes]]:
+    async def reply_lines(self, timeout: float | None = None) -> tuple[int, list[bytes]]:
+        """One reply, within ``timeout`` seconds (a command's, unless told)."""
         lines: list[bytes] = []
         size = 0
-        async with asyncio.timeout(self.timeout):
+        async with asyncio.timeout(self.timeouts.command if timeout is None else timeout):
             while True:
                 try:
                     line = await self.reader.readline()
@@ -91,14 +120,18 @@ class _Connection:
         buffer: bytearray = self.reader._buffer  # type: ignore[attr-defined]
         return len(buffer)
 
-    async def command(self, line: bytes) -> tuple[int, str]:
+    def unsent(self) -> int:
+        """Bytes written and still in this process's buffers: they never reached the server."""
+        return self.writer.transport.get_write_buffer_size()
+
+    async def command(self, line: bytes, timeout: float | None = None) -> tuple[int, str]:
         self.writer.write(line + b"\r\n")
-        return await self.reply()
+        return await self.reply(timeout)
 
     async def close(self) -> None:
         self.writer.close()
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(min(self.timeouts.command, _GOODBYE)):
                 await self.writer.wait_closed()
         except TimeoutError:  # a TLS peer that never answers our close_notify: do not wait
             self.writer.transport.abort()
@@ -116,14 +149,17 @@ class SmtpTransport:
     async def check(self) -> None:
         """Connect, say EHLO, start TLS and log in as configured, then NOOP: no mail is sent."""
         connection = self._connection or await self._open()
-        ((code, reply),) = await self._exchange(connection, b"NOOP\r\n")
+        ((code, reply),) = await self._exchange(connection, b"NOOP\r\n", step="NOOP")
         if code != 250:
             raise SendError(
-                f"the SMTP server answered NOOP with {code} {reply}", code=code, permanent=False
+                f"the SMTP server answered NOOP with {code} {reply}",
+                code=code,
+                permanent=False,
+                step="NOOP",
             )
 
     async def send(self, message: Envelope, before_data: BeforeData) -> int:
-        mail = b"MAIL FROM:<" + _address(message.sender) + b">\r\n"
+        mail = b"MAIL FROM:<" + _address(message.sender, ours=True) + b">\r\n"
         rcpt = b"RCPT TO:<" + _address(message.recipient) + b">\r\n"
         connection, answers = await self._envelope(mail, rcpt)
         for (code, reply), step in zip(answers, ("MAIL FROM", "RCPT TO"), strict=False):
@@ -134,13 +170,47 @@ class SmtpTransport:
         except BaseException:  # e.g. the lease was lost: leave the session clean for the next
             await self._reset(connection)
             raise
-        ((code, reply),) = await self._exchange(connection, b"DATA\r\n")
+        timeouts = connection.timeouts
+        ((code, reply),) = await self._exchange(
+            connection, b"DATA\r\n", 1, timeouts.data_start, step="DATA"
+        )
         if code != 354:
             await self._refuse(connection, code, reply, "DATA")
-        ((code, reply),) = await self._exchange(connection, _on_the_wire(message.data))
+        code, reply = await self._transfer(connection, _on_the_wire(message.data))
         if not 200 <= code < 300:
-            await self._refuse(connection, code, reply, "DATA")
+            await self._refuse(connection, code, reply, "end of data")
         return code
+
+    async def _transfer(self, connection: _Connection, wire: bytes) -> tuple[int, str]:
+        """The message and the reply to its final ".". Once the last byte has left this process
+        the relay may have the message, whatever happens next: a failure then is Unconfirmed
+        (at most once). While bytes are still in our buffer the final "." never left, so the
+        relay cannot have it: the connection is aborted (so they never leave) and the failure
+        is temporary."""
+        timeouts = connection.timeouts
+        try:
+            connection.writer.write(wire)
+            if len(wire) > _SMALL:  # wait while the server is slow to read it
+                async with asyncio.timeout(timeouts.data_block):
+                    await connection.writer.drain()
+            return await connection.reply(timeouts.data_end)
+        except (OSError, Dropped) as e:  # OSError includes TimeoutError and ssl.SSLError
+            unsent = connection.unsent()
+            if unsent:
+                connection.writer.transport.abort()
+            await self._forget(connection)
+            if unsent:
+                raise SendError(
+                    f"the SMTP server stopped reading the message ({_reason(e)}); its end never "
+                    "left, so it was not delivered",
+                    code=None,
+                    permanent=False,
+                    step="message",
+                ) from e
+            failed = (
+                str(e) if isinstance(e, Dropped) else f"the SMTP connection failed: {_reason(e)}"
+            )
+            raise Unconfirmed(failed) from e
 
     async def _envelope(
         self, mail: bytes, rcpt: bytes
@@ -165,45 +235,51 @@ class SmtpTransport:
         self, connection: _Connection, mail: bytes, rcpt: bytes
     ) -> list[tuple[int, str]]:
         if connection.pipelining:  # both commands in one write: one round trip instead of two
-            return await self._exchange(connection, mail + rcpt, 2)
-        answers = await self._exchange(connection, mail)
+            return await self._exchange(connection, mail + rcpt, 2, step="MAIL FROM")
+        answers = await self._exchange(connection, mail, step="MAIL FROM")
         if 200 <= answers[0][0] < 300:
-            answers += await self._exchange(connection, rcpt)
+            answers += await self._exchange(connection, rcpt, step="RCPT TO")
         return answers
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(OSError, Dropped):
-                await connection.command(b"QUIT")
+                await connection.command(b"QUIT", min(connection.timeouts.command, _GOODBYE))
             await connection.close()
 
     # -- the conversation --------------------------------------------------------------------
 
     async def _exchange(
-        self, connection: _Connection, payload: bytes, replies: int = 1
+        self,
+        connection: _Connection,
+        payload: bytes,
+        replies: int = 1,
+        timeout: float | None = None,
+        *,
+        step: str,
     ) -> list[tuple[int, str]]:
-        """Write commands (or a whole dot-terminated message) and read their replies; a broken
-        connection is forgotten and becomes a temporary SendError."""
+        """Write commands and read their replies (each within ``timeout``, a command's unless
+        told); a broken connection is forgotten and becomes a temporary SendError."""
         try:
             connection.writer.write(payload)
-            if len(payload) > _SMALL:  # a message: wait while the server is slow to read it
-                async with asyncio.timeout(connection.timeout):
-                    await connection.writer.drain()
-            return [await connection.reply() for _ in range(replies)]
+            return [await connection.reply(timeout) for _ in range(replies)]
         except Dropped as e:
             await self._forget(connection)
-            raise SendError(str(e), code=None, permanent=False) from e
+            raise SendError(str(e), code=None, permanent=False, step=step) from e
         except OSError as e:  # includes TimeoutError and ssl.SSLError
             await self._forget(connection)
             raise SendError(
-                f"the SMTP connection failed: {_reason(e)}", code=None, permanent=False
+                f"the SMTP connection failed: {_reason(e)}",
+                code=None,
+                permanent=False,
+                step=step,
             ) from e
 
     async def _refuse(self, connection: _Connection, code: int, reply: str, step: str) -> NoReturn:
-        """Raise the refusal as a SendError, after leaving the session clean."""
+        """Raise the refusal (see _refusal), after leaving the session clean."""
         await self._reset(connection)
-        raise SendError(f"{step} refused: {code} {reply}", code=code, permanent=is_permanent(code))
+        raise _refusal(code, reply, step)
 
     async def _reset(self, connection: _Connection) -> None:
         """RSET, so the next message starts afresh; hang up if even that fails."""
@@ -220,45 +296,45 @@ class SmtpTransport:
 
     async def _open(self) -> _Connection:
         c = self._config
+        timeouts = c.limits
+        where = f"{c.host}:{c.port}"
         context = _tls_context(c.verify_tls) if c.security in ("tls", "starttls") else None
         connection: _Connection | None = None
+        step = "connect"
         try:
-            async with asyncio.timeout(c.timeout):
+            async with asyncio.timeout(timeouts.connect):
                 reader, writer = await asyncio.open_connection(
                     c.host,
                     c.port,
                     ssl=context if c.security == "tls" else None,
                     limit=_LINE_LIMIT,
                 )
-            connection = _Connection(reader, writer, c.timeout)
-            code, reply = await connection.reply()
+            connection = _Connection(reader, writer, timeouts)
+            step = "greeting"
+            code, reply = await connection.reply(timeouts.greeting)
             if code != 220:
-                raise SendError(
-                    f"the SMTP server {c.host}:{c.port} greeted us with {code} {reply}",
-                    code=code,
-                    permanent=False,
-                )
+                _fail(f"the SMTP server {where} greeted us with {code} {reply}", code, step)
+            step = "EHLO"
             features = await _hello(connection)
             if c.security == "starttls":
+                step = "STARTTLS"
                 if "starttls" not in features:
-                    raise SendError(
-                        f"the SMTP server {c.host}:{c.port} does not offer STARTTLS: set "
+                    raise RelayError(
+                        f"the SMTP server {where} does not offer STARTTLS: set "
                         "PAPERBOY_SMTP_SECURITY=tls for implicit TLS (port 465) or none for a "
                         "local relay",
                         code=None,
-                        permanent=False,
+                        step=step,
                     )
                 code, reply = await connection.command(b"STARTTLS")
                 if code != 220:
-                    raise SendError(
-                        f"the SMTP server refused STARTTLS: {code} {reply}",
-                        code=code,
-                        permanent=False,
-                    )
+                    _fail(f"the SMTP server refused STARTTLS: {code} {reply}", code, step)
                 assert context is not None
                 await _start_tls(connection, context, c.host, c.port)
+                step = "EHLO"
                 features = await _hello(connection)
             if c.username:
+                step = "AUTH"
                 await _login(connection, features, c.username, c.password)
             connection.pipelining = "pipelining" in features
         except SendError:
@@ -268,13 +344,56 @@ class SmtpTransport:
         except (OSError, Dropped) as e:  # OSError includes TimeoutError and ssl.SSLError
             if connection is not None:
                 await connection.close()
-            raise SendError(
-                f"cannot reach the SMTP server {c.host}:{c.port}: {_reason(e)}",
-                code=None,
-                permanent=False,
-            ) from e
+            message = f"cannot reach the SMTP server {where}: {_reason(e)}"
+            if isinstance(e, ssl.SSLCertVerificationError):  # ours to fix, not the readers'
+                raise RelayError(
+                    message,
+                    code=None,
+                    step=step,
+                    hint="the relay's certificate is not trusted here: fix it, trust its CA, or "
+                    "for a local relay set PAPERBOY_SMTP_VERIFY_TLS=false",
+                ) from e
+            raise SendError(message, code=None, permanent=False, step=step) from e
         self._connection = connection
         return connection
+
+
+def _fail(message: str, code: int, step: str) -> NoReturn:
+    """A refusal while opening the session: about the relay or our login, never a reader;
+    permanent (5xx) ones stop the run, the rest are tried again later."""
+    if 500 <= code < 600:
+        raise RelayError(message, code=code, step=step)
+    raise SendError(message, code=code, permanent=False, step=step)
+
+
+def _refusal(code: int, reply: str, step: str) -> SendError:
+    """A refusal of one message: whom it is about and whether to try again.
+
+    A 5xx to MAIL FROM refuses our own sender, and a 530 (or "authentication required",
+    "relay access denied") at any step our login or our right to relay: RelayError, never a
+    reader's fault. A reply to RCPT TO is about the recipient, and so is a 5xx to the DATA of
+    its message (each message has one recipient). 421 is the relay closing: temporary.
+    """
+    message = f"{step} refused: {code} {reply}"
+    permanent = is_permanent(code)
+    if code == 530 or (500 <= code < 600 and _ABOUT_US.search(reply)):
+        return RelayError(
+            message,
+            code=code,
+            step=step,
+            hint="the relay wants a login or refuses to relay for us: check "
+            "PAPERBOY_SMTP_USERNAME, PAPERBOY_SMTP_PASSWORD and PAPERBOY_SMTP_SECURITY",
+        )
+    if step == "MAIL FROM" and permanent:
+        return RelayError(
+            message,
+            code=code,
+            step=step,
+            hint="the relay refuses our sender: check PAPERBOY_MAIL_FROM (and that the "
+            "login may send as it)",
+        )
+    about = code != 421 and (step == "RCPT TO" or (permanent and step in ("DATA", "end of data")))
+    return SendError(message, code=code, permanent=permanent, step=step, recipient_refused=about)
 
 
 async def _start_tls(
@@ -285,19 +404,19 @@ async def _start_tls(
     answers under TLS (STARTTLS response injection, CVE-2011-0411): a server that sends any
     is refused, before the handshake and again after it."""
     _refuse_unread(connection, host, port)
-    async with asyncio.timeout(connection.timeout):
+    async with asyncio.timeout(connection.timeouts.connect):
         await connection.writer.start_tls(context, server_hostname=host)
     _refuse_unread(connection, host, port)
 
 
 def _refuse_unread(connection: _Connection, host: str, port: int) -> None:
-    if connection.unread():
-        raise SendError(
+    if connection.unread():  # the relay's fault or an attacker's: the operator must look
+        raise RelayError(
             f"the SMTP server {host}:{port} sent more after its 220 to STARTTLS; bytes that "
             "did not come over TLS are never read (a man in the middle may have added them): "
             "not sending",
             code=None,
-            permanent=False,
+            step="STARTTLS",
         )
 
 
@@ -325,7 +444,7 @@ async def _hello(connection: _Connection) -> dict[str, str]:
         return features
     code, reply = await connection.command(b"HELO " + _local_name())
     if code != 250:
-        raise SendError(f"the SMTP server refused HELO: {code} {reply}", code=code, permanent=False)
+        _fail(f"the SMTP server refused HELO: {code} {reply}", code, "EHLO")
     return {}
 
 
@@ -343,31 +462,30 @@ async def _login(
                 break
             code, reply = await connection.command(base64.b64encode(value.encode()))
     else:
-        raise SendError(
+        raise RelayError(
             "the SMTP server offers no login we speak (AUTH PLAIN or LOGIN); most servers offer "
             "it only after STARTTLS: check PAPERBOY_SMTP_SECURITY",
             code=None,
-            permanent=False,
+            step="AUTH",
         )
     if code != 235:
-        raise SendError(
-            f"the SMTP server refused our login ({code}): {reply}", code=code, permanent=False
-        )
+        _fail(f"the SMTP server refused our login ({code}): {reply}", code, "AUTH")
 
 
-def _address(value: str) -> bytes:
+def _address(value: str, *, ours: bool = False) -> bytes:
     """An address fit to go between < and > in an SMTP command (no command injection): no
-    control character, space or bracket, one @. Checked before any byte is written."""
+    control character, space or bracket, one @. Checked before any byte is written. A
+    recipient's is that recipient's problem; our own sender's stops the run."""
+    problem = ""
     if not value or _UNUSABLE.search(value) or value.count("@") != 1:
-        raise SendError(f"not a usable address: {value!r}", code=None, permanent=True)
-    try:
+        problem = f"not a usable address: {value!r}"
+    elif not value.isascii():
+        problem = f"not an ASCII address (SMTPUTF8 is not supported): {value!r}"
+    if not problem:
         return value.encode("ascii")
-    except UnicodeEncodeError:
-        raise SendError(
-            f"not an ASCII address (SMTPUTF8 is not supported): {value!r}",
-            code=None,
-            permanent=True,
-        ) from None
+    if ours:
+        raise RelayError(problem, code=None, step="address", hint="fix PAPERBOY_MAIL_FROM")
+    raise SendError(problem, code=None, permanent=True, step="address", recipient_refused=True)
 
 
 def _reason(error: BaseException) -> str:

@@ -22,12 +22,63 @@ BeforeData = Callable[[], Awaitable[None]]
 
 
 class SendError(DeliveryError):
-    """The transport refused one message: ``permanent`` says whether to try again."""
+    """The transport did not take one message.
 
-    def __init__(self, message: str, *, code: int | None, permanent: bool) -> None:
+    ``permanent`` says whether to try it again; ``step`` where the conversation failed
+    (``connect``, ``greeting``, ``EHLO``, ``STARTTLS``, ``AUTH``, ``MAIL FROM``, ``RCPT TO``,
+    ``DATA``, ``message`` while sending it, ``end of data`` for the final reply, ``address``
+    before any byte); ``recipient_refused`` whether it is about that recipient: a reply to its
+    RCPT TO, a 5xx to the DATA of its message (one recipient per message), or an address
+    that cannot be sent to. Only a permanent refusal of the recipient may count as a bounce.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None,
+        permanent: bool,
+        step: str = "",
+        recipient_refused: bool = False,
+        hint: str = "",
+    ) -> None:
         self.code = code
         self.permanent = permanent
-        super().__init__(message)
+        self.step = step
+        self.recipient_refused = recipient_refused
+        super().__init__(message, hint=hint)
+
+
+class RelayError(SendError):
+    """The relay, or our own sender or login, refused us: no message can go through it as
+    configured, and it says nothing about any recipient. A sending run stops at once, leaves
+    every delivery waiting (no attempt counted) and tells the operator; it is not a reason to
+    try this message again sooner than the next run."""
+
+    def __init__(self, message: str, *, code: int | None, step: str, hint: str = "") -> None:
+        super().__init__(
+            message,
+            code=code,
+            permanent=False,
+            step=step,
+            hint=hint
+            or "check the relay and PAPERBOY_SMTP_* and PAPERBOY_MAIL_FROM (`paperboy doctor` "
+            "tries the login); the digests wait and go out on the next run",
+        )
+
+
+class Unconfirmed(SendError):
+    """The whole message went out and the relay's final reply never came (it hung up or said
+    nothing in time): it may have been delivered. At most once: never sent again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"{message}: no answer after the whole message was sent, it may have been delivered",
+            code=None,
+            permanent=True,
+            step="end of data",
+            hint="not sent again (at most once); `paperboy deliveries --state unknown` lists it",
+        )
 
 
 class Transport(Protocol):

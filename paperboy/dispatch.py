@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from mailer.message import build, clean_subject
 from mailer.render import DigestRenderer
-from mailer.transports import RelayError, SendError, Transport
+from mailer.transports import RelayError, SendError, Transport, Unconfirmed
 from mailer.types import DigestEntry, Envelope, OutgoingEmail
 from paperboy import digest as digests
 from paperboy import freshness, schedule
@@ -81,6 +81,8 @@ class Report:
     bounced: int = 0
     requeued: int = 0
     unknown: int = 0
+    expired: int = 0  # still failing for a passing reason when the next digest was due
+    unconfirmed: int = 0  # the relay never answered the final ".": unknown, never sent again
     expired_signups: int = 0  # sign-ups never confirmed, erased
     previews: list[tuple[str, str, int]] = field(default_factory=list)  # (email, subject, papers)
     errors: list[str] = field(default_factory=list)  # a digest not built, a sender stopped
@@ -400,6 +402,19 @@ class Dispatcher:
             code = await transport.send(message, before_data)
         except LeaseLost:
             return "requeued"
+        except RelayError as e:
+            # Our relay or our own sender refused: nobody's delivery is at fault. It waits (its
+            # attempt not counted) and the run stops, like the breaker, with the operator told.
+            # (_deliver says why in the report's ``breaker``.)
+            await run.ledger(self._flush, pending)
+            await run.ledger(self._ledger.release, claim, self._clock())
+            log.error("delivery stopped: %s (%s)", e.message, e.hint)
+            raise
+        except Unconfirmed as e:  # at most once: it may have arrived, so never again
+            await run.ledger(self._flush, pending)
+            await run.ledger(self._ledger.unconfirmed, claim, self._clock(), error=e.message)
+            log.warning("delivery %s to %s: %s", claim.delivery_id, claim.recipient, e)
+            return "unconfirmed"
         except SendError as e:
             # Refused before DATA: the previous message's mark is written on its own.
             run.report.refusals[e.message] += 1
@@ -413,14 +428,20 @@ class Dispatcher:
             self._ledger.sent(pending.pop())
 
     def _refused(self, claim: Claim, error: SendError) -> str:
+        """Record a refusal. Only a permanent refusal of the recipient is final (and counts
+        toward the bounce rule); anything else is tried again until the next digest is due,
+        then ``expired``."""
         now = self._clock()
-        retry_at = None if error.permanent else now + self._backoff(claim.attempts)
+        final = error.permanent and error.recipient_refused
+        retry_at = None if final else now + self._backoff(claim.attempts)
         state = self._ledger.failed(
             claim, now, code=error.code, error=error.message, retry_at=retry_at
         )
         log.warning("delivery %s to %s: %s (%s)", claim.delivery_id, claim.recipient, error, state)
         if state == "temp_failed":
             return "retrying"
+        if state == "expired":
+            return "expired"
         if self._ledger.permanent_failures_in_a_row(claim.recipient) >= BOUNCE_AFTER:
             self._people.set_status(claim.recipient, "bounced", now)
             return "bounced"

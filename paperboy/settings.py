@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_security: Literal["none", "starttls", "tls"] = "starttls"
     smtp_verify_tls: bool = True  # check the relay's certificate (turn off only for a local relay)
+    # Seconds to wait at each SMTP step; the defaults are RFC 5321 4.5.3.2's. The reply to the
+    # final "." waits longest: a message whose reply never came may have been delivered, and
+    # is then `unknown`, never sent again.
+    smtp_timeout_connect: float = Field(default=30.0, gt=0, le=3600)  # TCP and TLS handshake
+    smtp_timeout_greeting: float = Field(default=300.0, gt=0, le=3600)  # the server's 220
+    smtp_timeout_command: float = Field(default=300.0, gt=0, le=3600)  # EHLO, AUTH, MAIL, RCPT
+    smtp_timeout_data_start: float = Field(default=120.0, gt=0, le=3600)  # the 354 to DATA
+    smtp_timeout_data_block: float = Field(default=180.0, gt=0, le=3600)  # writing the message
+    smtp_timeout_data_end: float = Field(default=600.0, gt=0, le=3600)  # the reply to the "."
     mail_from: str = "Paperboy <paperboy@localhost>"
 
     # Web pages and links in emails.

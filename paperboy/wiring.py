@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from mailer.smtp import SmtpConfig, SmtpTransport
+from mailer.smtp import SmtpConfig, SmtpTimeouts, SmtpTransport
 from mailer.transports import NullTransport, OutboxTransport, Transport
 from paperboy.alerts import AlertConfig
 from paperboy.clock import Clock, system_clock
@@ -69,15 +69,28 @@ def transport_factory(settings: Settings) -> Callable[[], Transport]:
     if settings.mail_transport == "outbox":
         directory = settings.outbox_dir
         return lambda: OutboxTransport(directory)
-    config = SmtpConfig(
+    config = smtp_config(settings)
+    return lambda: SmtpTransport(config)
+
+
+def smtp_config(settings: Settings) -> SmtpConfig:
+    """The relay, the login and how long each step of the conversation may take."""
+    return SmtpConfig(
         host=settings.smtp_host,
         port=settings.smtp_port,
         security=settings.smtp_security,
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value(),
         verify_tls=settings.smtp_verify_tls,
+        timeouts=SmtpTimeouts(
+            connect=settings.smtp_timeout_connect,
+            greeting=settings.smtp_timeout_greeting,
+            command=settings.smtp_timeout_command,
+            data_start=settings.smtp_timeout_data_start,
+            data_block=settings.smtp_timeout_data_block,
+            data_end=settings.smtp_timeout_data_end,
+        ),
     )
-    return lambda: SmtpTransport(config)
 
 
 def build_dispatcher(

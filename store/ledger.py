@@ -1,6 +1,9 @@
 """The digest archive and the delivery ledger, with leases so several senders can share work.
 
-States: pending -> sending -> sent | temp_failed (retried) | perm_failed | unknown.
+States: pending -> sending -> sent | temp_failed (retried) | expired | perm_failed | unknown.
+``perm_failed`` is a permanent refusal of the recipient, the only state the bounce rule counts;
+``expired`` a temporary failure still failing when the next digest was due (not the reader's
+fault); ``unknown`` a message that may have been delivered (never sent again).
 A claim writes a unique token into ``lease_owner``; every later update is fenced on it, so a
 sender whose lease was taken over cannot overwrite the new owner's result. Just before the
 point of no return (SMTP DATA) a sender marks ``data_started_at``: a lease that expires
@@ -225,12 +228,14 @@ class Ledger(Repository):
         error: str,
         retry_at: datetime | None,
     ) -> str:
-        """Record a refusal: retried at ``retry_at`` if given and before the deadline."""
-        state = (
-            "temp_failed" if retry_at is not None and retry_at < claim.deadline else "perm_failed"
-        )
-        if retry_at is not None and state == "perm_failed":
-            error = f"{error} (gave up: the next digest is due)"
+        """Record a refusal: retried at ``retry_at`` if given and before the deadline, else
+        ``expired``; without ``retry_at`` it is a permanent refusal of the recipient."""
+        if retry_at is None:
+            state = "perm_failed"
+        elif retry_at < claim.deadline:
+            state = "temp_failed"
+        else:
+            state, error = "expired", f"{error} (gave up: the next digest is due)"
         values: dict[str, Any] = {
             "state": state,
             "last_code": code,
@@ -244,6 +249,19 @@ class Ledger(Repository):
             values["next_attempt_at"] = retry_at
         self._fenced(claim, values)
         return state
+
+    def unconfirmed(self, claim: Claim, now: datetime, *, error: str) -> bool:
+        """The whole message went out and no final reply came: ``unknown``, never sent again
+        (its ``data_started_at`` mark stays, as after a crash)."""
+        values = {
+            "state": "unknown",
+            "last_code": None,
+            "last_error": error[:2000],
+            "lease_owner": None,
+            "lease_until": None,
+            "updated_at": now,
+        }
+        return self._fenced(claim, values)
 
     def _fenced(self, claim: Claim, values: dict[str, Any]) -> bool:
         with self._begin() as connection:
@@ -266,7 +284,8 @@ class Ledger(Repository):
         return bool(connection.exec_driver_sql(sql, bound).rowcount)
 
     def permanent_failures_in_a_row(self, recipient: str) -> int:
-        """Consecutive perm_failed deliveries to an address, newest first, until a success."""
+        """Consecutive permanent refusals of an address, newest first, until a success; expired,
+        unknown and waiting deliveries neither count nor break the run."""
         query = (
             select(DELIVERIES.c.state)
             .where(

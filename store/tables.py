@@ -184,7 +184,8 @@ class DigestRow(SQLModel, table=True):
 
 
 class DeliveryRow(SQLModel, table=True):
-    """The delivery ledger: pending -> sending -> sent | temp_failed | perm_failed | unknown."""
+    """The delivery ledger: pending -> sending -> sent | temp_failed | expired | perm_failed |
+    unknown (see store.ledger: only perm_failed, a refusal of the recipient, is a bounce)."""
 
     __tablename__ = "deliveries"
     __table_args__ = (  # the waiting deliveries in claiming order (migration 0006)

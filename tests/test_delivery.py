@@ -23,9 +23,9 @@ TEMPORARY = [
     "r450@example.org",
     "r451@example.org",
     "r552@example.org",
-    "drop@example.org",
 ]
 PERMANENT = ["r550@example.org", "r554@example.org", "d554@example.org"]
+UNCONFIRMED = ["drop@example.org"]  # hangs up after the final ".": may have it (issue 14)
 
 
 def smtp(port: int) -> SmtpTransport:
@@ -45,21 +45,22 @@ def states(w: World) -> dict[str, str]:
 def test_codes_decide_retry_or_give_up(database_url: str, pipelining: bool) -> None:
     with world(database_url) as w, smtp_server() as (port, inbox):
         inbox.pipelining = pipelining
-        subscribe_all(w, OK + TEMPORARY + PERMANENT)
+        subscribe_all(w, OK + TEMPORARY + PERMANENT + UNCONFIRMED)
         dispatcher = w.dispatcher()
         composed = dispatcher.compose()
-        assert composed.composed == len(OK + TEMPORARY + PERMANENT)
+        assert composed.composed == len(OK + TEMPORARY + PERMANENT + UNCONFIRMED)
         report = dispatcher.deliver(lambda: smtp(port), workers=2)
-        assert (report.sent, report.retrying, report.failed) == (3, 5, 3)
-        assert report.refusals.total() == 8
+        assert (report.sent, report.retrying, report.failed, report.unconfirmed) == (3, 4, 3, 1)
+        assert report.refusals.total() == 7
         found = states(w)
         assert {a: found[a] for a in OK} == dict.fromkeys(OK, "sent")
         assert {a: found[a] for a in TEMPORARY} == dict.fromkeys(TEMPORARY, "temp_failed")
         assert {a: found[a] for a in PERMANENT} == dict.fromkeys(PERMANENT, "perm_failed")
+        assert {a: found[a] for a in UNCONFIRMED} == dict.fromkeys(UNCONFIRMED, "unknown")
         for address in OK:
             (message,) = inbox.to(address)
             assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert all(not inbox.to(a) for a in TEMPORARY + PERMANENT)
+        assert all(not inbox.to(a) for a in TEMPORARY + PERMANENT + UNCONFIRMED)
         codes = {d.recipient: d.last_code for d in w.ledger.deliveries(limit=100)}
         assert codes["r552@example.org"] == 552  # mailbox full: temporary by rule
         assert codes["d554@example.org"] == 554
@@ -139,7 +140,7 @@ def test_retries_stop_when_the_next_digest_is_due(database_url: str) -> None:
         for hours in (0, 6, 12, 18, 23, 25):
             w.dispatcher(NOW + timedelta(hours=hours, minutes=1)).deliver(lambda: smtp(port))
         (row,) = w.ledger.deliveries()
-        assert row.state == "perm_failed"
+        assert row.state == "expired"  # not a bounce: the reader was never refused (issue 14)
         assert "gave up: the next digest is due" in (row.last_error or "")
 
 

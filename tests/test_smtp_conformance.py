@@ -25,7 +25,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from mailer.message import build
 from mailer.smtp import SmtpConfig, SmtpTransport, _on_the_wire
-from mailer.transports import SendError, send_now
+from mailer.transports import RelayError, SendError, Unconfirmed, send_now
 from mailer.types import Envelope, OutgoingEmail
 from paperboy.errors import InputError
 from tests.misbehaving_smtp import (
@@ -282,7 +282,11 @@ def test_control_characters_in_an_address_are_refused_before_any_byte(
     with misbehaving_smtp() as server:
         with pytest.raises(SendError, match="not a usable address") as refused:
             send_now(SmtpTransport(config(server.port)), message)
-        assert refused.value.permanent
+        # A reader's unusable address is refused for good and blamed on that reader; our own
+        # sender's stops the run (RelayError) and blames nobody.
+        assert refused.value.permanent == (field == "recipient")
+        assert refused.value.recipient_refused == (field == "recipient")
+        assert isinstance(refused.value, RelayError) == (field == "sender")
         # On a connection already open, the refused message writes nothing either.
         transport = SmtpTransport(config(server.port))
         with pytest.raises(SendError, match="not a usable address"):
@@ -309,7 +313,11 @@ def test_every_step_can_stall_or_hang_up(tls: ssl.SSLContext, step: str, action:
         with pytest.raises(SendError) as refused:
             send_now(transport, MESSAGE)
         assert time.monotonic() - started < 3
-    assert not refused.value.permanent
+    # After the final ".", silence or a hang-up leaves a message the relay may have kept:
+    # Unconfirmed, never tried again (at most once). An answer, even 421, is a clear "no".
+    unconfirmed = step == "." and action.reply != hang_up("421 shutting down").reply
+    assert isinstance(refused.value, Unconfirmed) == unconfirmed
+    assert refused.value.permanent == unconfirmed
     assert server.log.messages == ([STUFFED] if step == "." else [])
 
 
