@@ -29,6 +29,10 @@ class Links:
     manage: str
     unsubscribe: str
 
+    def with_archive(self, url: str) -> Links:
+        """The same links, "view in browser" and "and N more" leading to ``url``."""
+        return Links(archive=url, manage=self.manage, unsubscribe=self.unsubscribe)
+
 
 Group = tuple[str, tuple[Match, ...]]  # a profile's name and its papers, ranked
 
@@ -220,3 +224,11 @@ def subject(selection: Selection, period: str) -> str:
 def in_window(match: Match, start: datetime, end: datetime) -> bool:
     first_seen = getattr(match.paper, "first_seen_at", None)
     return first_seen is None or start < first_seen <= end
+
+
+def kind(selection: Selection, send_empty: bool) -> str:
+    """The one composition decision compose, preview and the dry run share: "papers", a
+    "nothing" note for those who asked for one, or "skipped" (recorded, never mailed)."""
+    if selection.total:
+        return "papers"
+    return "nothing" if send_empty else "skipped"

@@ -160,17 +160,22 @@ class Dispatcher:
                 report.errors.append(f"no digest for {subscriber.email}: {e}")
                 log.error("no digest for %s: %s", subscriber.email, e)
                 continue
-            if dry_run:
-                report.previews.append((subscriber.email, record.subject, record.shown))
+            if dry_run:  # counted exactly as send counts it; only real mails are listed
+                _count(report, record)
+                if record.kind != "skipped":
+                    report.previews.append((subscriber.email, record.subject, record.shown))
                 continue
             if self._ledger.record(record) is not None:
-                report.matched += len(record.paper_ids)
-                report.composed += record.kind != "skipped"
-                report.empty += record.kind == "skipped"
+                _count(report, record)
         return report
 
-    def preview(self, subscriber: Subscriber) -> DigestRecord:
-        """The digest this subscriber would get now, due or not; nothing is recorded."""
+    def preview(self, subscriber: Subscriber, *, archive_url: str | None = None) -> DigestRecord:
+        """The digest this subscriber would get now, due or not; nothing is recorded.
+
+        Its kind is the one send would record ("skipped": send mails nothing). ``archive_url``
+        replaces the archive page in its links ("view in browser", "and N more"): a preview's
+        period has no digest in the archive, so the real link would not work yet.
+        """
         now = self._clock()
         timing = _timing(subscriber)
         start = self._ledger.window_ends([subscriber.id]).get(subscriber.id)
@@ -185,7 +190,14 @@ class Dispatcher:
             raise matcher.rejected[0][1]
         papers = self._papers.papers_seen_between(start, now)
         matches = matcher.match(papers).for_subscriber(subscriber.id)
-        return self._digest(subscriber, period, matches, start, now, {})
+        links = self.links(subscriber, period)
+        if archive_url is not None:
+            links = links.with_archive(archive_url)
+        return self._digest(subscriber, period, matches, start, now, {}, links)
+
+    def stale_reason(self) -> str | None:
+        """Why compose would compose nothing now (fetching broken or stale), or None."""
+        return self._stale(self._clock())
 
     def _stale(self, now: datetime) -> str | None:
         """Why nothing may be composed now (see paperboy.freshness), from the newest fetch and
@@ -206,10 +218,11 @@ class Dispatcher:
         start: datetime,
         now: datetime,
         cache: dict[object, DigestEntry],
+        links: digests.Links | None = None,
     ) -> DigestRecord:
         selection = digests.select(matches, subscriber.max_papers)
-        kind = "papers" if selection.total else ("nothing" if subscriber.send_empty else "skipped")
-        links = self.links(subscriber, period)
+        kind = digests.kind(selection, subscriber.send_empty)
+        links = links or self.links(subscriber, period)
         html, text, selection = self._render(subscriber, period, selection, links, cache)
         subject = clean_subject(digests.subject(selection, period))
         message_id = f"<digest.{uuid.uuid4().hex}@{self._config.domain}>"
@@ -592,6 +605,12 @@ def _unusable(matcher: Matcher) -> dict[int, list[str]]:
             "(`paperboy profile edit` or `paperboy profile remove`)"
         )
     return found
+
+
+def _count(report: Report, record: DigestRecord) -> None:
+    report.matched += len(record.paper_ids)
+    report.composed += record.kind != "skipped"
+    report.empty += record.kind == "skipped"
 
 
 def _timing(s: Subscriber) -> schedule.Timing:

@@ -5,9 +5,13 @@ today's mail, preview / dry run / send agreeing, and the window after a week, a 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -302,3 +306,117 @@ def test_papers_no_current_profile_matches_are_listed_last(
     sections = archive_page(client, w, tokens, sid)
     assert list(sections) == ["agents", "Other papers of this digest"]
     assert sections["Other papers of this digest"] == [p.arxiv_id for p in kazakh(9)]
+
+
+# -- 4. Preview, dry run and send agree -------------------------------------------------------
+
+NO_MATCH = {"rare": '"no paper says this"'}
+
+
+def test_dry_run_counts_what_send_would_send(database_url: str) -> None:
+    with world(database_url) as w:
+        w.subscribe("quiet@example.org", profiles=NO_MATCH)  # send when empty: off
+        w.subscribe("reader@example.org")
+        dry = w.dispatcher().compose(dry_run=True)
+        assert w.ledger.latest_digest(w.people.require("quiet@example.org").id) is None
+        real = w.dispatcher().compose()
+        assert (dry.due, dry.composed, dry.empty, dry.matched) == (
+            real.due,
+            real.composed,
+            real.empty,
+            real.matched,
+        )
+        assert (real.composed, real.empty) == (1, 1)
+        assert [email for email, _, _ in dry.previews] == ["reader@example.org"]  # mails only
+
+
+def test_preview_of_a_mail_send_would_not_send_says_so(database_url: str) -> None:
+    with world(database_url) as w:
+        w.subscribe("quiet@example.org", profiles=NO_MATCH)
+        quiet = w.people.require("quiet@example.org")
+        assert w.dispatcher().preview(quiet).kind == "skipped"
+        w.dispatcher().compose()
+        digest = w.ledger.latest_digest(quiet.id)
+        assert digest is not None
+        assert digest.kind == "skipped"
+        assert w.ledger.deliveries() == []
+
+
+def test_preview_knows_when_send_would_compose_nothing(database_url: str) -> None:
+    with world(database_url) as w:
+        w.subscribe("reader@example.org")
+        fetched(w, NOW - timedelta(hours=1), broken=True)
+        dispatcher = w.dispatcher()
+        reason = dispatcher.stale_reason()
+        assert reason is not None
+        assert reason == dispatcher.compose().skipped_reason
+
+
+def test_the_preview_links_to_a_page_of_every_paper(database_url: str) -> None:
+    with world(database_url, papers=agents(12) + kazakh(9)) as w:
+        w.subscribe("reader@example.org", limit=8, profiles=PROFILES)
+        reader = w.people.require("reader@example.org")
+        record = w.dispatcher().preview(reader, archive_url="file:///tmp/all-papers.html")
+        assert "And 13 more: file:///tmp/all-papers.html" in record.text
+        assert "View in a browser: file:///tmp/all-papers.html" in record.text
+        assert 'href="file:///tmp/all-papers.html"' in record.html
+        assert "/d/" not in record.html
+
+
+def paperboy(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")} | {
+        "HOME": str(tmp_path),
+        "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path / 'pb.db'}",
+        "PAPERBOY_MAIL_TRANSPORT": "null",
+        "COLUMNS": "200",
+    }
+    command = [str(Path(sys.executable).with_name("paperboy")), *args]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=120
+    )
+
+
+def test_the_commands_agree_on_a_subscriber_nothing_matched(tmp_path: Path) -> None:
+    assert paperboy(tmp_path, "demo").returncode == 0  # the demo reader got today's digest
+    added = paperboy(
+        tmp_path, "subscriber", "add", "quiet@example.org", "--hour", "0", "--zone", "UTC",
+        "--profile", 'rare="no paper says this"',
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    folder = tmp_path / "preview"
+    preview = paperboy(tmp_path, "digest", "preview", "quiet@example.org", "-o", str(folder))
+    assert preview.returncode == 0, preview.stderr
+    assert "no mail" in preview.stdout
+    assert list(folder.iterdir()) == []  # no "you asked to hear from us anyway" mail
+    dry = paperboy(tmp_path, "send", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    said = " ".join(dry.stdout.split())
+    assert "1 digests due (dry run: nothing sent): 0 would be sent, 1 with nothing to send" in said
+    assert "quiet@example.org" not in said
+    sent = paperboy(tmp_path, "send")
+    assert sent.returncode == 0, sent.stderr
+    assert "1 due, 0 composed, 1 with nothing to send; 0 sent" in " ".join(sent.stdout.split())
+
+
+def test_the_preview_files_link_to_every_paper(tmp_path: Path) -> None:
+    assert paperboy(tmp_path, "demo").returncode == 0
+    added = paperboy(
+        tmp_path, "subscriber", "add", "eve@example.org", "--hour", "0", "--zone", "UTC",
+        "--max-papers", "1", "--profile", 'llm=title:llama OR "language models"',
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    folder = tmp_path / "preview"
+    preview = paperboy(tmp_path, "digest", "preview", "eve@example.org", "-o", str(folder))
+    assert preview.returncode == 0, preview.stderr
+    (mail,) = folder.glob("digest-eve_at_example.org-2*.html")
+    full = folder / "digest-eve_at_example.org-all-papers.html"
+    tree = LexborHTMLParser(mail.read_text())
+    links = {
+        a.attributes["href"] for a in tree.css("a") if "more" in a.text() or "browser" in a.text()
+    }
+    assert links == {full.resolve().as_uri()}  # "view in browser" and "and N more", no 404
+    page = LexborHTMLParser(full.read_text())
+    total = int(preview.stdout.split(" matching papers")[0].split()[-1])
+    assert total > 1
+    assert len(page.css("a.title")) == total
+    assert "a preview: not sent" in page.text()

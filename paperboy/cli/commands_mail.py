@@ -7,17 +7,24 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
+from mailer.render import environment
 from paperboy import alerts
 from paperboy import subscribers as rules
 from paperboy.cli.app import app, digest_app, err, out, state
 from paperboy.cli.views import refusal_lines, stop_lines, when
 from paperboy.clock import system_clock
+from paperboy.digest import archive_sections
 from paperboy.dispatch import Report
+from paperboy.profiles.matcher import ProfileSpec
 from paperboy.signals import stop_on_signals
 from paperboy.wiring import build_dispatcher, transport_factory
 from store.health import HealthStore
 from store.ledger import Ledger
+from store.repository import SqlStore
+from store.subscribers import SubscriberStore
+from store.types import DigestRecord, Subscriber
 
 STATE_STYLE = {
     "sent": "green",
@@ -92,7 +99,12 @@ def _print_previews(report: Report) -> None:
     if report.skipped_reason:
         out.print(f"nothing would be composed: {escape(report.skipped_reason)}")
         return
-    table = Table(title=f"{report.due} digests due (dry run: nothing sent)", title_justify="left")
+    # The same counts as `send` prints: a digest with nothing to send is recorded, not mailed.
+    title = (
+        f"{report.due} digests due (dry run: nothing sent): {report.composed} would be sent, "
+        f"{report.empty} with nothing to send"
+    )
+    table = Table(title=title, title_justify="left")
     for column in ("to", "papers shown", "subject"):
         table.add_column(column)
     for email, subject, shown in report.previews:
@@ -126,20 +138,59 @@ def preview(
         Path("."), "--output", "-o", help="Folder for the files.", file_okay=False
     ),
 ) -> None:
-    """Write the digest a subscriber would get now (HTML and text) to files; send nothing."""
+    """Write the digest a subscriber would get now (HTML and text) to files; send nothing.
+
+    The same decision as `send`: when nothing matched and the subscriber did not ask for a mail
+    anyway, no files are written. "View in browser" and "and N more" lead to a third file that
+    lists every matching paper (the archive page the real mail links to).
+    """
     st = state(ctx)
     subscriber = st.subscribers().require(rules.normalise_email(email))
-    record = build_dispatcher(st.settings, st.engine()).preview(subscriber)
+    engine = st.engine()
+    dispatcher = build_dispatcher(st.settings, engine)
     output.mkdir(parents=True, exist_ok=True)
-    stem = f"digest-{subscriber.email.replace('@', '_at_')}-{record.period}"
+    who = subscriber.email.replace("@", "_at_")
+    full = output / f"digest-{who}-all-papers.html"
+    record = dispatcher.preview(subscriber, archive_url=full.resolve().as_uri())
+    held = dispatcher.stale_reason()
+    if held:
+        err.print(f"[yellow]note:[/] `send` would compose nothing now: {escape(held)}")
+    if record.kind == "skipped":
+        out.print(
+            "no mail: no new paper matched and this subscriber does not get a mail when nothing "
+            "matches (`send` sends nothing); no files written"
+        )
+        return
+    stem = f"digest-{who}-{record.period}"
     html, text = output / f"{stem}.html", output / f"{stem}.txt"
     html.write_text(record.html, encoding="utf-8")
     text.write_text(record.text, encoding="utf-8")
+    full.write_text(_all_papers_page(engine, subscriber, record), encoding="utf-8")
     out.print(
         f"{len(record.paper_ids)} matching papers, {record.shown} shown: {escape(record.subject)}"
     )
-    out.print(str(html))
-    out.print(str(text))
+    for path in (html, text, full):
+        out.print(str(path))
+
+
+def _all_papers_page(engine: Engine, subscriber: Subscriber, record: DigestRecord) -> str:
+    """The archive page of a digest not sent yet: every paper, grouped as the mail groups them."""
+    papers = SqlStore(engine).papers_by_id(record.paper_ids)
+    profiles = [
+        ProfileSpec(p.id, subscriber.id, p.name, p.query)
+        for p in SubscriberStore(engine).profiles(subscriber.id)
+    ]
+    return (
+        environment()
+        .get_template("web/archive.html.j2")
+        .render(
+            title=record.subject,
+            subject=record.subject,
+            sent=f"{record.created_at:%d %B %Y} (a preview: not sent)",
+            count=len(papers),
+            sections=archive_sections(papers, profiles),
+        )
+    )
 
 
 @app.command()
