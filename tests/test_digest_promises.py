@@ -420,3 +420,101 @@ def test_the_preview_files_link_to_every_paper(tmp_path: Path) -> None:
     assert total > 1
     assert len(page.css("a.title")) == total
     assert "a preview: not sent" in page.text()
+
+
+# -- 5. A digest covers everything new since the previous one ---------------------------------
+
+
+def digest_ids(w: World, sid: int) -> list[str]:
+    digest = w.ledger.latest_digest(sid)
+    assert digest is not None
+    return sorted(digest.paper_ids)
+
+
+def ids(*papers: tuple[ScrapedPaper, ...]) -> list[str]:
+    return sorted(p.arxiv_id for group in papers for p in group)
+
+
+def test_a_weekly_digest_covers_the_week(database_url: str) -> None:
+    before, week = agents(2, 700), (agents(1, 710), agents(1, 720), agents(1, 730))
+    with world(database_url, papers=()) as w:
+        sid = w.subscribe("weekly@example.org", every="weekly", day="thu", profiles=PROFILES)
+        last_week = NOW - timedelta(days=7)
+        fetched(w, last_week - timedelta(hours=1), papers=before)
+        assert w.dispatcher(last_week).compose().composed == 1
+        for days, found in zip((6, 3, 0), week, strict=True):
+            fetched(w, NOW - timedelta(days=days, hours=1), papers=found)
+        for days in (6, 3, 1):  # not due on the other days of the week
+            assert w.dispatcher(NOW - timedelta(days=days)).compose().due == 0
+        assert w.dispatcher().compose().composed == 1
+        assert digest_ids(w, sid) == ids(*week)
+        digest = w.ledger.latest_digest(sid)
+        assert digest is not None
+        assert digest.period == "2026-W27"
+        assert digest.window_start == last_week
+
+
+def test_a_weekdays_digest_on_monday_covers_the_weekend(database_url: str) -> None:
+    friday = datetime.fromisoformat("2026-07-03T09:30:00+00:00")
+    monday = friday + timedelta(days=3)
+    with world(database_url, papers=()) as w:
+        sid = w.subscribe("weekdays@example.org", every="weekdays", profiles=PROFILES)
+        fetched(w, friday - timedelta(hours=1), papers=agents(1, 800))
+        assert w.dispatcher(friday).compose().composed == 1
+        weekend = (agents(1, 810), kazakh(1, 820), agents(1, 830))
+        for days, found in zip((1, 2, 3), weekend, strict=True):
+            fetched(w, friday + timedelta(days=days, hours=-2), papers=found)
+        for days in (1, 2):  # Saturday and Sunday: nothing due
+            assert w.dispatcher(friday + timedelta(days=days)).compose().due == 0
+        assert w.dispatcher(monday).compose().composed == 1
+        assert digest_ids(w, sid) == ids(*weekend)
+
+
+def test_a_digest_after_a_pause_covers_everything_since_the_last_one_shared(
+    database_url: str,
+) -> None:
+    with world(database_url, papers=()) as w:
+        sid = w.subscribe("paused@example.org", limit=4, profiles=PROFILES)
+        fetched(w, NOW - timedelta(hours=1), papers=agents(1, 900))
+        assert w.dispatcher().compose().composed == 1
+        w.people.set_status("paused@example.org", "paused", NOW)
+        news = tuple(agents(2, 910 + 10 * d) + kazakh(1, 990 + d) for d in range(1, 6))
+        for day, found in enumerate(news, start=1):
+            fetched(w, NOW + timedelta(days=day, hours=-1), papers=found)
+            if day < 5:
+                assert w.dispatcher(NOW + timedelta(days=day)).compose().due == 0
+        w.people.set_status("paused@example.org", "active", NOW + timedelta(days=5))
+        assert w.dispatcher(NOW + timedelta(days=5)).compose().composed == 1
+        assert digest_ids(w, sid) == ids(*news)  # 15 papers, all reachable
+        assert {n: len(i) for n, i in shown_sections(w, sid).items()} == {"agents": 2, "turkic": 2}
+
+
+def test_a_digest_after_an_outage_covers_everything_since_the_last_one(
+    database_url: str,
+) -> None:
+    with world(database_url, papers=()) as w:
+        sid = w.subscribe("reader@example.org", profiles=PROFILES)
+        fetched(w, NOW - timedelta(hours=1), papers=agents(1, 1000))
+        assert w.dispatcher().compose().composed == 1
+        early = agents(1, 1010)
+        fetched(w, NOW + timedelta(days=1, hours=-3), papers=early)  # then fetching broke
+        for day in (1, 2):
+            fetched(w, NOW + timedelta(days=day, hours=-1), broken=True)
+            report = w.dispatcher(NOW + timedelta(days=day)).compose()
+            assert (report.due, report.composed) == (1, 0)
+            assert report.skipped_reason is not None
+        late = kazakh(2, 1020)
+        fetched(w, NOW + timedelta(days=3, hours=-1), papers=late)  # fixed
+        assert w.dispatcher(NOW + timedelta(days=3)).compose().composed == 1
+        assert digest_ids(w, sid) == ids(early, late)
+
+
+def test_a_first_weekly_digest_covers_the_past_week(database_url: str) -> None:
+    with world(database_url, papers=()) as w:
+        sid = w.subscribe("weekly@example.org", every="weekly", day="thu", profiles=PROFILES)
+        old, week = agents(1, 1100), agents(1, 1110)
+        fetched(w, NOW - timedelta(days=8), papers=old)
+        fetched(w, NOW - timedelta(days=6), papers=week)
+        fetched(w, NOW - timedelta(hours=1))  # today's list, nothing new
+        assert w.dispatcher().compose().composed == 1
+        assert digest_ids(w, sid) == ids(week)
