@@ -125,14 +125,23 @@ class OutboxTransport:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _unwritable(directory, e) from e
 
     async def send(self, message: Envelope, before_data: BeforeData) -> int:
         name = message.message_id.strip("<>").split("@")[0] + ".eml"
-        temporary = await asyncio.to_thread(self._write, message.data)  # fsync off the loop
+        try:
+            temporary = await asyncio.to_thread(self._write, message.data)  # fsync off the loop
+        except OSError as e:  # a full or read-only disk, a folder gone: no message can go
+            raise _unwritable(self.directory, e) from e
         try:
             await before_data()
             os.replace(temporary, self.directory / name)  # atomic: a whole file or none
+        except OSError as e:  # not renamed: it never left
+            temporary.unlink(missing_ok=True)
+            raise _unwritable(self.directory, e) from e
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
@@ -152,3 +161,14 @@ class OutboxTransport:
 
     async def close(self) -> None:
         pass
+
+
+def _unwritable(directory: Path, error: OSError) -> RelayError:
+    """The outbox cannot take any message: the run stops and every digest waits."""
+    return RelayError(
+        f"cannot write to the outbox folder {directory}: {error.strerror or error}",
+        code=None,
+        step="outbox",
+        hint="make PAPERBOY_OUTBOX_DIR a folder this user can write, on a disk with free space; "
+        "the digests wait and go out on the next run",
+    )

@@ -25,7 +25,7 @@ from paperboy.dispatch import BREAKER_AFTER, Dispatcher, Report
 from paperboy.errors import StoreError
 from store.health import HealthStore
 from tests.misbehaving_smtp import misbehaving_smtp, stall
-from tests.smtp_server import Inbox, smtp_server
+from tests.smtp_server import Inbox, free_port, smtp_server
 from tests.test_cli import run
 from tests.world import NOW, World, world
 
@@ -267,3 +267,30 @@ def test_a_fetch_alert_check_leaves_the_relay_alert_alone(database_url: str) -> 
         config = alerts.AlertConfig(admin_email="", sender="p@example.org")
         alerts.check(w.papers, health, lambda: OutboxTransport(Path("unused")), config, NOW)
         assert [a.key for a in health.open_alerts()] == ["smtp"]
+
+
+def test_send_stops_for_a_relay_that_refuses_connections_and_says_why(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'pb.db'}"
+    with world(url) as w:
+        readers(w, 6)
+        down = {
+            "PAPERBOY_DATABASE_URL": url,
+            "PAPERBOY_MAIL_TRANSPORT": "smtp",
+            "PAPERBOY_SMTP_HOST": "127.0.0.1",
+            "PAPERBOY_SMTP_PORT": str(free_port()),  # nothing listens there
+            "PAPERBOY_SMTP_SECURITY": "none",
+            "PAPERBOY_SECRET_KEY": "fault-test-secret-0123456789",
+        }
+        result = run(tmp_path, "send", "--workers", "1", **down)
+        found = states(w)
+        status = run(tmp_path, "status", PAPERBOY_DATABASE_URL=url)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"delivery stopped: stopped after {BREAKER_AFTER} connection failures in a row" in said
+    assert "cannot reach the SMTP server" in said
+    assert "Traceback" not in said
+    # Tried: retried later (or given up on, as this run's clock is past the digests' day).
+    assert found["pending"] == 6 - BREAKER_AFTER, found
+    assert found["temp_failed"] + found["expired"] == BREAKER_AFTER, found
+    assert "open alert" in status.stdout
+    assert "mail relay" in " ".join(status.stdout.split())
