@@ -41,12 +41,13 @@ from paperboy.tokens import MAX_AGE, Purpose, Tokens
 from store.ledger import Ledger
 from store.repository import SqlStore
 from store.subscribers import SubscriberStore
-from store.types import Claim, Delivered, DigestRecord, Fetch, Subscriber
+from store.types import Claim, Delivered, DigestRecord, Subscriber
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 BOUNCE_AFTER = 3  # permanent failures in a row before an address is suppressed
+LATEST_READ = 50  # recent daily-list fetches read for freshness (a backfill adds one a day)
 BREAKER_AFTER = 3  # connection failures or timeouts in a row that stop a run for the relay
 
 
@@ -202,7 +203,9 @@ class Dispatcher:
     def _stale(self, now: datetime) -> str | None:
         """Why nothing may be composed now (see paperboy.freshness), from the newest fetch and
         the newest good fetch of each list that can feed today's digests."""
-        found: dict[int, Fetch] = {}
+        # The newest fetches of the daily list, whatever day each is filed under: a fetch of the
+        # latest list may carry any day the site answered with.
+        found = {f.id: f for f in self._papers.list_fetches(source="day", limit=LATEST_READ)}
         for source, period in freshness.wanted(now):
             for verdicts in (None, freshness.GOOD):
                 row = self._papers.last_fetch(verdicts=verdicts, source=source, period=period)

@@ -28,11 +28,18 @@ LATEST_LAG = timedelta(days=3)  # how far the latest daily list may trail the da
 Wanted = tuple[str, str | None]  # (source, period): None means any period
 
 
+def is_latest(fetch: Fetch) -> bool:
+    """A fetch of "the latest daily list" (no date asked for): filed under the day the site
+    answered with, which may be any day (a site that stopped listing new days), or under the
+    day it ran when it broke before an answer came."""
+    return fetch.source == "day" and "date=" not in fetch.url and "/papers/date/" not in fetch.url
+
+
 def counts(fetch: Fetch) -> bool:
     """Whether this fetch looked at a list that feeds the digests of its day (not a backfill)."""
     at = fetch.finished_at.astimezone(UTC)
     if fetch.source == "day":
-        return fetch.period >= (at - LATEST_LAG).date().isoformat()
+        return is_latest(fetch) or fetch.period >= (at - LATEST_LAG).date().isoformat()
     if fetch.source == "week":
         return fetch.period == _week(at.date())
     if fetch.source == "month":
@@ -66,9 +73,10 @@ def stale(fetches: Sequence[Fetch], now: datetime) -> str | None:
         )
     days = [f for f in current if f.source == "day"]
     newest_good = max((f.period for f in days if f.verdict in GOOD), default="")
-    # A broken fetch of a day older than one fetched well is a backfill of the past.
+    # A broken fetch of a day older than one fetched well is a backfill of the past; a fetch of
+    # the latest list is never one, whatever day it is filed under.
     latest = max(
-        (f for f in days if f.verdict in GOOD or f.period >= newest_good),
+        (f for f in days if f.verdict in GOOD or is_latest(f) or f.period >= newest_good),
         key=lambda f: f.id,
         default=None,
     )

@@ -5,6 +5,7 @@ today's mail, preview / dry run / send agreeing, and the window after a week, a 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -56,20 +57,21 @@ def fetched(
     period: str | None = None,
     papers: tuple[ScrapedPaper, ...] = (),
     broken: bool = False,
+    latest: bool = False,
 ) -> None:
-    """One fetch row (and its papers) as the fetcher would have stored it at ``at``."""
-    w.papers.ingest(
-        plan_batch(
-            outcome(
-                papers,
-                view=view,
-                period=period or at.date().isoformat(),
-                at=at,
-                verdict=Verdict.BROKEN if broken else None,
-                error="HTTP 500" if broken else None,
-            )
-        )
+    """One fetch row (and its papers) as the fetcher would have stored it at ``at``; ``latest``:
+    a fetch of the latest daily list (no date asked for), filed under the day it answered."""
+    done = outcome(
+        papers,
+        view=view,
+        period=period or at.date().isoformat(),
+        at=at,
+        verdict=Verdict.BROKEN if broken else None,
+        error="HTTP 500" if broken else None,
     )
+    if latest:
+        done = dataclasses.replace(done, url="https://huggingface.co/api/daily_papers?limit=100")
+    w.papers.ingest(plan_batch(done))
 
 
 def shown_sections(w: World, sid: int) -> dict[str, list[str]]:
@@ -121,6 +123,22 @@ def test_a_good_latest_list_after_a_broken_one_lets_the_mail_go(database_url: st
         fetched(w, NOW - timedelta(minutes=30), period=yesterday, papers=agents(1))
         report = w.dispatcher().compose()
         assert (report.skipped_reason, report.composed) == (None, 1)
+
+
+def test_a_latest_list_of_an_old_day_after_broken_ones_lets_the_mail_go(database_url: str) -> None:
+    """The site still lists an old day: a good fetch of the latest list counts, whatever day it
+    is filed under, and outranks the broken ones before it (filed under the day they ran)."""
+    with world(database_url) as w:
+        w.subscribe("reader@example.org")
+        fetched(w, NOW - timedelta(hours=2), broken=True, latest=True)
+        fetched(w, NOW - timedelta(hours=1), broken=True, latest=True)
+        fetched(w, NOW - timedelta(minutes=30), period="2026-05-08", papers=agents(1), latest=True)
+        report = w.dispatcher().compose()
+        assert (report.skipped_reason, report.composed) == (None, 1)
+        fetched(w, NOW - timedelta(minutes=10), broken=True, latest=True)  # and breaks again
+        again = w.dispatcher(now=NOW + timedelta(days=1)).compose()
+        assert again.skipped_reason is not None
+        assert "the last fetch of the daily list is broken" in again.skipped_reason
 
 
 def test_a_broken_backfill_of_yesterday_after_todays_list_does_not_stop_the_mail(
