@@ -134,11 +134,11 @@ def test_a_refusal_of_our_relay_or_sender_blames_no_reader(
             assert said in report.breaker
             alerts.delivery(health, report, at)
         (alert,) = health.open_alerts()  # one incident, however many runs saw it
+        assert statuses(w) == dict.fromkeys(READERS, "active")
+        rows = w.ledger.deliveries(limit=100)
         messages = list(server.log.messages)
     assert said in alert.message
     assert alert.key == "smtp"
-    assert statuses(w) == dict.fromkeys(READERS, "active")
-    rows = w.ledger.deliveries(limit=100)
     assert len(rows) == len(READERS) * (BOUNCE_AFTER + 1)
     assert {(r.state, r.attempts) for r in rows} == {("pending", 0)}  # waiting, nothing burned
     assert messages == []
