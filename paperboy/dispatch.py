@@ -58,8 +58,8 @@ class MailConfig:
     max_bytes: int = 95_000
     workers: int = 4
     lease: timedelta = timedelta(minutes=5)
-    breaker_after: int = BREAKER_AFTER  # relay failures in a row that stop a delivery run
     batch: int = 10  # deliveries claimed at a time (up to twice that wait, messages in memory)
+    breaker_after: int = BREAKER_AFTER  # relay failures in a row that stop a delivery run
 
     @property
     def domain(self) -> str:
