@@ -13,7 +13,13 @@ from mailer.render import environment
 from paperboy import alerts
 from paperboy import subscribers as rules
 from paperboy.cli.app import app, digest_app, err, out, state
-from paperboy.cli.views import refusal_lines, stop_lines, when
+from paperboy.cli.views import (
+    delivery_counts,
+    refusal_lines,
+    stop_lines,
+    unconfirmed_lines,
+    when,
+)
 from paperboy.clock import system_clock
 from paperboy.digest import archive_sections
 from paperboy.dispatch import Report
@@ -31,6 +37,7 @@ STATE_STYLE = {
     "pending": "cyan",
     "sending": "cyan",
     "temp_failed": "yellow",
+    "expired": "yellow",
     "perm_failed": "bold red",
     "unknown": "magenta",
 }
@@ -79,7 +86,7 @@ def send(
     _print_unbuilt(composed)
     for problem in dict.fromkeys(delivered.errors):
         err.print(f"[bold red]error:[/] a sender stopped: {escape(problem)}")
-    failed = delivered.failed or delivered.bounced or delivered.breaker
+    failed = delivered.failed or delivered.bounced or delivered.expired or delivered.breaker
     if failed or delivered.errors or composed.errors:
         raise typer.Exit(1)
 
@@ -115,9 +122,10 @@ def _print_previews(report: Report) -> None:
 def _print_report(composed: Report, delivered: Report, transport: str, outbox: str) -> None:
     out.print(
         f"{composed.due} due, {composed.composed} composed, {composed.empty} with nothing to send; "
-        f"{delivered.sent} sent, {delivered.retrying} to retry, {delivered.failed} failed, "
-        f"{delivered.bounced} bounced"
+        f"{delivery_counts(delivered)}"
     )
+    for line in unconfirmed_lines(delivered):
+        err.print(line)
     if delivered.requeued or delivered.unknown:
         out.print(
             f"recovered from an earlier crash: {delivered.requeued} re-queued, "
@@ -198,7 +206,9 @@ def deliveries(
     ctx: typer.Context,
     limit: int = typer.Option(30, "--limit", min=1, max=10_000, help="At most this many."),
     state_: str | None = typer.Option(
-        None, "--state", help="pending, sending, sent, temp_failed, perm_failed or unknown."
+        None,
+        "--state",
+        help="pending, sending, sent, temp_failed, expired, perm_failed or unknown.",
     ),
 ) -> None:
     """Recent deliveries from the ledger with their states, newest first."""

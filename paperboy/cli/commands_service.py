@@ -13,7 +13,13 @@ from sqlalchemy import Engine
 
 from paperboy import alerts, runlog
 from paperboy.cli.app import State, app, err, out, state
-from paperboy.cli.views import refusal_lines, reports_table, stop_lines
+from paperboy.cli.views import (
+    delivery_counts,
+    refusal_lines,
+    reports_table,
+    stop_lines,
+    unconfirmed_lines,
+)
 from paperboy.clock import system_clock
 from paperboy.doctor import run_checks
 from paperboy.lock import single_instance
@@ -87,8 +93,10 @@ def run_once(
     c, d = report.composed, report.delivered
     out.print(
         f"{report.new_papers} new papers; {c.due} digests due, {c.composed} composed; "
-        f"{d.sent} sent, {d.retrying} to retry, {d.failed} failed, {d.bounced} bounced"
+        f"{delivery_counts(d)}"
     )
+    for line in unconfirmed_lines(d):
+        err.print(line)
     problems = [f"{r.label}: {r.outcome.error or 'broken'}" for r in report.broken]
     problems += [f"alert: {message}" for message in opened]
     if c.skipped_reason:
@@ -103,7 +111,7 @@ def run_once(
         err.print(line)
     if stop.signum:
         raise typer.Exit(stop.exit_code)
-    if problems or d.failed or d.bounced or d.breaker:
+    if problems or d.failed or d.bounced or d.expired or d.breaker:
         raise typer.Exit(1)
 
 

@@ -36,6 +36,26 @@ def refusal_lines(refusals: Counter[str], most: int = 3) -> list[str]:
     return lines
 
 
+def delivery_counts(d: Report) -> str:
+    """What one delivery run did, as `send`, `run-once` and `serve` print it."""
+    counts = f"{d.sent} sent, {d.retrying} to retry, {d.failed} failed, {d.bounced} bounced"
+    if d.expired:
+        counts += f", {d.expired} given up (the next digest is due)"
+    if d.unconfirmed:
+        counts += f", {d.unconfirmed} unconfirmed"
+    return counts
+
+
+def unconfirmed_lines(d: Report) -> list[str]:
+    """The messages a relay took whole but never confirmed: never sent again, so say so."""
+    if not d.unconfirmed:
+        return []
+    return [
+        f"[yellow]warning:[/] {d.unconfirmed} sent whole but the relay never confirmed them: "
+        "marked unknown and not sent again (see `paperboy deliveries --state unknown`)"
+    ]
+
+
 def stop_lines(delivered: Report, stop: Stop) -> list[str]:
     """Why a delivery run stopped before the end: the breaker (the relay) or a signal."""
     lines = []
