@@ -60,6 +60,7 @@ class MailConfig:
     lease: timedelta = timedelta(minutes=5)
     batch: int = 10  # deliveries claimed at a time (up to twice that wait, messages in memory)
     breaker_after: int = BREAKER_AFTER  # relay failures in a row that stop a delivery run
+    retention: timedelta = timedelta(days=365)  # older digests are pruned (not the latest)
 
     @property
     def domain(self) -> str:
@@ -85,6 +86,7 @@ class Report:
     expired: int = 0  # still failing for a passing reason when the next digest was due
     unconfirmed: int = 0  # the relay never answered the final ".": unknown, never sent again
     expired_signups: int = 0  # sign-ups never confirmed, erased
+    pruned: int = 0  # digests older than the retention, deleted with their deliveries
     previews: list[tuple[str, str, int]] = field(default_factory=list)  # (email, subject, papers)
     errors: list[str] = field(default_factory=list)  # a digest not built, a sender stopped
     breaker: str | None = None  # why delivery stopped for the relay (the rest wait)
@@ -118,6 +120,7 @@ class Dispatcher:
         if not dry_run:
             expiry = timedelta(seconds=MAX_AGE[Purpose.CONFIRM] or 0)
             report.expired_signups = self._people.expire_pending(now - expiry)
+            report.pruned = self._ledger.prune(now - self._config.retention)
         pairs = self._people.active_profiles()
         subscribers = {s.id: s for s, _ in pairs}
         sent = self._ledger.periods(list(subscribers))

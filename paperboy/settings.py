@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     # Gmail clips mail over 102 KB.
     digest_max_bytes: int = Field(default=95_000, ge=20_000, le=10_000_000)
     send_lease: float = Field(default=300.0, gt=0, le=86400)  # seconds a sender holds a delivery
+    # Days a digest (and its delivery) is kept; each subscriber's latest is kept whatever its age.
+    digest_retention_days: int = Field(default=365, ge=1, le=36500)
 
     # Operator alerts: mailed (through the mail transport) when fetching breaks.
     admin_email: str = ""  # empty: alerts are logged and shown by `paperboy status`, not mailed

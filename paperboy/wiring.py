@@ -107,6 +107,7 @@ def build_dispatcher(
             public_url=settings.public_url,
             max_bytes=settings.digest_max_bytes,
             lease=timedelta(seconds=sending_lease(settings)),
+            retention=timedelta(days=settings.digest_retention_days),
         ),
         clock=clock,
     )

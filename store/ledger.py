@@ -9,6 +9,10 @@ sender whose lease was taken over cannot overwrite the new owner's result. Just 
 point of no return (SMTP DATA) a sender marks ``data_started_at``: a lease that expires
 without it is requeued (the message never left); one that expires with it becomes ``unknown``
 (it may have been delivered) and is not sent again automatically.
+
+A digest keeps its message bytes only while its delivery may still send them: the update that
+makes a delivery final clears them. ``prune`` deletes old digests (and their deliveries) in
+short batches, never one still waiting and never a subscriber's latest.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sqlalchemy import (
     desc,
     func,
     literal_column,
+    or_,
     select,
     text,
     update,
@@ -36,7 +41,7 @@ from sqlalchemy.exc import IntegrityError
 
 from store.base import Repository
 from store.columns import UTCDateTime, driver_instant
-from store.tables import WAITING, DeliveryRow, DigestRow, SubscriberRow
+from store.tables import FINAL, WAITING, DeliveryRow, DigestRow, SubscriberRow
 from store.types import Claim, Delivered, Delivery, Digest, DigestRecord
 
 DIGESTS: Table = DigestRow.__table__  # type: ignore[attr-defined]
@@ -54,7 +59,10 @@ class Ledger(Repository):
         values = asdict(digest)
         deadline = values.pop("deadline")
         recipient = values.pop("recipient")
+        del values["html"], values["text"]  # the archive page is rendered on demand
         values["paper_ids"] = list(digest.paper_ids)
+        if digest.kind == "skipped":
+            values["message"] = None  # never sent
         try:
             with self._begin() as connection:
                 digest_id = connection.execute(
@@ -134,9 +142,13 @@ class Ledger(Repository):
                 .where(expired, DELIVERIES.c.data_started_at.is_(None))
                 .values(state="pending", lease_owner=None, lease_until=None, updated_at=now)
             ).rowcount
+            started = and_(expired, DELIVERIES.c.data_started_at.is_not(None))
+            digest_ids = list(
+                connection.execute(select(DELIVERIES.c.digest_id).where(started)).scalars()
+            )
             unknown = connection.execute(
                 update(DELIVERIES)
-                .where(expired, DELIVERIES.c.data_started_at.is_not(None))
+                .where(started)
                 .values(
                     state="unknown",
                     lease_owner=None,
@@ -145,6 +157,10 @@ class Ledger(Repository):
                     updated_at=now,
                 )
             ).rowcount
+            if digest_ids:  # never sent again: the bytes are not needed
+                connection.execute(
+                    update(DIGESTS).where(DIGESTS.c.id.in_(digest_ids)).values(message=None)
+                )
         return requeued, unknown
 
     def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[Claim]:
@@ -281,7 +297,10 @@ class Ledger(Repository):
         params |= {"fence_id": claim.delivery_id, "fence_token": claim.token}
         sql, order = _fenced_sql(connection, tuple(values))
         bound: Any = tuple(params[name] for name in order) if order is not None else params
-        return bool(connection.exec_driver_sql(sql, bound).rowcount)
+        done = bool(connection.exec_driver_sql(sql, bound).rowcount)
+        if done and values.get("state") in FINAL:  # final: the bytes will never be sent again
+            connection.execute(_DROP_MESSAGE, {"digest_id": claim.digest_id})
+        return done
 
     def permanent_failures_in_a_row(self, recipient: str) -> int:
         """Consecutive permanent refusals of an address, newest first, until a success; expired,
@@ -328,9 +347,62 @@ class Ledger(Repository):
             for r in self._rows(query)
         ]
 
+    # -- retention ---------------------------------------------------------------------------
+
+    def prune(self, before: datetime, *, batch: int = 500) -> int:
+        """Delete the digests made before ``before``, with their deliveries; how many went.
+
+        Kept: a digest whose delivery still waits (pending, sending, temp_failed) and each
+        subscriber's latest digest (where the next one's window starts). The candidates are
+        read outside any transaction, in id order from where the last batch stopped; each batch
+        is then deleted in its own short write transaction (a delivery that is final stays
+        final, so what was read still holds).
+        """
+        newest = select(func.max(DIGESTS.c.id).label("id")).where(DIGESTS.c.created_at < before)
+        last = self._first(newest)["id"]
+        if last is None:
+            return 0
+        pruned, after = 0, 0
+        while True:
+            ids = [r.id for r in self._rows(_prunable(after, last, before, batch))]
+            if not ids:
+                return pruned
+            with self._begin() as connection:
+                connection.execute(DELIVERIES.delete().where(DELIVERIES.c.digest_id.in_(ids)))
+                pruned += connection.execute(DIGESTS.delete().where(DIGESTS.c.id.in_(ids))).rowcount
+            after = ids[-1]
+
     def counts(self) -> dict[str, int]:
         query = select(DELIVERIES.c.state, func.count()).group_by(DELIVERIES.c.state)
         return {row[0]: int(row[1]) for row in self._rows(query)}
+
+
+def _prunable(after: int, last: int, before: datetime, batch: int) -> Any:
+    """The next ``batch`` digests ``prune`` may delete, in id order after ``after``."""
+    later = DIGESTS.alias("later")
+    waiting = DELIVERIES.c.state.in_(("pending", "sending", "temp_failed"))
+    return (
+        select(DIGESTS.c.id)
+        .where(
+            DIGESTS.c.id > after,
+            DIGESTS.c.id <= last,
+            DIGESTS.c.created_at < before,
+            select(later.c.id)  # not the latest: Ledger.window_ends reads its window's end
+            .where(
+                later.c.subscriber_id == DIGESTS.c.subscriber_id,
+                or_(
+                    later.c.window_end > DIGESTS.c.window_end,
+                    and_(later.c.window_end == DIGESTS.c.window_end, later.c.id > DIGESTS.c.id),
+                ),
+            )
+            .exists(),
+            ~select(DELIVERIES.c.id)
+            .where(DELIVERIES.c.digest_id == DIGESTS.c.id, waiting)
+            .exists(),
+        )
+        .order_by(DIGESTS.c.id)
+        .limit(batch)
+    )
 
 
 def _sent_values(delivered: Delivered) -> dict[str, Any]:
@@ -385,7 +457,7 @@ _CLAIM = (
     )
 )
 _CLAIMED = (
-    select(  # only what sending needs: not the archive's HTML and text
+    select(  # only what sending needs
         DELIVERIES.c.id,
         DELIVERIES.c.recipient,
         DELIVERIES.c.attempts,
@@ -402,6 +474,9 @@ _CLAIMED = (
     )
     .order_by(DELIVERIES.c.id)
 )
+
+
+_DROP_MESSAGE = update(DIGESTS).where(DIGESTS.c.id == bindparam("digest_id")).values(message=None)
 
 
 _FENCED: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}

@@ -21,6 +21,7 @@ from sqlmodel import Field, SQLModel
 from store.columns import UTCDateTime
 
 WAITING = "state IN ('pending', 'temp_failed')"  # deliveries a sender may claim
+FINAL = frozenset({"sent", "perm_failed", "expired", "unknown"})  # never sent (again)
 
 
 def _utc(*, nullable: bool = False, index: bool = False) -> Any:
@@ -156,7 +157,8 @@ class ProfileRow(SQLModel, table=True):
 
 
 class DigestRow(SQLModel, table=True):
-    """One digest per (subscriber, period): what was decided and rendered, kept as the archive."""
+    """One digest per (subscriber, period): what was decided, kept compact for the archive page
+    (rendered on demand from ``paper_ids``); the message bytes only until its delivery is final."""
 
     __tablename__ = "digests"
     __table_args__ = (
@@ -177,9 +179,8 @@ class DigestRow(SQLModel, table=True):
     shown: int = 0
     subject: str = _text(nullable=False)
     message_id: str = Field(max_length=255)
-    html: str = _text(nullable=False)  # for the archive page
-    text: str = _text(nullable=False)
-    message: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # built once, sent as is
+    # Built once, sent as is; NULL once the delivery is final (or for a skipped digest).
+    message: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = _utc(index=True)
 
 

@@ -214,7 +214,7 @@ class DigestRecord:
     shown: int
     subject: str
     message_id: str
-    html: str
+    html: str  # for a preview; the store keeps neither (the archive page is rendered anew)
     text: str
     message: bytes  # the whole MIME message, built once
     created_at: datetime
@@ -233,9 +233,7 @@ class Digest:
     shown: int
     subject: str
     message_id: str
-    html: str
-    text: str
-    message: bytes
+    message: bytes | None  # None once the delivery is final, or for a skipped digest
     created_at: datetime
 
 

@@ -25,7 +25,7 @@ from paperboy.web.app import WebContext, create_app
 from scraper.models import ScrapedPaper, Verdict, View
 from tests.builders import outcome
 from tests.web_server import serving
-from tests.world import NOW, SECRET, World, world
+from tests.world import NOW, SECRET, World, mail_parts, world
 
 PROFILES = {"agents": "agents", "turkic": "kazakh OR turkic"}
 
@@ -80,7 +80,7 @@ def shown_sections(w: World, sid: int) -> dict[str, list[str]]:
     assert digest is not None
     sections: dict[str, list[str]] = {}
     current = ""
-    for line in digest.text.splitlines():
+    for line in mail_parts(digest)[0].splitlines():
         if line.startswith("== ") and line.endswith(" =="):
             current = line[3:-3]
             sections[current] = []
@@ -198,7 +198,7 @@ def test_a_broad_profile_leaves_a_narrow_one_its_share(database_url: str) -> Non
         digest = w.ledger.latest_digest(sid)
         assert digest is not None
         assert (len(digest.paper_ids), digest.shown) == (21, 8)
-        assert "And 13 more" in digest.text
+        assert "And 13 more" in mail_parts(digest)[0]
 
 
 def test_slots_a_profile_cannot_use_go_to_the_others(database_url: str) -> None:
@@ -286,9 +286,10 @@ def test_and_n_more_leads_to_every_paper_grouped_and_ranked(
     w.dispatcher().compose()
     digest = w.ledger.latest_digest(sid)
     assert digest is not None
-    archive = re.search(r"And 13 more: (\S+)", digest.text)
+    text = mail_parts(digest)[0]
+    archive = re.search(r"And 13 more: (\S+)", text)
     assert archive is not None
-    assert f"View in a browser: {archive.group(1)}" in digest.text  # the same page
+    assert f"View in a browser: {archive.group(1)}" in text  # the same page
     assert archive.group(1) == f"https://paperboy.example.org/d/{archive.group(1).split('/d/')[1]}"
     sections = archive_page(client, w, tokens, sid)
     assert sections == {

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import email
+import email.policy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from paperboy import subscribers as rules
 from paperboy.clock import fixed_clock
@@ -17,7 +20,7 @@ from store.engine import make_engine, upgrade
 from store.ledger import Ledger
 from store.repository import SqlStore
 from store.subscribers import SubscriberStore
-from store.types import NewSubscriber
+from store.types import Digest, NewSubscriber
 from tests.builders import outcome
 from tests.papers import saved_papers
 
@@ -71,6 +74,20 @@ class World:
         self.papers.ingest(
             plan_batch(outcome(papers, view=View.DAY, period=at.date().isoformat(), at=at))
         )
+
+
+def mail_parts(digest: Digest) -> tuple[str, str]:
+    """The text and HTML of a digest's message (kept until its delivery is final)."""
+    assert digest.message is not None, "the message bytes go once the delivery is final"
+    message = email.message_from_bytes(digest.message, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    parts = {}
+    for kind in ("plain", "html"):
+        part = message.get_body(preferencelist=(kind,))
+        assert part is not None
+        assert isinstance(part, EmailMessage)
+        parts[kind] = part.get_content()
+    return parts["plain"], parts["html"]
 
 
 @contextmanager

@@ -156,6 +156,7 @@ def _counters(report: RunReport) -> dict[str, int]:
         "sent": d.sent,
         "retrying": d.retrying,
         "failed": d.failed + d.bounced,
+        "pruned": c.pruned,
     }
 
 
