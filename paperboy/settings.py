@@ -97,7 +97,10 @@ class Settings(BaseSettings):
     secret_key_file: Path = Field(default_factory=lambda: default_data_dir() / "secret_key")
     # Gmail clips mail over 102 KB.
     digest_max_bytes: int = Field(default=95_000, ge=20_000, le=10_000_000)
-    send_lease: float = Field(default=300.0, gt=0, le=86400)  # seconds a sender holds a delivery
+    # Seconds a sender holds a delivery: longer than one message may take on a slow relay (the
+    # DATA, message and final-reply timeouts), or a delivered message whose sender still waits
+    # for the reply is taken over and shown `unknown` (never sent twice either way).
+    send_lease: float = Field(default=960.0, gt=0, le=86400)
     # Days a digest (and its delivery) is kept; each subscriber's latest is kept whatever its age.
     digest_retention_days: int = Field(default=365, ge=1, le=36500)
 

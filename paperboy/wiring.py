@@ -106,23 +106,11 @@ def build_dispatcher(
             sender=settings.mail_from,
             public_url=settings.public_url,
             max_bytes=settings.digest_max_bytes,
-            lease=timedelta(seconds=sending_lease(settings)),
+            lease=timedelta(seconds=settings.send_lease),
             retention=timedelta(days=settings.digest_retention_days),
         ),
         clock=clock,
     )
-
-
-def sending_lease(settings: Settings) -> float:
-    """How long a sender holds a claim: PAPERBOY_SEND_LEASE, but never shorter than one message
-    may take on a slow relay (DATA, the message, the final reply), or a delivery that was sent
-    would be taken over and shown as `unknown` while its sender still waits for the reply."""
-    one_message = (
-        settings.smtp_timeout_data_start
-        + settings.smtp_timeout_data_block
-        + settings.smtp_timeout_data_end
-    )
-    return max(settings.send_lease, one_message + 60.0)
 
 
 def alert_config(settings: Settings) -> AlertConfig:
