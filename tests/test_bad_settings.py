@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ from paperboy.tokens import load_secret
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean environment: no PAPERBOY_* from outside, a data dir and a cwd of our own."""
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A clean environment: no PAPERBOY_* from outside, a data dir and a cwd of our own; what a
+    test writes into os.environ is taken back afterwards (later tests must not see it)."""
     for name in list(os.environ):
         if name.startswith("PAPERBOY_"):
             monkeypatch.delenv(name)
@@ -30,7 +32,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "folder").mkdir()
     (tmp_path / "file").write_text("a file, not a folder\n")
     (tmp_path / "latin1").write_bytes("café au lait, not UTF-8\n".encode("latin-1"))
-    return tmp_path
+    saved = dict(os.environ)
+    yield tmp_path
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def paperboy(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

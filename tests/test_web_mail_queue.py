@@ -250,12 +250,17 @@ def test_a_relay_that_never_takes_it_is_given_up_on_and_logged(
 
 
 def test_the_worker_stops_with_the_app(database_url: str) -> None:
+    def workers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "paperboy-mail"}
+
+    before = workers()  # (an app another test never started up or shut down may have one)
     with web(database_url) as s:
         assert sign_up(s.client, "reader@example.org").status_code == 200
         s.drain()
         queue = s.queue
+        assert workers() - before  # this app's worker ran ...
     assert not queue.running
-    assert not [t for t in threading.enumerate() if t.name == "paperboy-mail"]
+    assert not workers() - before  # ... and is gone with the app
 
 
 # -- the queue itself ---------------------------------------------------------------------------
