@@ -206,10 +206,6 @@ class Site:
             hint="wait an hour and try again; check your spam folder meanwhile",
         )
 
-    def read(self, purpose: Purpose, token: str) -> str:
-        """The token's value; TokenError if forged, expired or made for another purpose."""
-        return str(self.tokens.read(purpose, token))
-
     def subscriber_of(self, purpose: Purpose, token: str) -> Subscriber:
         """The subscriber a link names; TokenRevoked when the link may no longer act for them."""
         return self.link_of(purpose, token)[0]
