@@ -152,8 +152,47 @@ class ProfileRow(SQLModel, table=True):
     )
     name: str = Field(max_length=64)
     query: str = _text(nullable=False)
+    # How close a paper must be to the profile's about:/like: (0 = the default; negative is
+    # broader, positive narrower), valid for the model it was set with (paperboy.semantic).
+    closeness: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    closeness_model: str | None = Field(default=None, max_length=64)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
+
+
+class EmbeddingRow(SQLModel, table=True):
+    """One vector per (paper, model): float16 bytes, and a hash of the text it was computed from
+    (recomputed when the title or abstract changes)."""
+
+    __tablename__ = "embeddings"
+
+    arxiv_id: str = Field(
+        sa_column=Column(
+            String(32), ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    model: str = Field(sa_column=Column(String(64), primary_key=True))
+    text_hash: str = Field(max_length=64)
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _utc()
+
+
+class FeedbackRow(SQLModel, table=True):
+    """A subscriber's signal on one paper for one profile: "like" (more like this) or "reject"
+    (not interested). One per (profile, paper): the latest signal wins, undo deletes it."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("profile_id", "arxiv_id", name="uq_feedback_profile_paper"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    profile_id: int = Field(
+        sa_column=Column(ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    arxiv_id: str = Field(max_length=32)
+    signal: str = Field(max_length=8)  # like | reject
+    created_at: datetime = _utc()
 
 
 class DigestRow(SQLModel, table=True):
