@@ -44,6 +44,20 @@ class Has:
 
 
 @dataclass(frozen=True, slots=True)
+class About:
+    """``about:"a topic in plain words"``: papers whose meaning is close to the text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Like:
+    """``like:2407.21783`` (or ``like:2407.21783,2501.00001``): papers close to these."""
+
+    arxiv_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     child: Node
 
@@ -58,7 +72,8 @@ class Or:
     children: tuple[Node, ...]
 
 
-Node = Term | Compare | Has | Not | And | Or
+Semantic = About | Like
+Node = Term | Compare | Has | About | Like | Not | And | Or
 
 METRICS = ("upvotes", "stars")
 HAS = ("code", "project")
