@@ -1,4 +1,5 @@
-"""Signed tokens for links in emails and pages: one salt per purpose, expiry where it matters."""
+"""Signed tokens, the primitive under paperboy.links: one salt per purpose, expiry where it
+matters. Only paperboy.links calls it; everything else builds and reads links there."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class Purpose(StrEnum):
     FEED = "feed"  # a profile's Atom feed
     ARCHIVE = "archive"  # "view in browser"
     CSRF = "csrf"  # a form's anti-forgery field (bound to a cookie)
+    FEEDBACK = "feedback"  # "more like this" / "not interested" on one paper of a digest
 
 
 _KEYED = "k:"  # marks a subscriber link that names a link key (older ones named the row id)
@@ -33,6 +35,7 @@ MAX_AGE = {
     Purpose.FEED: None,
     Purpose.ARCHIVE: None,
     Purpose.CSRF: 24 * 3600,
+    Purpose.FEEDBACK: None,  # digests are read weeks later; the key rotation still ends it
 }
 
 

@@ -17,9 +17,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mailer.render import TEMPLATES
 from paperboy.digest import archive_sections
+from paperboy.links import ArchiveLink, UnsubscribeLink
 from paperboy.profiles.matcher import ProfileSpec
 from paperboy.subscribers import Status
-from paperboy.tokens import Purpose, TokenError
+from paperboy.tokens import TokenError
 from paperboy.web import fallbacks, manage, public, signup
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site, WebContext
@@ -79,7 +80,7 @@ def create_app(context: WebContext) -> FastAPI:
     def unsubscribe_page(token: str) -> HTMLResponse:
         """Shows a button; changes nothing (link scanners follow GETs)."""
         try:
-            subscriber = site.subscriber_of(Purpose.UNSUBSCRIBE, token)
+            _, subscriber = site.open(UnsubscribeLink, token)
         except TokenError as e:
             return site.refused(e)
         done = subscriber.status == Status.UNSUBSCRIBED
@@ -89,7 +90,7 @@ def create_app(context: WebContext) -> FastAPI:
     def unsubscribe(token: str) -> HTMLResponse:
         """RFC 8058 one-click: unsubscribes at once, 200, no redirect, no cookie needed."""
         try:
-            subscriber = site.subscriber_of(Purpose.UNSUBSCRIBE, token)
+            _, subscriber = site.open(UnsubscribeLink, token)
         except TokenError as e:
             return site.refused(e)
         if subscriber.status != Status.UNSUBSCRIBED:
@@ -104,10 +105,10 @@ def create_app(context: WebContext) -> FastAPI:
         links that change or end the subscription (those stay in the mail itself).
         """
         try:
-            subscriber, period = site.link_of(Purpose.ARCHIVE, token)
+            link, subscriber = site.open(ArchiveLink, token)
         except TokenError as e:
             return site.refused(e)
-        digest = site.ledger.digest_for(subscriber.id, period)
+        digest = site.ledger.digest_for(subscriber.id, link.period)
         if digest is None:
             return site.message("No such digest", "This digest is not in the archive.", status=404)
         # The row keeps the papers only: their grouping and the words to mark come from

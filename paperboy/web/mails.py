@@ -6,13 +6,14 @@ paperboy.web.outgoing, never inside a request)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailer.notice import plain_envelope
 from mailer.render import environment
 from mailer.transports import Transport, send_now
 from mailer.types import Envelope
 from paperboy.clock import Clock
+from paperboy.links import LinkBuilder
 from paperboy.tokens import MAX_AGE, Purpose, Tokens
 from store.types import Subscriber
 
@@ -26,10 +27,13 @@ class PageMailer:
     public_url: str
     tokens: Tokens
     clock: Clock
+    links: LinkBuilder = field(init=False, repr=False)  # built from public_url and tokens
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "links", LinkBuilder(self.tokens, self.public_url))
 
     def confirmation(self, subscriber: Subscriber, query: str, schedule: str) -> Envelope:
         """The double opt-in mail: its link opens a page whose button confirms."""
-        token = self.tokens.for_subscriber(Purpose.CONFIRM, subscriber.link_key)
         return self._letter(
             subscriber.email,
             "Confirm your Paperboy digest",
@@ -37,7 +41,7 @@ class PageMailer:
             email=subscriber.email,
             query=query,
             schedule=schedule,
-            confirm_url=f"{self.public_url}/c/{token}",
+            confirm_url=self.links.confirm(subscriber.link_key),
             days=(MAX_AGE[Purpose.CONFIRM] or 0) // _DAY,
         )
 
@@ -49,14 +53,9 @@ class PageMailer:
             "email/manage-link.txt.j2",
             email=subscriber.email,
             already=already,
-            manage_url=self._link("m", Purpose.MANAGE, subscriber),
-            unsubscribe_url=self._link("u", Purpose.UNSUBSCRIBE, subscriber),
+            manage_url=self.links.manage(subscriber.link_key),
+            unsubscribe_url=self.links.unsubscribe(subscriber.link_key),
             days=(MAX_AGE[Purpose.MANAGE] or 0) // _DAY,
-        )
-
-    def _link(self, route: str, purpose: Purpose, subscriber: Subscriber) -> str:
-        return (
-            f"{self.public_url}/{route}/{self.tokens.for_subscriber(purpose, subscriber.link_key)}"
         )
 
     def send(self, letter: Envelope) -> None:

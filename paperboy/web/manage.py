@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy import subscribers as rules
 from paperboy.errors import InputError
+from paperboy.links import ManageLink, path
 from paperboy.subscribers import WEEKDAYS, Status
 from paperboy.tokens import MAX_AGE, Purpose, TokenError, TokenExpired
 from paperboy.web.preview import Preview, preview
@@ -54,7 +55,7 @@ def routes(site: Site) -> APIRouter:
 
     def owner(request: Request, token: str) -> Subscriber | HTMLResponse:
         try:
-            subscriber = site.subscriber_of(Purpose.MANAGE, token)
+            _, subscriber = site.open(ManageLink, token)
         except TokenError as e:
             if isinstance(e, TokenExpired):
                 return site.page(
@@ -87,8 +88,7 @@ def routes(site: Site) -> APIRouter:
             if editing is not None and editing.original == p.name:
                 forms.append(editing)
                 continue
-            feed = site.tokens.for_subscriber(Purpose.FEED, subscriber.link_key, str(p.id))
-            feed_url = f"{site.context.public_url}/f/{feed}"
+            feed_url = site.links.feed(subscriber.link_key, p.id)
             forms.append(ProfileForm(p.name, p.name, p.query, feed_url=feed_url))
         adding = editing if editing is not None and not editing.original else None
         forms.append(adding or ProfileForm("", "", ""))
@@ -101,7 +101,7 @@ def routes(site: Site) -> APIRouter:
             status_label=STATUS_LABEL.get(Status(subscriber.status), subscriber.status),
             flash=flash,
             profiles=forms,
-            base=f"/m/{token}",
+            base=path(Purpose.MANAGE, token),
             form=settings_form or _settings_form(subscriber),
             settings_error=settings_error,
             link_days=(MAX_AGE[Purpose.MANAGE] or 0) // (24 * 3600),
@@ -109,7 +109,7 @@ def routes(site: Site) -> APIRouter:
 
     def back(token: str, what: str) -> Response:
         return RedirectResponse(
-            f"/m/{token}?saved={what}", status_code=303, headers=SECURITY_HEADERS
+            f"{path(Purpose.MANAGE, token)}?saved={what}", status_code=303, headers=SECURITY_HEADERS
         )
 
     @router.get("/m/{token}")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperboy.digest import paper_entry
+from paperboy.links import FeedLink
 from paperboy.profiles.matcher import Match
 from paperboy.tokens import Purpose, TokenError
 from paperboy.web.preview import matches
@@ -44,11 +45,11 @@ def routes(site: Site) -> APIRouter:
     def feed(request: Request, token: str) -> Response:
         """The papers one profile matched in the last 30 days, newest first, as Atom."""
         try:
-            subscriber, profile_id = site.link_of(Purpose.FEED, token)
+            link, subscriber = site.open(FeedLink, token)
         except TokenError as e:
             return site.refused(e)
         profile = next(
-            (p for p in site.people.profiles(subscriber.id) if str(p.id) == profile_id), None
+            (p for p in site.people.profiles(subscriber.id) if p.id == link.profile_id), None
         )
         if profile is None:
             return site.message(
@@ -61,7 +62,7 @@ def routes(site: Site) -> APIRouter:
             key=lambda m: cast(Paper, m.paper).first_seen_at,
             reverse=True,
         )[:FEED_ENTRIES]
-        xml = _atom(f"{site.context.public_url}/f/{token}", f"Paperboy: {profile.name}", now, found)
+        xml = _atom(site.links.at(Purpose.FEED, token), f"Paperboy: {profile.name}", now, found)
         headers = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=900"}
         return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=headers)
 

@@ -21,7 +21,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperboy.errors import PaperboyError
-from paperboy.tokens import Purpose, TokenError, Tokens
+from paperboy.links import LinkBuilder
+from paperboy.tokens import TokenError
 from paperboy.web.limits import DEFAULT_LIMITS, Limit, Network, RateLimiter
 
 SECURITY_HEADERS = {
@@ -44,8 +45,8 @@ class FormRefused(PaperboyError):
 class Csrf:
     """Makes and checks the anti-forgery pair (cookie nonce, signed form field)."""
 
-    def __init__(self, tokens: Tokens) -> None:
-        self._tokens = tokens
+    def __init__(self, links: LinkBuilder) -> None:
+        self._links = links
 
     @staticmethod
     def nonce(cookie: str | None) -> str:
@@ -53,7 +54,7 @@ class Csrf:
         return cookie if cookie and 16 <= len(cookie) <= 64 else secrets.token_urlsafe(24)
 
     def field(self, nonce: str) -> str:
-        return self._tokens.make(Purpose.CSRF, nonce)
+        return self._links.form_field(nonce)
 
     def check(self, cookie: str | None, field: str | None) -> None:
         if not cookie:
@@ -62,7 +63,7 @@ class Csrf:
                 hint="allow cookies for this site, reload the page and send the form again",
             )
         try:
-            signed = str(self._tokens.read(Purpose.CSRF, field or ""))
+            signed = self._links.read_form_field(field or "")
         except TokenError as e:
             raise FormRefused(
                 "this form is out of date or did not come from this site",

@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse
 from mailer.types import Envelope
 from paperboy import subscribers as rules
 from paperboy.errors import InputError
+from paperboy.links import ConfirmLink
 from paperboy.subscribers import Status
-from paperboy.tokens import Purpose, TokenError, revoked
+from paperboy.tokens import TokenError, revoked
 from paperboy.web.preview import preview
 from paperboy.web.site import (
     Site,
@@ -210,7 +211,7 @@ def _waiting(site: Site, token: str) -> Subscriber | HTMLResponse:
     a link confirms exactly the sign-up its mail described, or nothing.
     """
     try:
-        subscriber = site.subscriber_of(Purpose.CONFIRM, token)
+        _, subscriber = site.open(ConfirmLink, token)
     except TokenError as e:
         return site.refused(e)
     if subscriber.status != Status.PENDING:

@@ -1,4 +1,4 @@
-"""What the routes share: the stores, tokens, mailer and limits, and how a page is answered."""
+"""What the routes share: the stores, links, mailer and limits, and how a page is answered."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from sqlalchemy import Engine
 from mailer.render import environment
 from paperboy.clock import Clock
 from paperboy.errors import InputError, ProfileSyntaxError
+from paperboy.links import FRESH_LINK, LinkBuilder, P
 from paperboy.subscribers import WEEKDAYS, Frequency
-from paperboy.tokens import Purpose, TokenError, TokenRevoked, Tokens, revoked
+from paperboy.tokens import TokenError, TokenRevoked, Tokens, revoked
 from paperboy.web.limits import Network, address_key, network_key
 from paperboy.web.mails import PageMailer
 from paperboy.web.outgoing import CAPACITY, RETRY_DELAYS, MailQueue
@@ -53,7 +54,7 @@ class WebContext:
     """What ``paperboy serve`` hands the app (built once, at the edge)."""
 
     engine: Engine
-    tokens: Tokens
+    tokens: Tokens  # signs every link, read and built through paperboy.links only
     clock: Clock
     mailer: PageMailer | None = None  # None: pages that send mail say they cannot
     limits: dict[str, Limit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
@@ -95,7 +96,7 @@ def attempt(errors: dict[str, str], name: str, make: Callable[[], T]) -> T | Non
 class Site:
     def __init__(self, context: WebContext) -> None:
         self.context = context
-        self.tokens = context.tokens
+        self.links = LinkBuilder(context.tokens, context.public_url)
         self.clock = context.clock
         self.mailer = context.mailer
         # The page mails go out from here, off the request (see paperboy.web.outgoing).
@@ -109,7 +110,7 @@ class Site:
         self.people = SubscriberStore(context.engine)
         self.papers = SqlStore(context.engine)
         self.ledger = Ledger(context.engine)
-        self.csrf = Csrf(context.tokens)
+        self.csrf = Csrf(self.links)
         self.limiter = RateLimiter(context.clock, context.limits)
         self.templates: Environment = environment()
         # The choices every settings form offers, the same on every page.
@@ -161,7 +162,7 @@ class Site:
                 "It belonged to a subscription that has ended or was signed up for again.",
                 status=410,
                 hint=error.hint,
-                link=("Get a fresh link", "/link"),
+                link=("Get a fresh link", FRESH_LINK),
             )
         return self.message("This link does not work", error.message, status=400, hint=error.hint)
 
@@ -206,25 +207,23 @@ class Site:
             hint="wait an hour and try again; check your spam folder meanwhile",
         )
 
-    def subscriber_of(self, purpose: Purpose, token: str) -> Subscriber:
-        """The subscriber a link names; TokenRevoked when the link may no longer act for them."""
-        return self.link_of(purpose, token)[0]
-
-    def link_of(self, purpose: Purpose, token: str) -> tuple[Subscriber, str]:
-        """The subscriber a link names, and the link's detail (a period, a profile id).
+    def open(self, kind: type[P], token: str) -> tuple[P, Subscriber]:
+        """What a link says and the subscriber it names; TokenError (TokenRevoked: 410) if it
+        may not act for anyone.
 
         A link names the subscriber's random link key, never a row id: once the key is rotated
         (unsubscribed, signed up again) or the row is gone, the link names nobody, whoever signs
         up next. The one older form still honoured, an unsubscribe link by row id, must name a
         row that existed when the link was made.
         """
-        ref = self.tokens.read_subscriber(purpose, token)
+        link = self.links.read(kind, token)
+        ref = link.ref
         if ref.legacy_id is not None:
             found = self.people.by_id(ref.legacy_id)
             if found is None or found.created_at >= ref.signed_at + timedelta(seconds=1):
                 raise revoked()
-            return found, ""
+            return link, found
         found = self.people.by_link_key(ref.link_key)
         if found is None:
             raise revoked()
-        return found, ref.detail
+        return link, found
