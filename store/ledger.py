@@ -10,9 +10,9 @@ point of no return (SMTP DATA) a sender marks ``data_started_at``: a lease that 
 without it is requeued (the message never left); one that expires with it becomes ``unknown``
 (it may have been delivered) and is not sent again automatically.
 
-A digest keeps its message bytes only while its delivery may still send them: the update that
-makes a delivery final clears them. ``prune`` deletes old digests (and their deliveries) in
-short batches, never one still waiting and never a subscriber's latest.
+A digest's message bytes (a ``messages`` row) are kept only while its delivery may still send
+them: the update that makes a delivery final deletes them. ``prune`` deletes old digests (and
+their deliveries) in short batches, never one still waiting and never a subscriber's latest.
 """
 
 from __future__ import annotations
@@ -34,18 +34,22 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
+from paperboy.errors import StoreError
 from store.base import Repository
 from store.columns import UTCDateTime, driver_instant
-from store.tables import FINAL, WAITING, DeliveryRow, DigestRow, SubscriberRow
+from store.tables import FINAL, WAITING, DeliveryRow, DigestRow, MessageRow, SubscriberRow
 from store.types import Claim, Delivered, Delivery, Digest, DigestRecord
 
 DIGESTS: Table = DigestRow.__table__  # type: ignore[attr-defined]
 DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
+MESSAGES: Table = MessageRow.__table__  # type: ignore[attr-defined]
 SUBSCRIBERS: Table = SubscriberRow.__table__  # type: ignore[attr-defined]
 
 
@@ -59,16 +63,18 @@ class Ledger(Repository):
         values = asdict(digest)
         deadline = values.pop("deadline")
         recipient = values.pop("recipient")
+        message = values.pop("message")
         del values["html"], values["text"]  # the archive page is rendered on demand
         values["paper_ids"] = list(digest.paper_ids)
-        if digest.kind == "skipped":
-            values["message"] = None  # never sent
         try:
             with self._begin() as connection:
                 digest_id = connection.execute(
                     DIGESTS.insert().values(**values).returning(DIGESTS.c.id)
                 ).scalar_one()
-                if digest.kind != "skipped":
+                if digest.kind != "skipped":  # a skipped digest is never sent: no bytes kept
+                    connection.execute(
+                        MESSAGES.insert().values(digest_id=digest_id, message=message)
+                    )
                     connection.execute(
                         DELIVERIES.insert().values(
                             digest_id=digest_id,
@@ -110,18 +116,15 @@ class Ledger(Repository):
         return found
 
     def digest(self, digest_id: int) -> Digest | None:
-        return self._one_digest(select(DIGESTS).where(DIGESTS.c.id == digest_id))
+        return self._one_digest(_DIGEST.where(DIGESTS.c.id == digest_id))
 
     def digest_for(self, subscriber_id: int, period: str) -> Digest | None:
-        query = select(DIGESTS).where(
-            DIGESTS.c.subscriber_id == subscriber_id, DIGESTS.c.period == period
-        )
+        query = _DIGEST.where(DIGESTS.c.subscriber_id == subscriber_id, DIGESTS.c.period == period)
         return self._one_digest(query)
 
     def latest_digest(self, subscriber_id: int) -> Digest | None:
         query = (
-            select(DIGESTS)
-            .where(DIGESTS.c.subscriber_id == subscriber_id)
+            _DIGEST.where(DIGESTS.c.subscriber_id == subscriber_id)
             .order_by(desc(DIGESTS.c.id))
             .limit(1)
         )
@@ -158,9 +161,7 @@ class Ledger(Repository):
                 )
             ).rowcount
             if digest_ids:  # never sent again: the bytes are not needed
-                connection.execute(
-                    update(DIGESTS).where(DIGESTS.c.id.in_(digest_ids)).values(message=None)
-                )
+                connection.execute(MESSAGES.delete().where(MESSAGES.c.digest_id.in_(digest_ids)))
         return requeued, unknown
 
     def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[Claim]:
@@ -179,21 +180,7 @@ class Ledger(Repository):
             )
         # Read the messages after the claim committed: the write lock is held for the ids only,
         # not for reading a batch of 60 KB messages (other senders wait for that lock).
-        rows = self._rows(_CLAIMED.params(ids=ids, token=token))
-        return [
-            Claim(
-                delivery_id=r.id,
-                token=token,
-                digest_id=r.digest_id,
-                subscriber_id=r.subscriber_id,
-                message_id=r.message_id,
-                message=bytes(r.message),
-                recipient=r.recipient,
-                attempts=r.attempts,
-                deadline=_aware(r.deadline),
-            )
-            for r in rows
-        ]
+        return [_claim(r, token) for r in self._rows(_CLAIMED.params(ids=ids, token=token))]
 
     def data_started(
         self, claim: Claim, now: datetime, *, delivered: Delivered | None = None
@@ -354,38 +341,44 @@ class Ledger(Repository):
 
         Kept: a digest whose delivery still waits (pending, sending, temp_failed) and each
         subscriber's latest digest (where the next one's window starts). The candidates are
-        read outside any transaction, in id order from where the last batch stopped; each batch
-        is then deleted in its own short write transaction (a delivery that is final stays
-        final, so what was read still holds).
+        read outside any transaction, walking the ``created_at`` index from the oldest, each
+        batch from where the last one stopped (nothing to prune reads a few index entries);
+        each batch is then deleted in its own short write transaction (a delivery that is final
+        stays final, so what was read still holds).
         """
-        newest = select(func.max(DIGESTS.c.id).label("id")).where(DIGESTS.c.created_at < before)
-        last = self._first(newest)["id"]
-        if last is None:
-            return 0
-        pruned, after = 0, 0
+        pruned, after = 0, None
         while True:
-            ids = [r.id for r in self._rows(_prunable(after, last, before, batch))]
-            if not ids:
+            rows = self._rows(_prunable(after, before, batch))
+            if not rows:
                 return pruned
-            with self._begin() as connection:
+            ids = [r.id for r in rows]
+            with self._begin() as connection:  # a final delivery has no message left: a no-op
+                connection.execute(MESSAGES.delete().where(MESSAGES.c.digest_id.in_(ids)))
                 connection.execute(DELIVERIES.delete().where(DELIVERIES.c.digest_id.in_(ids)))
                 pruned += connection.execute(DIGESTS.delete().where(DIGESTS.c.id.in_(ids))).rowcount
-            after = ids[-1]
+            after = (rows[-1].created_at, rows[-1].id)
 
     def counts(self) -> dict[str, int]:
         query = select(DELIVERIES.c.state, func.count()).group_by(DELIVERIES.c.state)
         return {row[0]: int(row[1]) for row in self._rows(query)}
 
 
-def _prunable(after: int, last: int, before: datetime, batch: int) -> Any:
-    """The next ``batch`` digests ``prune`` may delete, in id order after ``after``."""
+def _prunable(after: tuple[datetime, int] | None, before: datetime, batch: int) -> Any:
+    """The next ``batch`` digests ``prune`` may delete, in (created_at, id) order after
+    ``after``: a range of the ``created_at`` index (a keyset, never a walk of every digest)."""
     later = DIGESTS.alias("later")
     waiting = DELIVERIES.c.state.in_(("pending", "sending", "temp_failed"))
+    since: ColumnElement[bool] = true()
+    if after is not None:  # the range starts at the index, the tie on created_at by id
+        at, last = after
+        since = and_(
+            DIGESTS.c.created_at >= at,
+            or_(DIGESTS.c.created_at > at, DIGESTS.c.id > last),
+        )
     return (
-        select(DIGESTS.c.id)
+        select(DIGESTS.c.id, DIGESTS.c.created_at)
         .where(
-            DIGESTS.c.id > after,
-            DIGESTS.c.id <= last,
+            since,
             DIGESTS.c.created_at < before,
             select(later.c.id)  # not the latest: Ledger.window_ends reads its window's end
             .where(
@@ -400,7 +393,7 @@ def _prunable(after: int, last: int, before: datetime, batch: int) -> Any:
             .where(DELIVERIES.c.digest_id == DIGESTS.c.id, waiting)
             .exists(),
         )
-        .order_by(DIGESTS.c.id)
+        .order_by(DIGESTS.c.created_at, DIGESTS.c.id)
         .limit(batch)
     )
 
@@ -465,9 +458,10 @@ _CLAIMED = (
         DIGESTS.c.id.label("digest_id"),
         DIGESTS.c.subscriber_id,
         DIGESTS.c.message_id,
-        DIGESTS.c.message,
+        MESSAGES.c.message,
     )
     .join(DIGESTS, DIGESTS.c.id == DELIVERIES.c.digest_id)
+    .outerjoin(MESSAGES, MESSAGES.c.digest_id == DELIVERIES.c.digest_id)
     .where(  # by key (lease_owner has no index: the ledger keeps every delivery ever made)
         DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
         DELIVERIES.c.lease_owner == bindparam("token"),
@@ -476,7 +470,29 @@ _CLAIMED = (
 )
 
 
-_DROP_MESSAGE = update(DIGESTS).where(DIGESTS.c.id == bindparam("digest_id")).values(message=None)
+_DROP_MESSAGE = MESSAGES.delete().where(MESSAGES.c.digest_id == bindparam("digest_id"))
+_DIGEST = select(DIGESTS, MESSAGES.c.message).outerjoin(
+    MESSAGES, MESSAGES.c.digest_id == DIGESTS.c.id
+)
+
+
+def _claim(r: Any, token: str) -> Claim:
+    if r.message is None:  # cannot happen: the bytes go only with a final state
+        raise StoreError(
+            f"delivery {r.id} was claimed but its digest {r.digest_id} has no message",
+            hint="see it with `paperboy deliveries`; report this with `paperboy db current`",
+        )
+    return Claim(
+        delivery_id=r.id,
+        token=token,
+        digest_id=r.digest_id,
+        subscriber_id=r.subscriber_id,
+        message_id=r.message_id,
+        message=bytes(r.message),
+        recipient=r.recipient,
+        attempts=r.attempts,
+        deadline=_aware(r.deadline),
+    )
 
 
 _FENCED: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}

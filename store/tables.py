@@ -182,9 +182,7 @@ class FeedbackRow(SQLModel, table=True):
     (not interested). One per (profile, paper): the latest signal wins, undo deletes it."""
 
     __tablename__ = "feedback"
-    __table_args__ = (
-        UniqueConstraint("profile_id", "arxiv_id", name="uq_feedback_profile_paper"),
-    )
+    __table_args__ = (UniqueConstraint("profile_id", "arxiv_id", name="uq_feedback_profile_paper"),)
 
     id: int | None = Field(default=None, primary_key=True)
     profile_id: int = Field(
@@ -197,7 +195,7 @@ class FeedbackRow(SQLModel, table=True):
 
 class DigestRow(SQLModel, table=True):
     """One digest per (subscriber, period): what was decided, kept compact for the archive page
-    (rendered on demand from ``paper_ids``); the message bytes only until its delivery is final."""
+    (rendered on demand from ``paper_ids``). Its message bytes are a ``messages`` row."""
 
     __tablename__ = "digests"
     __table_args__ = (
@@ -218,9 +216,25 @@ class DigestRow(SQLModel, table=True):
     shown: int = 0
     subject: str = _text(nullable=False)
     message_id: str = Field(max_length=255)
-    # Built once, sent as is; NULL once the delivery is final (or for a skipped digest).
-    message: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = _utc(index=True)
+
+
+class MessageRow(SQLModel, table=True):
+    """A digest's MIME message, built once and sent as is: kept only while its delivery may send
+    it (deleted in the update that makes the delivery final; never made for a skipped digest).
+
+    A table of its own so the digest rows stay small and dense: bytes kept in the digest row left
+    a nearly empty page per digest once cleared (bench/RESULTS.md).
+    """
+
+    __tablename__ = "messages"
+
+    digest_id: int = Field(
+        sa_column=Column(
+            ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+        )
+    )
+    message: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class DeliveryRow(SQLModel, table=True):
