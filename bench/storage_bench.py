@@ -27,15 +27,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from store.engine import make_engine, upgrade  # noqa: E402
-from store.ledger import DELIVERIES, DIGESTS, SUBSCRIBERS, Ledger  # noqa: E402
+from store.ledger import DELIVERIES, DIGESTS, MESSAGES, SUBSCRIBERS, Ledger  # noqa: E402
 from store.types import Delivered, DigestRecord  # noqa: E402
 
 START = datetime(2026, 6, 1, 8, tzinfo=UTC)
 HTML, TEXT, MESSAGE = 30_000, 8_000, 60_000  # a 20-paper digest, about 100 KB in all
 LEASE = timedelta(minutes=5)
-# The digests table as revision 0007 had it (the HTML and text kept with the message).
+# The digests table as revision 0007 had it (the HTML, text and message in the row).
 OLD_DIGESTS = table(
-    "digests", *[column(c.name, c.type) for c in DIGESTS.c], column("html"), column("text")
+    "digests",
+    *[column(c.name, c.type) for c in DIGESTS.c],
+    column("html"),
+    column("text"),
+    column("message"),
 )
 
 
@@ -86,17 +90,26 @@ def record_day(engine: Engine, ids: list[int], day: int, *, keep_all: bool) -> N
     """The ledger's digest and delivery values (Ledger.record), a day in one transaction."""
     with engine.begin() as connection:
         for start in range(0, len(ids), 1000):
-            digests = []
+            digests, messages = [], []
             for sid in ids[start : start + 1000]:
                 values = asdict(record(sid, day))
                 values.pop("deadline"), values.pop("recipient")
                 values["paper_ids"] = list(values["paper_ids"])
                 if not keep_all:
                     del values["html"], values["text"]
+                    messages.append(values.pop("message"))
                 digests.append(values)
             target = OLD_DIGESTS if keep_all else DIGESTS
             first = connection.execute(insert(target).returning(target.c.id), digests)
             digest_ids = list(first.scalars())
+            if not keep_all:  # as Ledger.record: the bytes in a row of their own
+                connection.execute(
+                    insert(MESSAGES),
+                    [
+                        {"digest_id": d, "message": m}
+                        for d, m in zip(digest_ids, messages, strict=True)
+                    ],
+                )
             at = START + timedelta(days=day)
             connection.execute(
                 insert(DELIVERIES),
@@ -130,6 +143,23 @@ def send_day(ledger: Ledger, day: int) -> int:
         ledger.sent(Delivered(claims[-1], now, 250))
         sent += len(claims)
     return sent
+
+
+def breakdown(path: Path, count: int) -> str:
+    """Bytes per digest in each table and index (SQLite's dbstat: pages in use, unused bytes
+    inside them included)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        rows = connection.execute(
+            "SELECT name, sum(pgsize), sum(unused) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+        ).fetchall()
+    finally:
+        connection.close()
+    return "\n".join(
+        f"    {name:36} {size / count:7,.0f} B/digest ({unused / max(size, 1):4.0%} unused)"
+        for name, size, unused in rows
+        if size / count >= 1
+    )
 
 
 def sizes(path: Path) -> tuple[int, int, int]:
@@ -166,6 +196,7 @@ def after(folder: Path, n: int, days: int) -> None:
         f"  {count:,} digests: file {size / 1e6:,.1f} MB ({size / count:,.0f} B/digest), "
         f"pages in use {used / 1e6:,.1f} MB ({used / count:,.0f} B/digest)"
     )
+    print(breakdown(path, count))
     retention = timedelta(days=days - 1)  # day 0 falls out of it
     now = START + timedelta(days=days - 1, hours=1)
     t = time.perf_counter()
@@ -182,6 +213,7 @@ def after(folder: Path, n: int, days: int) -> None:
         f"({size / count:,.0f} B/digest), pages in use {used / 1e6:,.1f} MB "
         f"({used / count:,.0f} B/digest)"
     )
+    print(breakdown(path, count))
     engine.dispose()
 
 
