@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     # Hours without a successful fetch.
     alert_stale_hours: float = Field(default=24.0, gt=0, le=8760)
 
+    # Matching by meaning (about:, like:). "off" uses lexical similarity instead of the model.
+    semantic: Literal["on", "off"] = "on"
+    # Another copy of the model: a folder holding model.onnx (and vocab.txt), or the .onnx
+    # file. Its sha256 must still be the packaged model's; empty: the installed package's.
+    model_path: Path | None = None
+    model_threads: int = Field(default=1, ge=1, le=64)  # CPU threads the model may use
+
     @field_validator("*", mode="before")
     @classmethod
     def _no_control_characters(cls, value: Any) -> Any:
@@ -161,6 +168,11 @@ class Settings(BaseSettings):
     @classmethod
     def _file(cls, value: Path) -> Path:
         return _usable_path(value, folder=False)
+
+    @field_validator("model_path", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("trusted_proxies")
     @classmethod
