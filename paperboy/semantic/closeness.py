@@ -31,10 +31,11 @@ class Want:
 class Closeness:
     """One want over one batch: bit i of ``mask`` is set when papers[i] is close enough;
     ``scores[i]`` is how close (a calibrated number, higher is closer, comparable across
-    wants for ranking)."""
+    wants for ranking). ``scores`` is read-only and may be a lazy view of a shared matrix:
+    10,000 wants x 1,000 papers as tuples of floats took 3 s and 0.9 GB."""
 
     mask: int
-    scores: tuple[float, ...]
+    scores: Sequence[float]
 
 
 class Meaning(Protocol):
