@@ -21,7 +21,7 @@ from paperboy.links import ArchiveLink, UnsubscribeLink
 from paperboy.profiles.matcher import ProfileSpec
 from paperboy.subscribers import Status
 from paperboy.tokens import TokenError
-from paperboy.web import fallbacks, manage, public, signup
+from paperboy.web import fallbacks, feedback, manage, public, signup
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site, WebContext
 from store.engine import current_revision, head_revision
@@ -46,6 +46,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.include_router(signup.routes(site))
     app.include_router(manage.routes(site))
     app.include_router(public.routes(site))
+    app.include_router(feedback.routes(site))
     fallbacks.install(app, site)  # foreign hosts, error pages, headers on every answer
 
     @app.get("/healthz")

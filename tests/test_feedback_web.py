@@ -1,0 +1,172 @@
+"""The feedback links of a digest ("More like this", "Not interested") through the real app and
+store: a GET records nothing, a POST records without a cookie, undo, and every bad link gets a
+clear page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from paperboy.clock import fixed_clock
+from paperboy.links import LinkBuilder
+from paperboy.tokens import Purpose, Tokens
+from paperboy.web.app import WebContext, create_app
+from scraper.models import ScrapedPaper
+from store.feedback import FeedbackStore, Signals
+from tests.web_server import serving
+from tests.world import NOW, SECRET, World, world
+
+HOSTILE = ScrapedPaper(
+    arxiv_id="2607.99999",
+    title='<script>alert("title")</script> Diffusion & friends',
+    upvotes=3,
+    summary="<img src=x onerror=alert(1)> a diffusion model",
+)
+
+
+@dataclass
+class Site:
+    client: httpx.Client
+    w: World
+    links: LinkBuilder  # paths only: the app is reached through the client's base URL
+    feedback: FeedbackStore
+
+    def subscriber(self, email: str = "reader@example.org") -> tuple[str, int]:
+        """A subscriber's link key and the id of their profile "vision"."""
+        sid = self.w.subscribe(email)
+        subscriber = self.w.people.by_id(sid)
+        assert subscriber is not None
+        (profile,) = self.w.people.profiles(sid)
+        return subscriber.link_key, profile.id
+
+    def url(self, link_key: str, profile_id: int, arxiv_id: str = HOSTILE.arxiv_id) -> str:
+        return self.links.feedback(link_key, profile_id, arxiv_id)
+
+
+@pytest.fixture
+def site(database_url: str) -> Iterator[Site]:
+    with world(database_url) as w:
+        w.ingest((HOSTILE,), NOW - timedelta(hours=1))
+        tokens = Tokens(SECRET, fixed_clock(NOW))
+        engine = w.papers._engine
+        app = create_app(WebContext(engine, tokens, fixed_clock(NOW)))
+        with serving(app) as base, httpx.Client(base_url=base) as client:
+            yield Site(client, w, LinkBuilder(tokens, ""), FeedbackStore(engine))
+
+
+def _buttons(html: str) -> list[str]:
+    return re.findall(r"<button[^>]*>([^<]*)</button>", html)
+
+
+def test_a_get_shows_the_buttons_and_records_nothing(site: Site) -> None:
+    key, pid = site.subscriber()
+    url = site.url(key, pid)
+    assert url.startswith("/r/")
+    page = site.client.get(url)
+    assert page.status_code == 200
+    assert _buttons(page.text) == ["More like this", "Not interested"]
+    assert "“vision”" in page.text
+    # Scraped text is escaped; the address and the subscription's links stay out (forwarding).
+    assert "<script>alert" not in page.text
+    assert (
+        "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt; Diffusion &amp; friends" in page.text
+    )
+    assert "<img" not in page.text
+    assert "reader@example.org" not in page.text
+    assert "/m/" not in page.text
+    assert "/u/" not in page.text
+    assert "set-cookie" not in page.headers
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert site.feedback.for_profiles([pid]) == {}
+
+
+def test_a_post_records_without_a_cookie_the_latest_wins_and_undo(site: Site) -> None:
+    key, pid = site.subscriber()
+    url = site.url(key, pid)
+    liked = site.client.post(url, data={"action": "like"})
+    assert liked.status_code == 200
+    assert "Noted: more papers like this one in your profile “vision”" in liked.text
+    assert _buttons(liked.text) == ["More like this", "Not interested", "Undo"]
+    assert "set-cookie" not in liked.headers
+    assert site.feedback.for_profiles([pid]) == {pid: Signals((HOSTILE.arxiv_id,), ())}
+    assert "You asked for more like this" in site.client.get(url).text
+    rejected = site.client.post(url, data={"action": "reject"})
+    assert "Noted: fewer papers like this one" in rejected.text
+    assert site.feedback.for_profiles([pid]) == {pid: Signals((), (HOSTILE.arxiv_id,))}
+    undone = site.client.post(url, data={"action": "undo"})
+    assert undone.status_code == 200
+    assert "Undone" in undone.text
+    assert _buttons(undone.text) == ["More like this", "Not interested"]
+    assert site.feedback.for_profiles([pid]) == {}
+    again = site.client.post(url, data={"action": "undo"})  # twice is harmless
+    assert again.status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"action": "love"}, {}])
+def test_an_unknown_action_changes_nothing(site: Site, body: dict[str, str]) -> None:
+    key, pid = site.subscriber()
+    answer = site.client.post(site.url(key, pid), data=body)
+    assert answer.status_code == 400
+    assert "Nothing changed" in answer.text
+    assert site.feedback.for_profiles([pid]) == {}
+
+
+@pytest.mark.parametrize("kind", ["forged", "cross-purpose", "garbage", "bad-detail"])
+def test_bad_links_get_a_clear_page(site: Site, kind: str) -> None:
+    key, pid = site.subscriber()
+    token = {
+        "forged": Tokens("another-secret-0123456789abcdef").for_subscriber(
+            Purpose.FEEDBACK, key, f"{pid}:{HOSTILE.arxiv_id}"
+        ),
+        "cross-purpose": Tokens(SECRET).for_subscriber(
+            Purpose.FEED, key, f"{pid}:{HOSTILE.arxiv_id}"
+        ),
+        "garbage": "not.a.token",
+        "bad-detail": Tokens(SECRET).for_subscriber(Purpose.FEEDBACK, key, "vision"),
+    }[kind]
+    for answer in (
+        site.client.get(f"/r/{token}"),
+        site.client.post(f"/r/{token}", data={"action": "like"}),
+    ):
+        assert answer.status_code == 400
+        assert "This link does not work" in answer.text
+    assert site.feedback.for_profiles([pid]) == {}
+
+
+def test_a_rotated_key_gives_410(site: Site) -> None:
+    key, pid = site.subscriber()
+    url = site.url(key, pid)
+    site.w.people.set_status("reader@example.org", "unsubscribed", NOW)  # rotates the key
+    for answer in (site.client.get(url), site.client.post(url, data={"action": "like"})):
+        assert answer.status_code == 410
+        assert "This link is no longer valid" in answer.text
+    assert site.feedback.for_profiles([pid]) == {}
+
+
+def test_another_subscribers_profile_is_not_reachable(site: Site) -> None:
+    key, _ = site.subscriber()
+    _, theirs = site.subscriber("other@example.org")
+    answer = site.client.post(site.url(key, theirs), data={"action": "like"})
+    assert answer.status_code == 404
+    assert site.feedback.for_profiles([theirs]) == {}
+
+
+def test_a_removed_profile_or_an_unknown_paper_gets_a_clear_page(site: Site) -> None:
+    key, pid = site.subscriber()
+    unknown = site.url(key, pid, "2401.00001")
+    for answer in (site.client.get(unknown), site.client.post(unknown, data={"action": "like"})):
+        assert answer.status_code == 404
+        assert "This paper is not here any more" in answer.text
+    url = site.url(key, pid)
+    shown = site.client.get(url)
+    assert shown.status_code == 200
+    site.w.people.remove_profile("reader@example.org", "vision")
+    for answer in (site.client.get(url), site.client.post(url, data={"action": "reject"})):
+        assert answer.status_code == 404
+        assert "This profile was removed" in answer.text
+    assert site.feedback.for_profiles([pid]) == {}
