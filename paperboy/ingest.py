@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -37,6 +37,14 @@ class IngestStore(Protocol):
     def validators_for(self, source: str, url: str) -> Validators | None: ...
 
 
+class PaperEmbedding(Protocol):
+    """Vectors for the papers a fetch stored (paperboy.semantic.vectors.IngestVectors)."""
+
+    def after_ingest(self, arxiv_ids: Sequence[str]) -> int:
+        """Embed the new or changed ones among ``arxiv_ids``; returns how many."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class IngestReport:
     """One source's result, as the CLI and the scheduler report it."""
@@ -44,6 +52,8 @@ class IngestReport:
     label: str
     outcome: FetchOutcome
     result: IngestResult
+    embedded: int = 0  # papers given a vector after storing them
+    embed_error: str | None = None  # why that failed (they are embedded later, on demand)
 
     @property
     def verdict(self) -> Verdict:
@@ -125,8 +135,16 @@ def rank(view: View, papers: Iterable[ScrapedPaper]) -> list[ScrapedPaper]:
 class Ingestor:
     """Runs sources through the fetcher into the store; a broken source never stops the rest."""
 
-    def __init__(self, fetcher: Fetcher, store: IngestStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        store: IngestStore,
+        clock: Clock,
+        *,
+        embedding: PaperEmbedding | None = None,
+    ) -> None:
         self._fetcher, self._store, self._clock = fetcher, store, clock
+        self._embedding = embedding
 
     def run(self, source: Source) -> IngestReport:
         outcome = self._fetcher.fetch(source, self._validators(source))
@@ -146,7 +164,26 @@ class Ingestor:
             len(outcome.papers),
             result.new_papers,
         )
-        return IngestReport(label=source.label, outcome=outcome, result=result)
+        embedded, problem = self._embed(outcome)
+        return IngestReport(
+            label=source.label,
+            outcome=outcome,
+            result=result,
+            embedded=embedded,
+            embed_error=problem,
+        )
+
+    def _embed(self, outcome: FetchOutcome) -> tuple[int, str | None]:
+        """Vectors for what was stored. A failure (the model, the disk) never fails the fetch:
+        the papers are stored, and whoever needs their vectors computes them then."""
+        if self._embedding is None or outcome.verdict is not Verdict.OK:
+            return 0, None
+        try:
+            return self._embedding.after_ingest([p.arxiv_id for p in outcome.papers]), None
+        except Exception as e:
+            log.warning("embedding the papers of %s failed", outcome.url, exc_info=True)
+            problem = e.message if isinstance(e, PaperboyError) else f"{type(e).__name__}: {e}"
+            return 0, clip(problem, 500)
 
     def _validators(self, source: Source) -> Validators | None:
         """Every list is asked conditionally, with the validators of its own API URL: the
