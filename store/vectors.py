@@ -34,11 +34,13 @@ FloatRow = npt.NDArray[np.float32]
 
 @dataclass(frozen=True, slots=True)
 class PaperText:
-    """What a vector is computed from: a paper's id, title and abstract."""
+    """What a vector is computed from: a paper's id, title and abstract (or, lacking one, the
+    AI summary)."""
 
     arxiv_id: str
     title: str
     summary: str | None
+    ai_summary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +99,8 @@ class VectorStore(Repository):
         found: list[PaperText] = []
         unique = list(dict.fromkeys(arxiv_ids))
         for start in range(0, len(unique), PAGE):
-            query = select(PAPERS.c.arxiv_id, PAPERS.c.title, PAPERS.c.summary).where(
-                PAPERS.c.arxiv_id.in_(unique[start : start + PAGE])
-            )
-            found.extend(PaperText(r.arxiv_id, r.title, r.summary) for r in self._rows(query))
+            query = select(*_TEXT).where(PAPERS.c.arxiv_id.in_(unique[start : start + PAGE]))
+            found.extend(_text(r) for r in self._rows(query))
         return sorted(found, key=lambda t: t.arxiv_id)
 
     def put_many(self, vectors: Sequence[NewVector], now: datetime) -> int:
@@ -139,7 +139,7 @@ class VectorStore(Repository):
         while True:
             rows = self._rows(_page(model, after, page))
             for row in rows:
-                text = PaperText(row.arxiv_id, row.title, row.summary)
+                text = _text(row)
                 if row.text_hash is None or row.text_hash != text_hash_of(text):
                     yield text
             if len(rows) < page:
@@ -174,6 +174,13 @@ class VectorStore(Repository):
         return [row.query for row in self._rows(query)]
 
 
+_TEXT = (PAPERS.c.arxiv_id, PAPERS.c.title, PAPERS.c.summary, PAPERS.c.ai_summary)
+
+
+def _text(row: Any) -> PaperText:
+    return PaperText(row.arxiv_id, row.title, row.summary, row.ai_summary)
+
+
 def _known(connection: Connection, ids: Sequence[str]) -> set[str]:
     known: set[str] = set()
     for start in range(0, len(ids), PAGE):
@@ -203,7 +210,7 @@ def _page(model: str, after: str, size: int) -> Select[Any]:
         and_(EMBEDDINGS.c.arxiv_id == PAPERS.c.arxiv_id, EMBEDDINGS.c.model == model),
     )
     return (
-        select(PAPERS.c.arxiv_id, PAPERS.c.title, PAPERS.c.summary, EMBEDDINGS.c.text_hash)
+        select(*_TEXT, EMBEDDINGS.c.text_hash)
         .select_from(joined)
         .where(PAPERS.c.arxiv_id > after)
         .order_by(PAPERS.c.arxiv_id)

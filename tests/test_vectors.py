@@ -16,6 +16,7 @@ from paperboy.clock import fixed_clock
 from paperboy.errors import PaperboyError
 from paperboy.ingest import Ingestor
 from paperboy.semantic.embedder import Vectors
+from paperboy.semantic.meaning import PaperVectors
 from paperboy.semantic.vectors import (
     MAX_CHARS,
     IngestVectors,
@@ -92,10 +93,13 @@ def unit(dim: int, seed: int) -> np.ndarray:
 
 
 def test_paper_text_is_title_and_abstract_whitespace_collapsed_and_capped() -> None:
-    assert paper_text("  Deep\n  nets ", "We  show\tthat.\n") == "Deep nets. We show that."
-    assert paper_text("Is attention enough?", "No.") == "Is attention enough? No."
-    assert paper_text("Only a title", None) == "Only a title"
-    assert len(paper_text("T", "word " * 2000)) == MAX_CHARS
+    text = paper_text(PaperText("1", "  Deep\n  nets ", "We  show\tthat.\n"))
+    assert text == "Deep nets. We show that."
+    assert paper_text(PaperText("1", "Is attention enough?", "No.")) == "Is attention enough? No."
+    assert paper_text(PaperText("1", "Only a title", None)) == "Only a title"
+    assert paper_text(PaperText("1", "T", None, "AI says.")) == "T. AI says."
+    assert paper_text(PaperText("1", "T", "Abstract.", "AI says.")) == "T. Abstract."
+    assert len(paper_text(PaperText("1", "T", "word " * 2000))) == MAX_CHARS
     assert text_hash("a") != text_hash("b")
     assert len(text_hash("a")) == 16
     same = PaperText("1", "Deep  nets", "We show")
@@ -191,7 +195,9 @@ def test_vectors_embeds_the_missing_ones_once_and_keeps_the_order(
     engine: Engine, papers: SqlStore
 ) -> None:
     embedder = FakeEmbedder()
-    vectors = StoredVectors(embedder, VectorStore(engine), clock=fixed_clock(PINNED), batch=10)
+    vectors: PaperVectors = StoredVectors(
+        embedder, VectorStore(engine), clock=fixed_clock(PINNED), batch=10
+    )
     asked = [DAY[3], DAY[0], DAY[3], *DAY[5:20]]
     first = vectors.vectors(asked)
     assert first.shape == (18, 16)

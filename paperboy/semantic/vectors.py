@@ -42,6 +42,8 @@ class Texted(Protocol):
     def title(self) -> str: ...
     @property
     def summary(self) -> str | None: ...
+    @property
+    def ai_summary(self) -> str | None: ...
 
 
 class VectorRepository(Protocol):
@@ -64,10 +66,11 @@ class IngestRepository(Protocol):
     def topic_queries(self, limit: int = ...) -> list[str]: ...
 
 
-def paper_text(title: str, summary: str | None) -> str:
-    """What a paper is embedded from: "title. abstract", whitespace collapsed, capped."""
-    head = " ".join(title.split())
-    body = " ".join((summary or "").split())
+def paper_text(paper: Texted) -> str:
+    """What a paper is embedded from: "title. abstract" (the AI summary when there is no
+    abstract), whitespace collapsed, capped."""
+    head = " ".join(paper.title.split())
+    body = " ".join((paper.summary or paper.ai_summary or "").split())
     if not (head and body):
         return (head or body)[:MAX_CHARS]
     stop = "" if head[-1] in ".?!" else "."  # "Is attention enough?. We ..." reads badly
@@ -80,7 +83,7 @@ def text_hash(text: str) -> str:
 
 
 def hash_of(paper: Texted) -> str:
-    return text_hash(paper_text(paper.title, paper.summary))
+    return text_hash(paper_text(paper))
 
 
 class StoredVectors:
@@ -155,7 +158,7 @@ class StoredVectors:
         }
 
     def _embed(self, papers: Sequence[Texted]) -> dict[str, FloatRow]:
-        texts = [paper_text(p.title, p.summary) for p in papers]
+        texts = [paper_text(p) for p in papers]
         computed = self._embedder.embed(texts)
         fresh = [
             NewVector(p.arxiv_id, self.model_id, text_hash(t), decode(encode(v)))
