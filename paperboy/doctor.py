@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +16,8 @@ from mailer.smtp import SmtpConfig, SmtpTransport
 from mailer.transports import SendError
 from paperboy.errors import PaperboyError
 from paperboy.profiles.matcher import Matcher, ProfileSpec
+from paperboy.semantic.load import OFF_REASON
+from paperboy.semantic.minilm import MiniLM, model_files
 from paperboy.settings import Settings
 from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
 from store.engine import current_revision, head_revision
@@ -44,6 +47,7 @@ def run_checks(
     checks.append(database)
     checks.append(_mail(settings))
     checks.append(_robots(settings, transport))
+    checks.append(meaning_check(settings))
     if database.status != "fail":
         checks.extend(_fetches(SqlStore(engine), now))
         checks.append(_deliveries(Ledger(engine)))
@@ -96,6 +100,27 @@ def _mail(settings: Settings) -> Check:
         return Check("mail", "fail", e.message)
     login = " and logged in" if settings.smtp_username else ""
     return Check("mail", "ok", f"SMTP {settings.smtp_host}:{settings.smtp_port} answered{login}")
+
+
+def meaning_check(settings: Settings) -> Check:
+    """Load the model as a run would (hashes checked), embed one sentence and time both; a
+    model that cannot be used is a warning: about: and like: then use lexical similarity."""
+    if settings.semantic == "off":
+        return Check("meaning", "warn", OFF_REASON)
+    started = time.perf_counter()
+    try:
+        model = MiniLM.load(model_files(settings.model_path), threads=settings.model_threads)
+        loaded = time.perf_counter()
+        model.embed(["Paperboy checks that the embedding model runs."])
+    except PaperboyError as e:
+        return Check("meaning", "warn", f"{e.message} ({e.hint})")
+    done = time.perf_counter()
+    return Check(
+        "meaning",
+        "ok",
+        f"{model.model_id}: hashes checked and loaded in {loaded - started:.1f} s, "
+        f"one sentence embedded in {(done - loaded) * 1000:.0f} ms",
+    )
 
 
 def _robots(settings: Settings, transport: httpx.BaseTransport | None) -> Check:
