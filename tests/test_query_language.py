@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperboy.errors import ProfileSyntaxError
-from paperboy.profiles.ast import And, Compare, Field, Not, Or, Term, to_query
+from paperboy.profiles.ast import About, And, Compare, Field, Like, Not, Or, Term, to_query
 from paperboy.profiles.matcher import Matcher, ProfileSpec
 from paperboy.profiles.parser import parse
 from paperboy.profiles.reference import matches
@@ -88,11 +88,130 @@ MALFORMED = [
     ("vision", "", "the query is empty"),
     ("vision", "()", "empty parentheses: expected a term at column 2"),
     ("vision", "title: diffusion", "expected a word or a phrase after 'title:' at column 7"),
+    # meaning atoms (issue 16)
+    ("vision", 'video about:"rl"', "about: needs a topic of at least 3 characters"),
+    ("vision", "about:", "expected a topic after 'about:', e.g. about:\"speculative decoding"),
+    (
+        "vision",
+        'x about:""',
+        "expected a topic after 'about:', e.g. about:\"speculative decoding for LLM serving\""
+        " at column 3",
+    ),
+    ("vision", 'about:"...."', "about: needs a topic of at least 3 characters in words"),
+    ("vision", "about:diffus*", "about: takes words, not a prefix*"),
+    (
+        "vision",
+        'about:"' + "a" * 301 + '"',
+        "about: takes at most 300 characters; say the topic in a sentence at column 1",
+    ),
+    ("vision", 'about:"open', 'unterminated phrase: expected a closing " at column 7'),
+    (
+        "vision",
+        "like:",
+        "expected arXiv ids after 'like:', e.g. like:2407.21783 or like:2407.21783,2501.00001"
+        " at column 1",
+    ),
+    ("vision", "like:2407.21783,", "expected an arXiv id after ',' (no spaces"),
+    ("vision", "like:2407.21783,,2501.00001", "expected an arXiv id after ',' (no spaces"),
+    ("vision", "a like:2407.21783,2413.00001", "'2413.00001' is not an arXiv id; expected one"),
+    ("vision", "like:2407.2178", "'2407.2178' is not an arXiv id"),  # five digits since 2015
+    ("vision", "like:1412.00001", "'1412.00001' is not an arXiv id"),  # four before
+    ("vision", "like:0612.0001", "'0612.0001' is not an arXiv id"),  # old style until 0703
+    ("vision", "like:cs/010100", "'cs/010100' is not an arXiv id"),
+    ("vision", "like:llama", "'llama' is not an arXiv id"),
+    (
+        "vision",
+        'like:"2407.21783"',
+        "like: takes arXiv ids without quotes, e.g. like:2407.21783 or like:2407.21783,2501.00001"
+        " at column 1",
+    ),
+    (
+        "vision",
+        "-like:",
+        "expected arXiv ids after 'like:', e.g. like:2407.21783 or like:2407.21783,2501.00001"
+        " at column 2",
+    ),
+    ("vision", "mood:x", "expected one of title, abstract, author, org, keyword, has, upvotes"),
 ]
 
 
+def test_the_column_of_a_bad_arxiv_id_in_a_list() -> None:
+    with pytest.raises(ProfileSyntaxError) as info:
+        parse("video like:2407.21783,2501.0x001", "vision")
+    assert info.value.column == len("video like:2407.21783,") + 1
+    ids = ",".join(f"2501.{i:05d}" for i in range(21))
+    with pytest.raises(ProfileSyntaxError) as info:
+        parse(f"like:{ids}", "vision")
+    assert "like: takes at most 20 arXiv ids" in str(info.value)
+    assert info.value.column == len("like:") + 20 * len("2501.00000,") + 1
+    assert parse(f"like:{ids.rsplit(',', 1)[0]}") == Like(tuple(f"2501.{i:05d}" for i in range(20)))
+
+
+MEANING = [
+    (
+        'about:"speculative decoding for LLM serving" -survey upvotes>=3',
+        And(
+            (
+                About("speculative decoding for LLM serving"),
+                Not(Term("survey")),
+                Compare("upvotes", ">=", 3),
+            )
+        ),
+        'about:"speculative decoding for LLM serving" NOT survey upvotes>=3',
+    ),
+    ("like:2407.21783", Like(("2407.21783",)), "like:2407.21783"),
+    # prefixes in any case; versions dropped; repeats dropped; old-style ids canonical
+    (
+        "LIKE:2407.21783v2,2407.21783,CS/0101001v1,math.gt/0309136",
+        Like(("2407.21783", "cs/0101001", "math.GT/0309136")),
+        "like:2407.21783,cs/0101001,math.GT/0309136",
+    ),
+    ("like:0704.0001,1412.9999", Like(("0704.0001", "1412.9999")), "like:0704.0001,1412.9999"),
+    ('-about:"surveys"', Not(About("surveys")), 'NOT about:"surveys"'),
+    ('NOT About:"  long   context  "', Not(About("long context")), 'NOT about:"long context"'),
+    # one word needs no quotes; it is printed with them
+    ("about:robotics diffusion", And((About("robotics"), Term("diffusion"))), None),
+    ("-about:robotics", Not(About("robotics")), 'NOT about:"robotics"'),
+    (
+        'title:llama OR (about:"retrieval (RAG) agents" like:2501.00001)',
+        Or(
+            (
+                Term("llama", Field.TITLE),
+                And((About("retrieval (RAG) agents"), Like(("2501.00001",)))),
+            )
+        ),
+        'title:llama OR about:"retrieval (RAG) agents" like:2501.00001',  # AND binds tighter
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "tree", "printed"), MEANING, ids=[m[0][:30] for m in MEANING])
+def test_about_and_like_parse_and_print(query: str, tree: object, printed: str | None) -> None:
+    node = parse(query)
+    assert node == tree
+    assert to_query(node) == (printed or query.replace("about:robotics", 'about:"robotics"'))
+    assert parse(to_query(node)) == node
+
+
+def test_meaning_atoms_count_against_the_limits() -> None:
+    ten = " OR ".join(f'about:"topic {i}"' for i in range(10))
+    assert isinstance(parse(ten), Or)
+    with pytest.raises(ProfileSyntaxError) as info:
+        parse(ten + " OR like:2407.21783", "many")
+    assert "more than 10 about: and like: terms" in str(info.value)
+    assert info.value.column == len(ten) + len(" OR ") + 1
+    words = " ".join(f"w{i}" for i in range(99))
+    with pytest.raises(ProfileSyntaxError) as info:
+        parse(f'{words} about:"one more" like:2407.21783', "many")
+    assert "more than 100 terms" in str(info.value)
+    deep = "(" * 32 + 'about:"deep topic"' + ")" * 32
+    assert parse(deep) == About("deep topic")
+    with pytest.raises(ProfileSyntaxError, match="nested more than 32 levels"):
+        parse("-" * 33 + "about:abc")
+
+
 @pytest.mark.parametrize(
-    ("name", "query", "message"), MALFORMED, ids=[m[1] or "empty" for m in MALFORMED]
+    ("name", "query", "message"), MALFORMED, ids=[m[1][:40] or "empty" for m in MALFORMED]
 )
 def test_malformed_queries_name_the_column(name: str, query: str, message: str) -> None:
     with pytest.raises(ProfileSyntaxError) as info:
@@ -134,9 +253,60 @@ PIECES = st.sampled_from(
         "Çelebi",
         "3D",
         "GPT-4",
+        'about:"speculative decoding"',
+        "about:robotics",
+        '-about:"surveys of the field"',
+        "like:2407.21783",
+        "like:2407.21783,cs/0101001",
+        "Like:2403.13802v2",
+        'ABOUT:"rl"',
+        "like:2413.00001",
     ]
 )
 QUERIES = st.lists(PIECES, min_size=1, max_size=9).map(" ".join)
+
+# Generated meaning atoms: any topic text (quotes are the one character it cannot hold), any id.
+NEW_IDS = st.builds(
+    lambda y, m, n, v: f"{y:02d}{m:02d}.{n:05d}{v}",
+    st.integers(15, 99),
+    st.integers(1, 12),
+    st.integers(0, 99999),
+    st.sampled_from(["", "v1", "v12"]),
+)
+OLD_IDS = st.builds(
+    lambda a, y, m, n: f"{a}/{y:02d}{m:02d}{n:03d}",
+    st.sampled_from(["cs", "hep-th", "math.GT", "Cond-Mat", "q-bio.NC"]),
+    st.integers(0, 99),
+    st.integers(1, 12),
+    st.integers(0, 999),
+)
+ABOUT_TEXT = st.text(st.characters(exclude_characters='"', codec="utf-8"), min_size=1, max_size=40)
+ATOMS = st.one_of(
+    ABOUT_TEXT.map(lambda t: f'about:"{t}"'),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9-]{2,12}", fullmatch=True).map(lambda w: f"about:{w}"),
+    st.lists(st.one_of(NEW_IDS, OLD_IDS), min_size=1, max_size=22).map(
+        lambda ids: "like:" + ",".join(ids)
+    ),
+)
+MEANING_QUERIES = st.lists(
+    st.one_of(ATOMS, PIECES, st.sampled_from(["-", "NOT", "OR"]).map(lambda o: o + " ")),
+    min_size=1,
+    max_size=8,
+).map(lambda parts: " ".join(p.strip() if p.endswith(" ") else p for p in parts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(MEANING_QUERIES)
+def test_queries_with_meaning_atoms_round_trip(query: str) -> None:
+    try:
+        node = parse(query)
+    except ProfileSyntaxError as e:
+        column = e.column
+        assert 1 <= column <= len(query) + 1
+        return
+    printed = to_query(node)
+    assert parse(printed) == node
+    assert to_query(parse(printed)) == printed
 
 
 @settings(max_examples=400, deadline=None)

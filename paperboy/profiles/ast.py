@@ -93,6 +93,10 @@ def _print(node: Node, parent: type | None) -> str:
             return f"{metric}{op}{value}"
         case Has(what):
             return f"has:{what}"
+        case About(text):
+            return f'about:"{text}"'
+        case Like(arxiv_ids):
+            return "like:" + ",".join(arxiv_ids)
         case Not(child):
             return "NOT " + _print(child, Not)
         case And(children):
@@ -118,4 +122,26 @@ def positive_terms(node: Node) -> list[Term]:
             return [node]
         case And(children) | Or(children):
             return [t for c in children for t in positive_terms(c)]
+    return []
+
+
+def semantic_atoms(node: Node) -> list[Semantic]:
+    """Every ``about:`` and ``like:`` of a query, under a NOT or not, in query order."""
+    match node:
+        case About() | Like():
+            return [node]
+        case Not(child):
+            return semantic_atoms(child)
+        case And(children) | Or(children):
+            return [a for c in children for a in semantic_atoms(c)]
+    return []
+
+
+def positive_semantic(node: Node) -> list[Semantic]:
+    """The ``about:`` and ``like:`` atoms not under a NOT: what ranks a match and says why."""
+    match node:
+        case About() | Like():
+            return [node]
+        case And(children) | Or(children):
+            return [a for c in children for a in positive_semantic(c)]
     return []

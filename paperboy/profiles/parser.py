@@ -1,10 +1,13 @@
-"""Parse profile queries: words, "phrases", implicit AND, OR, NOT/-, parentheses, fields, filters.
+"""Parse profile queries: words, "phrases", implicit AND, OR, NOT/-, parentheses, fields, filters,
+and the meaning atoms ``about:"a topic"`` and ``like:2407.21783,2501.00001``.
 
 A hand-written recursive-descent parser: tiny, and it can say exactly where a query went wrong
 (``profile 'vision': unexpected ')' at column 14``), which no off-the-shelf grammar gives for free.
 
 Queries come from strangers, so the parser has explicit limits: length, number of terms, nesting
-depth (each parenthesis and each NOT or - counts one level) and the size of a filter's number.
+depth (each parenthesis and each NOT or - counts one level), the size of a filter's number, and
+how many meaning atoms a query holds (each is a row of the batch's matrix product) and how many
+examples one ``like:`` names.
 The nesting limit is what keeps every recursive walk over a parsed query (this parser, the
 printer, the reference evaluator, the compiler and its programs) far from Python's recursion
 limit: at most 32 levels, so at most 66 levels of tree, a few hundred frames for any walker.
@@ -19,10 +22,12 @@ from paperboy.errors import ProfileSyntaxError
 from paperboy.profiles.ast import (
     HAS,
     METRICS,
+    About,
     And,
     Compare,
     Field,
     Has,
+    Like,
     Node,
     Not,
     Or,
@@ -34,15 +39,28 @@ MAX_DEPTH = 32  # parentheses and NOTs around a term; the tree is at most 2 * MA
 MAX_TERMS = 100  # words, phrases, prefixes and filters
 MAX_NUMBER = 1_000_000_000  # upvotes>=N, stars>=N
 MIN_PREFIX = 3
+MIN_ABOUT, MAX_ABOUT = 3, 300  # characters of an about: topic, spaces collapsed
+MAX_LIKE = 20  # arXiv ids in one like:
+MAX_SEMANTIC = 10  # about: and like: atoms in one query (each also counts as a term)
 _NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: int() would also take "²" or "①" or "٣"
 _FIELDS = {f.value: f for f in Field if f is not Field.ANY}
 _COMPARE = re.compile(r"^(upvotes|stars)(>=|<=|>|<|=)(.*)$", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r"^([A-Za-z]+):")
 _SPECIAL = frozenset(":<>=")  # a word with none of these is neither a field, nor a filter
+_SEMANTIC = ("about", "like")
+_ABOUT_EXAMPLE = 'e.g. about:"speculative decoding for LLM serving"'
+_LIKE_EXAMPLE = "e.g. like:2407.21783 or like:2407.21783,2501.00001"
+# arXiv identifiers: 0704.0001 to 1412.9999 (four digits after the dot), 1501.00001 on (five);
+# before April 2007 archive[.CLASS]/YYMMNNN (cs/0101001, math.GT/0309136, hep-th/9901001).
+_NEW_ID = re.compile(r"([0-9]{2})(0[1-9]|1[0-2])\.([0-9]{4,5})(?:v[0-9]+)?", re.ASCII)
+_OLD_ID = re.compile(
+    r"([a-z]+(?:-[a-z]+)?)(?:\.([a-z]{2}))?/([0-9]{2})(0[1-9]|1[0-2])([0-9]{3})(?:v[0-9]+)?",
+    re.ASCII | re.IGNORECASE,
+)
 
 
 class Token(NamedTuple):
-    kind: str  # word | phrase | filter | lparen | rparen | or | and | not | minus | end
+    kind: str  # word phrase filter about like lparen rparen or and not minus end
     text: str
     column: int  # 1-based
     field: Field = Field.ANY
@@ -82,6 +100,7 @@ class _Lexer:
     def tokens(self) -> list[Token]:
         found: list[Token] = []
         field: Field | None = None  # a field: waiting for its phrase
+        about: int | None = None  # the column of an about: waiting for its phrase
         for match in _TOKEN.finditer(self.text):
             kind, column, text = match.lastgroup, match.start() + 1, match.group()
             if kind == "space":
@@ -94,7 +113,19 @@ class _Lexer:
                 if match.group("neg"):
                     found.append(Token("minus", "-", column))
                     column += 1
-                field = self._field(match.group("name"), column)
+                name = match.group("name").lower()
+                if name == "like":
+                    raise self.fail(
+                        column, f"like: takes arXiv ids without quotes, {_LIKE_EXAMPLE}"
+                    )
+                if name == "about":
+                    about = column
+                else:
+                    field = self._field(name, column)
+            elif kind == "phrase" and about is not None:
+                phrase = self._phrase(text, Field.ANY, column, empty_ok=True)
+                found.append(Token("about", phrase.text, about))
+                about = None
             elif kind == "phrase":
                 found.append(self._phrase(text, field or Field.ANY, column))
                 field = None
@@ -108,15 +139,15 @@ class _Lexer:
     def _field(self, name: str, column: int) -> Field:
         field = _FIELDS.get(name.lower())
         if field is None:
-            known = ", ".join([*_FIELDS, "has", "upvotes", "stars"])
+            known = ", ".join([*_FIELDS, "has", "upvotes", "stars", *_SEMANTIC])
             raise self.fail(column, f"unknown field {name!r}; expected one of {known}")
         return field
 
-    def _phrase(self, text: str, field: Field, column: int) -> Token:
+    def _phrase(self, text: str, field: Field, column: int, empty_ok: bool = False) -> Token:
         if len(text) < 2 or not text.endswith('"'):
             raise self.fail(column, 'unterminated phrase: expected a closing "')
         inner = " ".join(text[1:-1].split())
-        if not inner:
+        if not inner and not empty_ok:
             raise self.fail(column, "empty phrase: expected words between the quotes")
         return Token("phrase", inner, column, field)
 
@@ -135,7 +166,10 @@ class _Lexer:
         match = _FIELD_PREFIX.match(word)
         if match is None:
             return Token("word", word, column)
-        field = self._field(match.group(1), column)
+        name = match.group(1).lower()
+        if name in _SEMANTIC:  # about:word or like:ids; checked by the parser, which counts them
+            return Token(name, word[match.end() :], column)
+        field = self._field(name, column)
         rest = word[match.end() :]
         if not rest:
             raise self.fail(
@@ -149,6 +183,7 @@ class _Parser:
         self.tokens, self.profile, self.index = tokens, profile, 0
         self.depth = 0  # parentheses and NOTs open around the current token
         self.terms = 0
+        self.semantic = 0  # about: and like: atoms
 
     @property
     def current(self) -> Token:
@@ -216,10 +251,18 @@ class _Parser:
             self.advance()
             self.depth -= 1
             return node
-        if token.kind in ("phrase", "word", "filter"):
+        if token.kind in ("phrase", "word", "filter", "about", "like"):
             self.terms += 1
             if self.terms > MAX_TERMS:
                 raise self.fail(token, f"more than {MAX_TERMS} terms (split it into two profiles)")
+        if token.kind in _SEMANTIC:
+            self.semantic += 1
+            if self.semantic > MAX_SEMANTIC:
+                raise self.fail(
+                    token, f"more than {MAX_SEMANTIC} about: and like: terms (split the profile)"
+                )
+            self.advance()
+            return self._about(token) if token.kind == "about" else self._like(token)
         if token.kind == "phrase":
             self.advance()
             return Term(token.text, token.field, phrase=True)
@@ -242,7 +285,16 @@ class _Parser:
             raise self.fail(opener, f"nested more than {MAX_DEPTH} levels")
 
     def _starts_term(self) -> bool:
-        return self.current.kind in ("word", "phrase", "filter", "lparen", "not", "minus")
+        return self.current.kind in (
+            "word",
+            "phrase",
+            "filter",
+            "about",
+            "like",
+            "lparen",
+            "not",
+            "minus",
+        )
 
     def _where(self, operator: Token) -> Token:
         return self.current if self.current.kind != "end" else operator
@@ -284,6 +336,69 @@ class _Parser:
             raise self.fail(token, f"{metric}{op} takes at most {MAX_NUMBER}")
         assert metric in METRICS
         return Compare(metric, op, int(digits))
+
+    def _about(self, token: Token) -> About:
+        """``about:"a topic"`` or ``about:word``: 3 to 300 characters with a letter or digit."""
+        text = token.text
+        if not text:
+            raise self.fail(token, f"expected a topic after 'about:', {_ABOUT_EXAMPLE}")
+        if len(text) < MIN_ABOUT or not any(c.isalnum() for c in text):
+            raise self.fail(
+                token,
+                f"about: needs a topic of at least {MIN_ABOUT} characters in words, "
+                + _ABOUT_EXAMPLE,
+            )
+        if len(text) > MAX_ABOUT:
+            raise self.fail(
+                token, f"about: takes at most {MAX_ABOUT} characters; say the topic in a sentence"
+            )
+        if text.endswith("*"):
+            raise self.fail(token, f"about: takes words, not a prefix*; {_ABOUT_EXAMPLE}")
+        return About(text)
+
+    def _like(self, token: Token) -> Like:
+        """``like:ID[,ID...]``: up to 20 arXiv ids, each checked, versions dropped, no repeats."""
+        if not token.text:
+            raise self.fail(token, f"expected arXiv ids after 'like:', {_LIKE_EXAMPLE}")
+        found: list[str] = []
+        column = token.column + len("like:")
+        for count, written in enumerate(token.text.split(","), start=1):
+            if not written:
+                raise self.fail(
+                    token._replace(column=column),
+                    "expected an arXiv id after ',' (no spaces: like:2407.21783,2501.00001)",
+                )
+            if count > MAX_LIKE:
+                raise self.fail(
+                    token._replace(column=column), f"like: takes at most {MAX_LIKE} arXiv ids"
+                )
+            arxiv_id = arxiv_id_of(written)
+            if arxiv_id is None:
+                raise self.fail(
+                    token._replace(column=column),
+                    f"{written!r} is not an arXiv id; expected one like 2407.21783 "
+                    "(or an old-style one like cs/0101001)",
+                )
+            if arxiv_id not in found:
+                found.append(arxiv_id)
+            column += len(written) + 1
+        return Like(tuple(found))
+
+
+def arxiv_id_of(text: str) -> str | None:
+    """The canonical arXiv id (no version) written in ``text``, or None if it is not one."""
+    new = _NEW_ID.fullmatch(text)
+    if new is not None:
+        year, month, number = new.groups()
+        if len(number) != (4 if int(year) < 15 else 5) or year + month < "0704":
+            return None
+        return f"{year}{month}.{number}"
+    old = _OLD_ID.fullmatch(text)
+    if old is not None:
+        archive, subject, year, month, number = old.groups()
+        subject = f".{subject.upper()}" if subject else ""
+        return f"{archive.lower()}{subject}/{year}{month}{number}"
+    return None
 
 
 def _flat(kind: type[And] | type[Or], children: list[Node]) -> Node:
