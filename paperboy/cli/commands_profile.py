@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from paperboy import subscribers as rules
+from paperboy.cli import commands_feedback  # noqa: F401  (registers `profile like|unlike`)
 from paperboy.cli.app import out, profile_app, state
 from paperboy.clock import system_clock
 from paperboy.profiles.highlight import snippet, spans

@@ -1,0 +1,53 @@
+"""Learning from the subscriber, the pure part: the example papers a new profile starts from
+(``like:ID,ID``), and the arXiv ids people paste."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from paperboy.errors import InputError
+from paperboy.subscribers import shown
+from scraper.fields import arxiv_id
+
+MAX_EXAMPLES = 20  # example papers a profile may start from
+# What people paste: 2401.00001, arXiv:2401.00001v2, https://arxiv.org/abs/2401.00001,
+# https://arxiv.org/pdf/2401.00001v1.pdf, https://huggingface.co/papers/2401.00001.
+_PREFIX = re.compile(
+    r"^(?:arxiv:|https?://(?:www\.)?(?:arxiv\.org/(?:abs|pdf)/|huggingface\.co/papers/))",
+    re.IGNORECASE,
+)
+_SUFFIX = re.compile(r"(?:v[0-9]{1,3})?(?:\.pdf)?/?$")
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def example_id(text: str) -> str:
+    """One arXiv id as pasted (a bare id, ``arXiv:`` id or an arXiv / Hugging Face URL), without
+    its version; InputError if it is not one."""
+    cleaned = _SUFFIX.sub("", _PREFIX.sub("", text.strip()), count=1)
+    found = arxiv_id(cleaned)
+    if found is None:
+        raise InputError(
+            f"{shown(text.strip())} is not an arXiv id",
+            hint="write it as 2401.00001 (or paste the paper's arXiv link)",
+        )
+    return found
+
+
+def example_ids(text: str) -> tuple[str, ...]:
+    """The arXiv ids pasted in ``text`` (separated by spaces, commas or new lines), each once,
+    in order; InputError for one that is not an id, or more than ``MAX_EXAMPLES``."""
+    ids: dict[str, None] = {}
+    for pasted in _SEPARATORS.split(text):
+        if pasted:
+            ids[example_id(pasted)] = None
+        if len(ids) > MAX_EXAMPLES:  # stop here: a huge paste costs no more than this
+            raise InputError(
+                "too many example papers", hint=f"paste at most {MAX_EXAMPLES} arXiv ids"
+            )
+    return tuple(ids)
+
+
+def example_query(ids: Sequence[str]) -> str:
+    """The query of a profile started from example papers: ``like:ID,ID``."""
+    return "like:" + ",".join(ids)
