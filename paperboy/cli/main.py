@@ -8,6 +8,7 @@ from rich.markup import escape
 
 from paperboy.cli import (  # noqa: F401  (importing registers the commands)
     commands_db,
+    commands_embed,
     commands_fetch,
     commands_mail,
     commands_papers,
