@@ -58,6 +58,10 @@ class InMemoryVectors:
         self._embedder = embedder
         self._known: dict[str, Vectors] = {}
 
+    def prime(self, ids: Sequence[str], rows: Vectors) -> None:
+        """Vectors known already (row i for ids[i]), e.g. read from a file."""
+        self._known.update(zip(ids, rows.astype(np.float32), strict=True))
+
     def vectors(self, papers: Sequence[PaperLike]) -> Vectors:
         missing = {p.arxiv_id: p for p in papers if p.arxiv_id not in self._known}
         if missing:
@@ -131,8 +135,10 @@ class VectorMeaning:
         )
         cosines = queries @ self._vectors.vectors(papers).T
         z = score.zscores(cosines, cal)
-        steps = np.array([w.step for w in wants], dtype=np.int_)
-        masks = score.close_mask(cosines, z, steps, self.settings)
+        cuts = np.array(
+            [score.cutoff(w.step, bool(w.liked), self.settings) for w in wants], dtype=np.float32
+        )
+        masks = score.close_mask(cosines, z, cuts, self.settings)
         return [
             Closeness(score.bitset(row), _Row(zrow)) for row, zrow in zip(masks, z, strict=True)
         ]
