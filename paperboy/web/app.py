@@ -1,9 +1,10 @@
 """The web app: sign-up with double opt-in, the manage page, one-click unsubscribe (RFC 8058),
-the digest archive, recent papers, Atom feeds per profile, and a health check.
+the digest archive, recent papers, Atom feeds per profile, feedback on a paper, and a health check.
 
 Every page is a Jinja2 template with autoescape on. Links carry signed tokens (one salt per
-purpose); a forged, expired or cross-purpose token gets a clear page, never a 500. Every form but
-the one-click unsubscribe carries a CSRF field; every page works without JavaScript.
+purpose), built and read in paperboy.links only; a forged, expired or cross-purpose token gets a
+clear page, never a 500. Every form but the one-click unsubscribe and the feedback buttons
+carries a CSRF field; every page works without JavaScript.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from mailer.types import Envelope
 from paperboy import subscribers as rules
 from paperboy.errors import InputError
-from paperboy.links import ConfirmLink
+from paperboy.links import FRESH_LINK, ConfirmLink
 from paperboy.subscribers import Status
 from paperboy.tokens import TokenError, revoked
 from paperboy.web.preview import preview
@@ -147,11 +147,11 @@ def routes(site: Site) -> APIRouter:
         shown = preview(site.papers, q[:2000], site.clock(), shown=5 if compact else 10)
         return site.render("_preview", preview=shown, compact=compact)
 
-    @router.get("/link")
+    @router.get(FRESH_LINK)
     def link_page(request: Request) -> HTMLResponse:
         return site.page(request, "link", title="Get a fresh link", text="")
 
-    @router.post("/link")
+    @router.post(FRESH_LINK)
     def send_link(request: Request, csrf: str = Form(""), email: str = Form("")) -> HTMLResponse:
         if refused := site.check_form(request, csrf):
             return refused
