@@ -1,0 +1,165 @@
+"""VectorMeaning on the real captured papers, with the lexical embedder (fast, deterministic)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from paperboy.profiles.ast import About, Like
+from paperboy.profiles.document import PaperLike
+from paperboy.semantic import score
+from paperboy.semantic.background import background_for, texts_and_vectors
+from paperboy.semantic.closeness import Want
+from paperboy.semantic.embedder import Vectors
+from paperboy.semantic.lexical import LexicalEmbedder
+from paperboy.semantic.meaning import InMemoryVectors, VectorMeaning, sentences
+from tests.papers import saved_papers
+
+TOPIC = About("video generation and video editing with diffusion models")
+
+
+def bits(mask: int) -> set[int]:
+    return {i for i in range(mask.bit_length()) if mask >> i & 1}
+
+
+@pytest.fixture(scope="module")
+def meaning() -> VectorMeaning:
+    embedder = LexicalEmbedder()
+    by_id = {p.arxiv_id: p for p in saved_papers()}
+    return VectorMeaning(
+        embedder,
+        InMemoryVectors(embedder),
+        background_for(embedder),
+        lambda ids: [by_id[i] for i in ids if i in by_id],
+    )
+
+
+def test_a_paper_is_close_or_not_whatever_its_batch(meaning: VectorMeaning) -> None:
+    papers = saved_papers()
+    wants = [Want(TOPIC), Want(About("speech and music generation")), Want(TOPIC, step=-2)]
+    whole = meaning.close(wants, papers)
+    assert any(c.mask for c in whole)
+    for start in (0, 50, 100):
+        part = meaning.close(wants, papers[start : start + 50])
+        for big, small in zip(whole, part, strict=True):
+            assert bits(small.mask) == {
+                i - start for i in bits(big.mask) if start <= i < start + 50
+            }
+            assert list(small.scores) == pytest.approx(list(big.scores)[start : start + 50])
+
+
+def test_broader_never_loses_a_paper(meaning: VectorMeaning) -> None:
+    papers = saved_papers()
+    found = [meaning.close([Want(TOPIC, step=s)], papers)[0].mask for s in range(-4, 5)]
+    for broader, narrower in itertools.pairwise(found):
+        assert narrower & ~broader == 0
+    assert found[0].bit_count() > found[-1].bit_count()
+
+
+def test_feedback_moves_the_topic_toward_liked_and_away_from_rejected(
+    meaning: VectorMeaning,
+) -> None:
+    papers = saved_papers()
+    liked, rejected = papers[3], papers[7]
+    vectors = InMemoryVectors(LexicalEmbedder()).vectors([liked, rejected])
+    before = meaning.vector(Want(TOPIC))
+    toward = meaning.vector(Want(TOPIC, liked=(liked.arxiv_id,)))
+    away = meaning.vector(Want(TOPIC, rejected=(rejected.arxiv_id,)))
+    assert toward @ vectors[0] > before @ vectors[0]
+    assert away @ vectors[1] < before @ vectors[1]
+    assert np.linalg.norm(toward) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_rocchio_alone() -> None:
+    query = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    liked = np.array([[0.0, 1.0, 0.0]], dtype=np.float32)
+    rejected = np.array([[0.0, 0.0, 1.0]], dtype=np.float32)
+    moved = score.rocchio(query, liked, rejected)
+    assert moved[1] > 0 > moved[2]
+    assert np.array_equal(score.rocchio(query, liked[:0], rejected[:0]), query)
+
+
+def test_papers_near_a_rejected_one_are_held_back(meaning: VectorMeaning) -> None:
+    papers = saved_papers()
+    rejected = papers[5]
+    twin = dataclasses.replace(rejected, arxiv_id="9999.00001", upvotes=rejected.upvotes + 1)
+    batch = [papers[0], twin, rejected, papers[40]]
+    held = meaning.held_back((rejected.arxiv_id,), batch)
+    assert bits(held) == {1, 2}
+    assert meaning.held_back((), batch) == 0
+    assert meaning.held_back(("0000.00000",), batch) == 0  # unknown ids hold nothing back
+
+
+def test_why_is_the_abstract_sentence_closest_to_the_topic(meaning: VectorMeaning) -> None:
+    papers = saved_papers()
+    found = meaning.close([Want(TOPIC)], papers)[0]
+    paper = papers[min(bits(found.mask))]
+    reason = meaning.why(Want(TOPIC), paper)
+    assert reason.rstrip("…") in " ".join((paper.summary or "").split())
+    assert reason.rstrip("…").strip() in {
+        s[: len(reason.rstrip("…").strip())] for s in sentences(paper.summary or "")
+    }
+    assert len(reason) <= 200
+
+
+def test_why_for_like_names_the_example(meaning: VectorMeaning) -> None:
+    papers = saved_papers()
+    example = papers[10]
+    want = Want(Like((example.arxiv_id, "0000.00000")))
+    found = meaning.close([want], papers)[0]
+    assert 10 in bits(found.mask)  # a paper is close to itself
+    assert meaning.why(want, papers[11]) == f"close to {example.title}"[:200]
+
+
+def test_sentences_split_on_full_stops() -> None:
+    assert sentences("We do A. It works, e.g. on B.  Then 3 more.") == [
+        "We do A.",
+        "It works, e.g. on B.",
+        "Then 3 more.",
+    ]
+
+
+def test_the_shipped_background_is_small_and_of_the_minilm_model() -> None:
+    texts, model_id, vectors = texts_and_vectors()
+    assert model_id.startswith("all-MiniLM-L6-v2")
+    assert vectors.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2)
+
+
+class _Random:
+    """An embedder and PaperVectors of random unit vectors: only shapes and speed matter."""
+
+    model_id = "random"
+    dim = 384
+
+    def __init__(self) -> None:
+        self._rng = np.random.default_rng(0)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        return score.unit(self._rng.standard_normal((len(texts), self.dim)).astype(np.float32))
+
+    def vectors(self, papers: Sequence[PaperLike]) -> Vectors:
+        return self.embed([p.arxiv_id for p in papers])
+
+
+def test_ten_thousand_wants_against_a_thousand_papers() -> None:
+    fake = _Random()
+    base = saved_papers()
+    papers = [
+        dataclasses.replace(base[i % len(base)], arxiv_id=f"9000.{i:05d}") for i in range(1000)
+    ]
+    meaning = VectorMeaning(fake, fake, fake.embed(["x"] * 160), lambda ids: [])
+    wants = [Want(About(f"topic {i}"), step=i % 3 - 1) for i in range(10_000)]
+    meaning.close(wants[:1], papers)  # warm up
+    started = time.perf_counter()
+    found = meaning.close(wants, papers)
+    elapsed = time.perf_counter() - started
+    assert len(found) == 10_000
+    assert all(len(c.scores) == 1000 for c in found[:10])
+    assert all(c.mask < 1 << 1000 for c in found)
+    assert elapsed < 20  # measured ~1 s including embedding 10,000 texts; generous for CI
