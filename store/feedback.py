@@ -43,6 +43,7 @@ class Signals:
 class Feedback:
     """One signal as the manage page lists it (``title`` None: the paper is not stored)."""
 
+    profile_id: int
     arxiv_id: str
     signal: Signal
     created_at: datetime
@@ -134,4 +135,6 @@ def _insert(connection: Connection) -> Any:
 
 
 def _feedback(m: Any) -> Feedback:
-    return Feedback(m["arxiv_id"], Signal(m["signal"]), m["created_at"], m["title"])
+    return Feedback(
+        m["profile_id"], m["arxiv_id"], Signal(m["signal"]), m["created_at"], m["title"]
+    )

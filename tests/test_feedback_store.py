@@ -43,7 +43,7 @@ def test_the_latest_signal_wins_and_undo_forgets_it(w: World) -> None:
     assert feedback.signal(pid, arxiv_id) == Signal.LIKE
     later = NOW + timedelta(minutes=5)
     feedback.record(pid, arxiv_id, Signal.REJECT, later)  # changed their mind: one row still
-    assert feedback.entries(pid) == [Feedback(arxiv_id, Signal.REJECT, later, title)]
+    assert feedback.entries(pid) == [Feedback(pid, arxiv_id, Signal.REJECT, later, title)]
     assert feedback.for_profiles([pid]) == {pid: Signals((), (arxiv_id,))}
     assert feedback.undo(pid, arxiv_id) is True
     assert feedback.undo(pid, arxiv_id) is False  # twice is harmless

@@ -11,13 +11,16 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from markupsafe import escape
 
 from paperboy.clock import fixed_clock
 from paperboy.links import LinkBuilder
 from paperboy.tokens import Purpose, Tokens
 from paperboy.web.app import WebContext, create_app
 from scraper.models import ScrapedPaper
-from store.feedback import FeedbackStore, Signals
+from store.feedback import FeedbackStore, Signal, Signals
+from store.types import PaperFilter
+from tests.pages import csrf_of
 from tests.web_server import serving
 from tests.world import NOW, SECRET, World, world
 
@@ -35,6 +38,7 @@ class Site:
     w: World
     links: LinkBuilder  # paths only: the app is reached through the client's base URL
     feedback: FeedbackStore
+    tokens: Tokens
 
     def subscriber(self, email: str = "reader@example.org") -> tuple[str, int]:
         """A subscriber's link key and the id of their profile "vision"."""
@@ -56,7 +60,7 @@ def site(database_url: str) -> Iterator[Site]:
         engine = w.papers._engine
         app = create_app(WebContext(engine, tokens, fixed_clock(NOW)))
         with serving(app) as base, httpx.Client(base_url=base) as client:
-            yield Site(client, w, LinkBuilder(tokens, ""), FeedbackStore(engine))
+            yield Site(client, w, LinkBuilder(tokens, ""), FeedbackStore(engine), tokens)
 
 
 def _buttons(html: str) -> list[str]:
@@ -170,3 +174,73 @@ def test_a_removed_profile_or_an_unknown_paper_gets_a_clear_page(site: Site) -> 
         assert answer.status_code == 404
         assert "This profile was removed" in answer.text
     assert site.feedback.for_profiles([pid]) == {}
+
+
+def _manage(site: Site, email: str = "reader@example.org") -> tuple[str, str, str]:
+    """The manage page's path, its HTML and its CSRF field (the client keeps the cookie)."""
+    subscriber = site.w.people.require(email)
+    url = f"/m/{site.w.link(site.tokens, Purpose.MANAGE, subscriber.id)}"
+    page = site.client.get(url)
+    assert page.status_code == 200
+    return url, page.text, csrf_of(page.text)
+
+
+def test_the_manage_page_lists_rated_papers_and_undoes_them(site: Site) -> None:
+    key, pid = site.subscriber()
+    other = site.w.papers.list_papers(PaperFilter())[0]
+    site.client.post(site.url(key, pid), data={"action": "like"})
+    site.client.post(site.url(key, pid, other.arxiv_id), data={"action": "reject"})
+    url, html, csrf = _manage(site)
+    listed = html[html.index("Papers you rated for “vision”") :]
+    liked = listed.index("More like these")
+    rejected = listed.index("Not interested in these")
+    escaped = "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt; Diffusion &amp; friends"
+    assert liked < listed.index(escaped) < rejected < listed.index(str(escape(other.title)))
+    assert "<script>alert" not in html
+    undo = f"{pid} {HOSTILE.arxiv_id}"
+    assert f'value="{undo}"' in html
+    # Another subscriber's profile cannot be reached through this page.
+    _, theirs = site.subscriber("other@example.org")
+    site.feedback.record(theirs, other.arxiv_id, Signal.LIKE, NOW)
+    site.client.post(f"{url}/feedback", data={"csrf": csrf, "undo": f"{theirs} {other.arxiv_id}"})
+    assert site.feedback.for_profiles([theirs]) == {theirs: Signals((other.arxiv_id,), ())}
+    refused = site.client.post(f"{url}/feedback", data={"csrf": "forged", "undo": undo})
+    assert refused.status_code == 403
+    done = site.client.post(
+        f"{url}/feedback", data={"csrf": csrf, "undo": undo}, follow_redirects=True
+    )
+    assert done.status_code == 200  # the redirect back, followed
+    assert "Done: that paper no longer counts either way." in done.text
+    assert site.feedback.for_profiles([pid]) == {pid: Signals((), (other.arxiv_id,))}
+
+
+def test_a_profile_started_from_example_papers(site: Site) -> None:
+    site.subscriber()
+    url, html, csrf = _manage(site)
+    assert "Paste arXiv ids you liked" in html
+    for ids, error in (
+        ("llama", "&#39;llama&#39; is not an arXiv id"),
+        ("", "paste at least one arXiv id"),
+        (" ".join(f"2401.{i:05d}" for i in range(21)), "too many example papers"),
+    ):
+        refused = site.client.post(f"{url}/examples", data={"csrf": csrf, "name": "x", "ids": ids})
+        assert refused.status_code == 400
+        assert error in refused.text
+    taken = site.client.post(
+        f"{url}/examples", data={"csrf": csrf, "name": "vision", "ids": "2401.00001"}
+    )
+    assert taken.status_code == 400
+    assert "already has a profile named" in taken.text
+    assert [p.name for p in site.w.people.profiles(_id(site))] == ["vision"]
+    pasted = "https://arxiv.org/abs/2401.00001v2\n2402.00002, 2401.00001"
+    made = site.client.post(
+        f"{url}/examples", data={"csrf": csrf, "name": "", "ids": pasted}, follow_redirects=True
+    )
+    assert made.status_code == 200
+    assert "it starts from the papers you gave" in made.text
+    queries = {p.name: p.query for p in site.w.people.profiles(_id(site))}
+    assert queries == {"vision": queries["vision"], "examples": "like:2401.00001,2402.00002"}
+
+
+def _id(site: Site, email: str = "reader@example.org") -> int:
+    return site.w.people.require(email).id

@@ -14,12 +14,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy import subscribers as rules
 from paperboy.errors import InputError
+from paperboy.feedback import example_ids, example_query
 from paperboy.links import ManageLink, path
 from paperboy.subscribers import WEEKDAYS, Status
 from paperboy.tokens import MAX_AGE, Purpose, TokenError, TokenExpired
 from paperboy.web.preview import Preview, preview
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site, attempt
+from store.feedback import Feedback, FeedbackStore
 from store.types import Subscriber
 
 FLASH = {
@@ -28,6 +30,8 @@ FLASH = {
     "settings": "Delivery settings saved.",
     "pause": "Digests paused. Resume them here whenever you like.",
     "resume": "Digests resumed.",
+    "undone": "Done: that paper no longer counts either way.",
+    "examples": "Profile saved: it starts from the papers you gave.",
 }
 STATUS_LABEL = {
     Status.ACTIVE: "getting digests",
@@ -48,10 +52,12 @@ class ProfileForm:
     error: str = ""
     preview: Preview | None = None
     feed_url: str = ""
+    said: tuple[Feedback, ...] = ()  # "More like this" / "Not interested", each with an undo
 
 
 def routes(site: Site) -> APIRouter:
     router = APIRouter()
+    feedback = FeedbackStore(site.context.engine)
 
     def owner(request: Request, token: str) -> Subscriber | HTMLResponse:
         try:
@@ -82,6 +88,7 @@ def routes(site: Site) -> APIRouter:
         editing: ProfileForm | None = None,
         settings_error: str = "",
         settings_form: dict[str, str] | None = None,
+        examples: dict[str, str] | None = None,
     ) -> HTMLResponse:
         forms = []
         for p in site.people.profiles(subscriber.id):
@@ -89,7 +96,8 @@ def routes(site: Site) -> APIRouter:
                 forms.append(editing)
                 continue
             feed_url = site.links.feed(subscriber.link_key, p.id)
-            forms.append(ProfileForm(p.name, p.name, p.query, feed_url=feed_url))
+            said = tuple(feedback.entries(p.id))
+            forms.append(ProfileForm(p.name, p.name, p.query, feed_url=feed_url, said=said))
         adding = editing if editing is not None and not editing.original else None
         forms.append(adding or ProfileForm("", "", ""))
         return site.page(
@@ -105,6 +113,7 @@ def routes(site: Site) -> APIRouter:
             form=settings_form or _settings_form(subscriber),
             settings_error=settings_error,
             link_days=(MAX_AGE[Purpose.MANAGE] or 0) // (24 * 3600),
+            examples=examples or {"name": "", "ids": "", "error": ""},
         )
 
     def back(token: str, what: str) -> Response:
@@ -228,7 +237,55 @@ def routes(site: Site) -> APIRouter:
             )
         return back(token, action)
 
+    @router.post("/m/{token}/feedback")
+    def undo_feedback(
+        request: Request, token: str, csrf: str = Form(""), undo: str = Form("")
+    ) -> Response:
+        """Undo one "More like this" / "Not interested" (``undo`` is "PROFILE_ID ARXIV_ID")."""
+        subscriber = posted(request, token, csrf)
+        if isinstance(subscriber, HTMLResponse):
+            return subscriber
+        profile, _, arxiv_id = undo.partition(" ")
+        owned = {str(p.id) for p in site.people.profiles(subscriber.id)}
+        if profile in owned:  # a profile removed meanwhile took its feedback with it
+            feedback.undo(int(profile), arxiv_id)
+        return back(token, "undone")
+
+    @router.post("/m/{token}/examples")
+    def start_from_examples(
+        request: Request,
+        token: str,
+        csrf: str = Form(""),
+        name: str = Form(""),
+        ids: str = Form(""),
+    ) -> Response:
+        """A new profile from pasted arXiv ids: its query is ``like:ID,ID,...``."""
+        subscriber = posted(request, token, csrf)
+        if isinstance(subscriber, HTMLResponse):
+            return subscriber
+        errors: dict[str, str] = {}
+        profile = attempt(
+            errors,
+            "ids",
+            lambda: rules.profile(name or "examples", example_query(_some(example_ids(ids)))),
+        )
+        if profile is not None:
+            try:
+                site.people.add_profile(subscriber.email, profile, site.clock())
+            except InputError as e:  # the name is taken
+                errors["ids"] = e.message
+        if errors:
+            typed = {"name": name, "ids": ids[:2000], "error": errors["ids"]}
+            return show(request, token, subscriber, status=400, examples=typed)
+        return back(token, "examples")
+
     return router
+
+
+def _some(ids: tuple[str, ...]) -> tuple[str, ...]:
+    if not ids:
+        raise InputError("paste at least one arXiv id", hint="for example 2401.00001")
+    return ids
 
 
 def _settings_form(s: Subscriber) -> dict[str, str]:
