@@ -140,7 +140,7 @@ class VectorMeaning:
         )
         masks = score.close_mask(cosines, z, cuts, self.settings)
         return [
-            Closeness(score.bitset(row), _Row(zrow)) for row, zrow in zip(masks, z, strict=True)
+            Closeness(bits, _Row(zrow)) for bits, zrow in zip(score.bitsets(masks), z, strict=True)
         ]
 
     def held_back(self, rejected: tuple[str, ...], papers: Sequence[PaperLike]) -> int:

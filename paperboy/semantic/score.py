@@ -108,6 +108,13 @@ def fuse(z: Matrix, word_hits: Bools, bonus: float) -> Matrix:
     return (z + bonus * word_hits.astype(np.float32)).astype(np.float32)
 
 
+def bitsets(rows: Bools) -> list[int]:
+    """Each row of booleans as a bitset, packed in one pass over the matrix."""
+    packed = np.packbits(rows, axis=-1, bitorder="little")
+    width, data = packed.shape[-1], packed.tobytes()
+    return [int.from_bytes(data[i * width : (i + 1) * width], "little") for i in range(len(rows))]
+
+
 def bitset(flags: Bools) -> int:
     """A row of booleans as the matcher's bitset (bit i for papers[i])."""
     packed = np.packbits(flags.astype(np.uint8), bitorder="little")
