@@ -20,7 +20,9 @@ from paperboy.web.app import WebContext, create_app
 from scraper.models import ScrapedPaper
 from store.feedback import FeedbackStore, Signal, Signals
 from store.types import PaperFilter
+from tests import pages
 from tests.pages import csrf_of
+from tests.test_web_pages import sign_up
 from tests.web_server import serving
 from tests.world import NOW, SECRET, World, world
 
@@ -244,3 +246,37 @@ def test_a_profile_started_from_example_papers(site: Site) -> None:
 
 def _id(site: Site, email: str = "reader@example.org") -> int:
     return site.w.people.require(email).id
+
+
+@pytest.mark.parametrize(
+    ("query", "examples", "stored"),
+    [
+        ("", "arXiv:2401.00001v3 https://arxiv.org/abs/2402.00002", "like:2401.00001,2402.00002"),
+        ("diffusion", "2401.00001", "(diffusion) OR like:2401.00001"),
+        ("diffusion", "", "diffusion"),
+    ],
+)
+def test_sign_up_may_start_from_example_papers(
+    database_url: str, query: str, examples: str, stored: str
+) -> None:
+    with pages.site(database_url) as s, httpx.Client(base_url=s.base, event_hooks=s.hooks) as c:
+        form = c.get("/signup").text
+        assert "paste arXiv ids you liked" in form
+        answer = sign_up(c, "new@example.org", query, examples=examples)
+        assert answer.status_code == 200, answer.text
+        pending = s.world.people.require("new@example.org")
+        assert [p.query for p in s.world.people.profiles(pending.id)] == [stored]
+
+
+def test_sign_up_refuses_bad_example_papers(database_url: str) -> None:
+    with pages.site(database_url) as s, httpx.Client(base_url=s.base, event_hooks=s.hooks) as c:
+        for query, examples, error in (
+            ("", "llama <b>", "&#39;llama&#39; is not an arXiv id"),
+            ("diffusion", " ".join(f"2401.{i:05d}" for i in range(21)), "too many example papers"),
+            ("", "", "the query is empty"),  # neither words nor papers
+        ):
+            answer = sign_up(c, "new@example.org", query, examples=examples)
+            assert answer.status_code == 400
+            assert error in answer.text
+            assert "<b>" not in answer.text
+        assert s.world.people.get("new@example.org") is None

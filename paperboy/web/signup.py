@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from mailer.types import Envelope
 from paperboy import subscribers as rules
 from paperboy.errors import InputError
+from paperboy.feedback import example_ids, example_query
 from paperboy.links import FRESH_LINK, ConfirmLink
 from paperboy.subscribers import Status
 from paperboy.tokens import TokenError, revoked
@@ -58,6 +59,7 @@ def routes(site: Site) -> APIRouter:
         blank = {
             "email": "",
             "query": "",
+            "examples": "",
             "time": "08:00",
             "zone": "UTC",
             "frequency": "daily",
@@ -72,6 +74,7 @@ def routes(site: Site) -> APIRouter:
         csrf: str = Form(""),
         email: str = Form(""),
         query: str = Form(""),
+        examples: str = Form(""),
         time: str = Form("08:00"),
         zone: str = Form("UTC"),
         frequency: str = Form("daily"),
@@ -82,6 +85,7 @@ def routes(site: Site) -> APIRouter:
         form = {
             "email": email,
             "query": query,
+            "examples": examples,
             "time": time,
             "zone": zone,
             "frequency": frequency,
@@ -90,7 +94,8 @@ def routes(site: Site) -> APIRouter:
         }
         errors: dict[str, str] = {}
         address = attempt(errors, "email", lambda: rules.normalise_email(email))
-        profile = attempt(errors, "query", lambda: rules.profile(FIRST_PROFILE, query))
+        ids = attempt(errors, "examples", lambda: _examples(examples))
+        profile = attempt(errors, "query", lambda: _first_profile(query, ids or ()))
         chosen = attempt(
             errors,
             "schedule",
@@ -171,6 +176,24 @@ def routes(site: Site) -> APIRouter:
         )
 
     return router
+
+
+def _examples(pasted: str) -> tuple[str, ...]:
+    """The example papers pasted on the form (none is fine), as a ``like:`` atom accepts them."""
+    ids = example_ids(pasted)
+    if ids:
+        rules.profile(FIRST_PROFILE, example_query(ids))
+    return ids
+
+
+def _first_profile(query: str, ids: tuple[str, ...]) -> NewProfile:
+    """The sign-up's profile: the typed query, papers like the examples, or either of them."""
+    if not ids:
+        return rules.profile(FIRST_PROFILE, query)
+    if not query.strip():
+        return rules.profile(FIRST_PROFILE, example_query(ids))
+    typed = rules.profile(FIRST_PROFILE, query)  # its errors name the columns typed
+    return rules.profile(FIRST_PROFILE, f"({typed.query}) OR {example_query(ids)}")
 
 
 def _sign_up(
