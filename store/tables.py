@@ -177,6 +177,18 @@ class EmbeddingRow(SQLModel, table=True):
     created_at: datetime = _utc()
 
 
+class TopicVectorRow(SQLModel, table=True):
+    """The vector of a topic text (an ``about:`` or a profile's description) per model, so a cold
+    process does not embed every profile's topic again."""
+
+    __tablename__ = "topic_vectors"
+
+    text_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    model: str = Field(sa_column=Column(String(64), primary_key=True))
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _utc()
+
+
 class FeedbackRow(SQLModel, table=True):
     """A subscriber's signal on one paper for one profile: "like" (more like this) or "reject"
     (not interested). One per (profile, paper): the latest signal wins, undo deletes it."""
