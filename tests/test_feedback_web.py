@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -20,11 +21,14 @@ from paperboy.web.app import WebContext, create_app
 from scraper.models import ScrapedPaper
 from store.feedback import FeedbackStore, Signal, Signals
 from store.types import PaperFilter
-from tests import pages
+from tests import pages, test_browser
 from tests.pages import csrf_of
 from tests.test_web_pages import sign_up
 from tests.web_server import serving
 from tests.world import NOW, SECRET, World, world
+
+browser = test_browser.browser  # Debian's Chromium through Playwright, one per module
+ARTIFACTS = test_browser.ARTIFACTS
 
 HOSTILE = ScrapedPaper(
     arxiv_id="2607.99999",
@@ -280,3 +284,39 @@ def test_sign_up_refuses_bad_example_papers(database_url: str) -> None:
             assert error in answer.text
             assert "<b>" not in answer.text
         assert s.world.people.get("new@example.org") is None
+
+
+def test_more_like_this_in_a_browser_then_on_the_manage_page(browser: Any, sqlite_url: str) -> None:
+    """Chromium, no JavaScript: the digest's link, the button, then the manage page's list."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with world(sqlite_url) as w:
+        w.ingest((HOSTILE,), NOW - timedelta(hours=1))
+        tokens = Tokens(SECRET, fixed_clock(NOW))
+        links = LinkBuilder(tokens, "")
+        sid = w.subscribe("reader@example.org")
+        subscriber = w.people.by_id(sid)
+        assert subscriber is not None
+        (profile,) = w.people.profiles(sid)
+        app = create_app(WebContext(w.papers._engine, tokens, fixed_clock(NOW)))
+        with serving(app) as base:
+            page = browser.new_page(
+                viewport={"width": 390, "height": 844}, java_script_enabled=False
+            )
+            page.goto(base + links.feedback(subscriber.link_key, profile.id, HOSTILE.arxiv_id))
+            assert page.inner_text("h1") == "More papers like this one?"
+            assert HOSTILE.title in page.inner_text("a.title")  # shown as text, never run
+            page.screenshot(path=str(ARTIFACTS / "feedback-phone.png"), full_page=True)
+            page.click("button:has-text('More like this')")
+            assert "Noted: more papers like this one" in page.inner_text("[role=status]")
+            assert page.locator("button:has-text('Undo')").count() == 1
+            page.goto(base + links.manage(subscriber.link_key))
+            rated = page.locator("form.said")
+            assert "More like these" in rated.inner_text()
+            assert HOSTILE.title in rated.locator(".paper.like").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "manage-rated-phone.png"), full_page=True)
+            rated.locator("button:has-text('Undo')").click()
+            assert (
+                page.inner_text("[role=status]") == "Done: that paper no longer counts either way."
+            )
+            assert page.locator("form.said").count() == 0
+            page.close()
