@@ -102,7 +102,8 @@ def day(folder: Path) -> None:
     started = time.perf_counter()
     model = MiniLM.load()
     loaded = time.perf_counter() - started
-    hook = IngestVectors(StoredVectors(model, vectors, clock=fixed_clock(START)), vectors)
+    stored = StoredVectors(model, vectors, clock=fixed_clock(START))
+    hook = IngestVectors(lambda: stored, vectors)
     started = time.perf_counter()
     embedded = hook.after_ingest([p.arxiv_id for p in papers])
     seconds = time.perf_counter() - started

@@ -254,10 +254,19 @@ def test_fill_embeds_what_is_missing_in_batches_with_progress(
 # -- at ingest -------------------------------------------------------------------------------
 
 
-def fetch_day(engine: Engine, embedder: FakeEmbedder) -> tuple[int, str | None]:
+def fetch_day(engine: Engine, embedder: FakeEmbedder | None) -> tuple[int, str | None]:
+    """The latest day's 37 papers fetched with the embedding hook; ``None``: no model."""
     store = SqlStore(engine)
     vectors = VectorStore(engine)
-    hook = IngestVectors(StoredVectors(embedder, vectors, clock=fixed_clock(PINNED)), vectors)
+    loads: list[int] = []
+
+    def load() -> StoredVectors | None:
+        loads.append(1)
+        if embedder is None:
+            return None
+        return StoredVectors(embedder, vectors, clock=fixed_clock(PINNED))
+
+    hook = IngestVectors(load, vectors)
     with replaying_fetcher() as (fetcher, router, _):
         router.get("/api/daily_papers").respond(
             200, content=capture("hf-api-daily-papers-2026-05-08.json")
@@ -265,6 +274,8 @@ def fetch_day(engine: Engine, embedder: FakeEmbedder) -> tuple[int, str | None]:
         ingestor = Ingestor(fetcher, store, fixed_clock(PINNED), embedding=hook)
         report = ingestor.run(sources.day())
     assert report.result.new_papers + report.result.updated_papers == 37
+    if report.embedded:
+        assert loads == [1]
     return report.embedded, report.embed_error
 
 
@@ -278,8 +289,17 @@ def subscribe(engine: Engine, query: str) -> None:
 def test_ingest_embeds_nothing_without_topic_profiles(engine: Engine) -> None:
     subscribe(engine, "diffusion OR transformer")
     embedder = FakeEmbedder()
+    hook = IngestVectors(lambda: pytest.fail("the model was loaded"), VectorStore(engine))
+    SqlStore(engine).ingest(batch(DAY))
+    assert hook.after_ingest([p.arxiv_id for p in DAY]) == 0
     assert fetch_day(engine, embedder) == (0, None)
     assert embedder.calls == 0
+
+
+def test_ingest_without_the_model_embeds_nothing(engine: Engine) -> None:
+    subscribe(engine, 'about:"robots"')
+    assert fetch_day(engine, None) == (0, None)
+    assert VectorStore(engine).count(MODEL) == 0
 
 
 def test_ingest_embeds_new_papers_when_a_profile_asks_about_a_topic(engine: Engine) -> None:

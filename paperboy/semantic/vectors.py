@@ -171,18 +171,26 @@ class StoredVectors:
 class IngestVectors:
     """Ingest's hook (paperboy.ingest.PaperEmbedding): vectors for the papers a fetch stored,
     computed only while some active profile matches by meaning, so fetching for keyword
-    profiles alone costs one small query per list."""
+    profiles alone costs one small query per list, and never loads the model.
 
-    def __init__(self, vectors: StoredVectors, store: IngestRepository) -> None:
-        self._vectors, self._store = vectors, store
+    ``load`` gives the StoredVectors of the model (called only when meaning is needed; cache
+    in it what should be loaded once), or None when the model is not used: the lexical
+    fallback needs no stored vectors.
+    """
+
+    def __init__(self, load: Callable[[], StoredVectors | None], store: IngestRepository) -> None:
+        self._load, self._store = load, store
 
     def after_ingest(self, arxiv_ids: Sequence[str]) -> int:
         """Embed the new or changed papers among ``arxiv_ids``; returns how many."""
         if not arxiv_ids or not needs_meaning(self._store.topic_queries(TOPIC_QUERIES)):
             return 0
+        vectors = self._load()
+        if vectors is None:
+            return 0
         # The stored text, not the fetched one: a list that lacks the abstract keeps the
         # abstract an earlier fetch stored, and the vector follows what is stored.
-        return self._vectors.ensure(self._store.texts(arxiv_ids))
+        return vectors.ensure(self._store.texts(arxiv_ids))
 
 
 def needs_meaning(queries: Iterable[str]) -> bool:
