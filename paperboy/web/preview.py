@@ -1,21 +1,26 @@
-"""What a profile would have matched lately: the manage page's live preview and the feeds."""
+"""What a profile would have matched lately (the manage and sign-up pages' live preview), and
+the search box of the recent-papers page: both over the shelf kept in memory
+(paperboy.web.library), so a keystroke costs a few integer operations, not a week of papers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailer.types import DigestEntry
-from paperboy.digest import entry
+from paperboy.digest import paper_entry
 from paperboy.errors import ProfileSyntaxError
-from paperboy.profiles.matcher import Match, Matcher, ProfileSpec, ranked
+from paperboy.profiles.ast import Node
 from paperboy.profiles.parser import parse
+from paperboy.web.library import library_for
+from paperboy.web.lookup import Found, find, matches
 from store.repository import SqlStore
-from store.types import Paper
 
 PREVIEW_DAYS = 7
 PREVIEW_SHOWN = 10
+SEARCH_SHOWN = 30
+QUERY_CHARS = 2_000
+EXAMPLE = 'diffusion OR "video generation"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,28 +31,60 @@ class Preview:
     considered: int = 0  # papers first seen in the window
     days: int = PREVIEW_DAYS
     error: str | None = None  # the syntax error, naming the column
+    since: datetime | None = None  # searches: the papers first seen since then were searched
 
 
-def matches(query: str, papers: Sequence[Paper]) -> list[Match]:
-    return ranked(Matcher([ProfileSpec(0, 0, "preview", query)]).match(papers))
+def checked(query: str) -> tuple[str, Node | None, str | None]:
+    """The query with its whitespace collapsed, parsed, or the error to show (with the column)."""
+    cleaned = " ".join(query[:QUERY_CHARS].split())
+    if not cleaned:
+        return "", None, f"write a query first, for example: {EXAMPLE}"
+    try:
+        return cleaned, parse(cleaned, "query"), None
+    except ProfileSyntaxError as e:
+        return cleaned, None, f"{e.problem} at column {e.column}"
 
 
 def preview(store: SqlStore, query: str, now: datetime, *, shown: int = PREVIEW_SHOWN) -> Preview:
     """The papers of the last week that ``query`` matches, best first, matched terms marked."""
-    cleaned = " ".join(query.split())
-    if not cleaned:
-        return Preview(
-            query="", error='write a query first, for example: diffusion OR "video generation"'
-        )
-    try:
-        parse(cleaned, "preview")
-    except ProfileSyntaxError as e:
-        return Preview(query=cleaned, error=f"{e.problem} at column {e.column}")
-    recent = store.papers_seen_between(now - timedelta(days=PREVIEW_DAYS), now)
-    found = matches(cleaned, recent)
+    cleaned, node, error = checked(query)
+    if node is None:
+        return Preview(query=cleaned, error=error)
+    library = library_for(store)
+    start = now - timedelta(days=PREVIEW_DAYS)
+    shelf = library.shelf(now)
+    if not shelf.covers(start):  # more papers in a week than the shelf keeps: read them
+        recent = store.papers_seen_between(start, now)
+        found = Found.of(matches(cleaned, recent), shown)
+        considered = len(recent)
+    else:
+        window = shelf.between(start, now)
+        found = find(cleaned, node, library.index(shelf), window, shown)
+        considered = len(window)
     return Preview(
         query=cleaned,
-        entries=tuple(entry(m) for m in found[:shown]),
-        total=len(found),
-        considered=len(recent),
+        entries=tuple(paper_entry(p, hits) for p, hits in found.best),
+        total=found.total,
+        considered=considered,
     )
+
+
+def search(store: SqlStore, query: str, now: datetime, *, shown: int = SEARCH_SHOWN) -> Preview:
+    """Every paper on the shelf (up to now) that ``query`` matches: the best ``shown``."""
+    cleaned, node, error = checked(query)
+    if node is None:
+        return Preview(query=cleaned, error=error)
+    library = library_for(store)
+    shelf = library.shelf(now)
+    everything = shelf.between(shelf.since, now)
+    found = find(cleaned, node, library.index(shelf), everything, shown)
+    return Preview(
+        query=cleaned,
+        entries=tuple(paper_entry(p, hits) for p, hits in found.best),
+        total=found.total,
+        considered=len(everything),
+        since=shelf.since,
+    )
+
+
+__all__ = ["Preview", "matches", "preview", "search"]
