@@ -10,9 +10,10 @@ from paperboy.profiles.ast import Field
 from paperboy.profiles.highlight import snippet, spans
 from paperboy.profiles.matcher import Matcher, ProfileSpec, ranked
 from paperboy.profiles.parser import parse
-from paperboy.profiles.reference import matches
+from paperboy.profiles.reference import profile_matches
 from tests.papers import by_id, saved_papers
-from tests.test_query_language import QUERIES
+from tests.test_query_language import MEANING_QUERIES, QUERIES
+from tests.test_semantic_query import FakeMeaning
 
 PAPERS = saved_papers()
 
@@ -34,9 +35,53 @@ def test_matcher_equals_the_reference_on_random_profiles(queries: list[str]) -> 
         (spec.profile_id, paper.arxiv_id)
         for spec in specs
         for paper in PAPERS
-        if matches(parse(spec.query), paper)
+        if profile_matches(parse(spec.query), paper)  # about:/like: need meaning: nothing
     }
     assert found == expected
+
+
+IDS = [p.arxiv_id for p in PAPERS]
+FEEDBACK = st.lists(st.sampled_from(IDS[:40]), max_size=3, unique=True).map(tuple)
+SPECS = st.builds(
+    lambda q, step, liked, rejected, model: (q, step, liked, rejected, model),
+    st.one_of(QUERIES, MEANING_QUERIES).filter(valid),
+    st.integers(-3, 3),
+    FEEDBACK,
+    FEEDBACK,
+    st.sampled_from([None, "fake-model", "another-model"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(SPECS, min_size=1, max_size=25), st.booleans())
+def test_matcher_equals_the_reference_with_meaning_and_feedback(
+    drawn: list[tuple[str, int, tuple[str, ...], tuple[str, ...], str | None]], with_meaning: bool
+) -> None:
+    """The combination logic: about:/like: under AND, OR, NOT with words and filters, each
+    profile's closeness step (for its model), likes that add papers, rejections that remove."""
+    specs = [
+        ProfileSpec(i, i % 7, f"p{i}", q, step, liked, rejected, model)
+        for i, (q, step, liked, rejected, model) in enumerate(drawn)
+    ]
+    meaning = FakeMeaning() if with_meaning else None
+    matcher = Matcher(specs, meaning)
+    found = {(m.profile_id, m.paper.arxiv_id) for m in matcher.match(PAPERS)}
+    expected = {
+        (spec.profile_id, paper.arxiv_id)
+        for spec in specs
+        for paper in PAPERS
+        if profile_matches(
+            parse(spec.query),
+            paper,
+            meaning.is_close if meaning else None,
+            meaning.is_held_back if meaning else None,
+            step=spec.step_for("fake-model"),
+            liked=spec.liked,
+            rejected=spec.rejected,
+        )
+    }
+    assert found == expected
+    assert meaning is None or len(meaning.asked) <= 1  # one question per batch at most
 
 
 def test_many_profiles_and_subscribers_at_once() -> None:

@@ -4,6 +4,12 @@ The papers of a batch are indexed once (paperboy.profiles.index); every distinct
 once; each profile is then a handful of integer operations over the whole batch. No
 subscribers x papers loop, no giant regular expression. Why a match was made (the terms, the
 fields, the strength) is worked out only for the matches someone reads.
+
+Meaning (``about:``, ``like:`` and a profile's feedback) is asked of a ``Meaning`` once per
+batch for every distinct want of every profile; when no profile has any, nothing of it runs.
+Without a ``Meaning`` a profile that needs one matches nothing and is listed in
+``Matcher.without_meaning`` (never a crash, never a wrong digest); callers that can load the
+model or the lexical fallback pass it.
 """
 
 from __future__ import annotations
@@ -17,11 +23,27 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from paperboy.errors import ProfileSyntaxError
-from paperboy.profiles.ast import And, Compare, Field, Has, Node, Not, Or, Term, to_query
+from paperboy.profiles.ast import (
+    About,
+    And,
+    Compare,
+    Field,
+    Has,
+    Like,
+    Node,
+    Not,
+    Or,
+    Term,
+    positive_semantic,
+    semantic_atoms,
+    to_query,
+)
 from paperboy.profiles.compiler import FIELD_WEIGHT, Probe, probes
 from paperboy.profiles.document import PaperLike, analyse
 from paperboy.profiles.index import PaperIndex, bits
 from paperboy.profiles.parser import parse
+from paperboy.profiles.reference import liked_want
+from paperboy.semantic.closeness import Closeness, Meaning, Want
 
 log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -29,15 +51,29 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A compiled profile: given every term's papers (by term id) and the index, its papers.
 Program = Callable[[list[int], PaperIndex], int]
 
+# How much a close paper's meaning score (standard deviations above the topic's background,
+# typically 2 to 5 for a close paper) counts against the word score (3 a title hit, 1 abstract).
+MEANING_WEIGHT = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class ProfileSpec:
-    """A stored profile, as the matcher needs it."""
+    """A stored profile, as the matcher needs it: its query, its closeness setting (0 default,
+    < 0 broader, > 0 narrower) and the model that setting was made for (a step set for another
+    model counts as 0), and its feedback ("More like this" / "Not interested" arXiv ids)."""
 
     profile_id: int
     subscriber_id: int
     name: str
     query: str
+    closeness: int = 0
+    liked: tuple[str, ...] = ()
+    rejected: tuple[str, ...] = ()
+    closeness_model: str | None = None
+
+    def step_for(self, model_id: str) -> int:
+        """The closeness step that holds for this model."""
+        return self.closeness if self.closeness_model in (None, model_id) else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +86,30 @@ class Hit:
     prefix: bool = False
 
 
+class _Meant:
+    """One batch's answers from meaning: the wants, their closeness, the reasons asked so far."""
+
+    def __init__(self, meaning: Meaning, wants: list[Want], found: list[Closeness]) -> None:
+        self.meaning, self.wants, self.found = meaning, wants, found
+        self._why: dict[tuple[int, int], str] = {}
+
+    def close(self, want: int, bit: int) -> bool:
+        return bool(self.found[want].mask >> bit & 1)
+
+    def score(self, want: int, bit: int) -> float:
+        return float(self.found[want].scores[bit])
+
+    def why(self, want: int, bit: int, paper: PaperLike) -> str:
+        key = (want, bit)
+        if key not in self._why:
+            self._why[key] = self.meaning.why(self.wants[want], paper)
+        return self._why[key]
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A paper that one subscriber's profile matched; ``hits`` and ``score`` say why."""
+    """A paper that one subscriber's profile matched; ``hits``, ``reasons`` and ``score``
+    say why."""
 
     paper: PaperLike
     subscriber_id: int
@@ -61,15 +118,47 @@ class Match:
     _bit: int
     _probes: tuple[Probe, ...]
     _index: PaperIndex
+    _wants: tuple[int, ...] = ()  # the profile's positive wants (and its liked one), by number
+    _meant: _Meant | None = None
 
     @property
     def hits(self) -> tuple[Hit, ...]:
         return self._index.explain(self._probes, self._bit, _explain)[0]
 
     @property
-    def score(self) -> int:
-        """Match strength: each term that hit counts the weight of its best field."""
+    def word_score(self) -> int:
+        """Each term that hit counts the weight of its best field."""
         return self._index.explain(self._probes, self._bit, _explain)[1]
+
+    @property
+    def meaning_score(self) -> float:
+        """How close the paper is to the closest of the profile's topics it was found close to
+        (0 when none: a match by words alone)."""
+        meant = self._meant
+        if meant is None:
+            return 0.0
+        scores = [meant.score(w, self._bit) for w in self._close_wants()]
+        return max(scores, default=0.0)
+
+    @property
+    def score(self) -> float:
+        """Match strength, meaning and words fused: the word score plus the meaning score."""
+        return self.word_score + MEANING_WEIGHT * self.meaning_score
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why meaning found the paper close: the abstract's sentence closest to each topic, or
+        "close to <example>"; asked only for the matches someone reads, once each."""
+        meant = self._meant
+        if meant is None:
+            return ()
+        found = (meant.why(w, self._bit, self.paper) for w in self._close_wants())
+        return tuple(dict.fromkeys(r for r in found if r))
+
+    def _close_wants(self) -> list[int]:
+        meant = self._meant
+        assert meant is not None
+        return [w for w in self._wants if meant.close(w, self._bit)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +166,9 @@ class _Compiled:
     spec: ProfileSpec
     program: Program
     probes: tuple[Probe, ...]
+    wants: tuple[int, ...] = ()  # positive semantic wants and the liked one, by want number
+    liked: int | None = None  # the slot of the want "close to a liked paper"
+    feedback: bool = False  # liked or rejected papers to apply after the program
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +178,7 @@ class MatchSet:
     papers: Sequence[PaperLike]
     index: PaperIndex
     results: tuple[tuple[_Compiled, int], ...]  # profiles with at least one match
+    meant: _Meant | None = None
 
     def __len__(self) -> int:
         return sum(mask.bit_count() for _, mask in self.results)
@@ -116,17 +209,27 @@ class MatchSet:
                 bit,
                 compiled.probes,
                 self.index,
+                compiled.wants,
+                self.meant,
             )
 
 
 class Matcher:
-    """Compile the profiles once, then match batches of papers."""
+    """Compile the profiles once, then match batches of papers (asking ``meaning``, when given,
+    about the ``about:``/``like:`` atoms and the feedback of every profile at once)."""
 
-    def __init__(self, specs: Iterable[ProfileSpec]) -> None:
+    def __init__(self, specs: Iterable[ProfileSpec], meaning: Meaning | None = None) -> None:
+        self._meaning = meaning
         self._profiles: list[_Compiled] = []
-        self._probes: list[Probe] = []
+        # One slot per distinct term, then per distinct want, in one list of masks per batch;
+        # a want's slot holds None here and is filled from meaning.close().
+        self._probes: list[Probe | None] = []
         self._probe_ids: dict[object, int] = {}
+        self._wants: list[Want] = []
+        self._want_slots: list[int] = []
+        self._want_ids: dict[Want, int] = {}
         self.rejected: list[tuple[ProfileSpec, ProfileSyntaxError]] = []
+        self.without_meaning: list[ProfileSpec] = []  # about:/like: profiles with no Meaning
         with _bulk():
             for spec in specs:
                 self._add(spec)
@@ -139,7 +242,35 @@ class Matcher:
             log.error("skipping a profile of subscriber %s: %s", spec.subscriber_id, error)
             self.rejected.append((spec, error))
             return
-        self._profiles.append(_Compiled(spec, self._compile(node), probes(node)))
+        meaning = self._meaning
+        if meaning is None:
+            if semantic_atoms(node):
+                log.warning(
+                    "profile %r of subscriber %s uses about:/like: and no meaning is loaded: "
+                    "it matches nothing",
+                    spec.name,
+                    spec.subscriber_id,
+                )
+                self.without_meaning.append(spec)
+                return
+            program = self._compile(node, None)
+            feedback = bool(spec.rejected)
+            self._profiles.append(_Compiled(spec, program, probes(node), feedback=feedback))
+            return
+        step = spec.step_for(meaning.model_id)
+
+        def want(atom: About | Like) -> Want:
+            return Want(atom, step, spec.liked, spec.rejected)
+
+        program = self._compile(node, want)
+        wants = [self._want_id(want(a))[0] for a in dict.fromkeys(positive_semantic(node))]
+        liked = None
+        if spec.liked:
+            number, liked = self._want_id(liked_want(step, spec.liked, spec.rejected))
+            wants.append(number)
+        feedback = bool(spec.liked or spec.rejected)
+        compiled = _Compiled(spec, program, probes(node), tuple(wants), liked, feedback)
+        self._profiles.append(compiled)
 
     def __len__(self) -> int:
         return len(self._profiles)
@@ -150,13 +281,32 @@ class Matcher:
             return MatchSet(papers, PaperIndex([]), ())
         with _bulk():
             index = PaperIndex([analyse(p) for p in papers])
-            masks = [index.term(probe) for probe in self._probes]
+            masks = [0 if probe is None else index.term(probe) for probe in self._probes]
+            meant = self._meant(papers, masks, index)
+            removed = _Removed(papers, self._meaning)
             results = []
             for compiled in self._profiles:
                 mask = compiled.program(masks, index)
+                if compiled.feedback:
+                    if compiled.liked is not None:
+                        mask |= masks[compiled.liked]
+                    mask &= ~removed(compiled.spec.rejected)
                 if mask:
                     results.append((compiled, mask))
-        return MatchSet(papers, index, tuple(results))
+        return MatchSet(papers, index, tuple(results), meant)
+
+    def _meant(
+        self, papers: Sequence[PaperLike], masks: list[int], index: PaperIndex
+    ) -> _Meant | None:
+        """Ask meaning about every want at once, and put each want's papers in its slot."""
+        if not self._wants or self._meaning is None:
+            return None
+        found = self._meaning.close(self._wants, papers)
+        if len(found) != len(self._wants):
+            raise ValueError(f"meaning answered {len(found)} wants of {len(self._wants)}")
+        for slot, closeness in zip(self._want_slots, found, strict=True):
+            masks[slot] = closeness.mask & index.everything
+        return _Meant(self._meaning, self._wants, found)
 
     def _term_id(self, term: Term) -> int:
         probe = Probe.of(term)
@@ -166,25 +316,69 @@ class Matcher:
             self._probes.append(probe)
         return found
 
-    def _compile(self, node: Node) -> Program:
+    def _want_id(self, want: Want) -> tuple[int, int]:
+        """The want's number (its place in the question to meaning) and its slot."""
+        number = self._want_ids.get(want)
+        if number is None:
+            number = self._want_ids[want] = len(self._wants)
+            self._wants.append(want)
+            self._want_slots.append(len(self._probes))
+            self._probes.append(None)
+        return number, self._want_slots[number]
+
+    def _compile(self, node: Node, want: Callable[[About | Like], Want] | None) -> Program:
         match node:
             case Term():
                 tid = self._term_id(node)
                 return lambda masks, index: masks[tid]
+            case About() | Like():
+                assert want is not None  # a profile with these is compiled only with meaning
+                _, slot = self._want_id(want(node))
+                return lambda masks, index: masks[slot]
             case And(children):
-                parts = tuple(self._compile(c) for c in children)
+                parts = tuple(self._compile(c, want) for c in children)
                 return lambda masks, index: _all(parts, masks, index)
             case Or(children):
-                parts = tuple(self._compile(c) for c in children)
+                parts = tuple(self._compile(c, want) for c in children)
                 return lambda masks, index: _any(parts, masks, index)
             case Not(child):
-                inner = self._compile(child)
+                inner = self._compile(child, want)
                 return lambda masks, index: index.everything & ~inner(masks, index)
             case Compare(metric, op, value):
                 return lambda masks, index: index.compare(metric, op, value)
             case Has(what):
                 return lambda masks, index: index.has(what)
         raise TypeError(f"not a query node: {node!r}")
+
+
+class _Removed:
+    """The papers of a batch a profile's rejections take out: the rejected papers themselves,
+    and those meaning holds back as very close to one; worked out once per distinct list."""
+
+    def __init__(self, papers: Sequence[PaperLike], meaning: Meaning | None) -> None:
+        self._papers, self._meaning = papers, meaning
+        self._bits: dict[str, int] | None = None
+        self._found: dict[tuple[str, ...], int] = {}
+
+    def __call__(self, rejected: tuple[str, ...]) -> int:
+        if not rejected:
+            return 0
+        found = self._found.get(rejected)
+        if found is None:
+            found = self._found[rejected] = self._compute(rejected)
+        return found
+
+    def _compute(self, rejected: tuple[str, ...]) -> int:
+        if self._bits is None:
+            self._bits = {}
+            for bit, paper in enumerate(self._papers):
+                self._bits[paper.arxiv_id] = self._bits.get(paper.arxiv_id, 0) | 1 << bit
+        found = 0
+        for arxiv_id in rejected:
+            found |= self._bits.get(arxiv_id, 0)
+        if self._meaning is not None:
+            found |= self._meaning.held_back(rejected, self._papers)
+        return found
 
 
 def _explain(probes: tuple[Probe, ...], bit: int, index: PaperIndex) -> tuple[tuple[Hit, ...], int]:
@@ -239,7 +433,8 @@ def _any(parts: tuple[Program, ...], masks: list[int], index: PaperIndex) -> int
 
 
 def ranked(matches: Iterable[Match]) -> list[Match]:
-    """Digest order: match strength, then upvotes, then the newer paper, then the id."""
+    """Digest order: match strength (meaning and words fused), then upvotes, then the newer
+    paper, then the id."""
     return sorted(
         matches,
         key=lambda m: (

@@ -1,18 +1,50 @@
-"""The reference evaluator: one query, one paper, the slow obvious way; the matcher must agree."""
+"""The reference evaluator: one query, one paper, the slow obvious way; the matcher must agree.
+
+Meaning is asked one paper at a time through ``close`` (is this paper close to this want?) and
+``held_back`` (is it very close to one the subscriber rejected?); without them an ``about:`` or
+``like:`` profile matches nothing, as the matcher does without a ``Meaning``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from paperboy.profiles.ast import And, Compare, Field, Has, Node, Not, Or, Term
+from paperboy.profiles.ast import (
+    About,
+    And,
+    Compare,
+    Field,
+    Has,
+    Like,
+    Node,
+    Not,
+    Or,
+    Term,
+    semantic_atoms,
+)
 from paperboy.profiles.document import PaperLike
 from paperboy.profiles.text import fold, raw_words, words
+from paperboy.semantic.closeness import Want
+
+IsClose = Callable[[Want, PaperLike], bool]
+IsHeldBack = Callable[[tuple[str, ...], PaperLike], bool]
 
 
-def matches(node: Node, paper: PaperLike) -> bool:
+def matches(
+    node: Node,
+    paper: PaperLike,
+    close: IsClose | None = None,
+    *,
+    step: int = 0,
+    liked: tuple[str, ...] = (),
+    rejected: tuple[str, ...] = (),
+) -> bool:
+    """Does the query hold for the paper (each semantic atom asked as the profile shapes it)?"""
     match node:
         case Term():
             return _term(node, paper)
+        case About() | Like():
+            return close is not None and close(Want(node, step, liked, rejected), paper)
         case Compare(metric, op, value):
             actual = paper.upvotes if metric == "upvotes" else (paper.github_stars or 0)
             return {
@@ -25,12 +57,46 @@ def matches(node: Node, paper: PaperLike) -> bool:
         case Has(what):
             return bool(paper.github_repo if what == "code" else paper.project_page)
         case Not(child):
-            return not matches(child, paper)
+            return not matches(child, paper, close, step=step, liked=liked, rejected=rejected)
         case And(children):
-            return all(matches(c, paper) for c in children)
+            return all(
+                matches(c, paper, close, step=step, liked=liked, rejected=rejected)
+                for c in children
+            )
         case Or(children):
-            return any(matches(c, paper) for c in children)
+            return any(
+                matches(c, paper, close, step=step, liked=liked, rejected=rejected)
+                for c in children
+            )
     raise TypeError(node)
+
+
+def profile_matches(
+    node: Node,
+    paper: PaperLike,
+    close: IsClose | None = None,
+    held_back: IsHeldBack | None = None,
+    *,
+    step: int = 0,
+    liked: tuple[str, ...] = (),
+    rejected: tuple[str, ...] = (),
+) -> bool:
+    """A whole profile: its query, or close to a paper it liked; never a paper it rejected,
+    nor one very close to a rejected paper; nothing at all for a meaning query without meaning."""
+    if close is None and semantic_atoms(node):
+        return False
+    if paper.arxiv_id in rejected:
+        return False
+    if rejected and held_back is not None and held_back(rejected, paper):
+        return False
+    if matches(node, paper, close, step=step, liked=liked, rejected=rejected):
+        return True
+    return bool(liked) and close is not None and close(liked_want(step, liked, rejected), paper)
+
+
+def liked_want(step: int, liked: tuple[str, ...], rejected: tuple[str, ...]) -> Want:
+    """What "More like this" adds to a profile: papers close to the ones it liked."""
+    return Want(Like(liked), step, liked, rejected)
 
 
 def _values(paper: PaperLike, field: Field) -> Iterable[str | None]:
