@@ -1,9 +1,13 @@
-"""What one unattended run does: which lists to fetch now, then fetch, compose and deliver."""
+"""The service's jobs: which lists to fetch now, the fetch job and the dispatch job (compose,
+then deliver), and run-once (both); each returns one JobReport, with one exit policy, that
+`serve`, `run-once`, `send` and `fetch` all print and count the same way."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from mailer.transports import Transport
@@ -18,6 +22,7 @@ from scraper.sources import MAX_QUERY_LENGTH as MAX_SEARCH
 from scraper.sources import Source
 from store.repository import SqlStore
 
+log = logging.getLogger(__name__)
 DAILY_VIEWS_EVERY = timedelta(hours=20)  # the week and month lists, and searches: once a day
 MAX_SEARCHES_PER_RUN = 20  # politeness: the rest wait for the next run
 _SEARCHABLE = frozenset({Field.ANY, Field.TITLE, Field.ABSTRACT, Field.KEYWORD})
@@ -65,11 +70,18 @@ def _stale(store: SqlStore, source: Source, now: datetime) -> bool:
     return last is None or now - last.finished_at > DAILY_VIEWS_EVERY
 
 
-@dataclass
-class RunReport:
-    fetched: list[IngestReport]
-    composed: Report
-    delivered: Report
+@dataclass(frozen=True, slots=True)
+class JobReport:
+    """What one job did (a fetch, a dispatch, or both for run-once), as every command and the
+    scheduler count it; ``exit_code`` is the one exit policy (see ``exit_policy``)."""
+
+    kind: str  # fetch | dispatch | run-once | send
+    fetched: tuple[IngestReport, ...] = ()
+    composed: Report = field(default_factory=Report)
+    delivered: Report = field(default_factory=Report)
+    alerts: tuple[str, ...] = ()  # alerts this run opened
+    signum: int | None = None  # the signal that stopped it, if one did
+    dry_run: bool = False  # composed to show, nothing recorded or sent
 
     @property
     def broken(self) -> list[IngestReport]:
@@ -78,6 +90,101 @@ class RunReport:
     @property
     def new_papers(self) -> int:
         return sum(r.result.new_papers for r in self.fetched)
+
+    @property
+    def problems(self) -> list[str]:
+        """What needs an operator, one line each (a retry waiting is not one)."""
+        c, d = self.composed, self.delivered
+        found = [f"{r.label}: {r.outcome.error or 'broken'}" for r in self.broken]
+        found += [f"alert: {message}" for message in self.alerts]
+        if c.skipped_reason and not self.dry_run:  # a dry run only shows it
+            found.append(f"digests not composed: {c.skipped_reason}")
+        found += c.errors
+        found += [f"a sender stopped: {e}" for e in dict.fromkeys(d.errors)]
+        return found
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """The heartbeat's counters (``paperboy status``), the same for every command."""
+        c, d = self.composed, self.delivered
+        return {
+            "fetched": len(self.fetched),
+            "broken": len(self.broken),
+            "new_papers": self.new_papers,
+            "due": c.due,
+            "composed": c.composed,
+            "empty": c.empty,
+            "unbuilt": len(c.errors),  # due, but a profile of theirs is unusable
+            "matched": c.matched,
+            "sent": d.sent,
+            "retrying": d.retrying,
+            "failed": d.failed + d.bounced,
+            "expired": d.expired,
+            "unconfirmed": d.unconfirmed,
+            "pruned": c.pruned,
+        }
+
+    @property
+    def exit_code(self) -> int:
+        return exit_policy(self)
+
+
+def exit_policy(report: JobReport) -> int:
+    """128 + the signal that stopped the run; 1 when something needs an operator (a broken
+    fetch, an alert opened, digests not composed or not built, a message failed for good,
+    given up or bounced, delivery stopped for the relay or the store); else 0. Messages that
+    wait for a retry are normal."""
+    if report.signum:
+        return 128 + report.signum
+    d = report.delivered
+    if report.problems or d.failed or d.bounced or d.expired or d.breaker:
+        return 1
+    return 0
+
+
+def fetch_job(
+    ingestor: Ingestor,
+    plan: Iterable[Source],
+    *,
+    stopping: threading.Event | None = None,
+    watch: Callable[[], list[str]] | None = None,
+    progress: Callable[[IngestReport], None] | None = None,
+) -> JobReport:
+    """Fetch each list of ``plan`` (a broken one never stops the rest); ``stopping`` stops it
+    between two lists. ``watch`` then opens the alerts due (see paperboy.alerts.check)."""
+    fetched: list[IngestReport] = []
+    for source in plan:
+        if stopping is not None and stopping.is_set():
+            break
+        fetched += ingestor.run_all([source], progress)
+    for r in fetched:
+        if r.verdict is Verdict.BROKEN:
+            log.error("fetch %s broken: %s", r.label, r.outcome.error)
+    stopped = stopping is not None and stopping.is_set()
+    opened = watch() if watch is not None and not stopped else []
+    return JobReport("fetch", fetched=tuple(fetched), alerts=tuple(opened))
+
+
+def dispatch_job(
+    dispatcher: Dispatcher,
+    transports: Callable[[], Transport],
+    *,
+    workers: int = 4,
+    dry_run: bool = False,
+    relay: Callable[[Report], str | None] | None = None,
+) -> JobReport:
+    """Compose the digests that are due, then deliver every pending one (unless
+    ``dispatcher.stopping`` was set meanwhile); ``relay`` then opens or closes the relay's
+    alert (see paperboy.alerts.delivery). A dry run composes to show and sends nothing."""
+    composed = dispatcher.compose(dry_run=dry_run)
+    if dry_run:
+        return JobReport("dispatch", composed=composed, dry_run=True)
+    stopped = dispatcher.stopping.is_set()
+    delivered = Report() if stopped else dispatcher.deliver(transports, workers=workers)
+    opened = relay(delivered) if relay is not None else None
+    return JobReport(
+        "dispatch", composed=composed, delivered=delivered, alerts=(opened,) if opened else ()
+    )
 
 
 def run_once(
@@ -89,20 +196,24 @@ def run_once(
     now: datetime,
     queries: Iterable[str] = (),
     workers: int = 4,
-) -> RunReport:
+    watch: Callable[[], list[str]] | None = None,
+    relay: Callable[[Report], str | None] | None = None,
+) -> JobReport:
     """Fetch what is due, then compose and deliver the digests that are due.
 
     ``dispatcher.stopping`` (SIGTERM) stops it between two lists, before composing, or, while
     delivering, after each connection's message in hand (the rest wait for the next run).
     """
     stopping = dispatcher.stopping
-    fetched: list[IngestReport] = []
-    for source in fetch_plan(store, now, queries):
-        if stopping.is_set():
-            break
-        fetched += ingestor.run_all([source])
+    fetched = fetch_job(ingestor, fetch_plan(store, now, queries), stopping=stopping)
     if stopping.is_set():
-        return RunReport(fetched=fetched, composed=Report(), delivered=Report())
-    composed = dispatcher.compose()
-    delivered = Report() if stopping.is_set() else dispatcher.deliver(transports, workers=workers)
-    return RunReport(fetched=fetched, composed=composed, delivered=delivered)
+        return replace(fetched, kind="run-once")
+    sent = dispatch_job(dispatcher, transports, workers=workers, relay=relay)
+    opened = watch() if watch is not None and not stopping.is_set() else []
+    return JobReport(
+        "run-once",
+        fetched=fetched.fetched,
+        composed=sent.composed,
+        delivered=sent.delivered,
+        alerts=(*opened, *sent.alerts),
+    )

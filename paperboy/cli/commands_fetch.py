@@ -15,10 +15,10 @@ from paperboy.cli.app import State, app, err, out, state
 from paperboy.cli.views import papers_table, reports_table
 from paperboy.clock import system_clock
 from paperboy.demo import DEFAULT_PAGES, DEMO_SOURCES, replay_transport
-from paperboy.ingest import Ingestor, IngestReport
+from paperboy.ingest import Ingestor
+from paperboy.service import JobReport, dispatch_job, fetch_job
 from paperboy.wiring import build_dispatcher, build_ingestor, transport_factory
 from scraper import sources
-from scraper.models import Verdict
 from scraper.sources import Source
 from store.types import NewSubscriber, PaperFilter
 
@@ -100,14 +100,14 @@ def fetch(
     st = state(ctx)
     ingestor, client = build_ingestor(st.settings, st.store())
     with client:
-        reports = _run(ingestor, selected, progress=backfill is not None)
-    out.print(reports_table(reports))
-    raise typer.Exit(_conclude(reports))
+        report = _run(ingestor, selected, progress=backfill is not None)
+    out.print(reports_table(report.fetched))
+    raise typer.Exit(_conclude(report))
 
 
-def _run(ingestor: Ingestor, selected: Sequence[Source], *, progress: bool) -> list[IngestReport]:
+def _run(ingestor: Ingestor, selected: Sequence[Source], *, progress: bool) -> JobReport:
     if not progress:
-        return ingestor.run_all(selected)
+        return fetch_job(ingestor, selected)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -116,18 +116,19 @@ def _run(ingestor: Ingestor, selected: Sequence[Source], *, progress: bool) -> l
     )
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("backfilling", total=len(selected))
-        return ingestor.run_all(
+        return fetch_job(
+            ingestor,
             selected,
             progress=lambda r: bar.update(task, advance=1, description=escape(r.label)),
         )
 
 
-def _conclude(reports: Sequence[IngestReport]) -> int:
-    broken = [r for r in reports if r.verdict is Verdict.BROKEN]
-    new = sum(r.result.new_papers for r in reports)
+def _conclude(report: JobReport) -> int:
+    """Say what the fetch did; its exit code (see paperboy.service.exit_policy)."""
+    reports, broken, new = report.fetched, report.broken, report.new_papers
     if not broken:
         out.print(f"{new} new paper{'s' if new != 1 else ''} stored.")
-        return 0
+        return report.exit_code
     first = broken[0].outcome
     failed = f"{len(broken)} of {len(reports)} fetches failed; " if len(reports) > 1 else ""
     err.print(
@@ -137,7 +138,7 @@ def _conclude(reports: Sequence[IngestReport]) -> int:
         "[dim]hint:[/] nothing was stored from a failed fetch but its row "
         "(see `paperboy fetches`); it is safe to run again"
     )
-    return 1
+    return report.exit_code
 
 
 @app.command()
@@ -159,15 +160,15 @@ def demo(
     transport = replay_transport(pages)
     ingestor, client = build_ingestor(st.settings, st.store(), transport=transport, delay=0.0)
     with client:
-        reports = ingestor.run_all(DEMO_SOURCES)
-    out.print(reports_table(reports))
+        report = fetch_job(ingestor, DEMO_SOURCES)
+    out.print(reports_table(report.fetched))
     store = st.store()
     out.print(papers_table(store.list_papers(PaperFilter(limit=10)), title="Top stored papers"))
     out.print(
         f"{store.count_papers()} papers and {store.count_observations()} observations stored in "
         f"{escape(st.settings.database_url)}. Try `paperboy papers --search diffusion`."
     )
-    code = _conclude(reports)
+    code = _conclude(report)
     if code == 0:
         _demo_digest(st)
     raise typer.Exit(code)
@@ -187,15 +188,15 @@ def _demo_digest(st: State) -> None:
             system_clock(),
         )
     dispatcher = build_dispatcher(st.settings, st.engine())
-    composed = dispatcher.compose()
-    delivered = dispatcher.deliver(transport_factory(st.settings), workers=1)
+    report = dispatch_job(dispatcher, transport_factory(st.settings), workers=1)
     where = (
         f"in {escape(str(st.settings.outbox_dir))}"
         if st.settings.mail_transport == "outbox"
         else f"through {st.settings.mail_transport}"
     )
     out.print(
-        f"Demo digest for {DEMO_READER}: {composed.composed} composed, {delivered.sent} sent "
+        f"Demo digest for {DEMO_READER}: {report.composed.composed} composed, "
+        f"{report.delivered.sent} sent "
         f"{where} (once per day; `paperboy subscriber remove {DEMO_READER} --forget --yes` "
         "removes the demo reader)."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -22,8 +23,9 @@ from paperboy.cli.views import (
 )
 from paperboy.clock import system_clock
 from paperboy.digest import archive_sections
-from paperboy.dispatch import Report
+from paperboy.mailrun import Report
 from paperboy.profiles.matcher import ProfileSpec
+from paperboy.service import dispatch_job
 from paperboy.signals import stop_on_signals
 from paperboy.wiring import build_dispatcher, transport_factory
 from store.health import HealthStore
@@ -59,36 +61,33 @@ def send(
     st = state(ctx)
     engine = st.engine()
     dispatcher = build_dispatcher(st.settings, engine)
+    health = HealthStore(engine)
     # SIGTERM (a systemd stop) or Ctrl-C: the message in hand is finished, the rest given back.
     with stop_on_signals(dispatcher.stopping) as stop:
-        composed = dispatcher.compose(dry_run=dry_run)
-        if dry_run:
-            _print_previews(composed)
-            _print_unbuilt(composed)
-            if composed.errors:
-                raise typer.Exit(1)
-            return
-        delivered = (
-            Report()
-            if stop.signum
-            else dispatcher.deliver(transport_factory(st.settings), workers=workers)
+        report = dispatch_job(
+            dispatcher,
+            transport_factory(st.settings),
+            workers=workers,
+            dry_run=dry_run,
+            relay=lambda delivered: alerts.delivery(health, delivered, system_clock()),
         )
-    alerts.delivery(HealthStore(engine), delivered, system_clock())
+    report = replace(report, kind="send", signum=stop.signum)
+    composed, delivered = report.composed, report.delivered
+    if dry_run:
+        _print_previews(composed)
+        _print_unbuilt(composed)
+        raise typer.Exit(report.exit_code)
     _print_report(composed, delivered, st.settings.mail_transport, str(st.settings.outbox_dir))
     for line in stop_lines(delivered, stop):
         err.print(line)
-    if stop.signum:
-        raise typer.Exit(stop.exit_code)
-    if composed.skipped_reason:
+    if not stop.signum and composed.skipped_reason:
         err.print(f"[bold red]error:[/] digests not composed: {escape(composed.skipped_reason)}")
         err.print("[dim]hint:[/] fix fetching first; the digests will go out on the next run")
-        raise typer.Exit(1)
-    _print_unbuilt(composed)
-    for problem in dict.fromkeys(delivered.errors):
-        err.print(f"[bold red]error:[/] a sender stopped: {escape(problem)}")
-    failed = delivered.failed or delivered.bounced or delivered.expired or delivered.breaker
-    if failed or delivered.errors or composed.errors:
-        raise typer.Exit(1)
+    elif not stop.signum:
+        _print_unbuilt(composed)
+        for problem in dict.fromkeys(delivered.errors):
+            err.print(f"[bold red]error:[/] a sender stopped: {escape(problem)}")
+    raise typer.Exit(report.exit_code)
 
 
 def _print_unbuilt(report: Report) -> None:

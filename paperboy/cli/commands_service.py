@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 
 import typer
 import uvicorn
@@ -25,9 +26,9 @@ from paperboy.doctor import run_checks
 from paperboy.lock import single_instance
 from paperboy.scheduler import build_scheduler
 from paperboy.scheduler import stop_on_signals as stop_serving_on_signals
-from paperboy.service import RunReport, fetch_plan
+from paperboy.service import JobReport, dispatch_job, fetch_job, fetch_plan
 from paperboy.service import run_once as run
-from paperboy.signals import stop_on_signals
+from paperboy.signals import Stop, stop_on_signals
 from paperboy.wiring import (
     alert_config,
     build_dispatcher,
@@ -36,7 +37,6 @@ from paperboy.wiring import (
     server_config,
     transport_factory,
 )
-from scraper.models import Verdict
 from store.engine import make_engine
 from store.health import HealthStore
 
@@ -78,41 +78,35 @@ def run_once(
                 now=system_clock(),
                 queries=_queries(st),
                 workers=workers,
+                watch=lambda: alerts.check(
+                    st.store(), health, transports, alert_config(st.settings), system_clock()
+                ),
+                relay=lambda delivered: alerts.delivery(health, delivered, system_clock()),
             )
-        counters.update(_counters(report))
-        opened = (
-            []
-            if stop.signum
-            else alerts.check(
-                st.store(), health, transports, alert_config(st.settings), system_clock()
-            )
-        )
-        relay = alerts.delivery(health, report.delivered, system_clock())
-        opened += [relay] if relay else []
+        report = replace(report, signum=stop.signum)
+        counters.update(report.counters)
     out.print(reports_table(report.fetched))
-    c, d = report.composed, report.delivered
-    out.print(
-        f"{report.new_papers} new papers; {c.due} digests due, {c.composed} composed; "
-        f"{delivery_counts(d)}"
-    )
-    for line in unconfirmed_lines(d):
+    out.print(f"{report.new_papers} new papers; {dispatch_counts(report)}")
+    print_problems(report, stop)
+    raise typer.Exit(report.exit_code)
+
+
+def dispatch_counts(report: JobReport) -> str:
+    """What a dispatch did, as `run-once` prints it and `serve` logs it."""
+    c = report.composed
+    return f"{c.due} digests due, {c.composed} composed; {delivery_counts(report.delivered)}"
+
+
+def print_problems(report: JobReport, stop: Stop) -> None:
+    """The warnings and errors of a run, the way `run-once` says them."""
+    for line in unconfirmed_lines(report.delivered):
         err.print(line)
-    problems = [f"{r.label}: {r.outcome.error or 'broken'}" for r in report.broken]
-    problems += [f"alert: {message}" for message in opened]
-    if c.skipped_reason:
-        problems.append(f"digests not composed: {c.skipped_reason}")
-    problems += c.errors
-    problems += [f"a sender stopped: {e}" for e in dict.fromkeys(d.errors)]
-    for line in refusal_lines(d.refusals):
+    for line in refusal_lines(report.delivered.refusals):
         err.print(line)
-    for problem in problems:
+    for problem in report.problems:
         err.print(f"[bold red]error:[/] {escape(problem)}")
-    for line in stop_lines(d, stop):
+    for line in stop_lines(report.delivered, stop):
         err.print(line)
-    if stop.signum:
-        raise typer.Exit(stop.exit_code)
-    if problems or d.failed or d.bounced or d.expired or d.breaker:
-        raise typer.Exit(1)
 
 
 def _web_server(st: State, engine: Engine) -> uvicorn.Server:
@@ -142,22 +136,6 @@ def web(ctx: typer.Context) -> None:
 
 def _queries(st: State) -> list[str]:
     return [profile.query for _, profile in st.subscribers().active_profiles()]
-
-
-def _counters(report: RunReport) -> dict[str, int]:
-    c, d = report.composed, report.delivered
-    return {
-        "fetched": len(report.fetched),
-        "broken": len(report.broken),
-        "new_papers": report.new_papers,
-        "due": c.due,
-        "composed": c.composed,
-        "matched": c.matched,
-        "sent": d.sent,
-        "retrying": d.retrying,
-        "failed": d.failed + d.bounced,
-        "pruned": c.pruned,
-    }
 
 
 @app.command()
@@ -239,35 +217,32 @@ def serve(
         transports = transport_factory(st.settings)
         health = HealthStore(engine)
 
+        config = alert_config(st.settings)
+
         def fetch() -> None:
             with runlog.run("fetch", health, system_clock) as counters:
-                plan = fetch_plan(st.store(), system_clock(), _queries(st))
-                reports = ingestor.run_all(plan)
-                for r in reports:
-                    if r.verdict is Verdict.BROKEN:
-                        log.error("fetch %s broken: %s", r.label, r.outcome.error)
-                counters.update(
-                    fetched=len(reports),
-                    broken=sum(r.verdict is Verdict.BROKEN for r in reports),
-                    new_papers=sum(r.result.new_papers for r in reports),
+                report = fetch_job(
+                    ingestor,
+                    fetch_plan(st.store(), system_clock(), _queries(st)),
+                    stopping=dispatcher.stopping,
+                    watch=lambda: alerts.check(
+                        st.store(), health, transports, config, system_clock()
+                    ),
                 )
-                config = alert_config(st.settings)
-                alerts.check(st.store(), health, transports, config, system_clock())
+                counters.update(report.counters)
 
         def dispatch() -> None:
             with runlog.run("dispatch", health, system_clock) as counters:
-                composed = dispatcher.compose()
-                delivered = dispatcher.deliver(transports, workers=workers)
-                for problem in dict.fromkeys(delivered.errors):  # compose logs its own
-                    log.error("a sender stopped: %s", problem)
-                alerts.delivery(health, delivered, system_clock())  # the breaker logs its own
-                counters.update(
-                    due=composed.due,
-                    composed=composed.composed,
-                    matched=composed.matched,
-                    sent=delivered.sent,
-                    failed=delivered.failed + delivered.bounced,
+                report = dispatch_job(
+                    dispatcher,
+                    transports,
+                    workers=workers,
+                    relay=lambda delivered: alerts.delivery(health, delivered, system_clock()),
                 )
+                counters.update(report.counters)
+                log.info("dispatch: %s", dispatch_counts(report))
+                for problem in dict.fromkeys(report.delivered.errors):  # compose logs its own
+                    log.error("a sender stopped: %s", problem)
 
         scheduler = build_scheduler(
             fetch=fetch, dispatch=dispatch, fetch_every=fetch_every, dispatch_every=dispatch_every
