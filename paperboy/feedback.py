@@ -1,5 +1,6 @@
-"""Learning from the subscriber, the pure part: the example papers a new profile starts from
-(``like:ID,ID``), and the arXiv ids people paste."""
+"""Learning from the subscriber, the pure part: a stored profile and its feedback as the matcher's
+``ProfileSpec`` (the one place that builds it), and the example papers a new profile starts from
+(``like:ID,ID``) as people paste them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import re
 from collections.abc import Sequence
 
 from paperboy.errors import InputError
+from paperboy.profiles.matcher import ProfileSpec
 from paperboy.subscribers import shown
 from scraper.fields import arxiv_id
+from store.feedback import FeedbackStore, Signals
+from store.types import Profile
 
 MAX_EXAMPLES = 20  # example papers a profile may start from
 # What people paste: 2401.00001, arXiv:2401.00001v2, https://arxiv.org/abs/2401.00001,
@@ -19,6 +23,25 @@ _PREFIX = re.compile(
 )
 _SUFFIX = re.compile(r"(?:v[0-9]{1,3})?(?:\.pdf)?/?$")
 _SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def spec(profile: Profile, signals: Signals | None = None) -> ProfileSpec:
+    """The matcher's view of a stored profile, shaped by what its subscriber liked and rejected."""
+    told = signals or Signals()
+    return ProfileSpec(
+        profile.id,
+        profile.subscriber_id,
+        profile.name,
+        profile.query,
+        liked=told.liked,
+        rejected=told.rejected,
+    )
+
+
+def specs(profiles: Sequence[Profile], feedback: FeedbackStore) -> list[ProfileSpec]:
+    """``spec`` of each profile, in order, their feedback read in one query."""
+    told = feedback.for_profiles(p.id for p in profiles)
+    return [spec(p, told.get(p.id)) for p in profiles]
 
 
 def example_id(text: str) -> str:

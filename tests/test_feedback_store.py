@@ -9,6 +9,8 @@ import pytest
 
 from paperboy import subscribers as rules
 from paperboy.errors import InputError
+from paperboy.feedback import spec, specs
+from paperboy.profiles.matcher import ProfileSpec
 from store.feedback import Feedback, FeedbackStore, Signal, Signals
 from store.types import NewSubscriber, PaperFilter
 from tests.world import NOW, World, world
@@ -92,3 +94,20 @@ def test_a_removed_profile_takes_its_feedback_with_it(w: World) -> None:
         feedback.record(gone, arxiv_id, Signal.REJECT, NOW)
     w.people.forget("a@example.org")
     assert feedback.for_profiles([keep]) == {}
+
+
+def test_a_profile_and_its_feedback_as_the_matchers_spec(w: World) -> None:
+    feedback = FeedbackStore(w.papers._engine)
+    a, b = _profiles(w, "a@example.org", "one", "two")
+    papers = [p.arxiv_id for p in w.papers.list_papers(PaperFilter())[:2]]
+    feedback.record(a, papers[0], Signal.LIKE, NOW)
+    feedback.record(a, papers[1], Signal.REJECT, NOW)
+    subscriber = w.people.require("a@example.org")
+    profiles = w.people.profiles(subscriber.id)
+    assert specs(profiles, feedback) == [
+        ProfileSpec(
+            a, subscriber.id, "one", "diffusion", liked=(papers[0],), rejected=(papers[1],)
+        ),
+        ProfileSpec(b, subscriber.id, "two", "diffusion"),
+    ]
+    assert spec(profiles[1]) == ProfileSpec(b, subscriber.id, "two", "diffusion")
