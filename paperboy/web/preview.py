@@ -31,25 +31,35 @@ class Preview:
     considered: int = 0  # papers first seen in the window
     days: int = PREVIEW_DAYS
     error: str | None = None  # the syntax error, naming the column
+    column: int | None = None  # where the error is (1 = the first character)
     since: datetime | None = None  # searches: the papers first seen since then were searched
 
+    @property
+    def pointed(self) -> tuple[str, str, str] | None:
+        """The query cut around the error's column: before, at, after (for marking it)."""
+        if self.column is None or not self.query:
+            return None
+        at = min(max(self.column, 1), len(self.query) + 1) - 1
+        return self.query[:at], self.query[at : at + 1] or " ", self.query[at + 1 :]
 
-def checked(query: str) -> tuple[str, Node | None, str | None]:
-    """The query with its whitespace collapsed, parsed, or the error to show (with the column)."""
-    cleaned = " ".join(query[:QUERY_CHARS].split())
+
+def checked(query: str) -> Node | Preview:
+    """The query parsed, or the answer that shows its error (with the column)."""
+    cleaned = _clean(query)
     if not cleaned:
-        return "", None, f"write a query first, for example: {EXAMPLE}"
+        return Preview(query="", error=f"write a query first, for example: {EXAMPLE}")
     try:
-        return cleaned, parse(cleaned, "query"), None
+        return parse(cleaned, "query")
     except ProfileSyntaxError as e:
-        return cleaned, None, f"{e.problem} at column {e.column}"
+        return Preview(cleaned, error=f"{e.problem} at column {e.column}", column=e.column)
 
 
 def preview(store: SqlStore, query: str, now: datetime, *, shown: int = PREVIEW_SHOWN) -> Preview:
     """The papers of the last week that ``query`` matches, best first, matched terms marked."""
-    cleaned, node, error = checked(query)
-    if node is None:
-        return Preview(query=cleaned, error=error)
+    node = checked(query)
+    if isinstance(node, Preview):
+        return node
+    cleaned = _clean(query)
     library = library_for(store)
     start = now - timedelta(days=PREVIEW_DAYS)
     shelf = library.shelf(now)
@@ -71,9 +81,10 @@ def preview(store: SqlStore, query: str, now: datetime, *, shown: int = PREVIEW_
 
 def search(store: SqlStore, query: str, now: datetime, *, shown: int = SEARCH_SHOWN) -> Preview:
     """Every paper on the shelf (up to now) that ``query`` matches: the best ``shown``."""
-    cleaned, node, error = checked(query)
-    if node is None:
-        return Preview(query=cleaned, error=error)
+    node = checked(query)
+    if isinstance(node, Preview):
+        return node
+    cleaned = _clean(query)
     library = library_for(store)
     shelf = library.shelf(now)
     everything = shelf.between(shelf.since, now)
@@ -85,6 +96,10 @@ def search(store: SqlStore, query: str, now: datetime, *, shown: int = SEARCH_SH
         considered=len(everything),
         since=shelf.since,
     )
+
+
+def _clean(query: str) -> str:
+    return " ".join(query[:QUERY_CHARS].split())
 
 
 __all__ = ["Preview", "matches", "preview", "search"]

@@ -1,4 +1,9 @@
-"""Public pages: the recent papers, and an Atom feed per profile (its signed URL is the key)."""
+"""Public pages: the recent papers with a search box over the stored ones, and an Atom feed per
+profile (its signed URL is the key).
+
+The recent papers come from the shelf kept in memory (paperboy.web.library) and the page is
+rendered once per change: a fetch recorded, or a paper leaving or entering the week.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ from paperboy.digest import paper_entry
 from paperboy.links import FeedLink
 from paperboy.profiles.matcher import Match
 from paperboy.tokens import Purpose, TokenError
-from paperboy.web.preview import matches
+from paperboy.web.library import library_for
+from paperboy.web.preview import Preview, matches, search
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site
 from store.types import Paper, PaperFilter
@@ -29,17 +35,29 @@ ATOM = "http://www.w3.org/2005/Atom"
 def routes(site: Site) -> APIRouter:
     router = APIRouter()
 
+    rendered: list[tuple[object, bytes]] = []  # the last page: (what it showed, its HTML)
+
     @router.get("/")
-    def recent() -> HTMLResponse:
-        since = site.clock() - timedelta(days=RECENT_DAYS)
-        papers = site.papers.list_papers(PaperFilter(seen_since=since, limit=RECENT_SHOWN))
-        return site.render(
-            "papers",
-            title="Recent papers",
-            entries=[paper_entry(p) for p in papers],
-            days=RECENT_DAYS,
-            since=since.strftime("%d %B %Y"),
-        )
+    def recent(q: str = "") -> HTMLResponse:
+        """The week's most upvoted papers; with ``q``, the stored papers that match it."""
+        now = site.clock()
+        if q.strip():
+            return _found(site, search(site.papers, q, now))
+        since = now - timedelta(days=RECENT_DAYS)
+        shelf = library_for(site.papers).shelf(now)
+        if not shelf.covers(since):  # more papers in a week than the shelf keeps
+            return _recent(
+                site,
+                site.papers.list_papers(PaperFilter(seen_since=since, limit=RECENT_SHOWN)),
+                since,
+            )
+        window = shelf.between(since, now)
+        key = (shelf.key, window, since.date())
+        if not rendered or rendered[0][0] != key:
+            papers = sorted(shelf.papers[window.start : window.stop], key=_most_upvoted)
+            body = _recent(site, papers[:RECENT_SHOWN], since).body
+            rendered[:] = [(key, bytes(body))]
+        return HTMLResponse(rendered[0][1], headers=SECURITY_HEADERS)
 
     @router.get("/f/{token}")
     def feed(request: Request, token: str) -> Response:
@@ -67,6 +85,34 @@ def routes(site: Site) -> APIRouter:
         return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=headers)
 
     return router
+
+
+def _recent(site: Site, papers: Sequence[Paper], since: datetime) -> HTMLResponse:
+    return site.render(
+        "papers",
+        title="Recent papers",
+        entries=[paper_entry(p) for p in papers],
+        days=RECENT_DAYS,
+        since=since.strftime("%d %B %Y"),
+        query="",
+    )
+
+
+def _found(site: Site, found: Preview) -> HTMLResponse:
+    """The search's answer: the matches, or the query's error with its column marked."""
+    return site.render(
+        "papers",
+        status=400 if found.error else 200,
+        title=f"Search: {found.query}" if found.query else "Search",
+        entries=found.entries,
+        query=found.query,
+        found=found,
+        searched_since=found.since.strftime("%d %B %Y") if found.since else "",
+    )
+
+
+def _most_upvoted(paper: Paper) -> tuple[int, str]:
+    return -paper.upvotes, paper.arxiv_id  # the order of list_papers
 
 
 def _atom(self_url: str, title: str, now: datetime, found: Sequence[Match]) -> bytes:
