@@ -9,7 +9,9 @@ one promises; so the matcher (one question per batch, bitsets) must equal the re
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,7 @@ from paperboy.profiles.parser import parse
 from paperboy.profiles.reference import liked_want, profile_matches
 from paperboy.semantic.closeness import Closeness, Want
 from tests.papers import saved_papers
+from tests.test_cli import run
 
 PAPERS = saved_papers()
 
@@ -241,3 +244,40 @@ def test_a_liked_profile_says_close_to_the_example() -> None:
     assert matches
     assert all(m.reasons == ("close to 2403.13802",) for m in matches)
     assert all(m.word_score == 0 and m.score > 0 for m in matches)
+
+
+def test_profile_test_shows_why_and_takes_a_closeness(tmp_path: Path) -> None:
+    """`profile test` on the demo papers with the lexical fallback (the model's own figures are
+    the semantic helpers' tests): each paper on a line of its own, the reason indented below."""
+    off = {"PAPERBOY_SEMANTIC": "off"}
+    assert run(tmp_path, "demo").returncode == 0
+    query = 'about:"video generation with diffusion models" -survey'
+    counts = {}
+    for step in ("-3", "0", "3"):
+        result = run(tmp_path, "profile", "test", query, "--closeness", step, **off)
+        assert result.returncode == 0, result.stderr
+        assert "about: and like: use lexical similarity" in result.stderr
+        counts[step] = int(result.stdout.split(" of 161 papers")[0].split()[-1])
+        lines = result.stdout.splitlines()
+        firsts = [i for i, line in enumerate(lines) if re.match(r"\d{4}\.\d{5}  ", line)]
+        assert firsts or counts[step] == 0
+        for i in firsts:
+            assert lines[i + 1].startswith("    why: ")
+    assert counts["-3"] >= counts["0"] >= counts["3"]
+    assert counts["-3"] > counts["3"]
+    assert run(tmp_path, "profile", "test", "x", "--closeness", "9").returncode == 2
+    bad = run(tmp_path, "profile", "test", "like:2407.2178")
+    assert bad.returncode == 2
+    assert "'2407.2178' is not an arXiv id" in bad.stderr
+
+
+def test_profile_help_explains_about_and_like(tmp_path: Path) -> None:
+    said = run(tmp_path, "profile", "help").stdout
+    for piece in (
+        'about:"speculative decoding for LLM serving" -survey upvotes>=3',
+        "about:robotics",
+        "like:2407.21783,2501.00001",
+        "--closeness -1",
+        "at most 10 in a query, 20 ids in a like:",
+    ):
+        assert piece in said

@@ -11,11 +11,23 @@ from rich.text import Text
 
 from paperboy import subscribers as rules
 from paperboy.cli import commands_feedback  # noqa: F401  (registers `profile like|unlike`)
-from paperboy.cli.app import out, profile_app, state
+from paperboy.cli.app import State, err, out, profile_app, state
 from paperboy.clock import system_clock
+from paperboy.profiles.ast import semantic_atoms
 from paperboy.profiles.highlight import snippet, spans
 from paperboy.profiles.matcher import Match, Matcher, ProfileSpec, ranked
-from paperboy.profiles.parser import MAX_DEPTH, MAX_NUMBER, MAX_QUERY_LENGTH, MAX_TERMS, parse
+from paperboy.profiles.parser import (
+    MAX_ABOUT,
+    MAX_DEPTH,
+    MAX_LIKE,
+    MAX_NUMBER,
+    MAX_QUERY_LENGTH,
+    MAX_SEMANTIC,
+    MAX_TERMS,
+    MIN_ABOUT,
+    parse,
+)
+from paperboy.semantic.closeness import Meaning
 from store.types import PaperFilter
 
 GRAMMAR = f"""\
@@ -36,17 +48,30 @@ Fields (a bare term looks in the title, the abstract, the AI summary and the AI 
 Filters:
   upvotes>=20   stars>=100   (also >, <=, <, =)     has:code   has:project
 
+By meaning (papers on a topic, whatever words they use):
+  about:"speculative decoding for LLM serving"   close in meaning to the text \
+({MIN_ABOUT}-{MAX_ABOUT} characters)
+  about:robotics                                 one word needs no quotes
+  like:2407.21783   like:2407.21783,2501.00001   close to these papers (arXiv ids, no spaces)
+  -about:"surveys of the field"                  not about this topic
+  Each match says why: the abstract's sentence closest to the topic, or "close to <paper>".
+  How close counts is the profile's closeness: broader (-1, -2, ...) or narrower (1, 2, ...).
+
 Limits: {MAX_QUERY_LENGTH} characters, {MAX_TERMS} terms, {MAX_DEPTH} levels of nesting \
 (each parenthesis and
-each NOT or - is one level); numbers are written with the digits 0-9, at most {MAX_NUMBER}.
+each NOT or - is one level); numbers are written with the digits 0-9, at most {MAX_NUMBER};
+about: and like: count as terms, at most {MAX_SEMANTIC} in a query, {MAX_LIKE} ids in a like:.
 
 Examples:
   "variational inference" OR bayesian* -survey
   (diffusion OR "flow matching") video has:code upvotes>=5
   author:"Yann LeCun" OR org:meta
+  about:"speculative decoding for LLM serving" -survey upvotes>=3
+  like:2407.21783 OR title:llama
 
 Try a query on the papers stored in the last week before saving it:
   paperboy profile test '"variational inference" OR bayesian*' --days 7
+  paperboy profile test 'about:"retrieval-augmented generation"' --closeness -1
 """
 
 
@@ -129,18 +154,44 @@ def try_query(
         7, "--days", min=1, max=3650, help="Papers first seen in the last N days."
     ),
     limit: int = typer.Option(20, "--limit", min=1, max=500, help="Show at most this many."),
+    closeness: int = typer.Option(
+        0,
+        "--closeness",
+        min=-5,
+        max=5,
+        help="For about: and like:, how close is close: negative is broader, positive narrower.",
+    ),
 ) -> None:
-    """Show what a query would have matched in the stored papers, matched terms highlighted."""
-    parse(query, "test")  # a syntax error names the column before anything is read
-    papers = (
-        state(ctx)
-        .store()
-        .list_papers(PaperFilter(seen_since=system_clock() - timedelta(days=days), limit=100_000))
+    """Show what a query would have matched in the stored papers, matched terms highlighted
+    and, for about: and like:, the reason each paper was found close."""
+    node = parse(query, "test")  # a syntax error names the column before anything is read
+    st = state(ctx)
+    papers = st.store().list_papers(
+        PaperFilter(seen_since=system_clock() - timedelta(days=days), limit=100_000)
     )
-    matches = ranked(Matcher([ProfileSpec(0, 0, "test", query)]).match(papers))
+    meaning = _meaning(st) if semantic_atoms(node) else None
+    spec = ProfileSpec(0, 0, "test", query, closeness=closeness)
+    matches = ranked(Matcher([spec], meaning).match(papers))
     out.print(f"{len(matches)} of {len(papers)} papers from the last {days} days match.")
     for match in matches[:limit]:
         out.print(_render(match))
+
+
+def _meaning(st: State) -> Meaning:
+    """The Meaning `profile test` asks: the model (or the lexical fallback, said so) over the
+    stored paper vectors, with the stored papers as like: examples."""
+    from paperboy.semantic.background import background_for
+    from paperboy.semantic.load import load_embedder, model_choice
+    from paperboy.semantic.meaning import VectorMeaning
+    from paperboy.semantic.vectors import StoredVectors
+    from store.vectors import VectorStore
+
+    embedder, reason = load_embedder(model_choice(st.settings))
+    if reason is not None:
+        err.print(f"note: {escape(reason)}", soft_wrap=True)
+    store = st.store()
+    vectors = StoredVectors(embedder, VectorStore(st.engine()))
+    return VectorMeaning(embedder, vectors, background_for(embedder), store.papers_by_id)
 
 
 def _render(match: Match) -> Text:
@@ -150,13 +201,16 @@ def _render(match: Match) -> Text:
     lines = Text.assemble(
         (f"{paper.arxiv_id}  ", "dim"), title, (f"  ▲{paper.upvotes}", "cyan"), "\n"
     )
+    for reason in match.reasons:  # why meaning found it close, right under the title
+        lines.append(f"    why: {reason}\n", style="green")
     abstract = paper.summary or paper.ai_summary or ""
     if abstract:
         text, found = snippet(abstract, spans(abstract, wanted))
         lines.append_text(_marked("    " + text, [(s + 4, e + 4) for s, e in found], "yellow"))
         lines.append("\n")
     where = sorted({f"{h.term} in {h.field.value}" for h in match.hits})
-    lines.append(f"    matched: {', '.join(where)}\n", style="dim")
+    if where:
+        lines.append(f"    matched: {', '.join(where)}\n", style="dim")
     return lines
 
 
