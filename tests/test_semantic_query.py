@@ -281,3 +281,14 @@ def test_profile_help_explains_about_and_like(tmp_path: Path) -> None:
         "at most 10 in a query, 20 ids in a like:",
     ):
         assert piece in said
+
+
+def test_the_web_query_help_explains_about_and_like() -> None:
+    from mailer.render import environment
+
+    env = environment()
+    for name in ("web/signup.html.j2", "web/manage.html.j2"):
+        source = env.loader.get_source(env, name)[0] if env.loader else ""
+        env.parse(source)  # still a valid template
+        assert 'about:"speculative decoding for LLM serving"' in source
+        assert "like:2407.21783" in source
