@@ -27,6 +27,7 @@ from store.types import Paper
 SEARCH_DAYS = 90
 SEARCH_PAPERS = 3_000
 MAX_AGE = 300.0  # seconds; a PostgreSQL fetch id can commit after a higher one
+PROBE_INTERVAL = 0.5  # seconds between two looks at the newest fetch id (read at each call)
 # The index keeps every distinct term it was asked about; a fresh one (from the kept analyses)
 # after this many queries bounds that memory whatever strangers type.
 QUERIES_PER_INDEX = 2_000
@@ -88,27 +89,40 @@ class Library:
         self._lock = threading.Lock()
         self._shelf: Shelf | None = None
         self._read_at = 0.0
+        self._version = -1
+        self._probed_at = float("-inf")
         self._index: Index | None = None
         self._analysed: dict[str, Document] = {}
 
+    def known(self, now: datetime) -> Shelf | None:
+        """The shelf if it is known to be current without asking the database, else None."""
+        shelf = self._shelf
+        if shelf is None or self._monotonic() - self._probed_at >= PROBE_INTERVAL:
+            return None
+        return shelf if self._fits(shelf, self._version, now) else None
+
     def shelf(self, now: datetime) -> Shelf:
         """The shelf as the store has it now (read again only if it may have changed)."""
-        version = self._probe.papers_version()
-        start = now - timedelta(days=self._days)
-        shelf = self._shelf
-        if (
-            shelf is not None
-            and shelf.version == version
-            and shelf.covers(start)
-            and self._monotonic() - self._read_at < self._max_age
-        ):
+        if self._monotonic() - self._probed_at >= PROBE_INTERVAL:
+            self._version = self._probe.papers_version()
+            self._probed_at = self._monotonic()
+        version, shelf = self._version, self._shelf
+        if shelf is not None and self._fits(shelf, version, now):
             return shelf
         with self._lock:
             if self._shelf is shelf:  # nobody read it again while this thread waited
+                start = now - timedelta(days=self._days)
                 self._shelf, self._read_at = self._read(version, start), self._monotonic()
             current = self._shelf
         assert current is not None
         return current
+
+    def _fits(self, shelf: Shelf, version: int, now: datetime) -> bool:
+        return (
+            shelf.version == version
+            and shelf.covers(now - timedelta(days=self._days))
+            and self._monotonic() - self._read_at < self._max_age
+        )
 
     def index(self, shelf: Shelf) -> Index:
         """The shelf's index, built the first time a query asks."""

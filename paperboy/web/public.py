@@ -7,6 +7,7 @@ rendered once per change: a fetch recorded, or a paper leaving or entering the w
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -19,7 +20,7 @@ from paperboy.digest import paper_entry
 from paperboy.links import FeedLink
 from paperboy.profiles.matcher import Match
 from paperboy.tokens import Purpose, TokenError
-from paperboy.web.library import library_for
+from paperboy.web.library import Shelf, library_for
 from paperboy.web.preview import Preview, matches, search
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site
@@ -35,29 +36,20 @@ ATOM = "http://www.w3.org/2005/Atom"
 def routes(site: Site) -> APIRouter:
     router = APIRouter()
 
-    rendered: list[tuple[object, bytes]] = []  # the last page: (what it showed, its HTML)
+    page = RecentPage(site)
 
     @router.get("/")
-    def recent(q: str = "") -> HTMLResponse:
-        """The week's most upvoted papers; with ``q``, the stored papers that match it."""
+    async def recent(q: str = "") -> HTMLResponse:
+        """The week's most upvoted papers; with ``q``, the stored papers that match it.
+
+        Served on the event loop when the page is kept and the shelf known current; anything
+        that may read the database runs in a worker thread.
+        """
         now = site.clock()
         if q.strip():
-            return _found(site, search(site.papers, q, now))
-        since = now - timedelta(days=RECENT_DAYS)
-        shelf = library_for(site.papers).shelf(now)
-        if not shelf.covers(since):  # more papers in a week than the shelf keeps
-            return _recent(
-                site,
-                site.papers.list_papers(PaperFilter(seen_since=since, limit=RECENT_SHOWN)),
-                since,
-            )
-        window = shelf.between(since, now)
-        key = (shelf.key, window, since.date())
-        if not rendered or rendered[0][0] != key:
-            papers = sorted(shelf.papers[window.start : window.stop], key=_most_upvoted)
-            body = _recent(site, papers[:RECENT_SHOWN], since).body
-            rendered[:] = [(key, bytes(body))]
-        return HTMLResponse(rendered[0][1], headers=SECURITY_HEADERS)
+            return await asyncio.to_thread(lambda: _found(site, search(site.papers, q, now)))
+        html = page.kept(now) or await asyncio.to_thread(page.render, now)
+        return HTMLResponse(html, headers=SECURITY_HEADERS)
 
     @router.get("/f/{token}")
     def feed(request: Request, token: str) -> Response:
@@ -85,6 +77,41 @@ def routes(site: Site) -> APIRouter:
         return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=headers)
 
     return router
+
+
+class RecentPage:
+    """The recent-papers page, rendered once per shelf, window and day."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+        self._kept: tuple[object, bytes] = (None, b"")
+
+    def kept(self, now: datetime) -> bytes | None:
+        """The page, if it is kept and still right (without asking the database)."""
+        shelf = library_for(self._site.papers).known(now)
+        if shelf is None or not shelf.covers(now - timedelta(days=RECENT_DAYS)):
+            return None
+        key, html = self._kept
+        return html if key == self._key(shelf, now) else None
+
+    def render(self, now: datetime) -> bytes:
+        since = now - timedelta(days=RECENT_DAYS)
+        shelf = library_for(self._site.papers).shelf(now)
+        if not shelf.covers(since):  # more papers in a week than the shelf keeps
+            where = PaperFilter(seen_since=since, limit=RECENT_SHOWN)
+            return bytes(_recent(self._site, self._site.papers.list_papers(where), since).body)
+        key, html = self._kept
+        if key != self._key(shelf, now):
+            window = shelf.between(since, now)
+            papers = sorted(shelf.papers[window.start : window.stop], key=_most_upvoted)
+            html = bytes(_recent(self._site, papers[:RECENT_SHOWN], since).body)
+            self._kept = (self._key(shelf, now), html)
+        return html
+
+    @staticmethod
+    def _key(shelf: Shelf, now: datetime) -> object:
+        since = now - timedelta(days=RECENT_DAYS)
+        return shelf.key, shelf.between(since, now), since.date()
 
 
 def _recent(site: Site, papers: Sequence[Paper], since: datetime) -> HTMLResponse:
