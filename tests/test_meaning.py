@@ -5,19 +5,27 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import numpy as np
 import pytest
 
 from paperboy.profiles.ast import About, Like
 from paperboy.profiles.document import PaperLike
-from paperboy.semantic import score
+from paperboy.semantic import bm25, score
 from paperboy.semantic.background import background_for, texts_and_vectors
 from paperboy.semantic.closeness import Want
 from paperboy.semantic.embedder import Vectors
 from paperboy.semantic.lexical import LexicalEmbedder
-from paperboy.semantic.meaning import InMemoryVectors, VectorMeaning, sentences
+from paperboy.semantic.meaning import (
+    InMemoryVectors,
+    VectorMeaning,
+    phrases,
+    sentences,
+    text_hash,
+)
 from tests.papers import saved_papers
 
 TOPIC = About("video generation and video editing with diffusion models")
@@ -61,27 +69,77 @@ def test_broader_never_loses_a_paper(meaning: VectorMeaning) -> None:
     assert found[0].bit_count() > found[-1].bit_count()
 
 
-def test_feedback_moves_the_topic_toward_liked_and_away_from_rejected(
-    meaning: VectorMeaning,
-) -> None:
+def test_liking_a_paper_raises_the_papers_near_it(meaning: VectorMeaning) -> None:
     papers = saved_papers()
-    liked, rejected = papers[3], papers[7]
-    vectors = InMemoryVectors(LexicalEmbedder()).vectors([liked, rejected])
-    before = meaning.vector(Want(TOPIC))
-    toward = meaning.vector(Want(TOPIC, liked=(liked.arxiv_id,)))
-    away = meaning.vector(Want(TOPIC, rejected=(rejected.arxiv_id,)))
-    assert toward @ vectors[0] > before @ vectors[0]
-    assert away @ vectors[1] < before @ vectors[1]
-    assert np.linalg.norm(toward) == pytest.approx(1.0, abs=1e-5)
+    liked = papers[3]
+    twin = dataclasses.replace(liked, arxiv_id="9999.00002")
+    batch = [twin, papers[40], papers[90]]
+    before = list(meaning.close([Want(TOPIC)], batch)[0].scores)
+    after = meaning.close([Want(TOPIC, liked=(liked.arxiv_id,))], batch)[0]
+    gains = [a - b for a, b in zip(after.scores, before, strict=True)]
+    assert gains[0] > max(gains[1:])  # the paper most like the liked one gains most
+    assert gains[0] > 3  # its twin: cosine 1 to a liked paper, far above the background
+    assert score.cutoff(0, liked=True) > score.cutoff(0)  # more evidence, higher cut-off
 
 
-def test_rocchio_alone() -> None:
-    query = np.array([1.0, 0.0, 0.0], dtype=np.float32)
-    liked = np.array([[0.0, 1.0, 0.0]], dtype=np.float32)
-    rejected = np.array([[0.0, 0.0, 1.0]], dtype=np.float32)
-    moved = score.rocchio(query, liked, rejected)
-    assert moved[1] > 0 > moved[2]
-    assert np.array_equal(score.rocchio(query, liked[:0], rejected[:0]), query)
+def test_phrases_and_words() -> None:
+    assert phrases("speech and music: generation, enhancement") == [
+        "speech",
+        "music",
+        "generation",
+        "enhancement",
+    ]
+    assert phrases("reinforcement learning to improve reasoning") == []
+    docs = [bm25.terms(t) for t in ("KV cache for serving", "a cat", "speculative decoding")]
+    found = bm25.scores(
+        [bm25.terms("KV cache"), bm25.terms(""), Counter()], docs, bm25.Corpus.of(docs)
+    )
+    assert found[0, 0] > 0
+    assert found[0, 1] == found[0, 2] == 0
+    assert not found[1:].any()
+
+
+class _Topics:
+    """TopicVectors in a dict, counting what was asked and stored."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, str], Vectors] = {}
+
+    def get_many(self, model: str, text_hashes: Sequence[str]) -> dict[str, Vectors]:
+        return {h: self.kept[model, h] for h in text_hashes if (model, h) in self.kept}
+
+    def put_many(self, model: str, vectors: Mapping[str, Vectors], now: datetime) -> int:
+        self.kept.update({(model, h): v for h, v in vectors.items()})
+        return len(vectors)
+
+
+class _Counting(LexicalEmbedder):
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+def test_topic_vectors_are_kept_across_processes() -> None:
+    topics, papers = _Topics(), saved_papers()
+    background = background_for(LexicalEmbedder())
+    first, second = _Counting(), _Counting()
+    runs = []
+    for embedder in (first, second):
+        meaning = VectorMeaning(
+            embedder,
+            InMemoryVectors(LexicalEmbedder()),
+            background,
+            lambda i: [],
+            topics=topics,
+        )
+        runs.append(meaning.close([Want(TOPIC)], papers)[0])
+    assert TOPIC.text in first.texts
+    assert (first.model_id, text_hash(TOPIC.text)) in topics.kept
+    assert second.texts == []  # the second process read the vectors instead of embedding
+    assert runs[0].mask == runs[1].mask
 
 
 def test_papers_near_a_rejected_one_are_held_back(meaning: VectorMeaning) -> None:

@@ -1,24 +1,30 @@
 """Closeness by meaning over an Embedder: the ``Meaning`` the matcher asks about topics.
 
-A want's vector is its ``about:`` text embedded (or the mean of its ``like:`` examples), moved by
-the profile's feedback (Rocchio). Its cut-off is calibrated once per vector against a fixed
-background sample of papers (paperboy.semantic.score), never against the batch, so a paper's
-verdict is the same in a batch of 50 and in a preview of 500. All wants of a batch are scored
-with one matrix product.
+An ``about:`` want's score mixes two z-scores of the same text, each measured against a fixed
+background sample of papers (paperboy.semantic.score), never against the batch: meaning (the
+cosine of the embedded text, and of each of its phrases, to the paper) and words (BM25 of the
+text's own words, paperboy.semantic.bm25). A ``like:`` want scores the mean of its examples. Once
+a profile has liked papers, the z-score of each paper's cosine to the closest liked one is added;
+papers very close to a rejected one are held back. A paper's verdict is the same in a batch of
+50 and in a preview of 500; all wants of a batch share one matrix product.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar, overload
 
 import numpy as np
 
 from paperboy.profiles.ast import About, Like
 from paperboy.profiles.document import PaperLike
-from paperboy.semantic import score
+from paperboy.semantic import bm25, score
+from paperboy.semantic.background import texts_and_vectors
 from paperboy.semantic.closeness import Closeness, Want
 from paperboy.semantic.embedder import Embedder, Vectors
 
@@ -31,6 +37,7 @@ V = TypeVar("V")
 
 WHY_CHARS = 200
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_PHRASE = re.compile(r"[,:;]| and | or | such as ", re.IGNORECASE)
 
 
 class PaperVectors(Protocol):
@@ -39,6 +46,27 @@ class PaperVectors(Protocol):
     def vectors(self, papers: Sequence[PaperLike]) -> Vectors:
         """Row i is the unit vector of papers[i] (``paper_text``, by the same embedder)."""
         ...
+
+
+class TopicVectors(Protocol):
+    """Where topic vectors persist across processes (store.topic_vectors), by text hash."""
+
+    def get_many(self, model: str, text_hashes: Sequence[str]) -> dict[str, Vectors]: ...
+
+    def put_many(self, model: str, vectors: Mapping[str, Vectors], now: datetime) -> int: ...
+
+
+def text_hash(text: str) -> str:
+    """The key a topic text's vector is kept under (sha256, hex)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def phrases(text: str) -> list[str]:
+    """The parts of a topic sentence, split on commas, colons, "and", "or", "such as"
+    ("speech and music: generation, enhancement" -> speech / music / generation / ...);
+    empty when the sentence is a single phrase."""
+    parts = [p.strip() for p in _PHRASE.split(text) if p.strip()]
+    return parts if len(parts) > 1 else []
 
 
 def paper_text(paper: PaperLike) -> str:
@@ -96,8 +124,27 @@ class _Row(Sequence[float]):
         return iter(self._row.tolist())
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What a want is scored with, computed once per distinct want: meaning rows (the whole
+    text or the examples' mean first, then the text's phrases) and their background spread,
+    the same for the words (none for like:), and the liked papers with the background spread
+    of the cosine to the closest of them."""
+
+    rows: Vectors
+    meaning: score.Calibration
+    words: tuple[Counter[str], ...]
+    lexical: score.Calibration
+    liked: Vectors
+    near: score.Calibration
+
+
 class VectorMeaning:
-    """``Meaning`` over an Embedder, stored paper vectors and a fixed background sample."""
+    """``Meaning`` over an Embedder, stored paper vectors and a fixed background sample.
+
+    ``background_texts`` are the background papers' texts (for the words' IDF and spread; the
+    shipped sample's by default, matching ``background_for``); ``topics`` keeps topic vectors
+    across processes."""
 
     def __init__(
         self,
@@ -107,6 +154,8 @@ class VectorMeaning:
         papers_by_id: PaperLookup,
         settings: score.Settings = score.DEFAULT,
         cache_size: int = 65536,
+        background_texts: Sequence[str] | None = None,
+        topics: TopicVectors | None = None,
     ) -> None:
         self._embedder = embedder
         self._vectors = vectors
@@ -114,8 +163,13 @@ class VectorMeaning:
         self._lookup = papers_by_id
         self.settings = settings
         self._cache_size = cache_size
+        self._topics = topics
+        texts = texts_and_vectors()[0] if background_texts is None else background_texts
+        self._bg_terms = [bm25.terms(t) for t in texts]
+        self._corpus = bm25.Corpus.of(self._bg_terms)
         self._texts: OrderedDict[str, Vectors] = OrderedDict()
-        self._wants: OrderedDict[Want, tuple[Vectors, float, float]] = OrderedDict()
+        self._wants: OrderedDict[Want, _Prepared] = OrderedDict()
+        self._terms: OrderedDict[str, Counter[str]] = OrderedDict()
         self._sentences: OrderedDict[str, tuple[list[str], Vectors]] = OrderedDict()
 
     @property
@@ -127,20 +181,46 @@ class VectorMeaning:
             return []
         if not papers:
             return [Closeness(0, ()) for _ in wants]
-        found = self._calibrated(wants)
-        queries = np.stack([f[0] for f in found])
-        cal = score.Calibration(
-            np.array([f[1] for f in found], dtype=np.float32),
-            np.array([f[2] for f in found], dtype=np.float32),
-        )
-        cosines = queries @ self._vectors.vectors(papers).T
-        z = score.zscores(cosines, cal)
+        prepared = self._prepared(wants)
+        paper_rows = self._vectors.vectors(papers)
+        rows = np.concatenate([p.rows for p in prepared])
+        cosines = rows @ paper_rows.T
+        z = score.zscores(cosines, _joined([p.meaning for p in prepared]))
+        words = [w for p in prepared for w in p.words]
+        lexical = np.zeros((0, len(papers)), dtype=np.float32)
+        if words:
+            raw = bm25.scores(words, [self._paper_terms(p) for p in papers], self._corpus)
+            lexical = score.zscores(raw, _joined([p.lexical for p in prepared if p.words]))
+        out = np.empty((len(wants), len(papers)), dtype=np.float32)
+        whole = np.empty_like(out)
+        at = lex_at = 0
+        s = self.settings
+        for i, p in enumerate(prepared):
+            n = len(p.rows)
+            found = score.mixed(z[at], z[at + 1 : at + n], s.phrase_weight)
+            whole[i] = cosines[at]
+            at += n
+            if p.words:
+                m = len(p.words)
+                said = score.mixed(
+                    lexical[lex_at], lexical[lex_at + 1 : lex_at + m], s.phrase_weight
+                )
+                found = s.meaning_weight * found + (1 - s.meaning_weight) * said
+                lex_at += m
+            if len(p.liked):
+                near = score.nearest(p.liked, paper_rows)[None]
+                found = found + s.near_liked * score.zscores(near, p.near)[0]
+            out[i] = found
         cuts = np.array(
-            [score.cutoff(w.step, bool(w.liked), self.settings) for w in wants], dtype=np.float32
+            [
+                score.cutoff(w.step, bool(p.liked.size), s)
+                for w, p in zip(wants, prepared, strict=True)
+            ],
+            dtype=np.float32,
         )
-        masks = score.close_mask(cosines, z, cuts, self.settings)
+        masks = score.close_mask(whole, out, cuts, s)
         return [
-            Closeness(bits, _Row(zrow)) for bits, zrow in zip(score.bitsets(masks), z, strict=True)
+            Closeness(bits, _Row(row)) for bits, row in zip(score.bitsets(masks), out, strict=True)
         ]
 
     def held_back(self, rejected: tuple[str, ...], papers: Sequence[PaperLike]) -> int:
@@ -156,12 +236,8 @@ class VectorMeaning:
         text, vectors = self._sentence_vectors(paper)
         if not text:
             return _clip(paper.title)
-        query = self._calibrated([want])[0][0]
+        query = self._prepared([want])[0].rows[0]
         return _clip(text[int(np.argmax(vectors @ query))])
-
-    def vector(self, want: Want) -> Vectors:
-        """The want's vector after feedback (what its closeness is measured from)."""
-        return self._calibrated([want])[0][0]
 
     def _why_like(self, atom: Like, paper: PaperLike) -> str:
         examples = list(self._lookup(atom.arxiv_ids))
@@ -170,39 +246,85 @@ class VectorMeaning:
         sims = self._vectors.vectors(examples) @ self._vectors.vectors([paper])[0]
         return _clip("close to " + examples[int(np.argmax(sims))].title)
 
-    def _calibrated(self, wants: Sequence[Want]) -> list[tuple[Vectors, float, float]]:
-        """Each want's vector and background statistics, computed once per distinct want."""
+    def _prepared(self, wants: Sequence[Want]) -> list[_Prepared]:
+        """Each want's rows and background spreads, computed once per distinct want."""
         new = [w for w in dict.fromkeys(wants) if w not in self._wants]
         if new:
-            queries = np.stack(self._queries(new))
-            cal = score.calibrate(queries, self._background, self.settings)
-            for i, want in enumerate(new):
+            self._embed_texts(
+                [
+                    t
+                    for w in new
+                    if isinstance(w.atom, About)
+                    for t in (w.atom.text, *phrases(w.atom.text))
+                ]
+            )
+            words = [self._words(w) for w in new]
+            flat = [q for ws in words for q in ws]
+            lexical = bm25.scores(flat, self._bg_terms, self._corpus)
+            at = 0
+            for want, ws in zip(new, words, strict=True):
+                rows = self._rows(want)
+                liked = self._example_vectors(want.liked)
+                near = score.nearest(liked, self._background)[None]
                 self._remember(
-                    self._wants, want, (queries[i], float(cal.mean[i]), float(cal.std[i]))
+                    self._wants,
+                    want,
+                    _Prepared(
+                        rows,
+                        score.calibrate(rows, self._background, self.settings),
+                        ws,
+                        score.spread(lexical[at : at + len(ws)], self.settings),
+                        liked,
+                        score.spread(near, self.settings),
+                    ),
                 )
+                at += len(ws)
         return [self._wants[w] for w in wants]
 
-    def _queries(self, wants: Sequence[Want]) -> list[Vectors]:
-        texts = [w.atom.text for w in wants if isinstance(w.atom, About)]
-        self._embed_texts(texts)
-        out = []
-        for want in wants:
-            if isinstance(want.atom, About):
-                base = self._texts[want.atom.text]
-            else:
-                base = score.unit(self._example_vectors(want.atom.arxiv_ids).mean(axis=0)[None])[0]
-            if want.liked or want.rejected:
-                liked = self._example_vectors(want.liked)
-                rejected = self._example_vectors(want.rejected)
-                base = score.rocchio(base, liked, rejected, self.settings)
-            out.append(base)
-        return out
+    def _rows(self, want: Want) -> Vectors:
+        if isinstance(want.atom, About):
+            texts = (want.atom.text, *phrases(want.atom.text))
+            return np.stack([self._texts[t] for t in texts])
+        examples = self._example_vectors(want.atom.arxiv_ids)
+        if not len(examples):
+            return np.zeros((1, self._embedder.dim), dtype=np.float32)
+        return score.unit(examples.mean(axis=0)[None])
+
+    @staticmethod
+    def _words(want: Want) -> tuple[Counter[str], ...]:
+        if not isinstance(want.atom, About):
+            return ()
+        found = tuple(bm25.terms(t) for t in (want.atom.text, *phrases(want.atom.text)))
+        return found if found[0] else ()
 
     def _embed_texts(self, texts: Sequence[str]) -> None:
         missing = [t for t in dict.fromkeys(texts) if t not in self._texts]
-        if missing:
-            for text, row in zip(missing, self._embedder.embed(missing), strict=True):
-                self._remember(self._texts, text, row)
+        if not missing:
+            return
+        model = self._embedder.model_id
+        keys = {t: text_hash(t) for t in missing}
+        stored = self._topics.get_many(model, list(keys.values())) if self._topics else {}
+        for text in missing:
+            if keys[text] in stored:
+                self._remember(self._texts, text, stored[keys[text]].astype(np.float32))
+        fresh = [t for t in missing if keys[t] not in stored]
+        if not fresh:
+            return
+        rows = self._embedder.embed(fresh)
+        for text, row in zip(fresh, rows, strict=True):
+            self._remember(self._texts, text, row)
+        if self._topics is not None:
+            self._topics.put_many(
+                model, {keys[t]: r for t, r in zip(fresh, rows, strict=True)}, datetime.now(UTC)
+            )
+
+    def _paper_terms(self, paper: PaperLike) -> Counter[str]:
+        text = paper_text(paper)
+        found = self._terms.get(text)
+        if found is None:
+            found = bm25.terms(text)
+            self._remember(self._terms, text, found)
+        return found
 
     def _example_vectors(self, ids: Sequence[str]) -> Vectors:
         found = list(self._lookup(ids)) if ids else []
@@ -223,6 +345,14 @@ class VectorMeaning:
         cache[key] = value
         if len(cache) > self._cache_size:
             cache.popitem(last=False)
+
+
+def _joined(parts: Sequence[score.Calibration]) -> score.Calibration:
+    if not parts:
+        return score.Calibration(np.zeros(0, np.float32), np.ones(0, np.float32))
+    return score.Calibration(
+        np.concatenate([p.mean for p in parts]), np.concatenate([p.std for p in parts])
+    )
 
 
 def _clip(text: str) -> str:

@@ -22,13 +22,13 @@ Bools = npt.NDArray[np.bool_]
 class Settings:
     """The few global numbers of closeness, chosen on the dev set (bench/RESULTS.md)."""
 
-    k: float = 2.0  # default cut-off: background mean + k standard deviations
-    per_step: float = 0.35  # how far one step narrower (+) or broader (-) moves k
+    k: float = 2.0  # default cut-off: this many background standard deviations
+    per_step: float = 0.35  # how far one step narrower (+) or broader (-) moves the cut-off
     floor: float = 0.15  # below this cosine a paper is never close, whatever its z-score
-    alpha: float = 1.0  # Rocchio: weight of the topic itself
-    beta: float = 0.75  # Rocchio: weight of the mean of the liked papers
-    gamma: float = 0.25  # Rocchio: weight of the mean of the rejected papers
-    feedback_shift: float = 1.0  # k lowers by this once a profile has liked papers (see below)
+    meaning_weight: float = 0.5  # about: z = this x meaning + the rest x BM25 of its words
+    phrase_weight: float = 0.5  # each half: this x mean of its phrases + the rest x whole text
+    k_liked: float = 2.5  # the cut-off once a profile has liked papers (see ``cutoff``)
+    near_liked: float = 1.0  # weight of the z-score of the cosine to the closest liked paper
     held_back: float = 0.80  # cosine to a rejected paper above which a paper is held back
     min_std: float = 0.02  # a background spread never taken smaller than this
 
@@ -44,13 +44,13 @@ def unit(rows: Matrix) -> Matrix:
 
 
 def cutoff(step: int, liked: bool = False, settings: Settings = DEFAULT) -> float:
-    """The z-score a paper must reach at this closeness setting (monotonic in ``step``).
+    """The score a paper must reach at this closeness setting (monotonic in ``step``).
 
-    A vector moved toward liked papers sits among papers, not words: its background spread
-    grows and on-topic papers score fewer deviations above it (measured on the dev set: the
-    remaining relevant papers fell from z 2-3 to 1.5-2.3), so the cut-off comes down with it.
+    Once a profile has liked papers its score gains the z-score of the cosine to the closest
+    of them (``near_liked``), so a paper needs more evidence in all: ``k_liked`` instead of
+    ``k``, both chosen on the dev set with clicks and scoring on different halves.
     """
-    return settings.k + settings.per_step * step - (settings.feedback_shift if liked else 0.0)
+    return (settings.k_liked if liked else settings.k) + settings.per_step * step
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,11 @@ class Calibration:
 
 def calibrate(queries: Matrix, background: Matrix, settings: Settings = DEFAULT) -> Calibration:
     """The background statistics of each query row: one (queries x background) product."""
-    sims = queries @ background.T
+    return spread(queries @ background.T, settings)
+
+
+def spread(sims: Matrix, settings: Settings = DEFAULT) -> Calibration:
+    """Mean and spread of each row of scores over the background (queries x background)."""
     std = np.maximum(sims.std(axis=1), settings.min_std)
     return Calibration(sims.mean(axis=1).astype(np.float32), std.astype(np.float32))
 
@@ -83,15 +87,20 @@ def close_mask(
     return close
 
 
-def rocchio(query: Matrix, liked: Matrix, rejected: Matrix, settings: Settings = DEFAULT) -> Matrix:
-    """The query moved toward what was liked and away from what was not (a unit vector)."""
-    moved = settings.alpha * query.astype(np.float32)
-    if len(liked):
-        moved = moved + settings.beta * liked.mean(axis=0)
-    if len(rejected):
-        moved = moved - settings.gamma * rejected.mean(axis=0)
-    row: Matrix = unit(moved[None, :])[0]
-    return row
+def mixed(whole: Matrix, parts: Matrix, weight: float) -> Matrix:
+    """``weight`` x the mean of the parts' rows (axis 0) + the rest x the whole row."""
+    if not len(parts):
+        return whole
+    out: Matrix = ((1 - weight) * whole + weight * parts.mean(axis=0)).astype(np.float32)
+    return out
+
+
+def nearest(examples: Matrix, papers: Matrix) -> Matrix:
+    """Each paper's cosine to the closest example (zeros when there is none)."""
+    if not len(examples):
+        return np.zeros(len(papers), dtype=np.float32)
+    best: Matrix = (papers @ examples.T).max(axis=1).astype(np.float32)
+    return best
 
 
 def near_any(rejected: Matrix, papers: Matrix, settings: Settings = DEFAULT) -> Bools:
