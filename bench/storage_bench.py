@@ -21,7 +21,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, column, insert, table
+from sqlalchemy import Engine, column, event, insert, table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -162,6 +162,16 @@ def breakdown(path: Path, count: int) -> str:
     )
 
 
+def write_transactions(engine: Engine) -> list[float]:
+    """Seconds each transaction of ``engine`` lasts from its BEGIN (IMMEDIATE: the write lock)
+    to its commit, from now on."""
+    held: list[float] = []
+    began: list[float] = []
+    event.listen(engine, "begin", lambda _: began.append(time.perf_counter()))
+    event.listen(engine, "commit", lambda _: held.append(time.perf_counter() - began[-1]))
+    return held
+
+
 def sizes(path: Path) -> tuple[int, int, int]:
     """(file bytes, bytes in used pages, digests), the WAL checkpointed into the file first."""
     connection = sqlite3.connect(path, isolation_level=None)
@@ -199,9 +209,14 @@ def after(folder: Path, n: int, days: int) -> None:
     print(breakdown(path, count))
     retention = timedelta(days=days - 1)  # day 0 falls out of it
     now = START + timedelta(days=days - 1, hours=1)
+    held = write_transactions(engine)
     t = time.perf_counter()
     pruned = ledger.prune(now - retention)
-    print(f"  prune with a day falling out: {pruned:,} digests in {time.perf_counter() - t:.2f} s")
+    print(
+        f"  prune with a day falling out: {pruned:,} digests in {time.perf_counter() - t:.2f} s, "
+        f"{len(held)} write transactions holding the lock {max(held) * 1000:.0f} ms at most, "
+        f"{sum(held) * 1000:.0f} ms in all"
+    )
     t = time.perf_counter()
     pruned = ledger.prune(now - retention)
     print(f"  prune with nothing to do: {pruned} in {(time.perf_counter() - t) * 1000:.1f} ms")
