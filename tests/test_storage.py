@@ -182,6 +182,19 @@ def test_prune_deletes_old_digests_in_batches_but_keeps_waiting_and_latest(
         assert ends[one] == days[5]  # the next window still starts where the last one stopped
 
 
+def test_prune_walks_digests_made_at_the_same_instant_across_batches(database_url: str) -> None:
+    """The keyset is (created_at, id): a batch that ends inside a run of equal created_at
+    neither stops the walk nor skips the rest of the run."""
+    with world(database_url) as w:
+        sids = [w.subscribe(f"r{n}@example.org") for n in range(5)]
+        old = NOW - timedelta(days=400)
+        for sid in sids:  # the same instant for all five, each with a later one kept
+            w.ledger.record(record(sid, "2025-01-01", old, kind="skipped"))
+            w.ledger.record(record(sid, "2026-07-01", NOW, kind="skipped"))
+        assert w.ledger.prune(NOW - timedelta(days=365), batch=2) == 5
+        assert w.ledger.periods(sids) == {sid: {"2026-07-01"} for sid in sids}
+
+
 def count_commits(w: World) -> list[int]:
     commits: list[int] = []
     event.listen(w.papers._engine, "commit", lambda _: commits.append(1))
