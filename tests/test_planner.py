@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from paperboy import planner
-from paperboy.digest import select
+from paperboy.digest import Selection, select
 from paperboy.planner import DigestPlan, Withheld
 from paperboy.profiles.matcher import Match, Matcher, ProfileSpec
 from scraper.models import ScrapedPaper
@@ -129,7 +129,7 @@ def test_trimming_to_the_size_limit(size_per_paper: int, limit: int, shown: int)
     selection = select(matches(papers, {"a": "diffusion", "b": "robotics"}), 20)
     rendered: list[int] = []
 
-    def render(s: planner.digests.Selection) -> int:
+    def render(s: Selection) -> int:
         rendered.append(s.shown)
         return s.shown * size_per_paper
 
