@@ -13,14 +13,17 @@ import httpx
 import pytest
 from defusedxml import ElementTree
 
+from paperboy.clock import fixed_clock
 from paperboy.profiles.parser import parse
 from paperboy.profiles.reference import matches as reference
 from paperboy.settings import load_settings
 from paperboy.tokens import Purpose, Tokens
+from paperboy.web.app import WebContext, create_app
 from paperboy.web.security import Limit
 from paperboy.wiring import build_web
 from store.types import PaperFilter
 from tests.pages import Site, csrf_of, site
+from tests.test_web_fuzz import NASTY, TestClient
 from tests.web_server import serving
 from tests.world import SECRET, world
 
@@ -386,3 +389,47 @@ def test_the_app_paperboy_serve_builds_mails_through_the_configured_transport(
     text = message_from_bytes(mail.read_bytes(), policy=policy.default)
     assert text["To"] == "reader@example.org"
     assert "https://digest.example.org/c/" in text.get_content()
+
+
+def in_layout(html: str) -> bool:
+    """A page of the site: its header, its stylesheet, a heading and a sentence."""
+    return (
+        'class="brand"' in html
+        and 'href="/signup"' in html
+        and "prefers-color-scheme: dark" in html
+        and re.search(r"<h1>[^<]+</h1>\s*<p>[^<]+\.</p>", html) is not None
+    )
+
+
+def test_every_error_is_a_page_with_a_next_step(sqlite_url: str) -> None:
+    """404, 405, 422, 500 and a bad link: the site's layout, a sentence, then what to do."""
+    with world(sqlite_url) as w:
+        clock = fixed_clock(w.now)
+        context = WebContext(
+            w.papers._engine, Tokens(SECRET, clock), clock, allowed_hosts=frozenset({"testserver"})
+        )
+        app = create_app(context)
+
+        @app.get("/boom")
+        def boom() -> None:
+            raise RuntimeError("a bug")
+
+        with TestClient(app, raise_server_exceptions=False) as client:
+            answers = {
+                404: client.get("/no/such/page"),
+                405: client.delete("/signup"),
+                422: client.get("/preview", params={"compact": "maybe"}),
+                500: client.get("/boom"),
+                400: client.get("/u/not-a-real-token"),
+            }
+            for hostile in NASTY:  # the search box parses what strangers type: never a 500
+                got = client.get("/", params={"q": hostile})
+                assert got.status_code in (200, 400), got.text
+    for status, answer in answers.items():
+        assert answer.status_code == status
+        assert answer.headers["content-type"].startswith("text/html")
+        assert in_layout(answer.text), (status, answer.text)
+        nexts = re.search(r'<p class="muted">([A-Z][^<]+\.)</p>|<a href="/[^"]*">', answer.text)
+        assert nexts, f"{status}: no next step"
+    assert "a bug" not in answers[500].text
+    assert "Go to the recent papers" in answers[404].text

@@ -57,11 +57,13 @@ def install(app: FastAPI, site: Site) -> None:
             return RedirectResponse(
                 f"{site.context.public_url}{twin}", status_code=308, headers=SECURITY_HEADERS
             )
+        text, hint = _text(error)
         page = site.message(
             _TITLES.get(error.status_code, "Not possible"),
-            _text(error),
+            text,
             status=error.status_code,
-            link=("Recent papers", "/"),
+            hint=hint,
+            link=("Go to the recent papers", "/"),
         )
         page.headers.update(error.headers or {})  # Allow on a 405
         return page
@@ -91,12 +93,19 @@ def install(app: FastAPI, site: Site) -> None:
             return HTMLResponse(_LAST_RESORT, status_code=500, headers=SECURITY_HEADERS)
 
 
-def _text(error: HTTPException) -> str:
+def _text(error: HTTPException) -> tuple[str, str]:
+    """What happened, in a sentence, and what to do next."""
     if error.status_code == 404:
-        return "There is no page at this address."
+        return (
+            "There is no page at this address.",
+            "Check the address for a typing mistake, or start again from the recent papers.",
+        )
     if error.status_code == 405:
-        return "This page does not take that kind of request."
-    return "This request cannot be answered."
+        return (
+            "This page does not take that kind of request.",
+            "Open it from a link or a button on this site instead.",
+        )
+    return "This request cannot be answered.", "Go back and try again."
 
 
 def _slash_twin(app: FastAPI, request: Request) -> str | None:
