@@ -31,7 +31,7 @@ from paperboy.profiles.matcher import Matcher, ProfileSpec  # noqa: E402
 from paperboy.semantic import background, score  # noqa: E402
 from paperboy.semantic.closeness import Want  # noqa: E402
 from paperboy.semantic.embedder import Embedder, Vectors  # noqa: E402
-from paperboy.semantic.meaning import InMemoryVectors, VectorMeaning  # noqa: E402
+from paperboy.semantic.meaning import InMemoryVectors, VectorMeaning, paper_text  # noqa: E402
 from paperboy.semantic.minilm import MiniLM  # noqa: E402
 from tests.parsing import parse_capture  # noqa: E402
 
@@ -102,11 +102,17 @@ class Run:
         bg: Vectors,
         papers: Sequence[PaperLike],
         settings: score.Settings,
+        bg_texts: Sequence[str] | None = None,
     ) -> None:
         by_id = {p.arxiv_id: p for p in papers}
         self.papers = papers
         self.meaning = VectorMeaning(
-            embedder, store, bg, lambda ids: [by_id[i] for i in ids if i in by_id], settings
+            embedder,
+            store,
+            bg,
+            lambda ids: [by_id[i] for i in ids if i in by_id],
+            settings,
+            background_texts=bg_texts,
         )
 
     def about(self, topics: list[str], words: Bools | None, bonus: float) -> tuple[Bools, Floats]:
@@ -125,12 +131,11 @@ class Run:
         self, topics: list[str], truth: Bools, words: Bools | None, bonus: float
     ) -> tuple[Bools, Bools]:
         """Simulated clicks on the first papers each profile shows, then the profile again."""
-        first, rank = self.about(topics, words, bonus)
+        _first, rank = self.about(topics, words, bonus)
         found = np.zeros_like(truth)
         left = truth.copy()
         for t, topic in enumerate(topics):
-            shown = np.flatnonzero(first[t])
-            shown = shown[np.argsort(-rank[t, shown], kind="stable")][:SHOWN]
+            shown = np.argsort(-rank[t], kind="stable")[:SHOWN]  # its top 20 by score
             liked = shown[truth[t, shown]]
             rejected = shown[~truth[t, shown]][:REJECTS]
             ids = [self.papers[i].arxiv_id for i in (*liked, *rejected)]
@@ -166,8 +171,10 @@ def split_half(
     for _ in range(SPLITS):
         order = rng.permutation(len(papers))
         bg_idx, ev_idx = order[: len(papers) // 2], order[len(papers) // 2 :]
-        bg = store.vectors([papers[i] for i in bg_idx])
-        run = Run(embedder, store, bg, [papers[i] for i in ev_idx], settings)
+        bg_papers = [papers[i] for i in bg_idx]
+        bg = store.vectors(bg_papers)
+        texts = [paper_text(p) for p in bg_papers]
+        run = Run(embedder, store, bg, [papers[i] for i in ev_idx], settings, texts)
         found, left = design(run, [int(i) for i in ev_idx])
         scores.append(macro(found, left)[2])
     return float(np.mean(scores))
@@ -193,8 +200,8 @@ def main() -> None:
         f"{len(papers)} papers, {int((truth.sum(1) > 0).sum())} topics, model {embedder.model_id}"
     )
     print(
-        f"k={settings.k} bonus={BONUS} feedback_shift={settings.feedback_shift} "
-        f"rocchio={settings.alpha}/{settings.beta}/{settings.gamma} held_back={settings.held_back}"
+        f"k={settings.k} bonus={BONUS} k_liked={settings.k_liked} near_liked={settings.near_liked} "
+        f"meaning_weight={settings.meaning_weight} held_back={settings.held_back}"
     )
     row("naive words (Matcher)", macro(naive, truth), None)
     row("expert query (Matcher)", macro(expert, truth), None)
