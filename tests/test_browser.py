@@ -179,3 +179,75 @@ def test_the_pages_work_without_javascript(browser: Any, sqlite_url: str) -> Non
         page.click("#profile-1 button[value=save]")
         assert [p.query for p in s.world.people.profiles(sid)] == ["agent*"]
         page.close()
+
+
+SCHEMES = ("light", "dark")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("size", SIZES)
+def test_search_sign_up_and_errors_on_phone_and_desktop_light_and_dark(
+    browser: Any, sqlite_url: str, size: str, scheme: str
+) -> None:
+    """Issue 17's screens: the search box on /, the sign-up's preview and error under the
+    query box, 'Weekly on' for weekly digests only, an error page; in both colour schemes."""
+    width, height = SIZES[size]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with web_site(sqlite_url) as s:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, color_scheme=scheme
+        )
+        page = context.new_page()
+
+        def shot(name: str) -> None:
+            _fits(page, width)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{size}-{scheme}.png"), full_page=True)
+
+        background = page.goto(f"{s.base}/") and page.evaluate(
+            "getComputedStyle(document.body).backgroundColor"
+        )
+        assert (background == "rgb(11, 17, 32)") == (scheme == "dark")
+        shot("recent")
+        page.fill("#q", 'diffusion OR "video generation"')
+        page.click("form.search button")
+        assert "papers match" in page.inner_text("h1")
+        assert page.locator(".paper mark").count() > 0
+        assert page.input_value("#q") == 'diffusion OR "video generation"'
+        shot("search")
+        page.fill("#q", "diffusion AND (video")
+        page.click("form.search button")
+        assert "at column" in page.inner_text("#q-error")
+        assert page.locator("#q-error mark.at").count() == 1
+        shot("search-error")
+
+        page.goto(f"{s.base}/signup")
+        assert not page.is_visible("#weekday")  # daily by default
+        page.select_option("#frequency", "weekly")
+        assert page.is_visible("#weekday")
+        page.select_option("#frequency", "daily")
+        page.fill("#query", "diffusion AND (")
+        page.wait_for_selector("[data-preview-target] .error")
+        box = page.locator("#query").bounding_box()
+        error = page.locator("[data-preview-target] .error").bounding_box()
+        button = page.locator("form button[type=submit]").bounding_box()
+        assert box
+        assert error
+        assert button
+        assert 0 <= error["y"] - (box["y"] + box["height"]) < 40  # right under the box
+        assert error["y"] + error["height"] <= height  # on screen without scrolling
+        assert error["y"] < button["y"]
+        shot("signup-error")
+        page.fill("#query", "diffusion")
+        page.wait_for_selector("[data-preview-target] mark")
+        found = page.locator("[data-preview-target]").bounding_box()
+        assert found
+        assert found["y"] < button["y"]
+        shot("signup-preview")
+
+        answer = page.goto(f"{s.base}/no/such/page")
+        assert answer is not None
+        assert answer.status == 404
+        assert page.inner_text("h1") == "Not found"
+        assert page.locator("a[href='/']").count() >= 1
+        shot("not-found")
+        context.close()
