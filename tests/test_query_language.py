@@ -397,9 +397,16 @@ def test_the_deepest_accepted_queries_need_little_stack() -> None:
     highlighter, digest entry) fits in 250 frames, a quarter of Python's default limit: the
     rest is left to whoever calls them (a web framework, a thread, the CLI)."""
     from paperboy.digest import entry
-    from paperboy.profiles.ast import positive_terms
+    from paperboy.profiles.ast import positive_semantic, positive_terms, semantic_atoms
+    from tests.test_semantic_query import FakeMeaning
 
-    queries = [_deepest(32), "-(" * 16 + "diffusion" + ")" * 16, "NOT " * 32 + "video"]
+    queries = [
+        _deepest(32),
+        "-(" * 16 + "diffusion" + ")" * 16,
+        "NOT " * 32 + "video",
+        _deepest(32).replace("core", 'about:"deep topic" like:2407.21783'),
+        "-(" * 16 + 'about:"deep topic"' + ")" * 16,
+    ]
     printed = []
     previous = sys.getrecursionlimit()
     sys.setrecursionlimit(_frames() + 250)  # measured: to_query needs 196, the others fewer
@@ -408,10 +415,14 @@ def test_the_deepest_accepted_queries_need_little_stack() -> None:
             node = parse(query)
             printed.append((node, to_query(node)))
             positive_terms(node)
+            semantic_atoms(node)
+            positive_semantic(node)
             for paper in saved_papers():
-                matches(node, paper)
-            for match in Matcher([ProfileSpec(1, 1, "deep", query)]).match(saved_papers()):
+                matches(node, paper, FakeMeaning.is_close)
+            meaning = FakeMeaning()
+            for match in Matcher([ProfileSpec(1, 1, "deep", query)], meaning).match(saved_papers()):
                 entry(match)
+                assert all(isinstance(r, str) for r in match.reasons)
     finally:
         sys.setrecursionlimit(previous)
     assert all(parse(text) == node for node, text in printed)
