@@ -19,12 +19,12 @@ from mailer.message import build, clean_subject
 from mailer.render import DigestRenderer
 from mailer.types import DigestEntry, OutgoingEmail
 from paperboy import digest as digests
-from paperboy import freshness, planner
+from paperboy import feedback, freshness, planner
 from paperboy.clock import Clock
 from paperboy.errors import InputError
 from paperboy.mailrun import MailConfig, Report
 from paperboy.planner import DigestPlan, Withheld
-from paperboy.profiles.matcher import Match, Matcher, ProfileSpec
+from paperboy.profiles.matcher import Match, Matcher
 from paperboy.tokens import MAX_AGE, Purpose, Tokens
 from store.types import DigestRecord, Fetch, Paper, Profile, Subscriber
 
@@ -72,6 +72,21 @@ class DigestArchive(Protocol):
     def record(self, digest: DigestRecord) -> int | None: ...
 
 
+class Matching(Protocol):
+    """How stored profiles become a matcher (paperboy.semantic.runtime.Semantics: their
+    feedback, closeness and meaning)."""
+
+    def matcher(self, profiles: Sequence[Profile]) -> Matcher: ...
+
+
+class WordsOnly:
+    """Matching without meaning or feedback (about:/like: profiles match nothing and are
+    listed in ``Matcher.without_meaning``): for tests and tools that load no model."""
+
+    def matcher(self, profiles: Sequence[Profile]) -> Matcher:
+        return Matcher([feedback.spec(p) for p in profiles])
+
+
 class Composer:
     def __init__(
         self,
@@ -83,8 +98,10 @@ class Composer:
         config: MailConfig,
         clock: Clock,
         renderer: DigestRenderer | None = None,
+        matching: Matching | None = None,
     ) -> None:
         self._papers, self._people, self._ledger = papers, people, ledger
+        self._matching = matching or WordsOnly()
         self._tokens, self._config, self._clock = tokens, config, clock
         self._renderer = renderer or DigestRenderer()
         self._sender = parseaddr(config.sender)[1]  # the bare address, for the mailto link
@@ -136,8 +153,7 @@ class Composer:
         the matcher refused (stored before the query limits, or written by hand)."""
         by_id = {s.id: s for s, _ in pairs}
         start = min(planner.window_start(by_id[sid], ends.get(sid), now) for sid in due)
-        specs = [ProfileSpec(p.id, s.id, p.name, p.query) for s, p in pairs if s.id in due]
-        matcher = Matcher(specs)
+        matcher = self._matching.matcher([p for s, p in pairs if s.id in due])
         refused: dict[int, list[str]] = {}
         for spec, error in matcher.rejected:
             refused.setdefault(spec.subscriber_id, []).append(error.message)
@@ -178,11 +194,7 @@ class Composer:
         previous = self._ledger.window_ends([subscriber.id]).get(subscriber.id)
         start = planner.window_start(subscriber, previous, now)
         period = planner.preview_period(subscriber, now)
-        specs = [
-            ProfileSpec(p.id, subscriber.id, p.name, p.query)
-            for p in self._people.profiles(subscriber.id)
-        ]
-        matcher = Matcher(specs)
+        matcher = self._matching.matcher(self._people.profiles(subscriber.id))
         if matcher.rejected:  # the same profile would stop this subscriber's real digest
             raise matcher.rejected[0][1]
         papers = self._papers.papers_seen_between(start, now)

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from importlib import resources
 from pathlib import Path
 
 import httpx
+import numpy as np
+from sqlalchemy import Engine
 
 from paperboy.errors import PaperboyError
+from paperboy.semantic import background
+from paperboy.semantic.runtime import Semantics
+from paperboy.semantic.vectors import paper_text, text_hash
 from scraper import sources
+from store.repository import SqlStore
+from store.vectors import NewVector, VectorStore, decode, encode
+
+# Who the demo subscribes, once, and what they read: words, and a topic matched by meaning (the
+# model, or lexical similarity when it cannot be loaded), so the quick start shows both.
+DEMO_READER = "demo@example.org"
+DEMO_PROFILES = (
+    ("keywords", '"variational inference" OR bayesian* OR high-fidelity'),
+    ("video", 'diffusion OR "video generation"'),
+    ("reasoning", 'about:"reinforcement learning to improve the reasoning of language models"'),
+)
 
 # The captures live with the tests (tests/data/hf, provenance in its README.md).
 DEFAULT_PAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "hf"
@@ -85,3 +103,29 @@ def replay_transport(pages: Path) -> httpx.MockTransport:
         return httpx.Response(404, content=not_found, headers={"content-type": "application/json"})
 
     return httpx.MockTransport(answer)
+
+
+def prime_vectors(semantics: Semantics, engine: Engine, now: datetime) -> int:
+    """Store the vectors the package already holds for the demo's papers: they are the shipped
+    background sample (paperboy.semantic.background), embedded by the same model from the same
+    text (whitespace aside, which the model does not see), so the quick start need not embed
+    ~150 papers (~20 s) before its first digest. A paper whose stored text differs is left to
+    be embedded as usual. Returns how many were stored."""
+    stored = semantics.stored_vectors()  # None: the lexical fallback, which stores nothing
+    if stored is None:
+        return 0
+    data = resources.files("paperboy.semantic").joinpath(background.FILE).read_bytes()
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        if str(npz["model_id"]) != stored.model_id:
+            return 0
+        shipped = {
+            str(i): (" ".join(str(t).split()), row)
+            for i, t, row in zip(npz["ids"], npz["texts"], npz["vectors"], strict=True)
+        }
+    fresh = []
+    for paper in SqlStore(engine).papers_by_id(list(shipped)):
+        text, row = shipped[paper.arxiv_id]
+        if paper_text(paper) == text:
+            vector = decode(encode(row.astype(np.float32)))
+            fresh.append(NewVector(paper.arxiv_id, stored.model_id, text_hash(text), vector))
+    return VectorStore(engine).put_many(fresh, now) if fresh else 0

@@ -18,7 +18,7 @@ from mailer.render import DigestRenderer
 from mailer.transports import Transport
 from paperboy import digest as digests
 from paperboy.clock import Clock
-from paperboy.composer import Composer, DigestArchive, PaperSource, People
+from paperboy.composer import Composer, DigestArchive, Matching, PaperSource, People
 from paperboy.mailrun import BREAKER_AFTER, MailConfig, Report
 from paperboy.outcome import BOUNCE_AFTER
 from paperboy.sending import DeliveryLedger, Sender, Suppressor
@@ -49,6 +49,7 @@ class Dispatcher:
         config: MailConfig,
         clock: Clock,
         renderer: DigestRenderer | None = None,
+        matching: Matching | None = None,
     ) -> None:
         self.stopping = threading.Event()  # set on SIGTERM: finish the message, release the rest
         self._composer = Composer(
@@ -59,6 +60,7 @@ class Dispatcher:
             config=config,
             clock=clock,
             renderer=renderer,
+            matching=matching,
         )
         self._sender = Sender(
             ledger=ledger, people=people, config=config, clock=clock, stopping=self.stopping

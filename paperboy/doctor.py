@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,9 +15,13 @@ from sqlalchemy import Engine
 from mailer.smtp import SmtpConfig, SmtpTransport
 from mailer.transports import SendError
 from paperboy.errors import PaperboyError
-from paperboy.profiles.matcher import Matcher, ProfileSpec
+from paperboy.feedback import spec
+from paperboy.profiles.document import PaperLike
+from paperboy.profiles.matcher import Matcher
+from paperboy.semantic.closeness import Closeness, Want
 from paperboy.semantic.load import OFF_REASON
 from paperboy.semantic.minilm import MiniLM, model_files
+from paperboy.semantic.vectors import needs_meaning
 from paperboy.settings import Settings
 from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
 from store.engine import current_revision, head_revision
@@ -47,11 +51,12 @@ def run_checks(
     checks.append(database)
     checks.append(_mail(settings))
     checks.append(_robots(settings, transport))
-    checks.append(meaning_check(settings))
+    meaning = meaning_check(settings)
+    checks.append(meaning)
     if database.status != "fail":
         checks.extend(_fetches(SqlStore(engine), now))
         checks.append(_deliveries(Ledger(engine)))
-        checks.append(_guard("profiles", lambda: _profiles(SubscriberStore(engine))))
+        checks.append(_guard("profiles", lambda: _profiles(SubscriberStore(engine), meaning)))
     return checks
 
 
@@ -177,18 +182,17 @@ def _fetches(store: SqlStore, now: datetime) -> list[Check]:
     return checks
 
 
-def _profiles(people: SubscriberStore) -> Check:
+def _profiles(people: SubscriberStore, meaning: Check | None = None) -> Check:
     """Every stored profile through the matcher that compose uses: one it refuses (saved before
-    the query limits, or written into the database by hand) stops its subscriber's digest."""
+    the query limits, or written into the database by hand) stops its subscriber's digest.
+    Those with about:/like: are counted, and said to match lexically when the model is not
+    usable (``meaning`` is the model's check)."""
     emails = {s.id: s.email for s in people.list_subscribers()}
-    specs = [
-        ProfileSpec(p.id, sid, p.name, p.query)
-        for sid, profiles in people.all_profiles().items()
-        for p in profiles
-    ]
-    rejected = Matcher(specs).rejected
+    specs = [spec(p) for profiles in people.all_profiles().values() for p in profiles]
+    rejected = Matcher(specs, _NotAsked()).rejected  # compiled, never run: no model loaded
+    semantic = _by_meaning(sum(needs_meaning([s.query]) for s in specs), meaning)
     if not rejected:
-        return Check("profiles", "ok", f"{len(specs)} profiles, every one usable")
+        return Check("profiles", "ok", f"{len(specs)} profiles, every one usable{semantic}")
     named = [
         f"{emails.get(spec.subscriber_id, f'subscriber {spec.subscriber_id}')}: {error.message}"
         for spec, error in rejected[:PROFILES_NAMED]
@@ -200,8 +204,33 @@ def _profiles(people: SubscriberStore) -> Check:
         f"{len(rejected)} of {len(specs)} profiles unusable, their subscribers get no digest: "
         + "; ".join(named)
         + (f"; and {more} more" if more else "")
-        + " (fix with `paperboy profile edit` or remove with `paperboy profile remove`)",
+        + " (fix with `paperboy profile edit` or remove with `paperboy profile remove`)"
+        + semantic,
     )
+
+
+class _NotAsked:
+    """A Meaning for compiling profiles only (doctor matches no paper)."""
+
+    model_id = "doctor"
+
+    def close(self, wants: Sequence[Want], papers: Sequence[PaperLike]) -> list[Closeness]:
+        raise AssertionError("doctor matches no paper")
+
+    def held_back(self, rejected: tuple[str, ...], papers: Sequence[PaperLike]) -> int:
+        raise AssertionError("doctor matches no paper")
+
+    def why(self, want: Want, paper: PaperLike) -> str:
+        raise AssertionError("doctor matches no paper")
+
+
+def _by_meaning(count: int, meaning: Check | None) -> str:
+    if not count:
+        return ""
+    said = f"; {count} match by meaning (about:/like:)"
+    if meaning is not None and meaning.status != "ok":
+        said += ", by lexical similarity until the model loads (see meaning); no digest is lost"
+    return said
 
 
 def _deliveries(ledger: Ledger) -> Check:

@@ -15,6 +15,7 @@ from store.feedback import FeedbackStore, Signals
 from store.types import Profile
 
 MAX_EXAMPLES = 20  # example papers a profile may start from
+MAX_CLOSENESS = 5  # closeness steps either way (broader < 0 < narrower), as `profile test` takes
 # What people paste: 2401.00001, arXiv:2401.00001v2, https://arxiv.org/abs/2401.00001,
 # https://arxiv.org/pdf/2401.00001v1.pdf, https://huggingface.co/papers/2401.00001.
 _PREFIX = re.compile(
@@ -25,6 +26,16 @@ _SUFFIX = re.compile(r"(?:v[0-9]{1,3})?(?:\.pdf)?/?$")
 _SEPARATORS = re.compile(r"[\s,;]+")
 
 
+def closeness_step(step: int) -> int:
+    """A closeness setting as stored: InputError outside -MAX_CLOSENESS..MAX_CLOSENESS."""
+    if not -MAX_CLOSENESS <= step <= MAX_CLOSENESS:
+        raise InputError(
+            f"closeness {step} is out of range",
+            hint=f"use -{MAX_CLOSENESS} (broadest) to {MAX_CLOSENESS} (narrowest), 0 the default",
+        )
+    return step
+
+
 def spec(profile: Profile, signals: Signals | None = None) -> ProfileSpec:
     """The matcher's view of a stored profile, shaped by what its subscriber liked and rejected."""
     told = signals or Signals()
@@ -33,8 +44,10 @@ def spec(profile: Profile, signals: Signals | None = None) -> ProfileSpec:
         profile.subscriber_id,
         profile.name,
         profile.query,
+        closeness=profile.closeness,
         liked=told.liked,
         rejected=told.rejected,
+        closeness_model=profile.closeness_model,
     )
 
 

@@ -16,6 +16,7 @@ from paperboy.alerts import AlertConfig
 from paperboy.clock import Clock, system_clock
 from paperboy.dispatch import Dispatcher, MailConfig
 from paperboy.ingest import Ingestor
+from paperboy.semantic import runtime
 from paperboy.settings import Settings
 from paperboy.tokens import Tokens, load_secret
 from paperboy.web.app import WebContext, create_app
@@ -59,7 +60,9 @@ def build_ingestor(
         ),
     )
     fetcher = HuggingFaceFetcher(http, RobotsGate(http, settings.hf_base_url), clock)
-    return Ingestor(fetcher, store, clock), client
+    # The hook embeds new papers only while an active profile matches by meaning.
+    hook = runtime.shared(settings, store._engine, clock).ingest_hook()
+    return Ingestor(fetcher, store, clock, embedding=hook), client
 
 
 def transport_factory(settings: Settings) -> Callable[[], Transport]:
@@ -110,6 +113,7 @@ def build_dispatcher(
             retention=timedelta(days=settings.digest_retention_days),
         ),
         clock=clock,
+        matching=runtime.shared(settings, engine, clock),
     )
 
 
@@ -139,6 +143,7 @@ def build_web(settings: Settings, engine: Engine, *, clock: Clock = system_clock
         mailer,
         public_url=settings.public_url,
         trusted_proxies=parse_networks(settings.trusted_proxies),
+        semantics=runtime.shared(settings, engine, clock),
     )
     return create_app(context)
 

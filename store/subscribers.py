@@ -271,6 +271,18 @@ class SubscriberStore(Repository):
             raise InputError(f"{email} already has a profile named {profile.name!r}") from e
         return self._profile_named(subscriber.id, profile.name)
 
+    def set_closeness(self, email: str, name: str, step: int, model: str, now: datetime) -> Profile:
+        """Store how close counts for this profile's about:/like: terms, and for which model."""
+        subscriber = self.require(email)
+        existing = self._profile_named(subscriber.id, name)
+        with self._begin() as connection:
+            connection.execute(
+                update(PROFILES)
+                .where(PROFILES.c.id == existing.id)
+                .values(closeness=step, closeness_model=model, updated_at=now)
+            )
+        return self._profile_named(subscriber.id, name)
+
     def remove_profile(self, email: str, name: str) -> None:
         subscriber = self.require(email)
         existing = self._profile_named(subscriber.id, name)

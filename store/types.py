@@ -160,7 +160,8 @@ class Subscriber:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """A stored keyword profile."""
+    """A stored profile: its query, and how close counts for its about:/like: terms (a step,
+    < 0 broader, > 0 narrower, and the model it was set for: another model's step counts as 0)."""
 
     id: int
     subscriber_id: int
@@ -168,6 +169,8 @@ class Profile:
     query: str
     created_at: datetime
     updated_at: datetime
+    closeness: int = 0
+    closeness_model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,16 @@ from paperboy import subscribers as rules
 from paperboy.cli.app import State, app, err, out, state
 from paperboy.cli.views import papers_table, reports_table
 from paperboy.clock import system_clock
-from paperboy.demo import DEFAULT_PAGES, DEMO_SOURCES, replay_transport
+from paperboy.demo import (
+    DEFAULT_PAGES,
+    DEMO_PROFILES,
+    DEMO_READER,
+    DEMO_SOURCES,
+    prime_vectors,
+    replay_transport,
+)
 from paperboy.ingest import Ingestor
+from paperboy.semantic.runtime import shared
 from paperboy.service import JobReport, dispatch_job, fetch_job
 from paperboy.wiring import build_dispatcher, build_ingestor, transport_factory
 from scraper import sources
@@ -23,11 +31,6 @@ from scraper.sources import Source
 from store.types import NewSubscriber, PaperFilter
 
 MAX_BACKFILL_DAYS = 366
-DEMO_READER = "demo@example.org"
-DEMO_PROFILES = (
-    ("keywords", '"variational inference" OR bayesian* OR high-fidelity'),
-    ("video", 'diffusion OR "video generation"'),
-)
 
 
 def _selected_sources(
@@ -187,6 +190,7 @@ def _demo_digest(st: State) -> None:
             ),
             system_clock(),
         )
+    prime_vectors(shared(st.settings, st.engine()), st.engine(), system_clock())
     dispatcher = build_dispatcher(st.settings, st.engine())
     report = dispatch_job(dispatcher, transport_factory(st.settings), workers=1)
     where = (

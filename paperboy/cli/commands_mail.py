@@ -23,11 +23,12 @@ from paperboy.cli.views import (
 )
 from paperboy.clock import system_clock
 from paperboy.digest import archive_sections
+from paperboy.feedback import specs
 from paperboy.mailrun import Report
-from paperboy.profiles.matcher import ProfileSpec
 from paperboy.service import dispatch_job
 from paperboy.signals import stop_on_signals
 from paperboy.wiring import build_dispatcher, transport_factory
+from store.feedback import FeedbackStore
 from store.health import HealthStore
 from store.ledger import Ledger
 from store.repository import SqlStore
@@ -183,10 +184,7 @@ def preview(
 def _all_papers_page(engine: Engine, subscriber: Subscriber, record: DigestRecord) -> str:
     """The archive page of a digest not sent yet: every paper, grouped as the mail groups them."""
     papers = SqlStore(engine).papers_by_id(record.paper_ids)
-    profiles = [
-        ProfileSpec(p.id, subscriber.id, p.name, p.query)
-        for p in SubscriberStore(engine).profiles(subscriber.id)
-    ]
+    profiles = specs(SubscriberStore(engine).profiles(subscriber.id), FeedbackStore(engine))
     return (
         environment()
         .get_template("web/archive.html.j2")

@@ -13,6 +13,7 @@ from paperboy import subscribers as rules
 from paperboy.cli import commands_feedback  # noqa: F401  (registers `profile like|unlike`)
 from paperboy.cli.app import State, err, out, profile_app, state
 from paperboy.clock import system_clock
+from paperboy.feedback import MAX_CLOSENESS, closeness_step
 from paperboy.profiles.ast import semantic_atoms
 from paperboy.profiles.highlight import snippet, spans
 from paperboy.profiles.matcher import Match, Matcher, ProfileSpec, ranked
@@ -103,16 +104,63 @@ def edit(
     name: str = typer.Argument(..., help="The profile to change."),
     query: str | None = typer.Argument(None, help="The new query (default: keep it)."),
     rename: str | None = typer.Option(None, "--rename", help="A new name."),
+    broader: bool = typer.Option(
+        False, "--broader", help="about: and like: find more papers (one step broader)."
+    ),
+    narrower: bool = typer.Option(
+        False, "--narrower", help="about: and like: find fewer, closer papers (one step)."
+    ),
+    closeness: int | None = typer.Option(
+        None,
+        "--closeness",
+        min=-MAX_CLOSENESS,
+        max=MAX_CLOSENESS,
+        help="Set the closeness step: 0 default, negative broader, positive narrower.",
+    ),
 ) -> None:
-    """Change a profile's query or name."""
-    store = state(ctx).subscribers()
+    """Change a profile's query or name, or how close counts for its about: and like: terms
+    (stored with the model it was set for; `profile test QUERY --closeness N` tries a step)."""
+    if broader + narrower + (closeness is not None) > 1:
+        raise typer.BadParameter("choose one of --broader, --narrower and --closeness")
+    st = state(ctx)
+    store = st.subscribers()
     address = rules.normalise_email(email)
     subscriber = store.require(address)
     current = next((p for p in store.profiles(subscriber.id) if p.name == name), None)
-    old_query = current.query if current else ""
-    profile = rules.profile(rename or name, query if query is not None else old_query)
-    saved = store.edit_profile(address, name, profile, system_clock())
-    out.print(f"saved profile {escape(saved.name)}: {escape(saved.query)}")
+    moved = broader or narrower or closeness is not None
+    if query is not None or rename is not None or current is None or not moved:
+        old_query = current.query if current else ""
+        profile = rules.profile(rename or name, query if query is not None else old_query)
+        saved = store.edit_profile(address, name, profile, system_clock())
+        out.print(f"saved profile {escape(saved.name)}: {escape(saved.query)}")
+        name = saved.name
+    if moved:
+        _closeness(st, address, name, -1 if broader else 1 if narrower else 0, closeness)
+
+
+def _closeness(st: State, address: str, name: str, move: int, to: int | None) -> None:
+    """Store the profile's closeness step for the model in use now."""
+    from paperboy.semantic.runtime import shared
+
+    semantics = shared(st.settings, st.engine())
+    model = semantics.model_id
+    if semantics.reason is not None:
+        err.print(f"note: {escape(semantics.reason)}", soft_wrap=True)
+    store = st.subscribers()
+    profile = next(p for p in store.profiles(store.require(address).id) if p.name == name)
+    was = profile.closeness if profile.closeness_model in (None, model) else 0
+    step = closeness_step(to if to is not None else was + move)
+    saved = store.set_closeness(address, name, step, model, system_clock())
+    out.print(
+        f"saved profile {escape(saved.name)}: closeness {saved.closeness} "
+        f"({_said(saved.closeness)}) for {escape(model)}"
+    )
+
+
+def _said(step: int) -> str:
+    if step == 0:
+        return "the default"
+    return f"{abs(step)} step{'s' if abs(step) > 1 else ''} {'broader' if step < 0 else 'narrower'}"
 
 
 @profile_app.command("list")
@@ -157,8 +205,8 @@ def try_query(
     closeness: int = typer.Option(
         0,
         "--closeness",
-        min=-5,
-        max=5,
+        min=-MAX_CLOSENESS,
+        max=MAX_CLOSENESS,
         help="For about: and like:, how close is close: negative is broader, positive narrower.",
     ),
 ) -> None:
@@ -180,18 +228,12 @@ def try_query(
 def _meaning(st: State) -> Meaning:
     """The Meaning `profile test` asks: the model (or the lexical fallback, said so) over the
     stored paper vectors, with the stored papers as like: examples."""
-    from paperboy.semantic.background import background_for
-    from paperboy.semantic.load import load_embedder, model_choice
-    from paperboy.semantic.meaning import VectorMeaning
-    from paperboy.semantic.vectors import StoredVectors
-    from store.vectors import VectorStore
+    from paperboy.semantic.runtime import meaning_for
 
-    embedder, reason = load_embedder(model_choice(st.settings))
+    meaning, reason = meaning_for(st.settings, st.engine())
     if reason is not None:
         err.print(f"note: {escape(reason)}", soft_wrap=True)
-    store = st.store()
-    vectors = StoredVectors(embedder, VectorStore(st.engine()))
-    return VectorMeaning(embedder, vectors, background_for(embedder), store.papers_by_id)
+    return meaning
 
 
 def _render(match: Match) -> Text:

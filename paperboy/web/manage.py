@@ -14,8 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy import subscribers as rules
 from paperboy.errors import InputError
-from paperboy.feedback import example_ids, example_query
+from paperboy.feedback import MAX_CLOSENESS, example_ids, example_query
 from paperboy.links import ManageLink, path
+from paperboy.semantic.vectors import needs_meaning
 from paperboy.subscribers import WEEKDAYS, Status
 from paperboy.tokens import MAX_AGE, Purpose, TokenError, TokenExpired
 from paperboy.web.preview import Preview, preview
@@ -53,6 +54,15 @@ class ProfileForm:
     preview: Preview | None = None
     feed_url: str = ""
     said: tuple[Feedback, ...] = ()  # "More like this" / "Not interested", each with an undo
+    closeness: int = 0  # the stored step for about:/like: (< 0 broader, > 0 narrower)
+    semantic: bool = False  # the query has about: or like: (the broader/narrower buttons)
+
+    @property
+    def closeness_text(self) -> str:
+        if self.closeness == 0:
+            return "the default"
+        way = "broader" if self.closeness < 0 else "narrower"
+        return f"{abs(self.closeness)} step{'s' if abs(self.closeness) > 1 else ''} {way}"
 
 
 def routes(site: Site) -> APIRouter:
@@ -97,7 +107,17 @@ def routes(site: Site) -> APIRouter:
                 continue
             feed_url = site.links.feed(subscriber.link_key, p.id)
             said = tuple(feedback.entries(p.id))
-            forms.append(ProfileForm(p.name, p.name, p.query, feed_url=feed_url, said=said))
+            forms.append(
+                ProfileForm(
+                    p.name,
+                    p.name,
+                    p.query,
+                    feed_url=feed_url,
+                    said=said,
+                    closeness=p.closeness,
+                    semantic=needs_meaning([p.query]),
+                )
+            )
         adding = editing if editing is not None and not editing.original else None
         forms.append(adding or ProfileForm("", "", ""))
         return site.page(
@@ -115,6 +135,20 @@ def routes(site: Site) -> APIRouter:
             link_days=(MAX_AGE[Purpose.MANAGE] or 0) // (24 * 3600),
             examples=examples or {"name": "", "ids": "", "error": ""},
         )
+
+    def move_closeness(subscriber: Subscriber, name: str, move: int) -> int:
+        """One step broader or narrower for this profile, stored with the model in use."""
+        semantics = site.context.semantics
+        if semantics is None:
+            raise InputError("matching by meaning is not available on this server")
+        model = semantics.model_id
+        stored = next((p for p in site.people.profiles(subscriber.id) if p.name == name), None)
+        if stored is None:
+            raise InputError(f"no profile named {name!r}")
+        was = stored.closeness if stored.closeness_model in (None, model) else 0
+        step = max(-MAX_CLOSENESS, min(MAX_CLOSENESS, was + move))
+        site.people.set_closeness(subscriber.email, name, step, model, site.clock())
+        return step
 
     def back(token: str, what: str) -> Response:
         return RedirectResponse(
@@ -146,9 +180,32 @@ def routes(site: Site) -> APIRouter:
             if action == "remove" and original:
                 site.people.remove_profile(subscriber.email, original)
                 return back(token, "removed")
+            if action in ("broader", "narrower") and original:
+                step = move_closeness(subscriber, original, -1 if action == "broader" else 1)
+                typed = ProfileForm(
+                    original,
+                    name,
+                    query,
+                    preview=preview(
+                        site.papers, query, now, semantics=site.context.semantics, closeness=step
+                    ),
+                    closeness=step,
+                    semantic=True,
+                )
+                flash = f"Closeness saved: {typed.closeness_text}."
+                return show(request, token, subscriber, editing=typed, flash=flash)
             if action == "preview":
-                shown = preview(site.papers, query, now)
-                typed = ProfileForm(original, name, query, preview=shown)
+                stored = next(
+                    (p for p in site.people.profiles(subscriber.id) if p.name == original), None
+                )
+                step = stored.closeness if stored is not None else 0
+                shown = preview(
+                    site.papers, query, now, semantics=site.context.semantics, closeness=step
+                )
+                semantic = needs_meaning([query]) and stored is not None
+                typed = ProfileForm(
+                    original, name, query, preview=shown, closeness=step, semantic=semantic
+                )
                 return show(request, token, subscriber, editing=typed)
             errors: dict[str, str] = {}
             profile = attempt(errors, "query", lambda: rules.profile(name or "papers", query))

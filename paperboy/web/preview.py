@@ -4,17 +4,24 @@ the search box of the recent-papers page: both over the shelf kept in memory
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from mailer.types import DigestEntry
 from paperboy.digest import paper_entry
 from paperboy.errors import ProfileSyntaxError
-from paperboy.profiles.ast import Node
+from paperboy.profiles.ast import Node, semantic_atoms
+from paperboy.profiles.matcher import Matcher, ProfileSpec, ranked
 from paperboy.profiles.parser import parse
 from paperboy.web.library import library_for
 from paperboy.web.lookup import Found, find, matches
 from store.repository import SqlStore
+from store.types import Paper
+
+if TYPE_CHECKING:
+    from paperboy.semantic.runtime import Semantics
 
 PREVIEW_DAYS = 7
 PREVIEW_SHOWN = 10
@@ -54,8 +61,18 @@ def checked(query: str) -> Node | Preview:
         return Preview(cleaned, error=f"{e.problem} at column {e.column}", column=e.column)
 
 
-def preview(store: SqlStore, query: str, now: datetime, *, shown: int = PREVIEW_SHOWN) -> Preview:
-    """The papers of the last week that ``query`` matches, best first, matched terms marked."""
+def preview(
+    store: SqlStore,
+    query: str,
+    now: datetime,
+    *,
+    shown: int = PREVIEW_SHOWN,
+    semantics: Semantics | None = None,
+    closeness: int = 0,
+) -> Preview:
+    """The papers of the last week that ``query`` matches, best first, matched terms marked;
+    about: and like: are asked of ``semantics`` at the ``closeness`` step (without it they
+    match nothing)."""
     node = checked(query)
     if isinstance(node, Preview):
         return node
@@ -63,7 +80,18 @@ def preview(store: SqlStore, query: str, now: datetime, *, shown: int = PREVIEW_
     library = library_for(store)
     start = now - timedelta(days=PREVIEW_DAYS)
     shelf = library.shelf(now)
-    if not shelf.covers(start):  # more papers in a week than the shelf keeps: read them
+    if semantics is not None and semantic_atoms(node):
+        # The shelf's vectors stay in memory (paperboy.semantic.runtime.KeptVectors).
+        window = shelf.between(start, now)
+        papers: Sequence[Paper] = (
+            shelf.papers[window.start : window.stop]
+            if shelf.covers(start)
+            else store.papers_seen_between(start, now)
+        )
+        spec = ProfileSpec(0, 0, "preview", cleaned, closeness=closeness)
+        found = Found.of(ranked(Matcher([spec], semantics.meaning()).match(papers)), shown)
+        considered = len(papers)
+    elif not shelf.covers(start):  # more papers in a week than the shelf keeps: read them
         recent = store.papers_seen_between(start, now)
         found = Found.of(matches(cleaned, recent), shown)
         considered = len(recent)

@@ -149,7 +149,13 @@ def routes(site: Site) -> APIRouter:
         """What a query would have matched in the last week (for pages.js; read-only)."""
         if not site.limiter.allow(preview=site.client_ip(request)):
             return site.too_many()
-        shown = preview(site.papers, q[:2000], site.clock(), shown=5 if compact else 10)
+        shown = preview(
+            site.papers,
+            q[:2000],
+            site.clock(),
+            shown=5 if compact else 10,
+            semantics=site.context.semantics,
+        )
         return site.render("_preview", preview=shown, compact=compact)
 
     @router.get(FRESH_LINK)

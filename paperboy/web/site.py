@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
@@ -39,6 +39,9 @@ from store.repository import SqlStore
 from store.subscribers import SubscriberStore
 from store.types import Subscriber
 
+if TYPE_CHECKING:
+    from paperboy.semantic.runtime import Semantics
+
 FREQUENCIES = (
     (Frequency.DAILY.value, "Every day"),
     (Frequency.WEEKDAYS.value, "Monday to Friday"),
@@ -65,6 +68,8 @@ class WebContext:
     trusted_proxies: tuple[Network, ...] = ()
     mail_retries: tuple[float, ...] = RETRY_DELAYS  # page mails: seconds before each new try
     mail_capacity: int = CAPACITY  # page mails waiting at once; more get "busy, try later"
+    # Meaning for the previews' about:/like: (paperboy.semantic.runtime); None: they match nothing.
+    semantics: Semantics | None = None
 
 
 @cache
