@@ -126,7 +126,7 @@ def wrk(url: str, seconds: int, connections: int) -> tuple[float, str]:
     text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    latency = re.search(r"50%\s+(\S+).*?99%\s+(\S+)", text, re.S)
+    latency = re.search(r"^\s+50%\s+(\S+).*?^\s+99%\s+(\S+)", text, re.S | re.M)
     note = f"p50 {latency.group(1)}, p99 {latency.group(2)}" if latency else ""
     if errors:
         note += f", {errors.group(1)} non-2xx answers"
