@@ -1,0 +1,111 @@
+"""How a query was understood: its tree printed with every group in parentheses, and warnings
+for the groupings people misread (AND binds tighter than OR, so `a OR b -c` keeps c under a)."""
+
+from __future__ import annotations
+
+from paperboy.profiles.ast import And, Node, Not, Or, to_query
+from paperboy.profiles.parser import _Lexer
+
+
+def grouped(node: Node) -> str:
+    """The query with explicit grouping: each AND and OR of several parts in parentheses,
+    exclusions written -x, e.g. ("variational inference" OR (bayesian* -survey))."""
+    match node:
+        case Not(child):
+            return "-" + grouped(child)
+        case And(children):
+            return "(" + " ".join(grouped(c) for c in children) + ")"
+        case Or(children):
+            return "(" + " OR ".join(grouped(c) for c in children) + ")"
+    return to_query(node)
+
+
+def warnings(node: Node, query: str | None = None) -> list[str]:
+    """One sentence for each OR whose alternatives carry their own exclusion; given the text,
+    only when an exclusion was written beside an OR without parentheses around its side."""
+    if query is not None and not _mixed(query):
+        return []
+    found: list[str] = []
+    _walk(node, found)
+    return list(dict.fromkeys(found))
+
+
+def _walk(node: Node, found: list[str]) -> None:
+    match node:
+        case Not(child):
+            _walk(child, found)
+        case And(children):
+            for c in children:
+                _walk(c, found)
+        case Or(children):
+            found.extend(_excluded(node))
+            for c in children:
+                _walk(c, found)
+
+
+def _excluded(node: Or) -> list[str]:
+    """What an OR's exclusions really apply to, and how to write them for every alternative."""
+    said: list[str] = []
+    kept: list[Node] = []
+    exclusions: dict[Node, list[Node]] = {}  # each exclusion and the words it applies to
+    for alternative in node.children:
+        if _only_exclusions(alternative):
+            said.append(
+                f"{written(alternative)} is an alternative of its own (AND binds tighter than "
+                "OR): it matches every paper it does not exclude"
+            )
+        elif isinstance(alternative, And) and any(isinstance(c, Not) for c in alternative.children):
+            rest = [c for c in alternative.children if not isinstance(c, Not)]
+            kept.append(_joined(rest))
+            for c in alternative.children:
+                if isinstance(c, Not):
+                    exclusions.setdefault(c, rest)
+        else:
+            kept.append(alternative)
+    if exclusions and len(kept) > 1:
+        every = written(And((Or(tuple(kept)), *exclusions)))
+        said.extend(
+            f"{written(x)} applies only to {grouped(_joined(rest))} (AND binds tighter than OR); "
+            f"to exclude it from every alternative, write: {every}"
+            for x, rest in exclusions.items()
+        )
+    return said
+
+
+def _only_exclusions(node: Node) -> bool:
+    return isinstance(node, Not) or (
+        isinstance(node, And) and all(isinstance(c, Not) for c in node.children)
+    )
+
+
+def _joined(parts: list[Node]) -> Node:
+    return parts[0] if len(parts) == 1 else And(tuple(parts))  # an AND holds a positive part
+
+
+def written(node: Node, parent: type | None = None) -> str:
+    """The query as people write it: -x for NOT x, parentheses only where they are needed."""
+    match node:
+        case Not(child):
+            return "-" + written(child, Not)
+        case And(children):
+            text = " ".join(written(c, And) for c in children)
+            return f"({text})" if parent is Not else text
+        case Or(children):
+            text = " OR ".join(written(c, Or) for c in children)
+            return f"({text})" if parent in (Not, And) else text
+    return to_query(node)
+
+
+def _mixed(query: str) -> bool:
+    """Whether some parenthesised group (or the whole query) holds both an OR and an exclusion
+    (- or NOT) at its own level: there the exclusion binds to one alternative only."""
+    groups: list[set[str]] = [set()]
+    mixed = False
+    for token in _Lexer(query, "query").tokens():
+        if token.kind == "lparen":
+            groups.append(set())
+        elif token.kind == "rparen" and len(groups) > 1:
+            mixed |= {"or", "not"} <= groups.pop()
+        elif token.kind in ("or", "not", "minus"):
+            groups[-1].add("or" if token.kind == "or" else "not")
+    return mixed or any({"or", "not"} <= g for g in groups)
