@@ -55,7 +55,7 @@ def _excluded(node: Or) -> list[str]:
                 "OR): it matches every paper it does not exclude"
             )
         elif isinstance(alternative, And) and any(isinstance(c, Not) for c in alternative.children):
-            rest = [c for c in alternative.children if not isinstance(c, Not)]
+            rest: list[Node] = [c for c in alternative.children if not isinstance(c, Not)]
             kept.append(_joined(rest))
             for c in alternative.children:
                 if isinstance(c, Not):
