@@ -22,6 +22,9 @@
             var parsed = new DOMParser().parseFromString(html, "text/html");
             var result = parsed.querySelector("[data-preview-result]");
             target.replaceChildren.apply(target, result ? [document.importNode(result, true)] : []);
+            // The error the server showed for the query as sent is now out of date.
+            var stale = target.previousElementSibling;
+            if (stale && stale.classList.contains("error")) { stale.remove(); }
           })
           .catch(function () {});
       }, 250);
