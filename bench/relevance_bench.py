@@ -2,14 +2,17 @@
 
 Papers: the 160 of the saved captures (tests/data/hf) judged in ../shared/relevance/dev.json.
 Reported: macro precision, recall and F1 over the topics with at least one relevant paper, for
-the topic's naive words and its expert query (the real Matcher), about:"<topic>" alone (the real
-VectorMeaning), about: with the naive words read three ways (OR, AND, and fused: a word hit adds
-``BONUS`` standard deviations), and about: after simulated feedback (the first 20 papers the
-profile shows: relevant ones liked, up to five others rejected; scored on the papers not
-clicked). Beside each dev figure, a split-half estimate: background from one random half, scored
-on the other (20 splits), since the shipped background is made of these very papers.
-Until the matcher understands about:, the words go through the Matcher and meaning through
-VectorMeaning, combined here. ``--write-background`` rewrites paperboy/semantic/background.npz.
+the topic's naive words and its expert query, about:"<topic>" alone, about: with the naive words
+(OR and AND through the real Matcher; fused, a word hit adding ``BONUS`` standard deviations,
+through score.fuse since the Matcher fuses words and meaning only to rank), and about: after
+simulated feedback: per topic, the first 20 papers the profile shows (its matches, best first),
+the relevant ones clicked "More like this", up to five of the others (the best ranked)
+"Not interested", then the profile again (the real Matcher, liked and rejected papers in its
+spec), scored on the papers not clicked; a topic with no relevant paper left unclicked is
+skipped (the count is printed). Beside each dev figure, a split-half estimate: the background
+(vectors and BM25 texts) from one random half, scored on the other (20 splits); for feedback,
+the clicks are made on the background half and scored on the other. ``--write-background``
+rewrites paperboy/semantic/background.npz.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +29,9 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from paperboy.profiles.ast import About  # noqa: E402
+from paperboy.profiles.ast import About, Like  # noqa: E402
 from paperboy.profiles.document import PaperLike  # noqa: E402
-from paperboy.profiles.matcher import Matcher, ProfileSpec  # noqa: E402
+from paperboy.profiles.matcher import Matcher, ProfileSpec, ranked  # noqa: E402
 from paperboy.semantic import background, score  # noqa: E402
 from paperboy.semantic.closeness import Want  # noqa: E402
 from paperboy.semantic.embedder import Embedder, Vectors  # noqa: E402
@@ -71,41 +75,60 @@ def cached_vectors(embedder: Embedder, papers: Sequence[PaperLike]) -> InMemoryV
     return store
 
 
-def macro(found: Bools, truth: Bools) -> tuple[float, float, float]:
-    """Macro precision, recall, F1 over topics (rows) with at least one relevant paper."""
-    keep = truth.sum(axis=1) > 0
-    found, truth = found[keep], truth[keep]
-    hits = (found & truth).sum(axis=1)
-    shown = found.sum(axis=1)
-    p = np.where(shown > 0, hits / np.maximum(shown, 1), 0.0)
-    r = hits / truth.sum(axis=1)
-    f = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0.0)
-    return float(p.mean()), float(r.mean()), float(f.mean())
+@dataclass(frozen=True)
+class Outcome:
+    """One design over the evaluated papers: what each topic found, what it had to find (the
+    relevant papers not clicked), and how many topics had relevant papers only among the
+    clicked ones (skipped)."""
+
+    found: Bools
+    truth: Bools
+    skipped: int = 0
+
+    def per_topic(self) -> tuple[Floats, Floats, Floats]:
+        """Precision, recall and F1 of each topic (NaN for a topic with nothing to find)."""
+        hits = (self.found & self.truth).sum(axis=1)
+        shown, wanted = self.found.sum(axis=1), self.truth.sum(axis=1)
+        p = np.where(shown > 0, hits / np.maximum(shown, 1), 0.0)
+        r = np.where(wanted > 0, hits / np.maximum(wanted, 1), np.nan)
+        f = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0.0)
+        f = np.where(wanted > 0, f, np.nan)
+        return p.astype(np.float32), r.astype(np.float32), f.astype(np.float32)
+
+    def macro(self) -> tuple[float, float, float]:
+        """Macro precision, recall, F1 over the topics with a relevant paper to find."""
+        p, r, f = self.per_topic()
+        keep = ~np.isnan(f)
+        return float(p[keep].mean()), float(r[keep].mean()), float(f[keep].mean())
 
 
 def word_masks(queries: list[str], papers: Sequence[PaperLike]) -> Bools:
-    specs = [ProfileSpec(i, i, f"t{i}", q) for i, q in enumerate(queries)]
-    out = np.zeros((len(queries), len(papers)), dtype=bool)
-    where = {p.arxiv_id: i for i, p in enumerate(papers)}
-    for match in Matcher(specs).match(papers):
-        out[match.profile_id, where[match.paper.arxiv_id]] = True
-    return out
+    return Run.matched_by(Matcher([_spec(i, q) for i, q in enumerate(queries)]), papers)[0]
+
+
+def _spec(
+    i: int, query: str, liked: Sequence[str] = (), rejected: Sequence[str] = ()
+) -> ProfileSpec:
+    return ProfileSpec(i, i, f"t{i}", query, liked=tuple(liked), rejected=tuple(rejected))
 
 
 class Run:
-    """One background: the meaning of every topic over a set of evaluated papers."""
+    """One background, the papers clicked on (the profile's first page) and the papers scored."""
 
     def __init__(
         self,
         embedder: Embedder,
         store: InMemoryVectors,
         bg: Vectors,
-        papers: Sequence[PaperLike],
+        everyone: Sequence[PaperLike],
+        clicked_on: Sequence[int],
+        scored: Sequence[int],
         settings: score.Settings,
         bg_texts: Sequence[str] | None = None,
     ) -> None:
-        by_id = {p.arxiv_id: p for p in papers}
-        self.papers = papers
+        by_id = {p.arxiv_id: p for p in everyone}
+        self.everyone, self.clicked_on, self.scored = everyone, list(clicked_on), list(scored)
+        self.papers = [everyone[i] for i in scored]
         self.meaning = VectorMeaning(
             embedder,
             store,
@@ -115,69 +138,130 @@ class Run:
             background_texts=bg_texts,
         )
 
-    def about(self, topics: list[str], words: Bools | None, bonus: float) -> tuple[Bools, Floats]:
-        """Each topic's papers, and the z-scores: alone, or fused with word hits."""
-        found = self.meaning.close([Want(About(t)) for t in topics], self.papers)
-        z = np.array([list(c.scores) for c in found], dtype=np.float32)
-        mask = np.array([[c.mask >> i & 1 for i in range(len(self.papers))] for c in found])
-        if words is None:
-            return mask.astype(np.bool_), z
-        fused = score.fuse(z, words, bonus)
-        cut = self.meaning.settings.k
-        close: Bools = fused >= cut
-        return close, fused
+    @staticmethod
+    def matched_by(
+        matcher: Matcher, papers: Sequence[PaperLike]
+    ) -> tuple[Bools, Floats, list[list[int]]]:
+        """Each profile's matches (a mask), their fused scores, and its papers best first."""
+        n = len(matcher)  # one profile per topic, in order
+        mask = np.zeros((n, len(papers)), dtype=bool)
+        fused = np.full((n, len(papers)), -np.inf, dtype=np.float32)
+        where = {p.arxiv_id: i for i, p in enumerate(papers)}
+        order: list[list[int]] = [[] for _ in range(n)]
+        for m in ranked(matcher.match(papers)):
+            i = where[m.paper.arxiv_id]
+            mask[m.profile_id, i], fused[m.profile_id, i] = True, m.score
+            order[m.profile_id].append(i)
+        return mask, fused, order
 
-    def feedback(
-        self, topics: list[str], truth: Bools, words: Bools | None, bonus: float
-    ) -> tuple[Bools, Bools]:
-        """Simulated clicks on the first papers each profile shows, then the profile again."""
-        _first, rank = self.about(topics, words, bonus)
-        found = np.zeros_like(truth)
-        left = truth.copy()
+    def matched(
+        self, queries: Sequence[str], papers: Sequence[PaperLike], clicks: Sequence[Clicks] = ()
+    ) -> tuple[Bools, Floats, list[list[int]]]:
+        """The real Matcher with meaning over ``papers`` (with each topic's clicks, if any)."""
+        specs = [_spec(i, q, *(clicks[i] if clicks else ((), ()))) for i, q in enumerate(queries)]
+        return self.matched_by(Matcher(specs, self.meaning), papers)
+
+    def fused(
+        self,
+        topics: Sequence[str],
+        words: Bools,
+        papers: Sequence[PaperLike],
+        clicks: Sequence[Clicks] = (),
+    ) -> tuple[Bools, Floats, list[list[int]]]:
+        """about: fused with word hits (score.fuse), as the Matcher would if it fused masks:
+        after clicks, the about: want with its feedback OR the liked papers' like: want, less
+        the rejected papers and those held back."""
+        s = self.meaning.settings
+        n = len(papers)
+        mask = np.zeros((len(topics), n), dtype=bool)
+        out = np.zeros((len(topics), n), dtype=np.float32)
+        order: list[list[int]] = []
         for t, topic in enumerate(topics):
-            shown = np.argsort(-rank[t], kind="stable")[:SHOWN]  # its top 20 by score
-            liked = shown[truth[t, shown]]
-            rejected = shown[~truth[t, shown]][:REJECTS]
-            ids = [self.papers[i].arxiv_id for i in (*liked, *rejected)]
-            want = Want(
-                About(topic), liked=tuple(ids[: len(liked)]), rejected=tuple(ids[len(liked) :])
-            )
-            closeness = self.meaning.close([want], self.papers)[0]
-            z = np.array(list(closeness.scores), dtype=np.float32)
-            cut = score.cutoff(0, bool(len(liked)), self.meaning.settings)
-            mask = np.array([closeness.mask >> i & 1 for i in range(len(self.papers))], bool)
-            if words is not None:
-                mask = score.fuse(z[None], words[t][None], bonus)[0] >= cut
-            back = self.meaning.held_back(want.rejected, self.papers)
-            mask &= ~np.array([back >> i & 1 for i in range(len(self.papers))], bool)
-            clicked = np.zeros(len(self.papers), bool)
-            clicked[liked] = clicked[rejected] = True
-            found[t] = mask & ~clicked
-            left[t] &= ~clicked
-        return found, left
+            liked, rejected = clicks[t] if clicks else ((), ())
+            wants = [Want(About(topic), 0, tuple(liked), tuple(rejected))]
+            if liked:
+                wants.append(Want(Like(tuple(liked)), 0, tuple(liked), tuple(rejected)))
+            found = self.meaning.close(wants, papers)
+            z = np.array(list(found[0].scores), dtype=np.float32)
+            out[t] = score.fuse(z[None], words[t][None], BONUS)[0]
+            close = out[t] >= score.cutoff(0, bool(liked), s)
+            if liked:
+                close |= _bools(found[1].mask, n)
+            if rejected:
+                close &= ~_bools(self.meaning.held_back(tuple(rejected), papers), n)
+                close &= ~np.array([p.arxiv_id in rejected for p in papers])
+            mask[t] = close
+            order.append([int(i) for i in np.argsort(-out[t], kind="stable") if close[i]])
+        return mask, out, order
+
+
+Clicks = tuple[tuple[str, ...], tuple[str, ...]]  # a topic's liked and rejected arXiv ids
+Shown = Callable[
+    [Run, Sequence[PaperLike], Sequence[Clicks]], tuple[Bools, Floats, list[list[int]]]
+]
+
+
+def _bools(mask: int, n: int) -> Bools:
+    return np.array([mask >> i & 1 for i in range(n)], dtype=bool)
+
+
+def plain(shown: Shown, truth: Bools) -> Callable[[Run], Outcome]:
+    """A design without clicks: what the profile shows over the scored papers."""
+    return lambda run: Outcome(shown(run, run.papers, [])[0], truth[:, run.scored])
+
+
+def after_feedback(shown: Shown, truth: Bools) -> Callable[[Run], Outcome]:
+    """Clicks on the first page the profile shows over the clicked-on papers, then the
+    profile with those clicks over the scored papers, the clicked papers left out."""
+
+    def design(run: Run) -> Outcome:
+        page = [run.everyone[i] for i in run.clicked_on]
+        _, _, order = shown(run, page, [])
+        clicks: list[Clicks] = []
+        clicked = set()
+        for t, best in enumerate(order):
+            first = best[:SHOWN]
+            relevant = truth[t, [run.clicked_on[i] for i in first]] if first else np.zeros(0, bool)
+            liked = [page[i].arxiv_id for i, r in zip(first, relevant, strict=True) if r]
+            others = [page[i].arxiv_id for i, r in zip(first, relevant, strict=True) if not r]
+            clicks.append((tuple(liked), tuple(others[:REJECTS])))
+            clicked |= {(t, a) for a in (*liked, *others[:REJECTS])}
+        found, _, _ = shown(run, run.papers, clicks)
+        left = truth[:, run.scored].copy()
+        out = found.copy()
+        for t, i in clicked:
+            for j, p in enumerate(run.papers):
+                if p.arxiv_id == i:
+                    left[t, j] = out[t, j] = False
+        had = truth[:, run.scored].sum(axis=1) > 0
+        return Outcome(out, left, int((had & (left.sum(axis=1) == 0)).sum()))
+
+    return design
 
 
 def split_half(
     embedder: Embedder,
     store: InMemoryVectors,
     papers: Sequence[PaperLike],
-    truth: Bools,
-    design: Callable[[Run, Sequence[int]], tuple[Bools, Bools]],
+    design: Callable[[Run], Outcome],
     settings: score.Settings,
-) -> float:
-    """Mean F1 on one half with the background taken from the other half."""
+) -> list[Outcome]:
+    """The design with the background (and the clicks) from one random half, scored on the
+    other half, for each of ``SPLITS`` splits."""
     rng = np.random.default_rng(16)
-    scores = []
+    found = []
     for _ in range(SPLITS):
         order = rng.permutation(len(papers))
-        bg_idx, ev_idx = order[: len(papers) // 2], order[len(papers) // 2 :]
-        bg_papers = [papers[i] for i in bg_idx]
+        half_a, half_b = (
+            [int(i) for i in order[: len(papers) // 2]],
+            [int(i) for i in order[len(papers) // 2 :]],
+        )
+        bg_papers = [papers[i] for i in half_a]
         bg = store.vectors(bg_papers)
         texts = [paper_text(p) for p in bg_papers]
-        run = Run(embedder, store, bg, [papers[i] for i in ev_idx], settings, texts)
-        found, left = design(run, [int(i) for i in ev_idx])
-        scores.append(macro(found, left)[2])
-    return float(np.mean(scores))
+        run = Run(embedder, store, bg, papers, half_a, half_b, settings, texts)
+        found.append(design(run))
+    return found
 
 
 def main() -> None:
@@ -195,7 +279,7 @@ def main() -> None:
     expert = word_masks([t["keywords"] for t in topics], papers)
     about = [t["about"] for t in topics]
     settings = score.DEFAULT
-    shipped = background.background_for(embedder)
+    everything = list(range(len(papers)))
     print(
         f"{len(papers)} papers, {int((truth.sum(1) > 0).sum())} topics, model {embedder.model_id}"
     )
@@ -203,41 +287,63 @@ def main() -> None:
         f"k={settings.k} bonus={BONUS} k_liked={settings.k_liked} near_liked={settings.near_liked} "
         f"meaning_weight={settings.meaning_weight} held_back={settings.held_back}"
     )
-    row("naive words (Matcher)", macro(naive, truth), None)
-    row("expert query (Matcher)", macro(expert, truth), None)
+    row("naive words (Matcher)", Outcome(naive, truth), [])
+    row("expert query (Matcher)", Outcome(expert, truth), [])
+    quoted = [f'about:"{a}"' for a in about]
 
-    def designs() -> dict[str, Callable[[Run, Sequence[int]], tuple[Bools, Bools]]]:
-        return {
-            "about: alone": lambda r, ix: (r.about(about, None, 0)[0], truth[:, ix]),
-            "about: OR naive words": lambda r, ix: (
-                r.about(about, None, 0)[0] | naive[:, ix],
-                truth[:, ix],
-            ),
-            "about: AND naive words": lambda r, ix: (
-                r.about(about, None, 0)[0] & naive[:, ix],
-                truth[:, ix],
-            ),
-            f"about: fused with naive words (+{BONUS} sd)": lambda r, ix: (
-                r.about(about, naive[:, ix], BONUS)[0],
-                truth[:, ix],
-            ),
-            "about: after feedback": lambda r, ix: r.feedback(about, truth[:, ix], None, 0),
-            "fused after feedback": lambda r, ix: r.feedback(
-                about, truth[:, ix], naive[:, ix], BONUS
-            ),
-        }
+    def alone(
+        run: Run, on: Sequence[PaperLike], clicks: Sequence[Clicks]
+    ) -> tuple[Bools, Floats, list[list[int]]]:
+        return run.matched(quoted, on, clicks)
 
-    full = Run(embedder, store, shipped, papers, settings)
-    everything = list(range(len(papers)))
-    for name, design in designs().items():
-        found, left = design(full, everything)
-        row(name, macro(found, left), split_half(embedder, store, papers, truth, design, settings))
+    def fused(
+        run: Run, on: Sequence[PaperLike], clicks: Sequence[Clicks]
+    ) -> tuple[Bools, Floats, list[list[int]]]:
+        where = {p.arxiv_id: i for i, p in enumerate(papers)}
+        return run.fused(about, naive[:, [where[p.arxiv_id] for p in on]], on, clicks)
+
+    def words(join: str) -> Shown:
+        queries = [f"{q} {join} ({t['naive']})" for q, t in zip(quoted, topics, strict=True)]
+        return lambda run, on, clicks: run.matched(queries, on, clicks)
+
+    designs: dict[str, Callable[[Run], Outcome]] = {
+        "about: alone (Matcher)": plain(alone, truth),
+        "about: OR naive words (Matcher)": plain(words("OR"), truth),
+        "about: AND naive words (Matcher)": plain(words("AND"), truth),
+        f"about: fused with naive words (+{BONUS} sd)": plain(fused, truth),
+        "about: after feedback (Matcher)": after_feedback(alone, truth),
+        "fused after feedback": after_feedback(fused, truth),
+    }
+    shipped = background.background_for(embedder)
+    full = Run(embedder, store, shipped, papers, everything, everything, settings)
+    for name, design in designs.items():
+        dev_found = design(full)
+        halves = split_half(embedder, store, papers, design, settings)
+        row(name, dev_found, halves)
+        if name.startswith(("about: alone", "about: after")):
+            per_topic(topics, dev_found, halves)
 
 
-def row(name: str, prf: tuple[float, float, float], half: float | None) -> None:
-    p, r, f = prf
-    extra = "" if half is None else f"   split-half F1 {half:.3f}"
-    print(f"{name:46s} P {p:.3f}  R {r:.3f}  F1 {f:.3f}{extra}")
+def row(name: str, dev: Outcome, halves: Sequence[Outcome]) -> None:
+    p, r, f = dev.macro()
+    skipped = f" ({dev.skipped} skipped)" if dev.skipped else ""
+    extra = ""
+    if halves:
+        sh = np.mean([h.macro()[2] for h in halves])
+        gone = np.mean([h.skipped for h in halves])
+        extra = f"   split-half F1 {sh:.3f}" + (f" ({gone:.1f} skipped)" if gone else "")
+    print(f"{name:46s} P {p:.3f}  R {r:.3f}  F1 {f:.3f}{skipped}{extra}")
+
+
+def per_topic(topics: Sequence[dict[str, str]], dev: Outcome, halves: Sequence[Outcome]) -> None:
+    p, r, f = dev.per_topic()
+    sh = np.array([h.per_topic()[2] for h in halves])
+    for t, topic in enumerate(topics):
+        wanted = int(dev.truth[t].sum())
+        dev_f = "  skipped" if np.isnan(f[t]) else f"P {p[t]:.2f} R {r[t]:.2f} F1 {f[t]:.2f}"
+        kept = sh[:, t][~np.isnan(sh[:, t])]
+        half = f"SH F1 {kept.mean():.2f} ({len(kept)} splits)" if len(kept) else "SH -"
+        print(f"    {topic['id']:16s} {wanted:2d} to find  {dev_f:26s} {half}")
 
 
 if __name__ == "__main__":
