@@ -50,7 +50,10 @@ class DigestRenderer:
         assert env.loader is not None
         name = "email/digest.html.j2"
         source, _, _ = env.loader.get_source(env, name)
-        inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+        # @media rules (dark mode, phones) cannot be inlined: they stay in one <style> tag.
+        inliner = css_inline.CSSInliner(
+            keep_style_tags=False, load_remote_stylesheets=False, keep_at_rules=True
+        )
         self._html = env.from_string(inliner.inline(source))
         self._html.name = name
         self._text = env.get_template("email/digest.txt.j2")

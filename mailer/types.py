@@ -19,6 +19,7 @@ class DigestEntry:
     upvotes: int
     blurb: str  # the AI summary, or the abstract trimmed
     blurb_html: Markup
+    blurb_label: str  # what the blurb is: "Abstract", or the AI summary marked as not the authors'
     matched: tuple[str, ...]  # the terms that hit, as the query writes them
     hf_url: str
     arxiv_url: str
@@ -27,12 +28,28 @@ class DigestEntry:
     stars: int | None
     project_url: str | None
     thumbnail_url: str | None
+    text: str  # the paper's block in the plain-text part, wrapped at 76 columns
+
+
+@dataclass(frozen=True, slots=True)
+class ShownPaper:
+    """One paper as one subscriber's digest shows it: the entry shared between subscribers,
+    and what is theirs alone."""
+
+    entry: DigestEntry
+    rate_url: str | None = None  # the signed /r/ page: "More like this" / "Not interested"
+    reasons: tuple[str, ...] = ()  # why meaning found it close, as the matcher says it
+    reasons_text: str = ""  # the same, wrapped for the plain-text part ("" when none)
 
 
 @dataclass(frozen=True, slots=True)
 class DigestSection:
     profile: str
-    entries: tuple[DigestEntry, ...]
+    papers: tuple[ShownPaper, ...]
+
+    @property
+    def entries(self) -> tuple[DigestEntry, ...]:
+        return tuple(p.entry for p in self.papers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +64,13 @@ class DigestContent:
     archive_url: str
     manage_url: str
     unsubscribe_url: str
+    preheader: str = ""  # the line a mail app shows after the subject: what is inside
+    why_text: str = ""  # the footer's "you get this because ... next one ...", wrapped
+    thumbnails: bool = True  # a small thumbnail beside each title (False: none)
 
     @property
     def shown(self) -> int:
-        return sum(len(s.entries) for s in self.sections)
+        return sum(len(s.papers) for s in self.sections)
 
 
 @dataclass(frozen=True, slots=True)

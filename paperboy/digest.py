@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import quote
@@ -10,28 +11,39 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from mailer.render import MARK_STYLE
-from mailer.types import DigestContent, DigestEntry, DigestSection
+from mailer.types import DigestContent, DigestEntry, DigestSection, ShownPaper
+from paperboy import plaintext
 from paperboy.profiles.document import PaperLike
 from paperboy.profiles.highlight import Span, spans
 from paperboy.profiles.matcher import Hit, Match, Matcher, ProfileSpec, ranked
+from paperboy.schedule import Timing
+from paperboy.upcoming import Upcoming, upcoming
 from scraper.fields import web_url
 
 AUTHORS_SHOWN = 3
 OTHER_PAPERS = "Other papers of this digest"  # the archive's last section
 BLURB_LIMIT = 420
+# Hugging Face's summary is machine-written: never let it pass for the authors' abstract.
+AI_SUMMARY = "TL;DR by Hugging Face's AI, not the authors"
+ABSTRACT = "Abstract"
+PREHEADER_LIMIT = 140  # mail apps show 40 to 140 characters of it
+
+Feedback = Callable[[int, str], str]  # (profile id, arXiv id) -> the paper's signed /r/ URL
 
 
 @dataclass(frozen=True, slots=True)
 class Links:
-    """Where the digest's own links point (signed tokens already inside)."""
+    """Where the digest's own links point (signed tokens already inside); ``feedback`` gives
+    each paper's "More like this" / "Not interested" page (None: the mail shows no such link)."""
 
     archive: str
     manage: str
     unsubscribe: str
+    feedback: Feedback | None = None
 
     def with_archive(self, url: str) -> Links:
         """The same links, "view in browser" and "and N more" leading to ``url``."""
-        return Links(archive=url, manage=self.manage, unsubscribe=self.unsubscribe)
+        return dataclasses.replace(self, archive=url)
 
 
 Group = tuple[str, tuple[Match, ...]]  # a profile's name and its papers, ranked
@@ -103,23 +115,26 @@ def _showing(groups: tuple[Group, ...], paper_ids: tuple[str, ...], limit: int) 
 
 
 def archive_sections(
-    papers: Sequence[PaperLike], profiles: Sequence[ProfileSpec]
+    papers: Sequence[PaperLike],
+    profiles: Sequence[ProfileSpec],
+    feedback: Feedback | None = None,
 ) -> tuple[DigestSection, ...]:
     """Every paper of a sent digest, as its page lists them: grouped by the subscriber's
     current profiles as the mail groups them (each paper once, in its best profile, ranked,
     the matched words marked), then the papers no current profile matches, in the digest's
     order. ``papers`` are the digest's, best first; a profile the matcher refuses is left out.
+    ``feedback`` gives each matched paper its "More like this" / "Not interested" link.
     """
     found = Matcher(profiles).match(papers)
     matches = [m for sid in {p.subscriber_id for p in profiles} for m in found.for_subscriber(sid)]
     sections = [
-        DigestSection(profile=name, entries=tuple(entry(m) for m in found))
+        DigestSection(profile=name, papers=tuple(shown(m, entry(m), feedback) for m in found))
         for name, found in grouped(matches)
     ]
     matched = {m.paper.arxiv_id for m in matches}
-    rest = tuple(paper_entry(p) for p in papers if p.arxiv_id not in matched)
-    if rest:
-        sections.append(DigestSection(profile=OTHER_PAPERS, entries=rest))
+    rest = tuple(ShownPaper(paper_entry(p)) for p in papers if p.arxiv_id not in matched)
+    if rest:  # no current profile matched them: no profile to rate them for
+        sections.append(DigestSection(profile=OTHER_PAPERS, papers=rest))
     return tuple(sections)
 
 
@@ -132,11 +147,12 @@ def paper_entry(paper: PaperLike, hits: Sequence[Hit] = ()) -> DigestEntry:
     """What a template sees of one paper, the words ``hits`` found marked; escaped here, once."""
     wanted = [(h.words, h.prefix) for h in hits]
     title = " ".join(paper.title.split())  # no line breaks from scraped text, even in plain text
-    blurb = _blurb(" ".join((paper.ai_summary or paper.summary or "").split()))
+    ai = " ".join((paper.ai_summary or "").split())
+    blurb = _blurb(ai or " ".join((paper.summary or "").split()))
     authors = ", ".join(paper.authors[:AUTHORS_SHOWN])
     extra = len(paper.authors) - AUTHORS_SHOWN
     arxiv_id = quote(paper.arxiv_id, safe="./")
-    return DigestEntry(
+    entry = DigestEntry(
         arxiv_id=paper.arxiv_id,
         title=title,
         title_html=marked(title, spans(title, wanted)),
@@ -145,6 +161,7 @@ def paper_entry(paper: PaperLike, hits: Sequence[Hit] = ()) -> DigestEntry:
         upvotes=paper.upvotes,
         blurb=blurb,
         blurb_html=marked(blurb, spans(blurb, wanted)),
+        blurb_label=AI_SUMMARY if ai else ABSTRACT,
         matched=tuple(dict.fromkeys(h.term for h in hits)),
         hf_url=f"https://huggingface.co/papers/{arxiv_id}",
         arxiv_url=f"https://arxiv.org/abs/{arxiv_id}",
@@ -153,7 +170,40 @@ def paper_entry(paper: PaperLike, hits: Sequence[Hit] = ()) -> DigestEntry:
         stars=paper.github_stars,
         project_url=web_url(paper.project_page),
         thumbnail_url=web_url(getattr(paper, "thumbnail", None)),
+        text="",
     )
+    return dataclasses.replace(entry, text=_text_block(entry))
+
+
+def _text_block(e: DigestEntry) -> str:
+    meta = " · ".join(x for x in (e.authors, e.organization, f"{e.upvotes} upvotes") if x)
+    links = [("", e.hf_url), ("arXiv", e.arxiv_url), ("PDF", e.pdf_url)]
+    if e.code_url:
+        links.append(("Code" + (f" ({e.stars} stars)" if e.stars is not None else ""), e.code_url))
+    if e.project_url:
+        links.append(("Project page", e.project_url))
+    return plaintext.paper_block(
+        title=e.title,
+        meta=meta,
+        blurb_label=e.blurb_label,
+        blurb=e.blurb,
+        links=tuple(links),
+        matched=e.matched,
+    )
+
+
+def shown(match: Match, entry: DigestEntry, feedback: Feedback | None) -> ShownPaper:
+    """One paper as this subscriber's digest shows it: the shared ``entry``, its feedback link
+    (for the profile that matched it) and why meaning found it close."""
+    rate = feedback(match.profile_id, match.paper.arxiv_id) if feedback else None
+    reasons = tuple(_why(r) for r in match.reasons)
+    text = plaintext.reasons_block(reasons) if reasons else ""
+    return ShownPaper(entry, rate_url=rate, reasons=reasons, reasons_text=text)
+
+
+def _why(reason: str) -> str:
+    """A sentence of the abstract is quoted; "close to <title>" says itself."""
+    return reason if reason.startswith("close to ") else f"“{reason}”"
 
 
 def marked(text: str, found: Sequence[Span]) -> Markup:
@@ -181,17 +231,26 @@ def content(
     selection: Selection,
     links: Links,
     cache: dict[object, DigestEntry],
+    *,
+    timing: Timing | None = None,
+    now: datetime | None = None,
+    thumbnails: bool = True,
 ) -> DigestContent:
-    """The digest's content; ``cache`` shares rendered entries between subscribers in a run."""
+    """The digest's content; ``cache`` shares rendered entries between subscribers in a run.
+
+    ``timing`` and ``now`` (the subscriber's schedule, the composition's time) let the footer
+    say when the next digest comes; ``thumbnails`` False shows none.
+    """
     sections = []
     for name, found in selection.sections:
-        entries = []
+        papers = []
         for match in found:
             key = (match.paper.arxiv_id, tuple((h.words, h.prefix, h.term) for h in match.hits))
             if key not in cache:
                 cache[key] = entry(match)
-            entries.append(cache[key])
-        sections.append(DigestSection(profile=name, entries=tuple(entries)))
+            papers.append(shown(match, cache[key], links.feedback))
+        sections.append(DigestSection(profile=name, papers=tuple(papers)))
+    coming = upcoming(timing, period, now) if timing is not None and now is not None else None
     return DigestContent(
         recipient=recipient,
         period_label=period_label(period),
@@ -201,6 +260,36 @@ def content(
         archive_url=links.archive,
         manage_url=links.manage,
         unsubscribe_url=links.unsubscribe,
+        preheader=preheader(selection, coming),
+        why_text=why_text(recipient, coming),
+        thumbnails=thumbnails,
+    )
+
+
+def preheader(selection: Selection, coming: Upcoming | None = None) -> str:
+    """What the mail app shows after the subject (which names the count and the top paper):
+    how many papers each profile found, then the next titles; or, for a "nothing new" note,
+    when the next digest comes."""
+    if not selection.total:
+        after = f" The next digest comes on {coming.label}." if coming else ""
+        return f"No new paper matched your profiles this time.{after}"
+    counts = ", ".join(
+        f"{len(found)} for {n}" for n, found in selection.groups or selection.sections
+    )
+    titles = [m.paper.title for _, found in selection.sections for m in found][1:4]
+    text = " ".join(
+        (f"{counts}." + (" Also inside: " + "; ".join(titles) if titles else "")).split()
+    )
+    return text if len(text) <= PREHEADER_LIMIT else text[: PREHEADER_LIMIT - 1].rstrip() + "…"
+
+
+def why_text(recipient: str, coming: Upcoming | None) -> str:
+    """The footer's first sentences: why this mail came, and when the next one will."""
+    why = f"You get this because {recipient} subscribed to Paperboy"
+    if coming is None:
+        return plaintext.filled(why + ".")
+    return plaintext.filled(
+        f"{why}, a digest {coming.cadence}. The next one comes on {coming.label}."
     )
 
 

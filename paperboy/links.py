@@ -12,11 +12,12 @@ already in an inbox keeps working.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, Self, TypeVar
 from urllib.parse import quote
 
-from paperboy.digest import Links
+from paperboy.digest import Feedback, Links
 from paperboy.tokens import Purpose, SubscriberRef, TokenError, Tokens
 
 # Where each kind of link lands; the routes in paperboy.web answer on ``<prefix>/{token}``.
@@ -139,6 +140,7 @@ class LinkBuilder:
     def __init__(self, tokens: Tokens, public_url: str) -> None:
         self._tokens = tokens
         self._base = public_url.rstrip("/")
+        self._minters: dict[Purpose, Callable[[str, str], str]] = {}
 
     # -- building ----------------------------------------------------------------------------
 
@@ -174,12 +176,35 @@ class LinkBuilder:
         return f"{self._base}{FRESH_LINK}"
 
     def digest_links(self, link_key: str, period: str) -> Links:
-        """A digest's own links: view in browser, manage, unsubscribe."""
+        """A digest's own links: view in browser, manage, unsubscribe, and each paper's
+        "More like this" / "Not interested" page (``feedback(profile_id, arxiv_id)``).
+
+        A digest carries one feedback link per paper, so its tokens come from minters made
+        once per builder (paperboy.tokens.Tokens.subscriber_minter: the same tokens, faster).
+        """
         return Links(
-            archive=self.archive(link_key, period),
-            manage=self.manage(link_key),
-            unsubscribe=self.unsubscribe(link_key),
+            archive=self._minted(Purpose.ARCHIVE, link_key, period),
+            manage=self._minted(Purpose.MANAGE, link_key),
+            unsubscribe=self._minted(Purpose.UNSUBSCRIBE, link_key),
+            feedback=self.paper_feedback(link_key),
         )
+
+    def paper_feedback(self, link_key: str) -> Feedback:
+        """One subscriber's feedback links, ``(profile_id, arxiv_id) -> URL`` (a digest's, the
+        archive page's): the same URLs ``feedback`` builds."""
+
+        def feedback(profile_id: int, arxiv_id: str) -> str:
+            if not arxiv_id or len(arxiv_id) > _ARXIV_ID_MAX:
+                raise ValueError(f"{arxiv_id!r} is not an arXiv id")
+            return self._minted(Purpose.FEEDBACK, link_key, f"{profile_id}:{arxiv_id}")
+
+        return feedback
+
+    def _minted(self, purpose: Purpose, link_key: str, detail: str = "") -> str:
+        minter = self._minters.get(purpose)
+        if minter is None:
+            minter = self._minters[purpose] = self._tokens.subscriber_minter(purpose)
+        return self.at(purpose, minter(link_key, detail))
 
     def at(self, purpose: Purpose, token: str) -> str:
         """The public URL of a token already made (a feed's own address, say)."""

