@@ -342,7 +342,9 @@ def test_recent_papers_and_a_profile_feed(web: tuple[Site, httpx.Client]) -> Non
     ]
     assert len(entries) == min(50, len(expected))
     for item in entries:
-        href = item.find(f"{ATOM}link").get("href")
+        link = item.find(f"{ATOM}link")
+        assert link is not None
+        href = link.get("href", "")
         assert href.startswith("https://huggingface.co/papers/")
         paper = s.world.papers.get_paper(href.rsplit("/", 1)[1])
         assert paper is not None
