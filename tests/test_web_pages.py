@@ -4,6 +4,7 @@ against the real app and store over HTTP, with mail delivered to a real SMTP ser
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from defusedxml import ElementTree
+from starlette.exceptions import StarletteDeprecationWarning
 
 from paperboy.clock import fixed_clock
 from paperboy.profiles.parser import parse
@@ -23,9 +25,13 @@ from paperboy.web.security import Limit
 from paperboy.wiring import build_web
 from store.types import PaperFilter
 from tests.pages import Site, csrf_of, site
-from tests.test_web_fuzz import NASTY, TestClient
+from tests.test_web_fuzz import NASTY
 from tests.web_server import serving
 from tests.world import SECRET, world
+
+with warnings.catch_warnings():  # Starlette would rather have httpx2, which is not installed
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
