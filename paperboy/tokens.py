@@ -104,8 +104,9 @@ class Tokens:
         building a serializer and a signer, deriving the key and trying zlib on each).
 
         The key is derived and the HMAC keyed once; the payload is never compressed
-        (itsdangerous compresses only when that saves bytes, which a link's few dozen never
-        do, and its reader takes both forms), so the tokens are byte for byte the same.
+        (itsdangerous compresses it when that saves bytes, which a random link key's few dozen
+        do not; its reader takes both forms), so the tokens are the same, byte for byte, but
+        for a payload zlib could shrink.
         """
         serializer = self._serializer(purpose)
         signer = serializer.make_signer(serializer.salt)
