@@ -82,6 +82,22 @@ def test_liking_a_paper_raises_the_papers_near_it(meaning: VectorMeaning) -> Non
     assert score.cutoff(0, liked=True) > score.cutoff(0)  # more evidence, higher cut-off
 
 
+def test_close_to_the_liked_papers_needs_more_than_a_topic_with_feedback(
+    meaning: VectorMeaning,
+) -> None:
+    papers = saved_papers()
+    liked = (papers[3].arxiv_id,)
+    twin = dataclasses.replace(papers[3], arxiv_id="9999.00003")
+    batch = [twin, *papers[:60]]
+    more = Want(Like(liked), liked=liked)  # what the matcher adds for "More like this"
+    found = meaning.close([more], batch)[0]
+    cut = score.cutoff(0, liked=True, more=True)
+    assert cut > score.cutoff(0, liked=True)
+    assert 0 in bits(found.mask)  # a copy of the liked paper is close
+    assert all(found.scores[i] >= cut for i in bits(found.mask))
+    assert score.cutoff(-1, liked=True, more=True) < cut < score.cutoff(1, liked=True, more=True)
+
+
 def test_phrases_and_words() -> None:
     assert phrases("speech and music: generation, enhancement") == [
         "speech",

@@ -213,7 +213,7 @@ class VectorMeaning:
             out[i] = found
         cuts = np.array(
             [
-                score.cutoff(w.step, bool(p.liked.size), s)
+                score.cutoff(w.step, bool(p.liked.size), s, _more_like_liked(w))
                 for w, p in zip(wants, prepared, strict=True)
             ],
             dtype=np.float32,
@@ -345,6 +345,15 @@ class VectorMeaning:
         cache[key] = value
         if len(cache) > self._cache_size:
             cache.popitem(last=False)
+
+
+def _more_like_liked(want: Want) -> bool:
+    """Whether ``want`` is "close to the papers this profile liked" (a like: of exactly them)."""
+    return (
+        isinstance(want.atom, Like)
+        and bool(want.liked)
+        and (set(want.atom.arxiv_ids) == set(want.liked))
+    )
 
 
 def _joined(parts: Sequence[score.Calibration]) -> score.Calibration:
