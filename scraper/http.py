@@ -97,9 +97,6 @@ class Answer:
     validators: Validators
     requests: int  # how many HTTP requests it took, retries and redirects included
 
-    def json_text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
 
 @dataclass
 class Politeness:

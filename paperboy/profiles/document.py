@@ -66,9 +66,6 @@ class FieldText:
 class Document:
     paper: PaperLike
     fields: dict[Field, FieldText]
-    vocabulary: frozenset[str]  # every plural-folded word in any field
-    any_words: frozenset[str]  # plural-folded words of the fields a bare term looks in
-    raw_vocabulary: frozenset[str]  # every folded word in any field
     upvotes: int
     stars: int
     has_code: bool
@@ -88,9 +85,6 @@ def analyse(paper: PaperLike) -> Document:
     return Document(
         paper=paper,
         fields=fields,
-        vocabulary=frozenset(w for f in fields.values() for w in f.positions),
-        any_words=frozenset(w for f in ANY_FIELDS for w in fields[f].positions),
-        raw_vocabulary=frozenset(w for f in fields.values() for w in f.raw),
         upvotes=paper.upvotes,
         stars=paper.github_stars or 0,
         has_code=bool(paper.github_repo),
