@@ -24,12 +24,15 @@ from mailer.message import build  # noqa: E402
 from mailer.render import DigestRenderer  # noqa: E402
 from mailer.types import DigestEntry, OutgoingEmail  # noqa: E402
 from paperboy import digest as digests  # noqa: E402
+from paperboy.links import LinkBuilder  # noqa: E402
 from paperboy.profiles.matcher import Matcher, ProfileSpec  # noqa: E402
-from paperboy.tokens import Purpose, Tokens  # noqa: E402
+from paperboy.schedule import Timing  # noqa: E402
+from paperboy.tokens import Tokens  # noqa: E402
 from scraper.parse_json import parse_entries  # noqa: E402
 
 SUBSCRIBERS, PER_DIGEST, BASELINE = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000, 20, 300
 NOW = datetime(2026, 7, 2, 9, 30, tzinfo=UTC)
+TIMING = Timing("Europe/London", 8, "daily")
 
 
 def papers() -> list[object]:
@@ -59,16 +62,15 @@ def main() -> None:
     per_subscriber = [result.for_subscriber(i) for i in range(SUBSCRIBERS)]
     renderer = DigestRenderer()
     tokens = Tokens("bench-secret-0123456789abcdef", lambda: NOW)
+    builder = LinkBuilder(tokens, "https://paperboy.example.org")
 
     def one(i: int, cache: dict[object, DigestEntry]) -> int:
         selection = digests.select(per_subscriber[i], PER_DIGEST)
-        base = "https://paperboy.example.org"
-        links = digests.Links(
-            archive=f"{base}/d/{tokens.make(Purpose.ARCHIVE, f'{i}:2026-07-02')}",
-            manage=f"{base}/m/{tokens.make(Purpose.MANAGE, i)}",
-            unsubscribe=f"{base}/u/{tokens.make(Purpose.UNSUBSCRIBE, i)}",
+        # As the composer builds them: each paper's feedback link too, and the next send time.
+        links = builder.digest_links(f"bench-link-key-{i:07d}", "2026-07-02")
+        content = digests.content(
+            f"reader{i}@example.org", "2026-07-02", selection, links, cache, timing=TIMING, now=NOW
         )
-        content = digests.content(f"reader{i}@example.org", "2026-07-02", selection, links, cache)
         html, text = renderer.render(content)
         email = OutgoingEmail(
             recipient=f"reader{i}@example.org",

@@ -284,13 +284,13 @@ def preheader(selection: Selection, coming: Upcoming | None = None) -> str:
 
 
 def why_text(recipient: str, coming: Upcoming | None) -> str:
-    """The footer's first sentences: why this mail came, and when the next one will."""
-    why = f"You get this because {recipient} subscribed to Paperboy"
+    """The footer's first sentences: why this mail came, and when the next one will (wrapped;
+    only the line naming the recipient is wrapped anew for each mail)."""
+    why = plaintext.filled(f"You get this because {recipient} subscribed to Paperboy")
     if coming is None:
-        return plaintext.filled(why + ".")
-    return plaintext.filled(
-        f"{why}, a digest {coming.cadence}. The next one comes on {coming.label}."
-    )
+        return why + "."
+    when = f"a digest {coming.cadence}. The next one comes on {coming.label}."
+    return f"{why},\n{plaintext.wrapped(when, '', '')}"
 
 
 def period_label(period: str) -> str:

@@ -3,6 +3,7 @@ matters. Only paperboy.links calls it; everything else builds and reads links th
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -112,16 +113,27 @@ class Tokens:
         signer = serializer.make_signer(serializer.salt)
         keyed = hmac.new(signer.derive_key(), digestmod=hashlib.sha1)
         sep = signer.sep
+        stamps: dict[int, bytes] = {}  # a run mints thousands of tokens within one second
 
         def mint(link_key: str, detail: str = "") -> str:
             if not link_key:
                 raise ValueError("a subscriber link needs the subscriber's link key")
-            value = json.dumps(f"{_KEYED}{link_key}:{detail}", ensure_ascii=False)
-            stamp = base64_encode(int_to_bytes(int(self._clock().timestamp())))
-            signed = base64_encode(value.encode()) + sep + stamp
+            value = f"{_KEYED}{link_key}:{detail}"
+            # JSON of a printable ASCII string without quotes or backslashes is the string in
+            # quotes, as itsdangerous writes it; anything else goes through json.dumps.
+            if value.isascii() and value.isprintable() and not ('"' in value or "\\" in value):
+                payload = f'"{value}"'
+            else:
+                payload = json.dumps(value, ensure_ascii=False)
+            now = int(self._clock().timestamp())
+            stamp = stamps.get(now)
+            if stamp is None:
+                stamps.clear()
+                stamp = stamps[now] = base64_encode(int_to_bytes(now))
+            signed = _b64(payload.encode()) + sep + stamp
             mac = keyed.copy()
             mac.update(signed)
-            return (signed + sep + base64_encode(mac.digest())).decode("ascii")
+            return (signed + sep + _b64(mac.digest())).decode("ascii")
 
         return mint
 
@@ -153,6 +165,11 @@ class Tokens:
         return URLSafeTimedSerializer(
             self._secret, salt=f"paperboy.{purpose.value}", signer=self._signer
         )
+
+
+def _b64(data: bytes) -> bytes:
+    """itsdangerous's base64_encode (URL-safe, unpadded) without its checks."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def _signer_on(clock: Clock) -> type[TimestampSigner]:

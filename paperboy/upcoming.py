@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from paperboy.schedule import Timing, period_of
@@ -53,7 +54,9 @@ def next_send(timing: Timing, period: str, now: datetime) -> datetime:
     raise ValueError(f"no send time within {_LOOK_AHEAD} days for {timing}")  # unreachable
 
 
+@lru_cache(maxsize=1024)
 def upcoming(timing: Timing, period: str, now: datetime) -> Upcoming:
+    """Cached: a run composes at one ``now``, for subscribers who mostly share a timing."""
     return Upcoming(next_send(timing, period, now), cadence(timing))
 
 
