@@ -22,7 +22,7 @@ from paperboy.links import ArchiveLink, UnsubscribeLink
 from paperboy.profiles.matcher import ProfileSpec
 from paperboy.subscribers import Status
 from paperboy.tokens import TokenError
-from paperboy.web import fallbacks, feedback, manage, public, signup
+from paperboy.web import fallbacks, feedback, leaving, manage, public, signup
 from paperboy.web.health import HealthCheck
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site, WebContext
@@ -46,6 +46,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.state.mail_queue = site.outbox  # tests wait on it: app.state.mail_queue.drain()
     app.include_router(signup.routes(site))
     app.include_router(manage.routes(site))
+    app.include_router(leaving.routes(site))
     app.include_router(public.routes(site))
     app.include_router(feedback.routes(site))
     fallbacks.install(app, site)  # foreign hosts, error pages, headers on every answer
@@ -77,11 +78,12 @@ def create_app(context: WebContext) -> FastAPI:
     def unsubscribe_page(token: str) -> HTMLResponse:
         """Shows a button; changes nothing (link scanners follow GETs)."""
         try:
-            _, subscriber = site.open(UnsubscribeLink, token)
+            link, subscriber = site.open(UnsubscribeLink, token)
         except TokenError as e:
             return site.refused(e)
-        done = subscriber.status == Status.UNSUBSCRIBED
-        return site.render("unsubscribe", title="Unsubscribe", email=subscriber.email, done=done)
+        if subscriber.status == Status.UNSUBSCRIBED:  # the undo only with a link of the new key
+            return leaving.unsubscribed(site, subscriber, undo=link.ref.legacy_id is None)
+        return site.render("unsubscribe", title="Unsubscribe", email=subscriber.email, done=False)
 
     @app.post("/u/{token}")
     def unsubscribe(token: str) -> HTMLResponse:
@@ -91,8 +93,8 @@ def create_app(context: WebContext) -> FastAPI:
         except TokenError as e:
             return site.refused(e)
         if subscriber.status != Status.UNSUBSCRIBED:
-            site.people.set_status(subscriber.email, Status.UNSUBSCRIBED, site.clock())
-        return site.render("unsubscribe", title="Unsubscribed", email=subscriber.email, done=True)
+            subscriber = site.people.set_status(subscriber.email, Status.UNSUBSCRIBED, site.clock())
+        return leaving.unsubscribed(site, subscriber)  # the undo: a fresh link of the new key
 
     @app.get("/d/{token}")
     def archive(token: str) -> HTMLResponse:

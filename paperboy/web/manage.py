@@ -1,5 +1,7 @@
-"""The manage page, reached by the signed link in every digest: profiles with a preview,
-delivery settings, pause, resume and unsubscribe. No passwords; the link is the key.
+"""The manage page, reached by the signed link in every digest: profiles with a preview (each
+paper linked to its "More like this" / "Not interested" page), delivery settings and when the
+next digest comes, the past digests, pause, resume, unsubscribe and "delete my data"
+(paperboy.web.leaving). No passwords; the link is the key.
 
 Every change is a plain form post (CSRF-checked) answered by a redirect back to the page; a
 profile with a syntax error is shown again with the error under it and nothing is written.
@@ -7,7 +9,9 @@ profile with a syntax error is shown again with the error under it and nothing i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,15 +19,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from paperboy import subscribers as rules
 from paperboy.errors import InputError
 from paperboy.feedback import MAX_CLOSENESS, example_ids, example_query
-from paperboy.links import ManageLink, path
+from paperboy.links import path
+from paperboy.planner import timing
 from paperboy.semantic.vectors import needs_meaning
 from paperboy.subscribers import WEEKDAYS, Status
-from paperboy.tokens import MAX_AGE, Purpose, TokenError, TokenExpired
+from paperboy.tokens import MAX_AGE, Purpose
+from paperboy.upcoming import upcoming
+from paperboy.web.leaving import manage_owner, unsubscribed
 from paperboy.web.preview import Preview, preview
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site, attempt
+from store.digest_index import DigestIndex, PastDigest
 from store.feedback import Feedback, FeedbackStore
-from store.types import Subscriber
+from store.types import Profile, Subscriber
 
 FLASH = {
     "profile": "Profile saved.",
@@ -56,6 +64,7 @@ class ProfileForm:
     said: tuple[Feedback, ...] = ()  # "More like this" / "Not interested", each with an undo
     closeness: int = 0  # the stored step for about:/like: (< 0 broader, > 0 narrower)
     semantic: bool = False  # the query has about: or like: (the broader/narrower buttons)
+    profile_id: int | None = None  # stored: its preview's papers link to their feedback page
 
     @property
     def closeness_text(self) -> str:
@@ -68,21 +77,10 @@ class ProfileForm:
 def routes(site: Site) -> APIRouter:
     router = APIRouter()
     feedback = FeedbackStore(site.context.engine)
+    digests = DigestIndex(site.context.engine)
 
     def owner(request: Request, token: str) -> Subscriber | HTMLResponse:
-        try:
-            _, subscriber = site.open(ManageLink, token)
-        except TokenError as e:
-            if isinstance(e, TokenExpired):
-                return site.page(
-                    request,
-                    "link",
-                    400,
-                    title="This link has expired",
-                    text="Links to your settings work for 30 days.",
-                )
-            return site.refused(e)
-        return subscriber
+        return manage_owner(site, request, token)
 
     def posted(request: Request, token: str, csrf: str) -> Subscriber | HTMLResponse:
         """The owner of the link, if the form passes its CSRF check."""
@@ -99,11 +97,13 @@ def routes(site: Site) -> APIRouter:
         settings_error: str = "",
         settings_form: dict[str, str] | None = None,
         examples: dict[str, str] | None = None,
+        announce: bool = False,  # the settings were just saved: the flash says the next digest
     ) -> HTMLResponse:
         forms = []
-        for p in site.people.profiles(subscriber.id):
+        stored = site.people.profiles(subscriber.id)
+        for p in stored:
             if editing is not None and editing.original == p.name:
-                forms.append(editing)
+                forms.append(replace(editing, profile_id=p.id))
                 continue
             feed_url = site.links.feed(subscriber.link_key, p.id)
             said = tuple(feedback.entries(p.id))
@@ -116,10 +116,14 @@ def routes(site: Site) -> APIRouter:
                     said=said,
                     closeness=p.closeness,
                     semantic=needs_meaning([p.query]),
+                    profile_id=p.id,
                 )
             )
         adding = editing if editing is not None and not editing.original else None
         forms.append(adding or ProfileForm("", "", ""))
+        coming = next_digest(subscriber, stored)
+        if announce and coming:
+            flash = f"{flash} Next digest: {coming}."
         return site.page(
             request,
             "manage",
@@ -134,7 +138,22 @@ def routes(site: Site) -> APIRouter:
             settings_error=settings_error,
             link_days=(MAX_AGE[Purpose.MANAGE] or 0) // (24 * 3600),
             examples=examples or {"name": "", "ids": "", "error": ""},
+            next_digest=coming,
+            past=[
+                _past(d, local(site.links.archive(subscriber.link_key, d.period)))
+                for d in digests.past(subscriber.id)
+            ],
+            rate=_rater(site.links.paper_feedback(subscriber.link_key)),
+            delete_url=f"{path(Purpose.MANAGE, token)}/delete",
         )
+
+    def next_digest(subscriber: Subscriber, stored: Sequence[Profile]) -> str:
+        """ "Friday 3 July at 08:00 (Europe/London time)", or "" if none is coming."""
+        if subscriber.status != Status.ACTIVE or not stored:
+            return ""
+        period = digests.latest_period(subscriber.id)
+        coming = upcoming(timing(subscriber), period, site.clock())
+        return f"{coming.label} ({subscriber.time_zone} time)"
 
     def move_closeness(subscriber: Subscriber, name: str, move: int) -> int:
         """One step broader or narrower for this profile, stored with the model in use."""
@@ -160,7 +179,8 @@ def routes(site: Site) -> APIRouter:
         subscriber = owner(request, token)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
-        return show(request, token, subscriber, flash=FLASH.get(saved, ""))
+        flash = FLASH.get(saved, "")
+        return show(request, token, subscriber, flash=flash, announce=saved == "settings")
 
     @router.post("/m/{token}/profiles")
     def save_profile(
@@ -179,7 +199,7 @@ def routes(site: Site) -> APIRouter:
         try:
             if action == "remove" and original:
                 site.people.remove_profile(subscriber.email, original)
-                return back(token, "removed")
+                return back(token, "removed")  # the page warns if it was the last one
             if action in ("broader", "narrower") and original:
                 step = move_closeness(subscriber, original, -1 if action == "broader" else 1)
                 typed = ProfileForm(
@@ -287,11 +307,9 @@ def routes(site: Site) -> APIRouter:
                 f"This digest is {STATUS_LABEL[Status(subscriber.status)]}.",
                 status=400,
             )
-        site.people.set_status(subscriber.email, wanted, site.clock())
+        changed = site.people.set_status(subscriber.email, wanted, site.clock())
         if wanted == Status.UNSUBSCRIBED:  # the link key rotated: this page's link is dead now
-            return site.render(
-                "unsubscribe", title="Unsubscribed", email=subscriber.email, done=True
-            )
+            return unsubscribed(site, changed)
         return back(token, action)
 
     @router.post("/m/{token}/feedback")
@@ -337,6 +355,26 @@ def routes(site: Site) -> APIRouter:
         return back(token, "examples")
 
     return router
+
+
+def local(url: str) -> str:
+    """A link of ours as a path on this site (the page may be served under another host)."""
+    parts = urlsplit(url)
+    return parts._replace(scheme="", netloc="").geturl()
+
+
+def _rater(feedback: Callable[[int, str], str]) -> Callable[[int, str], str]:
+    """The path of one paper's "More like this" / "Not interested" page for a profile."""
+    return lambda profile_id, arxiv_id: local(feedback(profile_id, arxiv_id))
+
+
+def _past(d: PastDigest, url: str) -> dict[str, object]:
+    return {
+        "subject": d.subject,
+        "url": url,
+        "sent": f"{d.created_at.day} {d.created_at:%B %Y}",
+        "papers": d.shown if d.kind == "papers" else 0,
+    }
 
 
 def _some(ids: tuple[str, ...]) -> tuple[str, ...]:

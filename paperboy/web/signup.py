@@ -18,7 +18,7 @@ from paperboy.errors import InputError
 from paperboy.feedback import example_ids, example_query
 from paperboy.links import FRESH_LINK, ConfirmLink
 from paperboy.subscribers import Status
-from paperboy.tokens import TokenError, revoked
+from paperboy.tokens import MAX_AGE, Purpose, TokenError, TokenExpired, revoked
 from paperboy.web.preview import preview
 from paperboy.web.site import (
     Site,
@@ -29,6 +29,17 @@ from store.types import NewProfile, NewSubscriber, Subscriber, SubscriberSetting
 
 FIRST_PROFILE = "papers"
 QUOTED_CHARS = 200  # how much of a stranger's typing a page of ours quotes back
+CONFIRM_DAYS = (MAX_AGE[Purpose.CONFIRM] or 0) // (24 * 3600)
+BLANK = {
+    "email": "",
+    "query": "",
+    "examples": "",
+    "time": "08:00",
+    "zone": "UTC",
+    "frequency": "daily",
+    "weekday": "mon",
+    "prefill_zone": "True",  # pages.js picks the browser's zone, if there is JavaScript
+}
 
 
 def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
@@ -54,19 +65,17 @@ def routes(site: Site) -> APIRouter:
             errors=errors,
         )
 
+    def expired(request: Request) -> HTMLResponse:
+        """An expired confirmation link: the sign-up form again, to get a fresh one."""
+        why = (
+            f"This confirmation link has expired: links to confirm work for {CONFIRM_DAYS} days."
+            " Sign up again below and we will mail you a fresh one."
+        )
+        return form_page(request, BLANK, {"form": why}, 400)
+
     @router.get("/signup")
     def signup_page(request: Request) -> HTMLResponse:
-        blank = {
-            "email": "",
-            "query": "",
-            "examples": "",
-            "time": "08:00",
-            "zone": "UTC",
-            "frequency": "daily",
-            "weekday": "mon",
-            "prefill_zone": "True",  # pages.js picks the browser's zone, if there is JavaScript
-        }
-        return form_page(request, blank, {})
+        return form_page(request, BLANK, {})
 
     @router.post("/signup")
     def signup(
@@ -80,8 +89,6 @@ def routes(site: Site) -> APIRouter:
         frequency: str = Form("daily"),
         weekday: str = Form("mon"),
     ) -> HTMLResponse:
-        if refused := site.check_form(request, csrf):
-            return refused
         form = {
             "email": email,
             "query": query,
@@ -92,6 +99,12 @@ def routes(site: Site) -> APIRouter:
             "weekday": weekday,
             "prefill_zone": "",  # the reader chose: keep it
         }
+
+        def again(why: str) -> HTMLResponse:  # the cookie check failed: keep the typing
+            return form_page(request, form, {"form": why}, 403)
+
+        if refused := site.check_form(request, csrf, again):
+            return refused
         errors: dict[str, str] = {}
         address = attempt(errors, "email", lambda: rules.normalise_email(email))
         ids = attempt(errors, "examples", lambda: _examples(examples))
@@ -123,6 +136,8 @@ def routes(site: Site) -> APIRouter:
     def confirm_page(request: Request, token: str) -> HTMLResponse:
         """Shows a button; changes nothing (mail scanners follow links)."""
         subscriber = _waiting(site, token)
+        if isinstance(subscriber, TokenExpired):
+            return expired(request)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         return site.page(
@@ -137,6 +152,8 @@ def routes(site: Site) -> APIRouter:
     @router.post("/c/{token}")
     def confirm(request: Request, token: str, csrf: str = Form("")) -> HTMLResponse:
         subscriber = site.check_form(request, csrf) or _waiting(site, token)
+        if isinstance(subscriber, TokenExpired):
+            return expired(request)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         confirmed = site.people.confirm_pending(subscriber.link_key, site.clock())
@@ -164,7 +181,13 @@ def routes(site: Site) -> APIRouter:
 
     @router.post(FRESH_LINK)
     def send_link(request: Request, csrf: str = Form(""), email: str = Form("")) -> HTMLResponse:
-        if refused := site.check_form(request, csrf):
+        def again(why: str) -> HTMLResponse:
+            typed = email[:320]
+            return site.page(
+                request, "link", 403, title="Get a fresh link", text="", error=why, email=typed
+            )
+
+        if refused := site.check_form(request, csrf, again):
             return refused
         try:
             address = rules.normalise_email(email)
@@ -233,14 +256,17 @@ def _link(site: Site, address: str) -> list[Envelope]:
     return [site.mailer.manage_link(subscriber)]
 
 
-def _waiting(site: Site, token: str) -> Subscriber | HTMLResponse:
-    """The pending sign-up a confirmation link names, or the page to show instead.
+def _waiting(site: Site, token: str) -> Subscriber | HTMLResponse | TokenExpired:
+    """The pending sign-up a confirmation link names, or the page to show instead (expired:
+    the route offers the sign-up form).
 
     The link names the sign-up's link key, which a later sign-up of the same address rotates:
     a link confirms exactly the sign-up its mail described, or nothing.
     """
     try:
         _, subscriber = site.open(ConfirmLink, token)
+    except TokenExpired as e:
+        return e
     except TokenError as e:
         return site.refused(e)
     if subscriber.status != Status.PENDING:

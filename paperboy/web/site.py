@@ -72,6 +72,10 @@ class WebContext:
     semantics: Semantics | None = None
 
 
+def _sentence(text: str) -> str:
+    return f"{text[:1].upper()}{text[1:]}{'' if text[-1:] in '.!?' else '.'}" if text else ""
+
+
 @cache
 def zones() -> tuple[str, ...]:
     return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
@@ -173,8 +177,18 @@ class Site:
 
     # -- checking ----------------------------------------------------------------------------
 
-    def check_form(self, request: Request, csrf: str) -> HTMLResponse | None:
-        """None if the post may proceed; otherwise the page that says why not."""
+    def check_form(
+        self,
+        request: Request,
+        csrf: str,
+        again: Callable[[str], HTMLResponse] | None = None,
+    ) -> HTMLResponse | None:
+        """None if the post may proceed; otherwise the page that says why not.
+
+        ``again`` shows the form once more, with what was typed and the reason at its top, when
+        the cookie check fails (a cookie lost or a day old is no reason to lose the typing);
+        that page sets the cookie, so sending it again works.
+        """
         origin = request.headers.get("origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
             return self.message(
@@ -186,6 +200,8 @@ class Site:
         try:
             self.csrf.check(request.cookies.get(CSRF_COOKIE), csrf)
         except FormRefused as e:
+            if again is not None:
+                return again(f"The form could not be accepted: {e.message}. {_sentence(e.hint)}")
             return self.message(
                 "The form could not be accepted", e.message, status=403, hint=e.hint
             )
