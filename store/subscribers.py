@@ -8,17 +8,17 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from paperboy.errors import InputError
 from store.base import Repository
-from store.tables import ProfileRow, SubscriberRow
+from store.tables import ProfileRow, SubscriberRow, core
 from store.types import NewProfile, NewSubscriber, Profile, Subscriber, SubscriberSettings
 
-SUBSCRIBERS: Table = SubscriberRow.__table__  # type: ignore[attr-defined]
-PROFILES: Table = ProfileRow.__table__  # type: ignore[attr-defined]
+SUBSCRIBERS = core(SubscriberRow)
+PROFILES = core(ProfileRow)
 
 
 class SubscriberStore(Repository):
@@ -207,7 +207,8 @@ class SubscriberStore(Repository):
         return len(ids)
 
     def forget(self, email: str) -> None:
-        """Erase the subscriber and their profiles for good."""
+        """Erase the subscriber for good: their profiles, and through the foreign keys' ON DELETE
+        CASCADE their digests (messages, deliveries) and their profiles' feedback."""
         subscriber = self.require(email)
         with self._begin() as connection:
             connection.execute(delete(PROFILES).where(PROFILES.c.subscriber_id == subscriber.id))

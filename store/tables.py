@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -34,6 +35,14 @@ def _json() -> Any:
 
 def _text(*, nullable: bool = True) -> Any:
     return Field(sa_column=Column(Text, nullable=nullable))
+
+
+def core(row: type[SQLModel]) -> Table:
+    """A row class's Core table, typed: SQLModel builds it as ``row.__table__`` but declares no
+    type for that, so it is looked up in the metadata under the row's table name."""
+    name = row.__tablename__
+    assert isinstance(name, str)  # every row here names its table
+    return row.metadata.tables[name]
 
 
 class PaperRow(SQLModel, table=True):
@@ -74,7 +83,7 @@ class FetchRow(SQLModel, table=True):
     source: str = Field(max_length=16)  # day | week | month | trending | search
     period: str = Field(max_length=300)  # 2026-07-02 | 2026-W27 | 2026-07 | the search query
     url: str = _text(nullable=False)
-    path: str | None = Field(default=None, max_length=16)  # api | props | dom | feed
+    path: str | None = Field(default=None, max_length=16)  # api | props | dom
     status_code: int | None = None
     verdict: str = Field(max_length=16, index=True)  # ok | empty | not_modified | broken
     paper_count: int = 0
