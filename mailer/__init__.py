@@ -1,1 +1,1 @@
-"""The outbound side: rendering, MIME, transports and the delivery ledger (issue 5)."""
+"""The outbound side: rendering (Jinja2), MIME, transports; the delivery ledger is store.ledger."""

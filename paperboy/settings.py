@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     request_delay: float = Field(default=1.0, ge=0.0, le=3600)
     connect_timeout: float = Field(default=10.0, gt=0.0, le=3600)  # seconds to open a connection
     read_timeout: float = Field(default=30.0, gt=0.0, le=3600)  # seconds to wait for a response
-    max_retries: int = Field(default=3, ge=0, le=10)  # retries on network errors and 5xx
+    # Retries on network errors, 5xx, and 429/503 with a Retry-After up to retry_after_cap.
+    max_retries: int = Field(default=3, ge=0, le=10)
     # The longest Retry-After we wait, seconds.
     retry_after_cap: float = Field(default=120.0, ge=0.0, le=86400)
     # What one answer may cost: bytes read, compressed and inflated (over it: the fetch is broken)
@@ -65,7 +66,8 @@ class Settings(BaseSettings):
     contact_email: str = ""  # put in the User-Agent so Hugging Face can reach the operator
     user_agent: str = ""  # overrides the whole User-Agent header when set
 
-    # Mail (digests arrive in issue 5; the settings exist so deploy files can name them).
+    # Mail: how digests and alerts leave (outbox: .eml files in outbox_dir; smtp: a relay;
+    # null: discarded, for a dry run, though the ledger still records them as sent).
     mail_transport: Literal["outbox", "smtp", "null"] = "outbox"
     outbox_dir: Path = Field(default_factory=_default_outbox_dir)  # .eml files land here
     smtp_host: str = "localhost"
@@ -95,13 +97,15 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     secret_key: SecretStr = SecretStr("")  # signs tokens; if empty, generated into secret_key_file
     secret_key_file: Path = Field(default_factory=lambda: default_data_dir() / "secret_key")
-    # Gmail clips mail over 102 KB.
+    # Digests. Bytes of a digest's HTML and text together: papers beyond it are left to the
+    # archive link (Gmail clips mail over 102 KB).
     digest_max_bytes: int = Field(default=95_000, ge=20_000, le=10_000_000)
     # Seconds a sender holds a delivery: longer than one message may take on a slow relay (the
     # DATA, message and final-reply timeouts), or a delivered message whose sender still waits
     # for the reply is taken over and shown `unknown` (never sent twice either way).
     send_lease: float = Field(default=960.0, gt=0, le=86400)
-    # Days a digest (and its delivery) is kept; each subscriber's latest is kept whatever its age.
+    # Days a digest (and its delivery) is kept; each subscriber's latest, and one still waiting
+    # to be sent, is kept whatever its age.
     digest_retention_days: int = Field(default=365, ge=1, le=36500)
 
     # Operator alerts: mailed (through the mail transport) when fetching breaks.
