@@ -23,7 +23,7 @@ import numpy as np
 
 from paperboy.profiles.ast import About, Like
 from paperboy.profiles.document import PaperLike
-from paperboy.semantic import bm25, score
+from paperboy.semantic import batching, bm25, score
 from paperboy.semantic.background import texts_and_vectors
 from paperboy.semantic.closeness import Closeness, Want
 from paperboy.semantic.embedder import Embedder, Vectors
@@ -171,6 +171,7 @@ class VectorMeaning:
         self._wants: OrderedDict[Want, _Prepared] = OrderedDict()
         self._terms: OrderedDict[str, Counter[str]] = OrderedDict()
         self._sentences: OrderedDict[str, tuple[list[str], Vectors]] = OrderedDict()
+        self._batch = batching.LastBatch()  # the last batch's vectors, for held_back
 
     @property
     def model_id(self) -> str:
@@ -183,34 +184,33 @@ class VectorMeaning:
             return [Closeness(0, ()) for _ in wants]
         prepared = self._prepared(wants)
         paper_rows = self._vectors.vectors(papers)
-        rows = np.concatenate([p.rows for p in prepared])
-        cosines = rows @ paper_rows.T
+        batch = self._batch.put(papers, paper_rows)
+        # Every want's rows (the whole text first, then its phrases) in one matrix: one
+        # product, one z-score; each want's phrases mixed in by batching.mixed_groups.
+        sizes = batching.lengths(p.rows for p in prepared)
+        cosines = np.concatenate([p.rows for p in prepared]) @ paper_rows.T
         z = score.zscores(cosines, _joined([p.meaning for p in prepared]))
-        words = [w for p in prepared for w in p.words]
-        lexical = np.zeros((0, len(papers)), dtype=np.float32)
-        if words:
-            raw = bm25.scores(words, [self._paper_terms(p) for p in papers], self._corpus)
-            lexical = score.zscores(raw, _joined([p.lexical for p in prepared if p.words]))
-        out = np.empty((len(wants), len(papers)), dtype=np.float32)
-        whole = np.empty_like(out)
-        at = lex_at = 0
+        whole = cosines[batching.starts(sizes)]
         s = self.settings
-        for i, p in enumerate(prepared):
-            n = len(p.rows)
-            found = score.mixed(z[at], z[at + 1 : at + n], s.phrase_weight)
-            whole[i] = cosines[at]
-            at += n
-            if p.words:
-                m = len(p.words)
-                said = score.mixed(
-                    lexical[lex_at], lexical[lex_at + 1 : lex_at + m], s.phrase_weight
-                )
-                found = s.meaning_weight * found + (1 - s.meaning_weight) * said
-                lex_at += m
-            if len(p.liked):
-                near = score.nearest(p.liked, paper_rows)[None]
-                found = found + s.near_liked * score.zscores(near, p.near)[0]
-            out[i] = found
+        out = batching.mixed_groups(z, sizes, s.phrase_weight)
+        worded = [i for i, p in enumerate(prepared) if p.words]
+        if worded:
+            weights = batching.TermWeights([self._paper_terms(p) for p in papers], self._corpus)
+            raw = weights.scores([w for i in worded for w in prepared[i].words])
+            lexical = score.zscores(raw, _joined([prepared[i].lexical for i in worded]))
+            said = batching.mixed_groups(
+                lexical, batching.lengths(prepared[i].words for i in worded), s.phrase_weight
+            )
+            out[worded] = s.meaning_weight * out[worded] + (1 - s.meaning_weight) * said
+        liked = [i for i, p in enumerate(prepared) if len(p.liked)]
+        if liked:  # one product for every distinct liked list of the batch
+            lists = {wants[i].liked: prepared[i].liked for i in liked}
+            near = batching.nearest_many(list(lists.values()), paper_rows)
+            which = {key: j for j, key in enumerate(lists)}
+            near = near[[which[wants[i].liked] for i in liked]]
+            calibration = _joined([prepared[i].near for i in liked])
+            out[liked] += s.near_liked * score.zscores(near, calibration)
+        self._hold_back_all([w.rejected for w in wants if w.rejected], batch)
         cuts = np.array(
             [
                 score.cutoff(w.step, bool(p.liked.size), s, _more_like_liked(w))
@@ -224,11 +224,23 @@ class VectorMeaning:
         ]
 
     def held_back(self, rejected: tuple[str, ...], papers: Sequence[PaperLike]) -> int:
-        examples = self._example_vectors(rejected)
-        if not len(examples) or not papers:
+        if not rejected or not papers:
             return 0
-        near = score.near_any(examples, self._vectors.vectors(papers), self.settings)
-        return score.bitset(near)
+        batch = self._batch.get(papers, self._vectors.vectors)
+        found = batch.held.get(rejected)
+        return self._hold_back_all([rejected], batch)[0] if found is None else found
+
+    def _hold_back_all(self, lists: Sequence[tuple[str, ...]], batch: batching.Batch) -> list[int]:
+        """``held_back`` of each distinct rejected list over ``batch`` (one lookup, one
+        product), kept in it for the matcher's ``held_back`` calls."""
+        distinct = [ids for ids in dict.fromkeys(lists) if ids not in batch.held]
+        if distinct:
+            index, examples = self._indexed([i for ids in distinct for i in ids])
+            groups = batching.id_groups(distinct, index)
+            near = batching.group_max(examples @ batch.rows.T, groups) >= self.settings.held_back
+            near[[not g for g in groups]] = False  # no known example: nothing held back
+            batch.held.update(zip(distinct, score.bitsets(near), strict=True))
+        return [batch.held[ids] for ids in lists]
 
     def why(self, want: Want, paper: PaperLike) -> str:
         if isinstance(want.atom, Like):
@@ -260,25 +272,52 @@ class VectorMeaning:
             )
             words = [self._words(w) for w in new]
             flat = [q for ws in words for q in ws]
-            lexical = bm25.scores(flat, self._bg_terms, self._corpus)
-            at = 0
-            for want, ws in zip(new, words, strict=True):
-                rows = self._rows(want)
-                liked = self._example_vectors(want.liked)
-                near = score.nearest(liked, self._background)[None]
+            lexical = batching.sliced(
+                score.spread(bm25.scores(flat, self._bg_terms, self._corpus), self.settings),
+                batching.lengths(words),
+            )
+            # Every example and liked paper of the new wants looked up at once; each want's
+            # calibrations taken with one product against the background for all of them.
+            index, examples = self._indexed(
+                [
+                    i
+                    for w in new
+                    for i in (*w.liked, *(w.atom.arxiv_ids if isinstance(w.atom, Like) else ()))
+                ]
+            )
+            likes = [w for w in new if isinstance(w.atom, Like)]
+            means = batching.unit_means(
+                examples,
+                batching.id_groups(
+                    [w.atom.arxiv_ids for w in likes if isinstance(w.atom, Like)], index
+                ),
+            )
+            like_rows = dict(zip(likes, means[:, None], strict=True))
+            rows = [like_rows[w] if w in like_rows else self._rows(w) for w in new]
+            meaning = batching.spreads(rows, self._background, self.settings)
+            lists = list(dict.fromkeys(w.liked for w in new))
+            groups = dict(zip(lists, batching.id_groups(lists, index), strict=True))
+            near = batching.sliced(
+                score.spread(
+                    batching.nearest_many([examples[g] for g in groups.values()], self._background),
+                    self.settings,
+                ),
+                np.ones(len(lists), dtype=np.intp),
+            )
+            spread = dict(zip(lists, near, strict=True))
+            for i, want in enumerate(new):
                 self._remember(
                     self._wants,
                     want,
                     _Prepared(
-                        rows,
-                        score.calibrate(rows, self._background, self.settings),
-                        ws,
-                        score.spread(lexical[at : at + len(ws)], self.settings),
-                        liked,
-                        score.spread(near, self.settings),
+                        rows[i],
+                        meaning[i],
+                        words[i],
+                        lexical[i],
+                        examples[groups[want.liked]],
+                        spread[want.liked],
                     ),
                 )
-                at += len(ws)
         return [self._wants[w] for w in wants]
 
     def _rows(self, want: Want) -> Vectors:
@@ -325,6 +364,13 @@ class VectorMeaning:
             found = bm25.terms(text)
             self._remember(self._terms, text, found)
         return found
+
+    def _indexed(self, ids: Sequence[str]) -> tuple[dict[str, int], Vectors]:
+        """The papers among ``ids`` looked up at once: each found id's row, and the rows."""
+        found = list(self._lookup(list(dict.fromkeys(ids)))) if ids else []
+        if not found:
+            return {}, np.zeros((0, self._embedder.dim), dtype=np.float32)
+        return {p.arxiv_id: i for i, p in enumerate(found)}, self._vectors.vectors(found)
 
     def _example_vectors(self, ids: Sequence[str]) -> Vectors:
         found = list(self._lookup(ids)) if ids else []
