@@ -251,3 +251,80 @@ def test_search_sign_up_and_errors_on_phone_and_desktop_light_and_dark(
         assert page.locator("a[href='/']").count() >= 1
         shot("not-found")
         context.close()
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("size", SIZES)
+def test_manage_delete_and_undo_on_phone_and_desktop_light_and_dark(
+    browser: Any, sqlite_url: str, size: str, scheme: str
+) -> None:
+    """Issue 17's manage page: past digests, the next send time, 'Weekly on' for weekly only,
+    the preview's feedback links, the last-profile warning, 'delete my data' and the undo of an
+    unsubscription; and the sign-up form an expired confirmation link shows."""
+    width, height = SIZES[size]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with web_site(sqlite_url) as s:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, color_scheme=scheme
+        )
+        page = context.new_page()
+
+        def shot(name: str) -> None:
+            _fits(page, width)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{size}-{scheme}.png"), full_page=True)
+
+        sid = s.world.subscribe("reader@example.org", profiles={"vision": "diffusion"})
+        s.world.dispatcher(now=s.clock.now).compose()
+        manage = f"{s.base}/m/{s.world.link(s.tokens, Purpose.MANAGE, sid)}"
+        page.goto(manage)
+        assert page.locator("#past-digests a").count() == 1
+        assert "Next digest: Friday 3 July at 08:00" in page.inner_text("#next-digest")
+        assert not page.is_visible("#weekday")
+        page.select_option("#frequency", "weekly")
+        assert page.is_visible("#weekday")
+        page.select_option("#weekday", "fri")
+        page.click("form[action$='/settings'] button[type=submit]")
+        assert "Next digest: Friday 3 July at 08:00" in page.inner_text(".flash")
+        shot("manage-saved")
+        page.click("#profile-1 button[value=preview]")
+        rate = page.locator("#profile-1 .rate a").first
+        assert rate.is_visible()
+        shot("manage-preview")
+        page.locator("#past-digests a").first.click()
+        assert page.locator("a.title").count() > 0
+        page.goto(manage)
+        page.click("#profile-1 button[value=remove]")
+        assert page.is_visible("#no-profiles")
+        shot("manage-no-profiles")
+
+        page.click("#delete-data")
+        assert page.inner_text("h1") == "Delete your data?"
+        shot("delete-confirm")
+        page.click("button.danger")
+        assert page.inner_text("h1") == "Your data is deleted"
+        assert s.world.people.get("reader@example.org") is None
+        shot("deleted")
+
+        other = s.world.subscribe("other@example.org")
+        page.goto(f"{s.base}/u/{s.world.link(s.tokens, Purpose.UNSUBSCRIBE, other)}")
+        page.click("button")
+        assert page.inner_text("h1") == "You are unsubscribed"
+        shot("unsubscribed-undo")
+        page.click("#undo button")
+        assert page.inner_text("h1") == "Subscribe again?"
+        shot("undo-confirm")
+        page.click("button[type=submit]")
+        assert page.inner_text("h1") == "You are subscribed again"
+        assert s.world.people.require("other@example.org").status == "active"
+
+        page.goto(f"{s.base}/signup")
+        page.fill("#email", "slow@example.org")
+        page.fill("#query", "diffusion")
+        page.click("form button[type=submit]")
+        link = confirm_link(s, "slow@example.org")
+        s.clock.advance(days=4)
+        page.goto(link)
+        assert "This confirmation link has expired" in page.inner_text("[role=alert]")
+        assert page.is_visible("#email")
+        shot("confirm-expired")
+        context.close()
