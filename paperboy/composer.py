@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Protocol
-from urllib.parse import quote
 
 from mailer.message import build, clean_subject
 from mailer.render import DigestRenderer
@@ -22,6 +21,7 @@ from paperboy import digest as digests
 from paperboy import feedback, freshness, planner
 from paperboy.clock import Clock
 from paperboy.errors import InputError
+from paperboy.links import LinkBuilder
 from paperboy.mailrun import MailConfig, Report
 from paperboy.planner import DigestPlan, Withheld
 from paperboy.profiles.matcher import Match, Matcher
@@ -103,6 +103,7 @@ class Composer:
         self._papers, self._people, self._ledger = papers, people, ledger
         self._matching = matching or WordsOnly()
         self._tokens, self._config, self._clock = tokens, config, clock
+        self._links = LinkBuilder(tokens, config.public_url)
         self._renderer = renderer or DigestRenderer()
         self._sender = parseaddr(config.sender)[1]  # the bare address, for the mailto link
 
@@ -233,7 +234,15 @@ class Composer:
         links = links or self.links(subscriber, plan.period)
 
         def render(selection: digests.Selection) -> tuple[str, str]:
-            content = digests.content(subscriber.email, plan.period, selection, links, cache)
+            content = digests.content(
+                subscriber.email,
+                plan.period,
+                selection,
+                links,
+                cache,
+                timing=planner.timing(subscriber),
+                now=plan.window_end,
+            )
             return self._renderer.render(content)
 
         def size(rendered: tuple[str, str]) -> int:
@@ -270,13 +279,7 @@ class Composer:
 
     def links(self, subscriber: Subscriber, period: str) -> digests.Links:
         """The digest's links, each naming the subscriber's random link key (never the id)."""
-        base = self._config.public_url
-        key = subscriber.link_key
-        return digests.Links(
-            archive=f"{base}/d/{self._tokens.for_subscriber(Purpose.ARCHIVE, key, period)}",
-            manage=f"{base}/m/{self._tokens.for_subscriber(Purpose.MANAGE, key)}",
-            unsubscribe=f"{base}/u/{self._tokens.for_subscriber(Purpose.UNSUBSCRIBE, key)}",
-        )
+        return self._links.digest_links(subscriber.link_key, period)
 
     def _outgoing(
         self,
@@ -286,16 +289,16 @@ class Composer:
         text: str,
         message_id: str,
     ) -> OutgoingEmail:
-        token = self._tokens.for_subscriber(Purpose.UNSUBSCRIBE, subscriber.link_key)
         mailbox = self._sender or f"paperboy@{self._config.domain}"
+        pair = self._links.list_unsubscribe(subscriber.link_key, mailbox)
         return OutgoingEmail(
             recipient=subscriber.email,
             subject=subject,
             text=text,
             html=html,
             message_id=message_id,
-            unsubscribe_url=f"{self._config.public_url}/u/{token}",
-            unsubscribe_mailto=f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}",
+            unsubscribe_url=pair.url,
+            unsubscribe_mailto=pair.mailto,
         )
 
 
