@@ -233,3 +233,18 @@ def test_held_back_follows_the_batch_it_is_asked_about() -> None:
     assert meaning.held_back(rejected, papers[2:50]) & 1  # another batch: its own vectors
     assert meaning.held_back((), papers) == 0
     assert meaning.held_back(("0000.00000",), papers) == 0
+
+
+def test_distinct_rows_and_mixing_through_an_index() -> None:
+    rows = unit_rows(5)
+    asked = rows[[0, 1, 1, 2, 0, 3, 4, 4, 1]]
+    first, index = batching.distinct_rows(asked)
+    assert np.array_equal(asked[first][index], asked)
+    assert len(first) == 5
+    sizes = np.array([2, 3, 1, 3], dtype=np.intp)
+    np.testing.assert_array_equal(
+        batching.mixed_groups(asked[first], sizes, 0.3, index),
+        batching.mixed_groups(asked, sizes, 0.3),
+    )
+    empty = np.zeros((0, DIM), np.float32)
+    assert [len(a) for a in batching.distinct_rows(empty)] == [0, 0]

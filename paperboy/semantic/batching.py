@@ -12,7 +12,7 @@ on random data.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -113,19 +113,38 @@ def sliced(calibration: score.Calibration, sizes: Ints) -> list[score.Calibratio
     ]
 
 
-def mixed_groups(rows: Matrix, sizes: Ints, weight: float) -> Matrix:
+def mixed_groups(rows: Matrix, sizes: Ints, weight: float, index: Ints | None = None) -> Matrix:
     """One row per group of consecutive rows (its first row the whole text, the rest its
-    parts): ``score.mixed(group[0], group[1:], weight)`` for every group at once."""
+    parts): ``score.mixed(group[0], group[1:], weight)`` for every group at once. With
+    ``index``, row i of the groups is ``rows[index[i]]`` (rows asked by many wants kept once)."""
+    flat = np.arange(int(sizes.sum()), dtype=np.intp) if index is None else index
     first = starts(sizes)
-    out: Matrix = rows[first]
+    out: Matrix = rows[flat[first]]
     multi = np.flatnonzero(sizes > 1)
     if not len(multi):
         return out
-    flat = np.arange(len(rows), dtype=np.intp)
     sums = reduce_rows(np.add, rows, flat, first[multi] + 1, sizes[multi] - 1)
     means = sums / (sizes[multi] - 1).astype(np.float32)[:, None]
     out[multi] = ((1 - weight) * out[multi] + weight * means).astype(np.float32)
     return out
+
+
+def distinct(keys: Sequence[Hashable]) -> tuple[Ints, Ints]:
+    """Where each distinct key is first asked (``first``) and, for each key, the number of its
+    distinct key (``index``): rows asked by many wants computed once, read through ``index``."""
+    number: dict[Hashable, int] = {}
+    index = np.fromiter((number.setdefault(k, len(number)) for k in keys), np.intp, len(keys))
+    first: Ints = np.unique(index, return_index=True)[1]
+    return first, index
+
+
+def distinct_rows(rows: Matrix) -> tuple[Ints, Ints]:
+    """``distinct`` of a matrix's rows, by their bytes (equal bytes, equal rows)."""
+    rows = np.ascontiguousarray(rows)
+    if not rows.size:
+        return np.arange(len(rows)), np.arange(len(rows))
+    whole = rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize))).ravel()
+    return distinct(whole.tolist())
 
 
 def id_groups(lists: Sequence[Sequence[str]], rows: Mapping[str, int]) -> list[list[int]]:
@@ -184,12 +203,20 @@ class TermWeights:
         self._docs, self._corpus = docs, corpus
 
     def scores(self, queries: Sequence[Counter[str]]) -> Matrix:
-        """sqrt(BM25) of each query (rows) against each document (columns); a query asked
-        twice (the same phrase in many topics) is summed once."""
+        """sqrt(BM25) of each query (rows) against each document (columns)."""
+        sums, index = self.distinct(queries)
+        root: Matrix = sums if len(sums) == len(queries) else sums[index]
+        return root
+
+    def distinct(self, queries: Sequence[Counter[str]]) -> tuple[Matrix, Ints]:
+        """sqrt(BM25) of each distinct query (the same phrase in many topics is summed once)
+        and, for each query, its row."""
         docs, corpus = self._docs, self._corpus
         keys = [tuple(q) for q in queries]
-        distinct = dict.fromkeys(keys)
-        wanted = {t for q in distinct for t in q}
+        number: dict[tuple[str, ...], int] = {}
+        index = np.fromiter((number.setdefault(k, len(number)) for k in keys), np.intp, len(keys))
+        unique = list(number)
+        wanted = {t for q in unique for t in q}
         columns: dict[str, int] = {}
         cells: list[tuple[int, int, int, int]] = []  # term row, document, tf, document length
         for j, doc in enumerate(docs):
@@ -199,23 +226,18 @@ class TermWeights:
                 if row is None:
                     row = columns[term] = len(columns)
                 cells.append((row, j, doc[term], length))
+        sums = np.zeros((len(unique), len(docs)), dtype=np.float32)
         if not columns:
-            return np.zeros((len(queries), len(docs)), dtype=np.float32)
+            return sums, index
         table = np.array(cells, dtype=np.float64).T  # weighed in float64, as bm25.scores does
         tf, norm = table[2], K1 * (1 - B + B * table[3] / corpus.mean_length)
         weights = np.zeros((len(columns), len(docs)), dtype=np.float32)
         weights[table[0].astype(np.intp), table[1].astype(np.intp)] = tf * (K1 + 1) / (tf + norm)
         weights *= np.array([corpus.idf(t) for t in columns], dtype=np.float32)[:, None]
-        sums = np.empty((len(distinct), len(docs)), dtype=np.float32)
-        unique = list(distinct)
         for at in range(0, len(unique), BM25_BLOCK):
             block = [[columns[t] for t in q if t in columns] for q in unique[at : at + BM25_BLOCK]]
             sizes = lengths(block)
             flat = np.fromiter((c for cs in block for c in cs), dtype=np.intp)
             sums[at : at + len(block)] = reduce_rows(np.add, weights, flat, starts(sizes), sizes)
         np.sqrt(np.maximum(sums, 0.0, out=sums), out=sums)
-        if len(unique) == len(keys):
-            return sums
-        number = {key: i for i, key in enumerate(unique)}
-        root: Matrix = sums[np.fromiter((number[k] for k in keys), np.intp, len(keys))]
-        return root
+        return sums, index

@@ -185,21 +185,32 @@ class VectorMeaning:
         prepared = self._prepared(wants)
         paper_rows = self._vectors.vectors(papers)
         batch = self._batch.put(papers, paper_rows)
-        # Every want's rows (the whole text first, then its phrases) in one matrix: one
-        # product, one z-score; each want's phrases mixed in by batching.mixed_groups.
+        # Every want's rows (the whole text first, then its phrases) in one matrix, a row
+        # asked by many wants (the same phrase, the same like:) once: one product, one
+        # z-score; each want's phrases mixed in by batching.mixed_groups.
         sizes = batching.lengths(p.rows for p in prepared)
-        cosines = np.concatenate([p.rows for p in prepared]) @ paper_rows.T
-        z = score.zscores(cosines, _joined([p.meaning for p in prepared]))
-        whole = cosines[batching.starts(sizes)]
+        rows = np.concatenate([p.rows for p in prepared])
+        calibration = _joined([p.meaning for p in prepared])
+        first, index = batching.distinct_rows(rows)
+        cosines = rows[first] @ paper_rows.T
+        z = score.zscores(
+            cosines, score.Calibration(calibration.mean[first], calibration.std[first])
+        )
+        whole = cosines[index[batching.starts(sizes)]]
         s = self.settings
-        out = batching.mixed_groups(z, sizes, s.phrase_weight)
+        out = batching.mixed_groups(z, sizes, s.phrase_weight, index)
         worded = [i for i, p in enumerate(prepared) if p.words]
         if worded:
             weights = batching.TermWeights([self._paper_terms(p) for p in papers], self._corpus)
-            raw = weights.scores([w for i in worded for w in prepared[i].words])
-            lexical = score.zscores(raw, _joined([prepared[i].lexical for i in worded]))
+            raw, index = weights.distinct([w for i in worded for w in prepared[i].words])
+            spread = _joined([prepared[i].lexical for i in worded])
+            first = np.unique(index, return_index=True)[1]  # a distinct query's first asker
+            lexical = score.zscores(raw, score.Calibration(spread.mean[first], spread.std[first]))
             said = batching.mixed_groups(
-                lexical, batching.lengths(prepared[i].words for i in worded), s.phrase_weight
+                lexical,
+                batching.lengths(prepared[i].words for i in worded),
+                s.phrase_weight,
+                index,
             )
             out[worded] = s.meaning_weight * out[worded] + (1 - s.meaning_weight) * said
         liked = [i for i, p in enumerate(prepared) if len(p.liked)]

@@ -82,7 +82,7 @@ def spread(sims: Matrix, settings: Settings = DEFAULT) -> Calibration:
 def zscores(cosines: Matrix, calibration: Calibration) -> Matrix:
     """Cosines (queries x papers) as standard deviations above each query's background."""
     z = (cosines - calibration.mean[:, None]) / calibration.std[:, None]
-    return z.astype(np.float32)
+    return z.astype(np.float32, copy=False)  # no copy of a float32 batch
 
 
 def close_mask(
