@@ -1,19 +1,27 @@
-"""The Typer application, its shared state, and the error boundary: messages, never tracebacks."""
+"""The Typer application and its shared state.
+
+Importing it (and the command modules) loads Typer and Rich, nothing heavier: the settings,
+the database and the web server are imported by the commands that use them, so `--help`,
+`--version` and `profile help` answer at once (issue 17; bench/cli_bench.py).
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
 
-from paperboy.runlog import configure_logging
-from paperboy.settings import Settings, load_settings
-from store.engine import open_engine
-from store.repository import SqlStore
-from store.subscribers import SubscriberStore
+from paperboy import __version__
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from paperboy.settings import Settings
+    from store.repository import SqlStore
+    from store.subscribers import SubscriberStore
 
 app = typer.Typer(
     name="paperboy",
@@ -41,34 +49,61 @@ err = Console(stderr=True, highlight=False)
 
 @dataclass
 class State:
-    """Settings are read once, in the root callback; the database is opened on first use."""
+    """Settings are read once, when a command first asks for them (a command that needs none,
+    like `profile help`, neither reads nor checks them); the database is opened on first use."""
 
-    settings: Settings
+    verbose: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from paperboy.runlog import configure_logging
+            from paperboy.settings import load_settings
+
+            # the CLI reports itself: log lines only with --verbose (or an error)
+            configure_logging(logging.INFO if self.verbose else logging.ERROR)
+            self._settings = load_settings()
+        return self._settings
 
     def engine(self) -> Engine:
         if self._engine is None:
+            from store.engine import open_engine
+
             self._engine = open_engine(self.settings.database_url)
         return self._engine
 
     def store(self) -> SqlStore:
+        from store.repository import SqlStore
+
         return SqlStore(self.engine())
 
     def subscribers(self) -> SubscriberStore:
+        from store.subscribers import SubscriberStore
+
         return SubscriberStore(self.engine())
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        out.print(f"paperboy {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def root(
     ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each request and decision."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """Paperboy scrapes Hugging Face Papers into a database and mails keyword digests.
 
     Settings come from PAPERBOY_* environment variables or a .env file (see the README).
     """
-    configure_logging(logging.INFO if verbose else logging.ERROR)  # the CLI reports itself
-    ctx.obj = State(settings=load_settings())
+    ctx.obj = State(verbose=verbose)
 
 
 def state(ctx: typer.Context) -> State:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import typer
 
 from paperboy.cli.app import db_app, out, state
-from store.engine import current_revision, head_revision, make_engine, upgrade
 
 
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply every pending migration (a new SQLite file is migrated on first use anyway)."""
+    from store.engine import current_revision, make_engine, upgrade
+
     engine = make_engine(state(ctx).settings.database_url)
     before = current_revision(engine)
     upgrade(engine)
@@ -24,6 +25,8 @@ def db_upgrade(ctx: typer.Context) -> None:
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Show the schema revision of the database and the one this Paperboy needs."""
+    from store.engine import current_revision, head_revision, make_engine
+
     engine = make_engine(state(ctx).settings.database_url)
     current = current_revision(engine)
     head = head_revision()

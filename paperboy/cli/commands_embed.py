@@ -6,24 +6,18 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from paperboy.cli.app import State, app, err, out, state
+from paperboy.cli.views import plural
 from paperboy.errors import PaperboyError
-from paperboy.semantic.embedder import Embedder
-from paperboy.semantic.load import load_embedder, model_choice
-from paperboy.semantic.vectors import BATCH, StoredVectors, hash_of
-from store.vectors import VectorStore
+
+if TYPE_CHECKING:  # the model's runtime (numpy, onnxruntime) loads when the command runs
+    from paperboy.semantic.embedder import Embedder
+    from store.vectors import VectorStore
 
 Report = Callable[[int, int], None]  # (done, total)
 PLAIN_STEPS = 10  # without a terminal: a line at every tenth of the way
@@ -35,8 +29,12 @@ def embed(
     limit: int | None = typer.Option(
         None, "--limit", min=1, max=100_000_000, help="Embed at most N papers this time."
     ),
-    batch: int = typer.Option(
-        BATCH, "--batch", min=1, max=4096, help="Papers per model call and per write."
+    batch: int | None = typer.Option(
+        None,
+        "--batch",
+        min=1,
+        max=4096,
+        help="Papers per model call and per write (default: 32, paperboy.semantic.vectors.BATCH).",
     ),
     check: bool = typer.Option(
         False, "--check", help="Only count the papers with and without a current vector."
@@ -48,13 +46,16 @@ def embed(
     the rest (papers stored before, or whose embedding failed) with a progress bar. Interrupt
     it at any time: what was embedded is kept.
     """
+    from paperboy.semantic.vectors import BATCH, StoredVectors
+    from store.vectors import VectorStore
+
     st = state(ctx)
     embedder = _model(st)
     store = VectorStore(st.engine())
     if check:
         _check(st, embedder, store)
         return
-    vectors = StoredVectors(embedder, store, batch=batch)
+    vectors = StoredVectors(embedder, store, batch=batch or BATCH)
     started = time.perf_counter()
     with _progress() as report:
         done = vectors.fill(report, limit=limit)
@@ -68,6 +69,8 @@ def embed(
 
 
 def _model(st: State) -> Embedder:
+    from paperboy.semantic.load import load_embedder, model_choice
+
     embedder, reason = load_embedder(model_choice(st.settings))
     if reason is not None:
         raise PaperboyError(
@@ -79,6 +82,8 @@ def _model(st: State) -> Embedder:
 
 
 def _check(st: State, embedder: Embedder, store: VectorStore) -> None:
+    from paperboy.semantic.vectors import hash_of
+
     model = embedder.model_id
     papers = st.store().count_papers()
     stored = store.count(model)
@@ -86,7 +91,7 @@ def _check(st: State, embedder: Embedder, store: VectorStore) -> None:
     current = papers - todo
     stale = stored - current
     out.print(
-        f"{papers} papers, {current} with a current vector, {stale} stale, "
+        f"{plural(papers, 'paper')}, {current} with a current vector, {stale} stale, "
         f"{todo} to embed; model {escape(model)}",
         soft_wrap=True,
     )
@@ -98,6 +103,15 @@ def _progress() -> Iterator[Report]:
     if not err.is_terminal or _ci():
         yield _plain()
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         TextColumn("embedding"),
         BarColumn(),

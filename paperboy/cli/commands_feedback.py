@@ -3,6 +3,8 @@ do, from the command line."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.markup import escape
 
@@ -10,10 +12,10 @@ from paperboy import subscribers as rules
 from paperboy.cli.app import out, profile_app, state
 from paperboy.clock import system_clock
 from paperboy.errors import InputError
-from paperboy.feedback import example_id
-from store.feedback import FeedbackStore, Signal
-from store.subscribers import SubscriberStore
-from store.types import Profile
+
+if TYPE_CHECKING:  # the store's tables load when a command runs
+    from store.subscribers import SubscriberStore
+    from store.types import Profile
 
 EMAIL = typer.Argument(..., help="The subscriber's address.")
 PROFILE = typer.Argument(..., help="The profile's name.")
@@ -31,6 +33,9 @@ def like(
     ),
 ) -> None:
     """Record 'More like this' on a stored paper for a profile (the latest signal wins)."""
+    from paperboy.feedback import example_id
+    from store.feedback import FeedbackStore, Signal
+
     people = state(ctx).subscribers()
     profile = _profile(people, email, name)
     arxiv_id = example_id(paper)
@@ -49,6 +54,9 @@ def like(
 @profile_app.command("unlike")
 def unlike(ctx: typer.Context, email: str = EMAIL, name: str = PROFILE, paper: str = PAPER) -> None:
     """Undo a profile's 'More like this' or 'Not interested' on a paper."""
+    from paperboy.feedback import example_id
+    from store.feedback import FeedbackStore
+
     profile = _profile(state(ctx).subscribers(), email, name)
     arxiv_id = example_id(paper)
     if FeedbackStore(state(ctx).engine()).undo(profile.id, arxiv_id):

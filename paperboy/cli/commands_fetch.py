@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paperboy import subscribers as rules
 from paperboy.cli.app import State, app, err, out, state
-from paperboy.cli.views import papers_table, reports_table
+from paperboy.cli.views import papers_table, plural, reports_table, waiting
 from paperboy.clock import system_clock
-from paperboy.demo import (
-    DEFAULT_PAGES,
-    DEMO_PROFILES,
-    DEMO_READER,
-    DEMO_SOURCES,
-    prime_vectors,
-    replay_transport,
-)
-from paperboy.ingest import Ingestor
-from paperboy.semantic.runtime import shared
-from paperboy.service import JobReport, dispatch_job, fetch_job
-from paperboy.wiring import build_dispatcher, build_ingestor, transport_factory
 from scraper import sources
 from scraper.sources import Source
 from store.types import NewSubscriber, PaperFilter
+
+if TYPE_CHECKING:  # the client, the parsers and the store load when a command runs
+    from paperboy.ingest import Ingestor
+    from paperboy.service import JobReport
 
 MAX_BACKFILL_DAYS = 366
 
@@ -99,16 +93,23 @@ def fetch(
     Tries the JSON API, then the page's embedded data, then its rendered cards. Exits non-zero
     when a fetch is broken (unreachable, refused, or unparseable); only the failed fetch is kept.
     """
+    from paperboy.wiring import build_ingestor
+
     selected = _selected_sources(day, week, month, trending, search, backfill)
     st = state(ctx)
     ingestor, client = build_ingestor(st.settings, st.store())
-    with client:
+    host = urlsplit(st.settings.hf_base_url).hostname or st.settings.hf_base_url
+    with client, waiting(err, host) if backfill is None else nullcontext():
         report = _run(ingestor, selected, progress=backfill is not None)
     out.print(reports_table(report.fetched))
     raise typer.Exit(_conclude(report))
 
 
 def _run(ingestor: Ingestor, selected: Sequence[Source], *, progress: bool) -> JobReport:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from paperboy.service import fetch_job
+
     if not progress:
         return fetch_job(ingestor, selected)
     columns = (
@@ -147,10 +148,10 @@ def _conclude(report: JobReport) -> int:
 @app.command()
 def demo(
     ctx: typer.Context,
-    pages: Path = typer.Option(
-        DEFAULT_PAGES,
+    pages: Path | None = typer.Option(
+        None,
         "--pages",
-        help="Folder of saved Hugging Face captures to replay.",
+        help="Folder of saved Hugging Face captures to replay (default: the bundled ones).",
         file_okay=False,
     ),
 ) -> None:
@@ -159,8 +160,12 @@ def demo(
     Replays 2024 to 2026 API answers, an HTML page and a search through the same client, parsers
     and store that `paperboy fetch` uses, then shows what was stored.
     """
+    from paperboy.demo import DEFAULT_PAGES, DEMO_SOURCES, replay_transport
+    from paperboy.service import fetch_job
+    from paperboy.wiring import build_ingestor
+
     st = state(ctx)
-    transport = replay_transport(pages)
+    transport = replay_transport(pages or DEFAULT_PAGES)
     ingestor, client = build_ingestor(st.settings, st.store(), transport=transport, delay=0.0)
     with client:
         report = fetch_job(ingestor, DEMO_SOURCES)
@@ -168,7 +173,8 @@ def demo(
     store = st.store()
     out.print(papers_table(store.list_papers(PaperFilter(limit=10)), title="Top stored papers"))
     out.print(
-        f"{store.count_papers()} papers and {store.count_observations()} observations stored in "
+        f"{plural(store.count_papers(), 'paper')} and "
+        f"{plural(store.count_observations(), 'observation')} stored in "
         f"{escape(st.settings.database_url)}. Try `paperboy papers --search diffusion`."
     )
     code = _conclude(report)
@@ -179,6 +185,11 @@ def demo(
 
 def _demo_digest(st: State) -> None:
     """Subscribe the demo reader (once) and send whatever digest is due through the transport."""
+    from paperboy.demo import DEMO_PROFILES, DEMO_READER, prime_vectors
+    from paperboy.semantic.runtime import shared
+    from paperboy.service import dispatch_job
+    from paperboy.wiring import build_dispatcher, transport_factory
+
     people = st.subscribers()
     if people.get(DEMO_READER) is None:
         people.add(

@@ -4,46 +4,34 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from mailer.render import environment
-from paperboy import alerts
 from paperboy import subscribers as rules
 from paperboy.cli.app import app, digest_app, err, out, state
 from paperboy.cli.views import (
+    DeliveryState,
+    Format,
+    as_json,
+    deliveries_table,
     delivery_counts,
+    delivery_errors,
+    plural,
+    records,
     refusal_lines,
     stop_lines,
     unconfirmed_lines,
-    when,
 )
 from paperboy.clock import system_clock
-from paperboy.digest import archive_sections
-from paperboy.feedback import specs
-from paperboy.mailrun import Report
-from paperboy.service import dispatch_job
-from paperboy.signals import stop_on_signals
-from paperboy.wiring import build_dispatcher, transport_factory
-from store.feedback import FeedbackStore
-from store.health import HealthStore
-from store.ledger import Ledger
-from store.repository import SqlStore
-from store.subscribers import SubscriberStore
-from store.types import DigestRecord, Subscriber
 
-STATE_STYLE = {
-    "sent": "green",
-    "pending": "cyan",
-    "sending": "cyan",
-    "temp_failed": "yellow",
-    "expired": "yellow",
-    "perm_failed": "bold red",
-    "unknown": "magenta",
-}
+if TYPE_CHECKING:  # the pipeline, the store and the templates load when a command runs
+    from sqlalchemy.engine import Engine
+
+    from paperboy.mailrun import Report
+    from store.types import DigestRecord, Subscriber
 
 
 @app.command()
@@ -59,6 +47,12 @@ def send(
     Safe to run again at any time: a subscriber's period is composed once and sent once.
     Delivery goes to PAPERBOY_MAIL_TRANSPORT: the outbox folder (default), SMTP, or nowhere.
     """
+    from paperboy import alerts
+    from paperboy.service import dispatch_job
+    from paperboy.signals import stop_on_signals
+    from paperboy.wiring import build_dispatcher, transport_factory
+    from store.health import HealthStore
+
     st = state(ctx)
     engine = st.engine()
     dispatcher = build_dispatcher(st.settings, engine)
@@ -108,7 +102,8 @@ def _print_previews(report: Report) -> None:
         return
     # The same counts as `send` prints: a digest with nothing to send is recorded, not mailed.
     title = (
-        f"{report.due} digests due (dry run: nothing sent): {report.composed} would be sent, "
+        f"{plural(report.due, 'digest')} due (dry run: nothing sent): {report.composed} would "
+        "be sent, "
         f"{report.empty} with nothing to send"
     )
     table = Table(title=title, title_justify="left")
@@ -152,6 +147,8 @@ def preview(
     anyway, no files are written. "View in browser" and "and N more" lead to a third file that
     lists every matching paper (the archive page the real mail links to).
     """
+    from paperboy.wiring import build_dispatcher
+
     st = state(ctx)
     subscriber = st.subscribers().require(rules.normalise_email(email))
     engine = st.engine()
@@ -183,6 +180,13 @@ def preview(
 
 def _all_papers_page(engine: Engine, subscriber: Subscriber, record: DigestRecord) -> str:
     """The archive page of a digest not sent yet: every paper, grouped as the mail groups them."""
+    from mailer.render import environment
+    from paperboy.digest import archive_sections
+    from paperboy.feedback import specs
+    from store.feedback import FeedbackStore
+    from store.repository import SqlStore
+    from store.subscribers import SubscriberStore
+
     papers = SqlStore(engine).papers_by_id(record.paper_ids)
     profiles = specs(SubscriberStore(engine).profiles(subscriber.id), FeedbackStore(engine))
     return (
@@ -202,29 +206,21 @@ def _all_papers_page(engine: Engine, subscriber: Subscriber, record: DigestRecor
 def deliveries(
     ctx: typer.Context,
     limit: int = typer.Option(30, "--limit", min=1, max=10_000, help="At most this many."),
-    state_: str | None = typer.Option(
-        None,
-        "--state",
-        help="pending, sending, sent, temp_failed, expired, perm_failed or unknown.",
+    state_: DeliveryState | None = typer.Option(None, "--state", help="Only this state."),
+    format_: Format = typer.Option(
+        Format.TABLE, "--format", help="table for people, json (an array of objects) for scripts."
     ),
 ) -> None:
     """Recent deliveries from the ledger with their states, newest first."""
+    from store.ledger import Ledger
+
     ledger = Ledger(state(ctx).engine())
-    rows = ledger.deliveries(limit=limit, state=state_)
-    table = Table(title="Deliveries", title_justify="left")
-    for column in ("id", "to", "period", "state", "tries", "next / sent", "last error"):
-        table.add_column(column, overflow="fold")
-    for d in rows:
-        style = STATE_STYLE.get(d.state, "white")
-        table.add_row(
-            str(d.id),
-            escape(d.recipient),
-            d.period,
-            f"[{style}]{d.state}[/]",
-            str(d.attempts),
-            when(d.sent_at or d.next_attempt_at),
-            escape(d.last_error or ""),
-        )
-    out.print(table)
+    rows = ledger.deliveries(limit=limit, state=state_.value if state_ else None)
+    if format_ is Format.JSON:
+        print(as_json(records(rows)))
+        return
+    out.print(deliveries_table(rows))
+    for line in delivery_errors(rows):
+        out.print(line, soft_wrap=True)
     counts = ledger.counts()
     out.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no deliveries yet")

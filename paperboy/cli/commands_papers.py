@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import typer
 
 from paperboy.cli.app import app, out, state
-from paperboy.cli.views import fetches_table, paper_detail, papers_table
+from paperboy.cli.views import (
+    Format,
+    as_json,
+    fetch_errors,
+    fetches_table,
+    paper_detail,
+    papers_table,
+    plural,
+    records,
+)
 from paperboy.clock import system_clock
 from paperboy.errors import PaperboyError
 from scraper.models import Verdict, View
 from scraper.sources import day, month, week
 from store.types import PaperFilter
+
+FORMAT = typer.Option(
+    Format.TABLE, "--format", help="table for people, json (an array of objects) for scripts."
+)
 
 
 @app.command()
@@ -29,6 +43,7 @@ def papers(
     view: View | None = typer.Option(None, "--view", help="Seen in this list ..."),
     period: str | None = typer.Option(None, "--period", help="... for this period."),
     limit: int = typer.Option(30, "--limit", min=1, max=10_000, help="At most this many."),
+    format_: Format = FORMAT,
 ) -> None:
     """List stored papers (most upvoted first), filter them, or show one in full."""
     store = state(ctx).store()
@@ -39,7 +54,11 @@ def papers(
                 f"no paper {arxiv_id!r} in the store",
                 hint="`paperboy papers --search WORD` finds ids; `paperboy fetch` brings papers",
             )
-        out.print(paper_detail(paper, store.observations_of(arxiv_id)))
+        seen = store.observations_of(arxiv_id)
+        if format_ is Format.JSON:
+            print(as_json(dataclasses.asdict(paper) | {"observations": records(seen)}))
+        else:
+            out.print(paper_detail(paper, seen))
         return
     if period is not None and view is not None:
         _check_period(view, period)
@@ -54,7 +73,10 @@ def papers(
             limit=limit,
         )
     )
-    out.print(papers_table(found, title=f"{len(found)} papers"))
+    if format_ is Format.JSON:
+        print(as_json(records(found)))
+    else:
+        out.print(papers_table(found, title=plural(len(found), "paper")))
 
 
 def _check_period(view: View, period: str) -> None:
@@ -77,6 +99,7 @@ def fetches(
     limit: int = typer.Option(20, "--limit", min=1, max=10_000, help="At most this many."),
     source: View | None = typer.Option(None, "--source", help="Only this list."),
     verdict: Verdict | None = typer.Option(None, "--verdict", help="Only this verdict."),
+    format_: Format = FORMAT,
 ) -> None:
     """Recent fetches with their verdicts, newest first (broken ones say why)."""
     rows = (
@@ -88,4 +111,9 @@ def fetches(
             verdict=verdict.value if verdict else None,
         )
     )
+    if format_ is Format.JSON:
+        print(as_json(records(rows)))
+        return
     out.print(fetches_table(rows))
+    for line in fetch_errors(rows):
+        out.print(line, soft_wrap=True)

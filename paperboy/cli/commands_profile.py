@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -12,11 +13,11 @@ from rich.text import Text
 from paperboy import subscribers as rules
 from paperboy.cli import commands_feedback  # noqa: F401  (registers `profile like|unlike`)
 from paperboy.cli.app import State, err, out, profile_app, state
+from paperboy.cli.views import plural
 from paperboy.clock import system_clock
-from paperboy.feedback import MAX_CLOSENESS, closeness_step
 from paperboy.profiles.ast import semantic_atoms
+from paperboy.profiles.explain import grouped, warnings
 from paperboy.profiles.highlight import snippet, spans
-from paperboy.profiles.matcher import Match, Matcher, ProfileSpec, ranked
 from paperboy.profiles.parser import (
     MAX_ABOUT,
     MAX_DEPTH,
@@ -28,8 +29,15 @@ from paperboy.profiles.parser import (
     MIN_ABOUT,
     parse,
 )
-from paperboy.semantic.closeness import Meaning
 from store.types import PaperFilter
+
+if TYPE_CHECKING:
+    from paperboy.profiles.matcher import Match
+    from paperboy.semantic.closeness import Meaning
+
+# paperboy.feedback.MAX_CLOSENESS, repeated so that loading the CLI does not load the store
+# (tests/test_cli_finish.py checks they agree)
+MAX_CLOSENESS = 5
 
 GRAMMAR = f"""\
 A profile is a query over new papers. Case, accents and simple plurals do not matter, words
@@ -37,7 +45,8 @@ match whole words ("cat" never matches "concatenate"), and "high-fidelity" = "hi
 
   diffusion video          both words (AND is implied; writing AND is allowed)
   "neural radiance"        the exact phrase
-  diffusion OR flow        either (AND binds tighter: a b OR c is (a b) OR c)
+  diffusion OR flow        either (AND binds tighter: a b OR c is (a b) OR c, and
+                           a OR b -c is a OR (b -c): write (a OR b) -c to exclude from both)
   -survey   NOT survey     exclude papers with the word
   (video OR audio) -survey parentheses group
   diffus*                  any word starting with diffus (at least 3 letters)
@@ -64,7 +73,7 @@ each NOT or - is one level); numbers are written with the digits 0-9, at most {M
 about: and like: count as terms, at most {MAX_SEMANTIC} in a query, {MAX_LIKE} ids in a like:.
 
 Examples:
-  "variational inference" OR bayesian* -survey
+  ("variational inference" OR bayesian*) -survey
   (diffusion OR "flow matching") video has:code upvotes>=5
   author:"Yann LeCun" OR org:meta
   about:"speculative decoding for LLM serving" -survey upvotes>=3
@@ -95,6 +104,15 @@ def add(
         state(ctx).subscribers().add_profile(rules.normalise_email(email), profile, system_clock())
     )
     out.print(f"saved profile {escape(saved.name)}: {escape(saved.query)}")
+    _understood(saved.query)
+
+
+def _understood(query: str) -> None:
+    """How the query was read, every group in parentheses, and what people often misread."""
+    node = parse(query)
+    out.print(f"understood as: {escape(grouped(node))}", soft_wrap=True)
+    for warning in warnings(node, query):
+        err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
 @profile_app.command("edit")
@@ -133,6 +151,8 @@ def edit(
         profile = rules.profile(rename or name, query if query is not None else old_query)
         saved = store.edit_profile(address, name, profile, system_clock())
         out.print(f"saved profile {escape(saved.name)}: {escape(saved.query)}")
+        if query is not None:
+            _understood(saved.query)
         name = saved.name
     if moved:
         _closeness(st, address, name, -1 if broader else 1 if narrower else 0, closeness)
@@ -140,6 +160,7 @@ def edit(
 
 def _closeness(st: State, address: str, name: str, move: int, to: int | None) -> None:
     """Store the profile's closeness step for the model in use now."""
+    from paperboy.feedback import closeness_step
     from paperboy.semantic.runtime import shared
 
     semantics = shared(st.settings, st.engine())
@@ -212,7 +233,10 @@ def try_query(
 ) -> None:
     """Show what a query would have matched in the stored papers, matched terms highlighted
     and, for about: and like:, the reason each paper was found close."""
+    from paperboy.profiles.matcher import Matcher, ProfileSpec, ranked
+
     node = parse(query, "test")  # a syntax error names the column before anything is read
+    _understood(query)
     st = state(ctx)
     papers = st.store().list_papers(
         PaperFilter(seen_since=system_clock() - timedelta(days=days), limit=100_000)
@@ -220,7 +244,10 @@ def try_query(
     meaning = _meaning(st) if semantic_atoms(node) else None
     spec = ProfileSpec(0, 0, "test", query, closeness=closeness)
     matches = ranked(Matcher([spec], meaning).match(papers))
-    out.print(f"{len(matches)} of {len(papers)} papers from the last {days} days match.")
+    out.print(
+        f"{len(matches)} of {plural(len(papers), 'paper')} from the last "
+        f"{plural(days, 'day')} {'matches' if len(matches) == 1 else 'match'}."
+    )
     for match in matches[:limit]:
         out.print(_render(match))
 

@@ -5,40 +5,29 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import Engine
 
-from paperboy import alerts, runlog
 from paperboy.cli.app import State, app, err, out, state
 from paperboy.cli.views import (
     delivery_counts,
+    plural,
     refusal_lines,
     reports_table,
     stop_lines,
     unconfirmed_lines,
 )
 from paperboy.clock import system_clock
-from paperboy.doctor import run_checks
-from paperboy.lock import single_instance
-from paperboy.scheduler import build_scheduler
-from paperboy.scheduler import stop_on_signals as stop_serving_on_signals
-from paperboy.service import JobReport, dispatch_job, fetch_job, fetch_plan
-from paperboy.service import run_once as run
-from paperboy.signals import Stop, stop_on_signals
-from paperboy.wiring import (
-    alert_config,
-    build_dispatcher,
-    build_ingestor,
-    build_web,
-    server_config,
-    transport_factory,
-)
-from store.engine import make_engine
-from store.health import HealthStore
+
+if TYPE_CHECKING:  # the server, the scheduler and the pipeline load when a command runs
+    import uvicorn
+    from sqlalchemy import Engine
+
+    from paperboy.service import JobReport
+    from paperboy.signals import Stop
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +45,13 @@ def run_once(
     """Fetch today's and trending lists (and the week's and month's once a day), then compose
     and deliver the digests that are due. Exits non-zero if a fetch was broken or mail failed;
     exits 75 at once if another Paperboy holds the store."""
+    from paperboy import alerts, runlog
+    from paperboy.lock import single_instance
+    from paperboy.service import run_once as run
+    from paperboy.signals import stop_on_signals
+    from paperboy.wiring import alert_config, build_dispatcher, build_ingestor, transport_factory
+    from store.health import HealthStore
+
     st = state(ctx)
     engine = st.engine()
     health = HealthStore(engine)
@@ -86,7 +82,7 @@ def run_once(
         report = replace(report, signum=stop.signum)
         counters.update(report.counters)
     out.print(reports_table(report.fetched))
-    out.print(f"{report.new_papers} new papers; {dispatch_counts(report)}")
+    out.print(f"{plural(report.new_papers, 'new paper')}; {dispatch_counts(report)}")
     print_problems(report, stop)
     raise typer.Exit(report.exit_code)
 
@@ -94,7 +90,9 @@ def run_once(
 def dispatch_counts(report: JobReport) -> str:
     """What a dispatch did, as `run-once` prints it and `serve` logs it."""
     c = report.composed
-    return f"{c.due} digests due, {c.composed} composed; {delivery_counts(report.delivered)}"
+    return (
+        f"{plural(c.due, 'digest')} due, {c.composed} composed; {delivery_counts(report.delivered)}"
+    )
 
 
 def print_problems(report: JobReport, stop: Stop) -> None:
@@ -110,6 +108,10 @@ def print_problems(report: JobReport, stop: Stop) -> None:
 
 
 def _web_server(st: State, engine: Engine) -> uvicorn.Server:
+    import uvicorn
+
+    from paperboy.wiring import build_web, server_config
+
     config = server_config(
         build_web(st.settings, engine), st.settings.web_host, st.settings.web_port
     )
@@ -144,6 +146,8 @@ def status(
     limit: int = typer.Option(10, "--limit", min=1, max=1000, help="Show this many runs."),
 ) -> None:
     """The heartbeat: recent unattended runs with their counters, and open alerts."""
+    from store.health import HealthStore
+
     health = HealthStore(state(ctx).engine())
     runs = health.runs(limit)
     table = Table(title="Recent runs", title_justify="left")
@@ -173,6 +177,9 @@ def doctor(ctx: typer.Context) -> None:
 
     Exits 1 when something is wrong (a FAIL line); warnings alone exit 0.
     """
+    from paperboy.doctor import run_checks
+    from store.engine import make_engine
+
     st = state(ctx)
     engine = make_engine(st.settings.database_url)
     checks = run_checks(st.settings, engine, system_clock())
@@ -209,6 +216,14 @@ def serve(
     """Run unattended: fetch every hour (the week's and month's lists and the profiles' searches
     once a day), send the digests that are due every few minutes, and serve the web pages, until
     SIGTERM. One per store: a second one exits 75."""
+    from paperboy import alerts, runlog
+    from paperboy.lock import single_instance
+    from paperboy.scheduler import build_scheduler
+    from paperboy.scheduler import stop_on_signals as stop_serving_on_signals
+    from paperboy.service import dispatch_job, fetch_job, fetch_plan
+    from paperboy.wiring import alert_config, build_dispatcher, build_ingestor, transport_factory
+    from store.health import HealthStore
+
     st = state(ctx)
     engine = st.engine()
     with single_instance(engine):

@@ -1,20 +1,99 @@
-"""Rich renderings of reports, papers and fetches: the CLI's only presentation code."""
+"""Rich renderings of reports, papers and fetches, and their JSON for scripts: the CLI's only
+presentation code. Tables fit 80 columns: the title gets the width, identifiers, addresses and
+URLs are never broken over lines (a fetch's or delivery's error goes on a line of its own)."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+import dataclasses
+import json
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 
-from paperboy.dispatch import Report
-from paperboy.ingest import IngestReport
-from paperboy.signals import Stop
-from store.types import Fetch, Observation, Paper
+if TYPE_CHECKING:  # types only: the pipeline's modules load when a command runs
+    from collections import Counter
+
+    from rich.console import Console
+
+    from paperboy.dispatch import Report
+    from paperboy.ingest import IngestReport
+    from paperboy.signals import Stop
+    from store.types import Delivery, Fetch, Observation, Paper
 
 VERDICT_STYLE = {"ok": "green", "empty": "yellow", "not_modified": "cyan", "broken": "bold red"}
+STATE_STYLE = {
+    "sent": "green",
+    "pending": "cyan",
+    "sending": "cyan",
+    "temp_failed": "yellow",
+    "expired": "yellow",
+    "perm_failed": "bold red",
+    "unknown": "magenta",
+}
+
+
+class Format(StrEnum):
+    """How a listing is printed: a table for people, JSON (one array of objects) for scripts."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+class DeliveryState(StrEnum):
+    """The delivery ledger's states (store/tables.py), as `deliveries --state` accepts them."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    TEMP_FAILED = "temp_failed"
+    EXPIRED = "expired"
+    PERM_FAILED = "perm_failed"
+    UNKNOWN = "unknown"
+
+
+def records(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """Rows (frozen dataclasses) as dicts with every field, for as_json."""
+    return [dataclasses.asdict(r) for r in rows]
+
+
+def as_json(value: object) -> str:
+    """JSON for scripts, times in ISO 8601 with their offset."""
+    return json.dumps(value, default=_iso, ensure_ascii=False)
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+@contextmanager
+def waiting(console: Console, what: str, *, after: float = 1.0) -> Iterator[None]:
+    """Say what a slow call waits for: a spinner at once on a terminal; elsewhere (a log, a
+    pipe) one plain line, only once the call has taken `after` seconds."""
+    said = f"waiting for {what}…"
+    if console.is_terminal:
+        with console.status(escape(said)):
+            yield
+        return
+    timer = threading.Timer(after, console.print, (said,), {"markup": False, "highlight": False})
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """'1 digest', '2 digests', '0 digests'."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
 
 
 def verdict(value: str) -> str:
@@ -101,19 +180,15 @@ def reports_table(reports: Iterable[IngestReport]) -> Table:
 
 
 def papers_table(papers: Iterable[Paper], *, title: str = "Papers") -> Table:
+    """Most of the width goes to the title; the author count is in `papers ID` and the JSON."""
     table = Table(title=title, title_justify="left")
     table.add_column("arXiv id", no_wrap=True)
-    table.add_column("upvotes", justify="right")
-    table.add_column("title")
-    table.add_column("authors", justify="right")
+    table.add_column("votes", justify="right", no_wrap=True)
+    table.add_column("title", ratio=1)
     table.add_column("first seen", no_wrap=True)
     for p in papers:
         table.add_row(
-            p.arxiv_id,
-            str(p.upvotes),
-            escape(p.title),
-            str(p.author_count),
-            when(p.first_seen_at),
+            p.arxiv_id, str(p.upvotes), escape(p.title), p.first_seen_at.strftime("%Y-%m-%d")
         )
     return table
 
@@ -143,7 +218,10 @@ def paper_detail(paper: Paper, observations: Iterable[Observation]) -> Table:
         ("first seen", when(paper.first_seen_at)),
         (
             "seen in",
-            "; ".join(f"{o.view} {o.period} (#{o.rank}, {o.upvotes} upvotes)" for o in observations)
+            "; ".join(
+                f"{o.view} {o.period} (#{o.rank}, {plural(o.upvotes, 'upvote')})"
+                for o in observations
+            )
             or "-",
         ),
     ]
@@ -155,19 +233,19 @@ def paper_detail(paper: Paper, observations: Iterable[Observation]) -> Table:
 def _code(paper: Paper) -> str:
     if not paper.github_repo:
         return "-"
-    stars = f" ({paper.github_stars} stars)" if paper.github_stars is not None else ""
+    stars = f" ({plural(paper.github_stars, 'star')})" if paper.github_stars is not None else ""
     return paper.github_repo + stars
 
 
-def fetches_table(fetches: Iterable[Fetch]) -> Table:
+def fetches_table(fetches: Sequence[Fetch]) -> Table:
+    """One line per fetch; the errors follow the table (fetch_errors), where a URL stays whole."""
     table = Table(title="Recent fetches", title_justify="left")
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("when (UTC)", no_wrap=True)
-    table.add_column("list", max_width=28, overflow="ellipsis")
+    table.add_column("list", overflow="ellipsis")
     table.add_column("verdict", no_wrap=True)
     table.add_column("via", no_wrap=True)
     table.add_column("papers", justify="right", no_wrap=True)
-    table.add_column("error", ratio=1, overflow="fold")
     for f in fetches:
         table.add_row(
             str(f.id),
@@ -176,6 +254,38 @@ def fetches_table(fetches: Iterable[Fetch]) -> Table:
             verdict(f.verdict),
             f.path or "-",
             f"{f.paper_count} (+{f.new_papers})",
-            escape(f.error or ""),
         )
     return table
+
+
+def fetch_errors(fetches: Sequence[Fetch]) -> list[str]:
+    """'fetch 8: why', one per fetch with an error, to print with soft_wrap (URLs unbroken)."""
+    return [f"[dim]fetch {f.id}:[/] {escape(f.error)}" for f in fetches if f.error]
+
+
+def deliveries_table(rows: Sequence[Delivery]) -> Table:
+    """An address on one line (the column gives way first, and an address that cannot fit ends
+    in …; --format json has it whole); the last errors follow the table (delivery_errors)."""
+    table = Table(title="Deliveries", title_justify="left")
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("to", overflow="ellipsis")  # shortened with … only when it cannot fit
+    table.add_column("period", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("tries", justify="right", no_wrap=True)
+    table.add_column("next / sent", no_wrap=True)
+    for d in rows:
+        moment = d.sent_at or d.next_attempt_at
+        table.add_row(
+            str(d.id),
+            escape(d.recipient),
+            d.period,
+            f"[{STATE_STYLE.get(d.state, 'white')}]{d.state}[/]",
+            str(d.attempts),
+            moment.strftime("%m-%d %H:%M") if moment else "-",
+        )
+    return table
+
+
+def delivery_errors(rows: Sequence[Delivery]) -> list[str]:
+    """'delivery 12: 451 try later', one per delivery whose last attempt failed."""
+    return [f"[dim]delivery {d.id}:[/] {escape(d.last_error)}" for d in rows if d.last_error]

@@ -1,0 +1,98 @@
+"""How long `paperboy` takes to answer simple commands (issue 17): start-up is the cost.
+
+Each command runs as the console script does (`paperboy.cli.main:main` in a fresh interpreter)
+against a temporary SQLite store, already migrated, holding the bundled demo papers. The baseline,
+measured in the same run, is the bare interpreter (`python -c pass`): nothing a CLI can go under.
+`--tree DIR` runs the code in another checkout (e.g. `git archive HEAD~3 | tar -x -C /tmp/old`),
+so an old and a new tree are measured on the same machine in the same minute.
+
+    .venv/bin/python bench/cli_bench.py [--runs 15] [--tree DIR ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY = "import sys; from paperboy.cli.main import main; sys.exit(main())"
+COMMANDS = (
+    ("--help",),
+    ("--version",),
+    ("profile", "help"),
+    ("papers", "--limit", "5"),
+    ("fetches", "--limit", "5"),
+)
+HEAVY = ("fastapi", "uvicorn", "starlette", "alembic", "apscheduler", "onnxruntime", "numpy")
+
+
+def timed(
+    argv: list[str], env: dict[str, str], cwd: Path, runs: int
+) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU (user + system) seconds of each run; a failing run stops the
+    benchmark. CPU time is what a shared, loaded machine changes least."""
+    seconds, cpu = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, check=False)
+        seconds.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        if done.returncode not in (0, 1, 2):  # 2: a usage error (an old tree)
+            sys.exit(f"{argv[3:]} exited {done.returncode}: {done.stderr.decode()[-400:]}")
+    return seconds, cpu
+
+
+def loaded(env: dict[str, str], cwd: Path) -> str:
+    """Which heavy packages importing the CLI loads."""
+    probe = f"import paperboy.cli.main, sys; print([m for m in {HEAVY!r} if m in sys.modules])"
+    return subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--tree", type=Path, action="append", default=[])
+    args = parser.parse_args()
+    trees = [ROOT, *args.tree]
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "PAPERBOY_OUTBOX_DIR": f"{tmp}/outbox",
+            "PAPERBOY_SEMANTIC": "off",
+            "COLUMNS": "100",
+        }
+        demo = [sys.executable, "-c", ENTRY, "demo"]
+        subprocess.run(demo, env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True)
+        wall, cpu = timed([sys.executable, "-c", "pass"], env, ROOT, args.runs)
+        base, base_cpu = statistics.median(wall), statistics.median(cpu)
+        print(f"machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, {args.runs} runs")
+        print(f"baseline `python -c pass`: {base * 1000:.0f} ms wall, {base_cpu * 1000:.0f} ms CPU")
+        for tree in trees:
+            tree_env = {**env, "PYTHONPATH": str(tree)}
+            print(f"\n{tree}: importing the CLI loads {loaded(tree_env, tree)}")
+            for command in COMMANDS:
+                wall, cpu = timed(
+                    [sys.executable, "-c", ENTRY, *command], tree_env, tree, args.runs
+                )
+                median, used = statistics.median(wall), statistics.median(cpu)
+                print(
+                    f"  paperboy {' '.join(command):<22} wall median {median * 1000:5.0f} ms "
+                    f"(min {min(wall) * 1000:5.0f}), CPU median {used * 1000:4.0f} ms "
+                    f"= {used / base_cpu:4.1f}x the bare interpreter's"
+                )
+
+
+if __name__ == "__main__":
+    main()
