@@ -104,7 +104,7 @@ def instant(value: str) -> datetime:
 
 
 def _parse_instant(text: str) -> datetime:
-    if "," in text:  # an RFC 5322 date, as in e-mail and RSS: "Mon, 03 Aug 2026 02:05:52 +0000"
+    if "," in text:  # RSS pubDate: "Mon, 03 Aug 2026 02:05:52 +0000"
         return parsedate_to_datetime(text)
     if len(text) == 10:
         return datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)

@@ -22,6 +22,7 @@ class ParsePath(StrEnum):
     API = "api"  # /api/daily_papers or /api/papers/search JSON
     PROPS = "props"  # the DailyPapers island's data-props JSON in the HTML page
     DOM = "dom"  # the rendered <article> cards
+    FEED = "feed"  # a third-party RSS feed built from Hugging Face's data
 
 
 class View(StrEnum):

@@ -11,12 +11,15 @@ from typing import Any
 from scraper.models import ParsedPage, ParsePath, ScrapedPaper
 from scraper.parse_html import parse_page
 from scraper.parse_json import parse_entries
+from scraper.parse_rss import parse_feed
 
 
 def parse_capture(path: Path) -> ParsedPage:
     body = path.read_bytes()
     if path.suffix == ".html":
         return parse_page(body, path.name)
+    if path.suffix == ".xml":
+        return parse_feed(body, path.name)
     return ParsedPage(papers=parse_entries(json.loads(body), path.name), path=ParsePath.API)
 
 

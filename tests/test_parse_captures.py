@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -15,15 +16,13 @@ from tests.conftest import HF
 from tests.parsing import page_json, parse_capture
 
 CAPTURES = sorted(
-    p for p in HF.iterdir() if p.suffix in {".json", ".html"} and ".expected." not in p.name
+    p for p in HF.iterdir() if p.suffix in {".json", ".html", ".xml"} and ".expected." not in p.name
 )
 UPDATE = os.environ.get("UPDATE_EXPECTED") == "1"
 
 
 def test_every_capture_has_an_expectation() -> None:
-    # shared/hf-pages holds nine captures; all but the third-party RSS feed (no source reads
-    # one) are copied.
-    assert len(CAPTURES) == 8
+    assert len(CAPTURES) == 9, "shared/hf-pages holds nine captures; all are copied"
     for capture in CAPTURES:
         assert capture.with_name(capture.name + ".expected.json").exists() or UPDATE, capture.name
 
@@ -79,3 +78,12 @@ def test_html_props_and_cards_agree() -> None:
         assert (a.num_comments or 0) == b.num_comments
     # The list is upvote-sorted on the page.
     assert [p.upvotes for p in cards] == sorted((p.upvotes for p in cards), reverse=True)
+
+
+def test_rss_expectation_matches_the_items() -> None:
+    body = (HF / "thirdparty-rss-hf-weekly-2026-08-03.xml").read_text()
+    papers = parse_capture(HF / "thirdparty-rss-hf-weekly-2026-08-03.xml").papers
+    links = re.findall(r"<link>https://arxiv.org/abs/([^<]+)</link>", body)
+    assert [p.arxiv_id for p in papers] == links
+    assert len(papers) == 6
+    assert all(p.summary and p.authors for p in papers)

@@ -15,6 +15,7 @@ from paperboy.errors import ParseError
 from scraper.models import ParsePath
 from scraper.parse_html import parse_page
 from scraper.parse_json import REQUIRED_PAPER_KEYS, parse_entries
+from scraper.parse_rss import parse_feed
 from tests.conftest import capture
 
 ENTRIES: list[dict[str, Any]] = json.loads(capture("hf-api-daily-papers-2026-05-08.json"))
@@ -118,11 +119,25 @@ def test_props_with_neither_list_is_an_error_when_no_cards() -> None:
         parse_page(html, "page")
 
 
+def test_rss_that_is_not_xml() -> None:
+    with pytest.raises(ParseError, match="not a well-formed RSS feed"):
+        parse_feed(b"<rss><channel><item>", "feed")
+
+
+def test_rss_entity_expansion_is_refused() -> None:
+    bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss><channel/></rss>'
+    with pytest.raises(ParseError):
+        parse_feed(bomb, "feed")
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2048))
 def test_any_bytes_parse_or_raise_parse_error(body: bytes) -> None:
-    with contextlib.suppress(ParseError):
-        page = parse_page(body, "fuzz")
+    for parse in (parse_page, parse_feed):
+        try:
+            page = parse(body, "fuzz")
+        except ParseError:
+            continue
         assert all(p.arxiv_id and p.title for p in page.papers)
     try:
         data = json.loads(body)
