@@ -284,7 +284,9 @@ class VectorMeaning:
             words = [self._words(w) for w in new]
             flat = [q for ws in words for q in ws]
             lexical = batching.sliced(
-                score.spread(bm25.scores(flat, self._bg_terms, self._corpus), self.settings),
+                score.spread(
+                    batching.TermWeights(self._bg_terms, self._corpus).scores(flat), self.settings
+                ),
                 batching.lengths(words),
             )
             # Every example and liked paper of the new wants looked up at once; each want's
@@ -340,11 +342,10 @@ class VectorMeaning:
             return np.zeros((1, self._embedder.dim), dtype=np.float32)
         return score.unit(examples.mean(axis=0)[None])
 
-    @staticmethod
-    def _words(want: Want) -> tuple[Counter[str], ...]:
+    def _words(self, want: Want) -> tuple[Counter[str], ...]:
         if not isinstance(want.atom, About):
             return ()
-        found = tuple(bm25.terms(t) for t in (want.atom.text, *phrases(want.atom.text)))
+        found = tuple(self._text_terms(t) for t in (want.atom.text, *phrases(want.atom.text)))
         return found if found[0] else ()
 
     def _embed_texts(self, texts: Sequence[str]) -> None:
@@ -369,7 +370,10 @@ class VectorMeaning:
             )
 
     def _paper_terms(self, paper: PaperLike) -> Counter[str]:
-        text = paper_text(paper)
+        return self._text_terms(paper_text(paper))
+
+    def _text_terms(self, text: str) -> Counter[str]:
+        """bm25.terms of a paper's or a topic's text, kept (a phrase recurs in many topics)."""
         found = self._terms.get(text)
         if found is None:
             found = bm25.terms(text)
