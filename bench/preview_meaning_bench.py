@@ -10,7 +10,8 @@ through paperboy.web.preview.preview with paperboy.semantic.runtime.Semantics:
 1. cold: the first topic preview (the model loaded, the shelf read, its vectors read);
 2. warm: the same topic again (what each keystroke or Broader/Narrower costs);
 3. a new topic each time (its text embedded and calibrated once);
-4. the baseline, in the same run: a keyword query's preview over the same shelf.
+4. the baseline, in the same run: a keyword query's preview over the same shelf;
+5. the search box on / with the topic (every paper on the shelf: here the same week).
 
     python bench/preview_meaning_bench.py                # 350 papers
     python bench/preview_meaning_bench.py --papers 1000
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from paperboy.ingest import plan_batch  # noqa: E402
 from paperboy.semantic.load import ModelChoice  # noqa: E402
 from paperboy.semantic.runtime import Semantics  # noqa: E402
-from paperboy.web.preview import preview  # noqa: E402
+from paperboy.web.preview import preview, search  # noqa: E402
 from scraper.models import View  # noqa: E402
 from store.engine import make_engine, upgrade  # noqa: E402
 from store.repository import SqlStore  # noqa: E402
@@ -142,11 +143,13 @@ def main() -> None:
         narrower = timed(lambda: preview(store, TOPIC, NOW, semantics=semantics, closeness=2), 5)
         fresh = [timed(topic(t), 1)[0] for t in TOPICS]
         words = timed(lambda: preview(store, KEYWORDS, NOW, semantics=semantics), args.repeat)
+        searched = timed(lambda: search(store, TOPIC, NOW, semantics=semantics), args.repeat)
         print(summary("cold (first topic preview)", cold))
         print(summary("warm (same topic)", warm))
         print(summary("narrower step (same topic)", narrower))
         print(summary("a new topic each time", fresh))
         print(summary("baseline: keyword preview", words))
+        print(summary("topic search on / (warm)", searched))
         ratio = statistics.median(warm) / statistics.median(words)
         print(f"warm topic / keyword preview: {ratio:.1f}x")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

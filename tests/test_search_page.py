@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from typing import cast
 
 import httpx
 import pytest
@@ -21,10 +22,11 @@ from sqlalchemy import text
 from paperboy.errors import ProfileSyntaxError
 from paperboy.ingest import plan_batch
 from paperboy.profiles.parser import parse
+from paperboy.semantic.runtime import Semantics
 from paperboy.web.health import HealthCheck
 from paperboy.web.library import Library
 from paperboy.web.lookup import find, matches
-from paperboy.web.preview import SEARCH_SHOWN
+from paperboy.web.preview import SEARCH_SHOWN, preview, search
 from scraper.models import View
 from store.engine import open_engine
 from store.freshness_probe import FreshnessProbe
@@ -33,6 +35,7 @@ from tests.builders import outcome
 from tests.pages import Site, site
 from tests.papers import saved_papers
 from tests.test_query_language import QUERIES
+from tests.test_semantic_query import FakeMeaning
 from tests.world import NOW
 
 FIXED = (
@@ -64,11 +67,14 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library,
     engine.dispose()
 
 
-def same_as_matcher(library: Library, store: SqlStore, query: str) -> None:
+def same_as_matcher(
+    library: Library, store: SqlStore, query: str, meaning: FakeMeaning | None = None
+) -> None:
     shelf = library.shelf(NOW)
     every = shelf.between(NOW - timedelta(days=7), NOW)
-    found = find(query, parse(query), library.index(shelf), every, 1000)
-    expected = matches(query, store.papers_seen_between(NOW - timedelta(days=7), NOW))
+    found = find(query, library.index(shelf), every, 1000, meaning=meaning, closeness=1)
+    week = store.papers_seen_between(NOW - timedelta(days=7), NOW)
+    expected = matches(query, week, meaning, closeness=1)
     assert found.total == len(expected)
     assert [p.arxiv_id for p, _ in found.best] == [m.paper.arxiv_id for m in expected]
     for (_, hits), m in zip(found.best, expected, strict=True):
@@ -86,6 +92,44 @@ def test_any_query_on_the_shelf_answers_as_the_matcher(
     library: tuple[Library, SqlStore], query: str
 ) -> None:
     same_as_matcher(*library, query)
+
+
+TOPICS = (
+    'about:"video generation"',
+    'about:"agents" -survey OR llama',
+    "like:2407.21783 upvotes>=5",
+    'NOT (about:"agents" like:2403.13802,2407.21783)',
+)
+
+
+@pytest.mark.parametrize("query", TOPICS)
+def test_topics_on_the_shelf_answer_as_the_matcher(
+    library: tuple[Library, SqlStore], query: str
+) -> None:
+    same_as_matcher(*library, query, FakeMeaning())
+
+
+class FakeSemantics:
+    def meaning(self) -> FakeMeaning:
+        return FakeMeaning()
+
+
+def test_a_topic_preview_and_search_use_the_shelf_and_meaning(
+    library: tuple[Library, SqlStore],
+) -> None:
+    _, store = library
+    query = 'about:"agents" OR diffusion'
+    week = store.papers_seen_between(NOW - timedelta(days=7), NOW)
+    expected = matches(query, week, FakeMeaning(), closeness=-1)
+    semantics = cast(Semantics, FakeSemantics())
+    shown = preview(store, query, NOW, semantics=semantics, closeness=-1)
+    assert shown.total == len(expected) > 0
+    assert [e.arxiv_id for e in shown.entries] == [m.paper.arxiv_id for m in expected[:10]]
+    found = search(store, query, NOW, semantics=semantics)
+    assert found.since is not None
+    shelf = store.papers_seen_between(found.since, NOW)
+    assert found.total == len(matches(query, shelf, FakeMeaning())) > 0
+    assert search(store, query, NOW).total == len(matches(query, week)) == 0  # no meaning
 
 
 def test_the_shelf_is_read_again_only_after_a_fetch_or_its_age(tmp_path: object) -> None:

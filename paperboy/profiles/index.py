@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
 from paperboy.profiles.ast import Field
 from paperboy.profiles.compiler import Probe
 from paperboy.profiles.document import Document
 
 _FIELDS = (Field.TITLE, Field.ABSTRACT, Field.AUTHOR, Field.ORG, Field.KEYWORD)
-T = TypeVar("T")
 _OPS: dict[str, Callable[[int, int], bool]] = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
@@ -46,7 +44,6 @@ class PaperIndex:
                     raw[word] = raw.get(word, 0) | flag
         self._sorted_raw = {f: sorted(self._raw[f]) for f in _FIELDS}
         self._terms: dict[object, dict[Field, int]] = {}
-        self._explained: dict[tuple[int, int], Any] = {}
         self._filters: dict[tuple[str, str, int], int] = {}
 
     def term(self, probe: Probe) -> int:
@@ -93,14 +90,6 @@ class PaperIndex:
             if self.docs[bit].fields[field].has_phrase(probe.words):
                 found |= 1 << bit
         return found
-
-    def explain(self, probes: Sequence[Probe], bit: int, how: Callable[..., T]) -> T:
-        """Why paper ``bit`` matched a profile with these terms, worked out once and kept."""
-        key = (id(probes), bit)
-        found = self._explained.get(key)
-        if found is None:
-            found = self._explained[key] = (probes, how(probes, bit, self))
-        return found[1]
 
     def compare(self, metric: str, op: str, value: int) -> int:
         key = (metric, op, value)

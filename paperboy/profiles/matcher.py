@@ -10,6 +10,11 @@ batch for every distinct want of every profile; when no profile has any, nothing
 Without a ``Meaning`` a profile that needs one matches nothing and is listed in
 ``Matcher.without_meaning`` (never a crash, never a wrong digest); callers that can load the
 model or the lexical fallback pass it.
+
+A batch analysed and indexed once can be matched many times: ``PreparedBatch`` holds the papers
+and their index (the pages' shelf of recent papers keeps one), and ``Matcher.match_prepared``
+matches it, or only a range of its positions (meaning is then asked about those papers alone),
+with the answers ``Matcher.match`` gives for those papers (tests/test_prepared_batch.py).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ Program = Callable[[list[int], PaperIndex], int]
 # How much a close paper's meaning score (standard deviations above the topic's background,
 # typically 2 to 5 for a close paper) counts against the word score (3 a title hit, 1 abstract).
 MEANING_WEIGHT = 1.0
+_LEVELS = sorted(set(FIELD_WEIGHT.values()), reverse=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,24 +92,61 @@ class Hit:
     prefix: bool = False
 
 
-class _Meant:
-    """One batch's answers from meaning: the wants, their closeness, the reasons asked so far."""
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """Papers analysed and indexed once (bit i of ``index`` stands for ``papers[i]``), to be
+    matched any number of times by any Matcher."""
 
-    def __init__(self, meaning: Meaning, wants: list[Want], found: list[Closeness]) -> None:
-        self.meaning, self.wants, self.found = meaning, wants, found
+    papers: Sequence[PaperLike]
+    index: PaperIndex
+
+    @classmethod
+    def of(cls, papers: Sequence[PaperLike]) -> PreparedBatch:
+        with _bulk():
+            return cls(papers, PaperIndex([analyse(p) for p in papers]))
+
+
+class _Meant:
+    """One batch's answers from meaning: the wants, their closeness, the reasons asked so far.
+    Meaning was asked about the papers from position ``offset`` of the batch on."""
+
+    def __init__(
+        self, meaning: Meaning, wants: list[Want], found: list[Closeness], offset: int = 0
+    ) -> None:
+        self.meaning, self.wants, self.found, self.offset = meaning, wants, found, offset
         self._why: dict[tuple[int, int], str] = {}
 
     def close(self, want: int, bit: int) -> bool:
-        return bool(self.found[want].mask >> bit & 1)
+        return bool(self.found[want].mask >> (bit - self.offset) & 1)
 
     def score(self, want: int, bit: int) -> float:
-        return float(self.found[want].scores[bit])
+        return float(self.found[want].scores[bit - self.offset])
 
     def why(self, want: int, bit: int, paper: PaperLike) -> str:
         key = (want, bit)
         if key not in self._why:
             self._why[key] = self.meaning.why(self.wants[want], paper)
         return self._why[key]
+
+
+_Why = tuple[tuple[Hit, ...], int]  # a match's hits and word score
+
+
+class _Explained:
+    """Why the matches of one ``match`` call matched (their hits and word score), worked out
+    once each; kept with the call's MatchSet, so a prepared index shared by many calls does not
+    gather them."""
+
+    def __init__(self, index: PaperIndex) -> None:
+        self.index = index
+        self._found: dict[tuple[int, int], tuple[tuple[Probe, ...], _Why]] = {}
+
+    def __call__(self, probes: tuple[Probe, ...], bit: int) -> _Why:
+        key = (id(probes), bit)  # the probes are kept in the value: their id is not reused
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = (probes, _explain(probes, bit, self.index))
+        return found[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,18 +160,18 @@ class Match:
     profile_name: str
     _bit: int
     _probes: tuple[Probe, ...]
-    _index: PaperIndex
+    _explained: _Explained
     _wants: tuple[int, ...] = ()  # the profile's positive wants (and its liked one), by number
     _meant: _Meant | None = None
 
     @property
     def hits(self) -> tuple[Hit, ...]:
-        return self._index.explain(self._probes, self._bit, _explain)[0]
+        return self._explained(self._probes, self._bit)[0]
 
     @property
     def word_score(self) -> int:
         """Each term that hit counts the weight of its best field."""
-        return self._index.explain(self._probes, self._bit, _explain)[1]
+        return self._explained(self._probes, self._bit)[1]
 
     @property
     def meaning_score(self) -> float:
@@ -178,7 +221,18 @@ class MatchSet:
     papers: Sequence[PaperLike]
     index: PaperIndex
     results: tuple[tuple[_Compiled, int], ...]  # profiles with at least one match
-    meant: _Meant | None = None
+    meant: _Meant | None
+    explained: _Explained  # the why of this call's matches
+
+    @classmethod
+    def of(
+        cls,
+        papers: Sequence[PaperLike],
+        index: PaperIndex,
+        results: tuple[tuple[_Compiled, int], ...] = (),
+        meant: _Meant | None = None,
+    ) -> MatchSet:
+        return cls(papers, index, results, meant, _Explained(index))
 
     def __len__(self) -> int:
         return sum(mask.bit_count() for _, mask in self.results)
@@ -208,10 +262,42 @@ class MatchSet:
                 spec.name,
                 bit,
                 compiled.probes,
-                self.index,
+                self.explained,
                 compiled.wants,
                 self.meant,
             )
+
+    def ranked(self, shown: int | None = None) -> list[Match]:
+        """The ``shown`` first matches (all when None) in digest order: ``ranked(self)[:shown]``,
+        the word scores worked out a field level at a time over each profile's bitset rather
+        than a match at a time, and only the matches shown built."""
+        keyed: list[tuple[tuple[float, int, float, str, int], int, int]] = []
+        for number, (compiled, mask) in enumerate(self.results):
+            words = _word_scores(compiled.probes, mask, self.index)
+            meant = self.meant
+            for bit in bits(mask):
+                paper = self.papers[bit]
+                meaning = 0.0
+                if meant is not None:
+                    close = [meant.score(w, bit) for w in compiled.wants if meant.close(w, bit)]
+                    meaning = max(close, default=0.0)
+                published = (paper.published_at or _EPOCH).timestamp()
+                strength = words.get(bit, 0) + MEANING_WEIGHT * meaning
+                key = (
+                    -strength,
+                    -paper.upvotes,
+                    -published,
+                    paper.arxiv_id,
+                    compiled.spec.profile_id,
+                )
+                keyed.append((key, number, bit))
+        keyed.sort(key=lambda k: k[0])
+        chosen = keyed if shown is None else keyed[:shown]
+        found: list[Match] = []
+        for _, number, bit in chosen:
+            compiled = self.results[number][0]
+            found.extend(self._matches(compiled, 1 << bit))
+        return found
 
 
 class Matcher:
@@ -278,35 +364,49 @@ class Matcher:
     def match(self, papers: Sequence[PaperLike]) -> MatchSet:
         """Every (paper, profile) pair that matches."""
         if not papers or not self._profiles:
-            return MatchSet(papers, PaperIndex([]), ())
+            return MatchSet.of(papers, PaperIndex([]))
+        return self.match_prepared(PreparedBatch.of(papers))
+
+    def match_prepared(self, batch: PreparedBatch, within: range | None = None) -> MatchSet:
+        """Every (paper, profile) pair that matches among the batch's papers at positions
+        ``within`` (all of them when None): what ``match`` answers for those papers, with bits
+        standing for positions in the whole batch. Meaning is asked about those papers only."""
+        papers, index = batch.papers, batch.index
+        every = range(len(papers))
+        chosen = every if within is None else every[within.start : within.stop]
+        start, stop = chosen.start, chosen.stop
+        if start == stop or not self._profiles:
+            return MatchSet.of(papers, index)
+        window = (1 << stop) - (1 << start)
         with _bulk():
-            index = PaperIndex([analyse(p) for p in papers])
             masks = [0 if probe is None else index.term(probe) for probe in self._probes]
-            meant = self._meant(papers, masks, index)
-            removed = _Removed(papers, self._meaning)
+            part = papers[start:stop]
+            meant = self._meant(part, masks, start)
+            removed = _Removed(part, self._meaning)
             results = []
             for compiled in self._profiles:
                 mask = compiled.program(masks, index)
                 if compiled.feedback:
                     if compiled.liked is not None:
                         mask |= masks[compiled.liked]
-                    mask &= ~removed(compiled.spec.rejected)
+                    mask &= ~(removed(compiled.spec.rejected) << start)
+                mask &= window
                 if mask:
                     results.append((compiled, mask))
-        return MatchSet(papers, index, tuple(results), meant)
+        return MatchSet.of(papers, index, tuple(results), meant)
 
-    def _meant(
-        self, papers: Sequence[PaperLike], masks: list[int], index: PaperIndex
-    ) -> _Meant | None:
-        """Ask meaning about every want at once, and put each want's papers in its slot."""
+    def _meant(self, papers: Sequence[PaperLike], masks: list[int], offset: int) -> _Meant | None:
+        """Ask meaning about every want at once for ``papers`` (the batch's from ``offset``
+        on), and put each want's papers in its slot."""
         if not self._wants or self._meaning is None:
             return None
         found = self._meaning.close(self._wants, papers)
         if len(found) != len(self._wants):
             raise ValueError(f"meaning answered {len(found)} wants of {len(self._wants)}")
+        everything = (1 << len(papers)) - 1
         for slot, closeness in zip(self._want_slots, found, strict=True):
-            masks[slot] = closeness.mask & index.everything
-        return _Meant(self._meaning, self._wants, found)
+            masks[slot] = (closeness.mask & everything) << offset
+        return _Meant(self._meaning, self._wants, found, offset)
 
     def _term_id(self, term: Term) -> int:
         probe = Probe.of(term)
@@ -414,6 +514,28 @@ def _bulk() -> Iterator[None]:
 def _parse(query: str) -> Node:
     """Profiles often share a query ("diffusion"): parse each text once."""
     return parse(query)
+
+
+def _word_scores(probes: tuple[Probe, ...], mask: int, index: PaperIndex) -> dict[int, int]:
+    """Each paper of ``mask``'s word score (as Match.word_score: every term that hit counts the
+    weight of its best field), the papers a field level at a time; papers scoring 0 left out."""
+    score: dict[int, int] = {}
+    by_term: dict[str, list[Probe]] = {}
+    for probe in probes:
+        by_term.setdefault(to_query(probe.term), []).append(probe)
+    for found in by_term.values():
+        left = mask
+        for level in _LEVELS:
+            here = 0
+            for probe in found:
+                for name, field_mask in index.term_by_field(probe).items():
+                    if FIELD_WEIGHT[name] == level:
+                        here |= field_mask
+            here &= left
+            left &= ~here
+            for bit in bits(here):
+                score[bit] = score.get(bit, 0) + level
+    return score
 
 
 def _all(parts: tuple[Program, ...], masks: list[int], index: PaperIndex) -> int:

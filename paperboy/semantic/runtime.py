@@ -40,21 +40,50 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEPT_PAPERS = 20_000  # vectors kept in memory: 20,000 x 384 float32 is ~31 MB
+# Paper objects whose text hash is remembered by identity: the pages' shelf (at most
+# paperboy.web.library.SEARCH_PAPERS) asks about the same objects at every preview.
+KNOWN_OBJECTS = 4_096
+STACKS = 4  # the last answers kept whole, by the papers asked about (a preview's week)
 
 
 class KeptVectors:
     """PaperVectors kept in memory (by arXiv id and text hash, the newest ``cap``) in front of
-    another source: a changed abstract is read again, an unchanged one never is."""
+    another source: a changed abstract is read again, an unchanged one never is. The text hash
+    of the last ``known`` paper objects asked about is remembered by their identity (papers are
+    frozen), so a preview asking about the shelf's papers again does not hash their texts; and
+    the last ``STACKS`` answers are kept whole, by the identities of the papers asked about, so
+    asking about the same papers again costs a copy."""
 
-    def __init__(self, source: PaperVectors, dim: int, cap: int = KEPT_PAPERS) -> None:
-        self._source, self._dim, self._cap = source, dim, cap
+    def __init__(
+        self, source: PaperVectors, dim: int, cap: int = KEPT_PAPERS, known: int = KNOWN_OBJECTS
+    ) -> None:
+        self._source, self._dim, self._cap, self._known_cap = source, dim, cap, known
         self._kept: OrderedDict[str, tuple[str, Vectors]] = OrderedDict()
+        # id(paper) -> (the paper, kept so its id is not reused, and its text hash)
+        self._known: OrderedDict[int, tuple[PaperLike, str]] = OrderedDict()
+        # the ids of the papers asked about -> (those papers, kept so no id is reused; the rows)
+        self._stacks: OrderedDict[tuple[int, ...], tuple[tuple[PaperLike, ...], Vectors]]
+        self._stacks = OrderedDict()
         self._lock = threading.Lock()
 
     def vectors(self, papers: Sequence[PaperLike]) -> Vectors:
         if not papers:
             return np.zeros((0, self._dim), dtype=np.float32)
-        hashes = [hash_of(p) for p in papers]
+        key = tuple(map(id, papers))
+        with self._lock:
+            stacked = self._stacks.get(key)
+            if stacked is not None:
+                self._stacks.move_to_end(key)
+                return stacked[1].copy()  # the caller's own array, as np.stack gives
+        found = self._stack(papers)
+        with self._lock:
+            self._stacks[key] = (tuple(papers), found)
+            while len(self._stacks) > STACKS:
+                self._stacks.popitem(last=False)
+        return found.copy()
+
+    def _stack(self, papers: Sequence[PaperLike]) -> Vectors:
+        hashes = self._hashes(papers)
         with self._lock:
             rows = [self._row(p.arxiv_id, h) for p, h in zip(papers, hashes, strict=True)]
         todo = [i for i, row in enumerate(rows) if row is None]
@@ -64,6 +93,22 @@ class KeptVectors:
                 for i, row in zip(todo, fresh, strict=True):
                     rows[i] = self._keep(papers[i].arxiv_id, hashes[i], row)
         return np.stack(rows)  # type: ignore[arg-type]  # every None was filled above
+
+    def _hashes(self, papers: Sequence[PaperLike]) -> list[str]:
+        """Each paper's text hash: remembered for a paper object seen lately, else computed."""
+        with self._lock:
+            known = [self._known.get(id(p)) for p in papers]
+        found = [
+            k[1] if k is not None and k[0] is p else hash_of(p)
+            for p, k in zip(papers, known, strict=True)
+        ]
+        with self._lock:
+            for paper, text_hash in zip(papers, found, strict=True):
+                self._known[id(paper)] = (paper, text_hash)
+                self._known.move_to_end(id(paper))
+            while len(self._known) > self._known_cap:
+                self._known.popitem(last=False)
+        return found
 
     def _row(self, arxiv_id: str, text_hash: str) -> Vectors | None:
         found = self._kept.get(arxiv_id)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from paperboy.profiles.document import Document, analyse
 from paperboy.profiles.index import PaperIndex
+from paperboy.profiles.matcher import PreparedBatch
 from store.freshness_probe import FreshnessProbe
 from store.repository import SqlStore
 from store.types import Paper
@@ -53,22 +54,26 @@ class Shelf:
 
 
 class Index:
-    """The shelf's papers analysed and indexed; ``index`` is renewed every
-    ``QUERIES_PER_INDEX`` uses (see above)."""
+    """The shelf's papers analysed and indexed, ready for the Matcher; the index is renewed
+    every ``QUERIES_PER_INDEX`` uses (see above)."""
 
     def __init__(self, shelf: Shelf, docs: list[Document]) -> None:
         self.shelf = shelf
         self._docs = docs
-        self._index = PaperIndex(docs)
+        self._batch = PreparedBatch(shelf.papers, PaperIndex(docs))
         self._uses = 0
         self._lock = threading.Lock()
 
-    def use(self) -> PaperIndex:
+    def use(self) -> PreparedBatch:
+        """The shelf as a batch the Matcher matches (Matcher.match_prepared)."""
         with self._lock:
             self._uses += 1
             if self._uses > QUERIES_PER_INDEX:
-                self._index, self._uses = PaperIndex(self._docs), 1
-            return self._index
+                self._batch, self._uses = (
+                    PreparedBatch(self.shelf.papers, PaperIndex(self._docs)),
+                    1,
+                )
+            return self._batch
 
 
 class Library:

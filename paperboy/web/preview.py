@@ -4,7 +4,6 @@ the search box of the recent-papers page: both over the shelf kept in memory
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -13,12 +12,11 @@ from mailer.types import DigestEntry
 from paperboy.digest import paper_entry
 from paperboy.errors import ProfileSyntaxError
 from paperboy.profiles.ast import Node, semantic_atoms
-from paperboy.profiles.matcher import Matcher, ProfileSpec, ranked
 from paperboy.profiles.parser import parse
+from paperboy.semantic.closeness import Meaning
 from paperboy.web.library import library_for
 from paperboy.web.lookup import Found, find, matches
 from store.repository import SqlStore
-from store.types import Paper
 
 if TYPE_CHECKING:
     from paperboy.semantic.runtime import Semantics
@@ -80,24 +78,16 @@ def preview(
     library = library_for(store)
     start = now - timedelta(days=PREVIEW_DAYS)
     shelf = library.shelf(now)
-    if semantics is not None and semantic_atoms(node):
-        # The shelf's vectors stay in memory (paperboy.semantic.runtime.KeptVectors).
-        window = shelf.between(start, now)
-        papers: Sequence[Paper] = (
-            shelf.papers[window.start : window.stop]
-            if shelf.covers(start)
-            else store.papers_seen_between(start, now)
-        )
-        spec = ProfileSpec(0, 0, "preview", cleaned, closeness=closeness)
-        found = Found.of(ranked(Matcher([spec], semantics.meaning()).match(papers)), shown)
-        considered = len(papers)
-    elif not shelf.covers(start):  # more papers in a week than the shelf keeps: read them
+    meaning = _meaning(node, semantics)
+    if not shelf.covers(start):  # more papers in a week than the shelf keeps: read them
         recent = store.papers_seen_between(start, now)
-        found = Found.of(matches(cleaned, recent), shown)
+        found = Found.of(matches(cleaned, recent, meaning, closeness), shown)
         considered = len(recent)
     else:
+        # The shelf is indexed once, its vectors kept (paperboy.semantic.runtime.KeptVectors).
         window = shelf.between(start, now)
-        found = find(cleaned, node, library.index(shelf), window, shown)
+        index = library.index(shelf)
+        found = find(cleaned, index, window, shown, meaning=meaning, closeness=closeness)
         considered = len(window)
     return Preview(
         query=cleaned,
@@ -107,8 +97,16 @@ def preview(
     )
 
 
-def search(store: SqlStore, query: str, now: datetime, *, shown: int = SEARCH_SHOWN) -> Preview:
-    """Every paper on the shelf (up to now) that ``query`` matches: the best ``shown``."""
+def search(
+    store: SqlStore,
+    query: str,
+    now: datetime,
+    *,
+    shown: int = SEARCH_SHOWN,
+    semantics: Semantics | None = None,
+) -> Preview:
+    """Every paper on the shelf (up to now) that ``query`` matches: the best ``shown``; about:
+    and like: are asked of ``semantics`` (without it they match nothing)."""
     node = checked(query)
     if isinstance(node, Preview):
         return node
@@ -116,7 +114,8 @@ def search(store: SqlStore, query: str, now: datetime, *, shown: int = SEARCH_SH
     library = library_for(store)
     shelf = library.shelf(now)
     everything = shelf.between(shelf.since, now)
-    found = find(cleaned, node, library.index(shelf), everything, shown)
+    meaning = _meaning(node, semantics)
+    found = find(cleaned, library.index(shelf), everything, shown, meaning=meaning)
     return Preview(
         query=cleaned,
         entries=tuple(paper_entry(p, hits) for p, hits in found.best),
@@ -124,6 +123,11 @@ def search(store: SqlStore, query: str, now: datetime, *, shown: int = SEARCH_SH
         considered=len(everything),
         since=shelf.since,
     )
+
+
+def _meaning(node: Node, semantics: Semantics | None) -> Meaning | None:
+    """The Meaning, loaded only for a query that needs it."""
+    return semantics.meaning() if semantics is not None and semantic_atoms(node) else None
 
 
 def _clean(query: str) -> str:
