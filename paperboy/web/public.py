@@ -47,7 +47,10 @@ def routes(site: Site) -> APIRouter:
         """
         now = site.clock()
         if q.strip():
-            return await asyncio.to_thread(lambda: _found(site, search(site.papers, q, now)))
+            semantics = site.context.semantics
+            return await asyncio.to_thread(
+                lambda: _found(site, search(site.papers, q, now, semantics=semantics))
+            )
         html = page.kept(now) or await asyncio.to_thread(page.render, now)
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
