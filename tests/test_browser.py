@@ -14,6 +14,7 @@ import pytest
 from paperboy.clock import fixed_clock
 from paperboy.tokens import Purpose, Tokens
 from paperboy.web.app import WebContext, create_app
+from tests.digests import latest_digest
 from tests.pages import site as web_site
 from tests.test_web_pages import confirm_link
 from tests.web_server import serving
@@ -80,7 +81,7 @@ def test_the_archived_digest_in_a_browser(browser: object, site: tuple[str, Worl
     base, w, tokens = site
     sid = w.subscribe("reader@example.org", hour=8)
     w.dispatcher().compose()
-    digest = w.ledger.latest_digest(sid)
+    digest = latest_digest(w.ledger, sid)
     assert digest is not None
     for size, (width, height) in SIZES.items():
         page = browser.new_page(viewport={"width": width, "height": height})  # type: ignore[attr-defined]

@@ -98,7 +98,7 @@ def test_marks_committed_together_keep_their_own_answers(database_url: str) -> N
         subscribe_all(w, OK)
         w.dispatcher().compose()
         first, second, third = w.ledger.claim(NOW, lease=timedelta(minutes=5), limit=3)
-        assert w.ledger.data_started(first, NOW)
+        assert w.ledger.data_started_many([(first, None)], NOW) == [True]
         w.ledger.release(second, NOW)  # as if its lease ran out and another sender took it
         (taken,) = w.ledger.claim(NOW, lease=timedelta(minutes=5), limit=1)
         assert taken.delivery_id == second.delivery_id
@@ -204,7 +204,7 @@ def test_expired_leases_are_requeued_or_marked_unknown(
         w.dispatcher().compose()
         (claim,) = w.ledger.claim(NOW, lease=timedelta(minutes=5), limit=10)
         if crash_after_data:
-            assert w.ledger.data_started(claim, NOW)
+            assert w.ledger.data_started_many([(claim, None)], NOW) == [True]
         # ... and the sender dies here. Before the lease expires nobody else may take it:
         assert (
             w.ledger.claim(NOW + timedelta(minutes=1), lease=timedelta(minutes=5), limit=10) == []

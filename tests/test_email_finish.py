@@ -27,6 +27,7 @@ from paperboy.schedule import Timing
 from paperboy.tokens import Purpose, TokenError, Tokens
 from paperboy.upcoming import next_send
 from paperboy.web.app import WebContext, create_app
+from tests.digests import latest_digest
 from tests.papers import saved_papers
 from tests.web_server import serving
 from tests.world import NOW as WORLD_NOW
@@ -282,7 +283,7 @@ def test_the_archive_page_has_the_same_feedback_links(sqlite_url: str) -> None:
         app = create_app(WebContext(w.papers._engine, tokens, fixed_clock(WORLD_NOW)))
         sid = w.subscribe("reader@example.org")
         w.dispatcher().compose()
-        digest = w.ledger.latest_digest(sid)
+        digest = latest_digest(w.ledger, sid)
         assert digest is not None
         with serving(app) as base, httpx.Client(base_url=base) as client:
             page = client.get(f"/d/{w.link(tokens, Purpose.ARCHIVE, sid, digest.period)}")

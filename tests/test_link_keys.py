@@ -21,6 +21,7 @@ from paperboy.tokens import Purpose, Tokens
 from paperboy.web.app import WebContext, create_app
 from store.engine import make_engine, upgrade
 from store.types import NewSubscriber
+from tests.digests import latest_digest
 from tests.web_server import serving
 from tests.world import NOW, SECRET, World, world
 
@@ -39,7 +40,7 @@ def site(database_url: str) -> Iterator[tuple[httpx.Client, World, Tokens]]:
 def links_of(w: World, tokens: Tokens, sid: int) -> Links:
     """Every link a subscriber has been mailed: settings, unsubscribe, feed, archive."""
     w.dispatcher().compose()
-    digest = w.ledger.latest_digest(sid)
+    digest = latest_digest(w.ledger, sid)
     assert digest is not None
     (profile,) = w.people.profiles(sid)
     return {

@@ -28,6 +28,7 @@ from paperboy.subscribers import Status
 from paperboy.tokens import MAX_AGE, Purpose, TokenError, TokenExpired, TokenRevoked, Tokens
 from paperboy.web.app import create_app
 from paperboy.web.site import Site, WebContext
+from tests.digests import latest_digest
 from tests.world import NOW, SECRET, World, world
 
 PUBLIC = "https://paperboy.example.org"
@@ -201,7 +202,7 @@ def test_the_routes_answer_every_link_built(served: tuple[World, Site, TestClien
     w, site, client = served
     sid = w.subscribe("reader@example.org")
     w.dispatcher().compose()
-    digest = w.ledger.latest_digest(sid)
+    digest = latest_digest(w.ledger, sid)
     assert digest is not None
     key = w.people.require("reader@example.org").link_key
     (profile,) = w.people.profiles(sid)

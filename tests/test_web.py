@@ -11,6 +11,7 @@ import pytest
 from paperboy.clock import fixed_clock
 from paperboy.tokens import Purpose, Tokens
 from paperboy.web.app import WebContext, create_app
+from tests.digests import latest_digest
 from tests.web_server import serving
 from tests.world import NOW, SECRET, World, mail_parts, world
 
@@ -81,7 +82,7 @@ def test_the_archive_shows_a_sent_digest(site: tuple[httpx.Client, World, Tokens
     client, w, tokens = site
     sid = w.subscribe("reader@example.org", hour=8)
     w.dispatcher().compose()
-    digest = w.ledger.latest_digest(sid)
+    digest = latest_digest(w.ledger, sid)
     assert digest is not None
     page = client.get(f"/d/{w.link(tokens, Purpose.ARCHIVE, sid, digest.period)}")
     assert page.status_code == 200
