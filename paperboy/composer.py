@@ -242,6 +242,7 @@ class Composer:
                 cache,
                 timing=planner.timing(subscriber),
                 now=plan.window_end,
+                thumbnails=subscriber.thumbnails,
             )
             return self._renderer.render(content)
 

@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from paperboy import subscribers as rules
@@ -22,6 +23,7 @@ CSV_COLUMNS = (
     "weekday",
     "max_papers",
     "send_empty",
+    "thumbnails",  # files from before it have no such column: thumbnails on
     "profile_name",
     "profile_query",
 )
@@ -160,8 +162,9 @@ def _subscriber(record: dict[str, Any]) -> NewSubscriber:
         every=str(record.get("frequency") or "daily"),
         day=_weekday(record.get("weekday")),
         limit=_int(record.get("max_papers"), 20, "max_papers"),
-        send_empty=_bool(record.get("send_empty")),
+        send_empty=_bool(record.get("send_empty"), "send_empty"),
     )
+    settings = replace(settings, thumbnails=_bool(record.get("thumbnails"), "thumbnails", True))
     raw_profiles = record.get("profiles") or []
     if not isinstance(raw_profiles, list):
         raise InputError("profiles must be a list of {name, query}")
@@ -195,15 +198,18 @@ def _weekday(value: object) -> str:
     return str(value)
 
 
-def _bool(value: object) -> bool:
+def _bool(value: object, name: str, default: bool = False) -> bool:
+    """A yes/no cell; empty or missing (an older file without the column) is ``default``."""
     if isinstance(value, bool):
         return value
-    text = str(value or "").strip().lower()
-    if text in ("", "0", "false", "no"):
+    text = "" if value is None else str(value).strip().lower()
+    if text == "":
+        return default
+    if text in ("0", "false", "no"):
         return False
     if text in ("1", "true", "yes"):
         return True
-    raise InputError(f"send_empty {value!r} is not true or false")
+    raise InputError(f"{name} {value!r} is not true or false")
 
 
 def export(pairs: Iterable[tuple[Subscriber, Sequence[Profile]]], fmt: str) -> str:
@@ -232,5 +238,6 @@ def _as_dict(s: Subscriber, profiles: Sequence[Profile]) -> dict[str, Any]:
         "weekday": rules.WEEKDAYS[s.weekday],
         "max_papers": s.max_papers,
         "send_empty": s.send_empty,
+        "thumbnails": s.thumbnails,
         "profiles": [{"name": p.name, "query": p.query} for p in profiles],
     }

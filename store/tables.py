@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlmodel import Field, SQLModel
 
@@ -139,6 +140,8 @@ class SubscriberRow(SQLModel, table=True):
     weekday: int = 0  # 0 = Monday; used by weekly
     max_papers: int = 20
     send_empty: bool = False  # send a short "nothing today" mail when nothing matched
+    # a small thumbnail beside each title in the mail (False: none)
+    thumbnails: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
     confirmed_at: datetime | None = _utc(nullable=True)

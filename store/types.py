@@ -156,6 +156,7 @@ class Subscriber:
     unsubscribed_at: datetime | None
     send_minute: int = 0
     link_key: str = ""  # the random key every link names; rotated when old links must die
+    thumbnails: bool = True  # a small thumbnail beside each title in the mail (False: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +185,7 @@ class SubscriberSettings:
     max_papers: int = 20
     send_empty: bool = False
     send_minute: int = 0
+    thumbnails: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from paperboy import subscribers as rules
 from paperboy.cli.app import out, state, subscriber_app
-from paperboy.cli.views import when
+from paperboy.cli.views import plural, when
 from paperboy.clock import system_clock
 from paperboy.errors import InputError, PaperboyError
 from paperboy.transfer import export, parse_import
@@ -27,6 +28,9 @@ _MAX = typer.Option(None, "--max-papers", help="At most this many papers per dig
 _EMPTY = typer.Option(
     None, "--send-empty/--no-send-empty", help="Mail a short note when nothing matched."
 )
+_THUMBNAILS = typer.Option(
+    None, "--thumbnails/--no-thumbnails", help="A small thumbnail beside each title (default on)."
+)
 
 
 @subscriber_app.command("add")
@@ -39,6 +43,7 @@ def add(
     weekday: str | None = _WEEKDAY,
     max_papers: int | None = _MAX,
     send_empty: bool | None = _EMPTY,
+    thumbnails: bool | None = _THUMBNAILS,
     profile: list[str] = typer.Option(
         [], "--profile", help='A profile as NAME=QUERY, e.g. vision="diffusion OR video"; repeat.'
     ),
@@ -46,7 +51,9 @@ def add(
 ) -> None:
     """Add a subscriber (active at once, since an operator vouches for them)."""
     address = rules.normalise_email(email)
-    settings = _merge(SubscriberSettings(), zone, hour, frequency, weekday, max_papers, send_empty)
+    settings = _merge(
+        SubscriberSettings(), zone, hour, frequency, weekday, max_papers, send_empty, thumbnails
+    )
     new = NewSubscriber(
         email=address,
         status=rules.Status.PENDING if pending else rules.Status.ACTIVE,
@@ -74,9 +81,10 @@ def _merge(
     weekday: str | None,
     max_papers: int | None,
     send_empty: bool | None,
+    thumbnails: bool | None = None,
 ) -> SubscriberSettings:
     """Validated settings: what was given replaces what was there."""
-    return rules.settings(
+    chosen = rules.settings(
         zone=base.time_zone if zone is None else zone,
         hour=f"{base.send_hour}:{base.send_minute:02d}" if hour is None else hour,
         every=base.frequency if frequency is None else frequency,
@@ -84,6 +92,7 @@ def _merge(
         limit=base.max_papers if max_papers is None else max_papers,
         send_empty=base.send_empty if send_empty is None else send_empty,
     )
+    return replace(chosen, thumbnails=base.thumbnails if thumbnails is None else thumbnails)
 
 
 @subscriber_app.command("list")
@@ -95,7 +104,7 @@ def list_(
     store = state(ctx).subscribers()
     profiles = store.all_profiles()
     found = store.list_subscribers(status.value if status else None)
-    table = Table(title=f"{len(found)} subscribers", title_justify="left")
+    table = Table(title=plural(len(found), "subscriber"), title_justify="left")
     for column in ("email", "status", "schedule", "max", "profiles"):
         table.add_column(column)
     for s in found:
@@ -129,6 +138,7 @@ def show(
         ("schedule", _schedule(s)),
         ("max papers", str(s.max_papers)),
         ("send when empty", "yes" if s.send_empty else "no"),
+        ("thumbnails", "small, beside each title" if s.thumbnails else "none"),
         ("created", when(s.created_at)),
         ("confirmed", when(s.confirmed_at)),
     ):
@@ -148,20 +158,30 @@ def set_(
     weekday: str | None = _WEEKDAY,
     max_papers: int | None = _MAX,
     send_empty: bool | None = _EMPTY,
+    thumbnails: bool | None = _THUMBNAILS,
 ) -> None:
-    """Change a subscriber's zone, hour, frequency, weekday, maximum or empty-digest choice."""
+    """Change a subscriber's zone, hour, frequency, weekday, maximum, empty-digest choice or
+    thumbnails."""
     store = state(ctx).subscribers()
     s = store.require(rules.normalise_email(email))
     current = SubscriberSettings(
-        s.time_zone, s.send_hour, s.frequency, s.weekday, s.max_papers, s.send_empty, s.send_minute
+        s.time_zone,
+        s.send_hour,
+        s.frequency,
+        s.weekday,
+        s.max_papers,
+        s.send_empty,
+        s.send_minute,
+        s.thumbnails,
     )
     changed = store.update_settings(
         s.email,
-        _merge(current, zone, hour, frequency, weekday, max_papers, send_empty),
+        _merge(current, zone, hour, frequency, weekday, max_papers, send_empty, thumbnails),
         system_clock(),
     )
     out.print(
-        f"{escape(changed.email)}: {_schedule(changed)}, at most {changed.max_papers} papers."
+        f"{escape(changed.email)}: {_schedule(changed)}, "
+        f"at most {plural(changed.max_papers, 'paper')}."
     )
 
 
@@ -240,7 +260,7 @@ def import_(
     new = parse_import(text, chosen)
     added = state(ctx).subscribers().add_many(new, system_clock())
     profiles = sum(len(n.profiles) for n in new)
-    out.print(f"imported {len(added)} subscribers with {profiles} profiles.")
+    out.print(f"imported {plural(len(added), 'subscriber')} with {plural(profiles, 'profile')}.")
 
 
 @subscriber_app.command("export")

@@ -252,6 +252,7 @@ def routes(site: Site) -> APIRouter:
         weekday: str = Form("mon"),
         max_papers: str = Form(""),
         send_empty: str = Form(""),
+        thumbnails: str = Form(""),  # an unticked box sends nothing: no thumbnails
     ) -> Response:
         subscriber = posted(request, token, csrf)
         if isinstance(subscriber, HTMLResponse):
@@ -263,6 +264,7 @@ def routes(site: Site) -> APIRouter:
             "weekday": weekday,
             "max_papers": max_papers,
             "send_empty": send_empty,
+            "thumbnails": thumbnails,
         }
         errors: dict[str, str] = {}
         chosen = attempt(
@@ -286,6 +288,7 @@ def routes(site: Site) -> APIRouter:
                 settings_error=errors["settings"],
                 settings_form=typed,
             )
+        chosen = replace(chosen, thumbnails=bool(thumbnails))
         site.people.update_settings(subscriber.email, chosen, site.clock())
         return back(token, "settings")
 
@@ -391,6 +394,7 @@ def _settings_form(s: Subscriber) -> dict[str, str]:
         "weekday": WEEKDAYS[s.weekday],
         "max_papers": str(s.max_papers),
         "send_empty": "1" if s.send_empty else "",
+        "thumbnails": "1" if s.thumbnails else "",
     }
 
 
