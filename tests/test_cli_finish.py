@@ -201,6 +201,7 @@ def test_deliveries_at_80_columns_keep_addresses_whole(store: Path) -> None:
         (("papers", "--limit", "7"), "arxiv_id"),
         (("fetches", "--limit", "7"), "id"),
         (("deliveries",), "id"),
+        (("profile", "list"), "email"),
     ],
 )
 def test_listings_print_the_same_rows_as_json(store: Path, args: tuple[str, ...], key: str) -> None:

@@ -13,7 +13,7 @@ from rich.text import Text
 from paperboy import subscribers as rules
 from paperboy.cli import commands_feedback  # noqa: F401  (registers `profile like|unlike`)
 from paperboy.cli.app import State, err, out, profile_app, state
-from paperboy.cli.views import plural
+from paperboy.cli.views import Format, as_json, plural, records
 from paperboy.clock import system_clock
 from paperboy.profiles.ast import semantic_atoms
 from paperboy.profiles.explain import grouped, warnings
@@ -188,6 +188,9 @@ def _said(step: int) -> str:
 def list_(
     ctx: typer.Context,
     email: str | None = typer.Argument(None, help="Only this subscriber's profiles."),
+    format_: Format = typer.Option(
+        Format.TABLE, "--format", help="table for people, json (an array of objects) for scripts."
+    ),
 ) -> None:
     """List profiles, of one subscriber or of everyone."""
     store = state(ctx).subscribers()
@@ -195,9 +198,16 @@ def list_(
         [store.require(rules.normalise_email(email))] if email else store.list_subscribers()
     )
     profiles = store.all_profiles()
+    if format_ is Format.JSON:
+        rows = [
+            {"email": s.email} | r for s in subscribers for r in records(profiles.get(s.id, []))
+        ]
+        print(as_json(rows))
+        return
     table = Table(title="Profiles", title_justify="left")
-    for column in ("subscriber", "name", "query"):
-        table.add_column(column)
+    table.add_column("subscriber", overflow="ellipsis")  # an address on one line
+    table.add_column("name", no_wrap=True)
+    table.add_column("query", ratio=1)
     for s in subscribers:
         for p in profiles.get(s.id, []):
             table.add_row(escape(s.email), escape(p.name), escape(p.query))
