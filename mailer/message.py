@@ -10,8 +10,8 @@ from datetime import datetime
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 
+from base.errors import InputError
 from mailer.types import OutgoingEmail
-from paperboy.errors import InputError
 
 SUBJECT_LIMIT = 120
 _WORD_BYTES = 45  # base64 of 45 bytes is 60 characters: "=?utf-8?b?" + 60 + "?=" = 72

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
+from base.errors import DeliveryError
 from mailer.types import Envelope
-from paperboy.errors import DeliveryError
 
 BeforeData = Callable[[], Awaitable[None]]
 

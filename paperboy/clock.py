@@ -1,20 +1,7 @@
-"""The injected clock: production reads the system time, tests pin it."""
+"""The injected clock, as the application names it; it lives in base.clock, below the layers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from base.clock import Clock, fixed_clock, system_clock
 
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    """Now, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-def fixed_clock(at: datetime) -> Clock:
-    """A clock that always answers ``at`` (for tests and replays)."""
-    if at.tzinfo is None:
-        raise ValueError("fixed_clock needs a timezone-aware datetime")
-    return lambda: at
+__all__ = ["Clock", "fixed_clock", "system_clock"]

@@ -8,8 +8,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from paperboy.clock import Clock
-from paperboy.errors import FetchError, PaperboyError, ParseError
+from base.clock import Clock
+from base.errors import (
+    BadAnswer,
+    FetchError,
+    OverLimit,
+    PaperboyError,
+    ParseError,
+    RateLimited,
+    RobotsRefused,
+    Unreachable,
+)
 from scraper import fields
 from scraper.http import Answer, PoliteHttp
 from scraper.models import (
@@ -101,9 +110,9 @@ class HuggingFaceFetcher:
         except _NotModified as nm:
             outcome = self._outcome(source, started, Verdict.NOT_MODIFIED, attempt, nm.answer)
             return _same_list(outcome, source, validators)
+        except (Unreachable, RobotsRefused, RateLimited, OverLimit) as e:
+            return self._broken(source, started, e.url, attempt, e)  # the page would fail too
         except FetchError as e:
-            if e.kind in {"network", "robots", "rate_limited", "limit"}:
-                return self._broken(source, started, e.url, attempt, e)
             attempt.errors.append(f"API: {e.message}")
             attempt.status_code = e.status_code
         except ParseError as e:
@@ -149,10 +158,9 @@ class HuggingFaceFetcher:
         answer = self._http.get(path, params=params, accept="text/html")
         attempt.status_code = answer.status_code
         if answer.status_code != 200:
-            raise FetchError(
+            raise BadAnswer(
                 answer.url,
                 f"page answered HTTP {answer.status_code}",
-                kind="http",
                 status_code=answer.status_code,
             )
         return parse_page(answer.body, f"page {answer.url}"), answer

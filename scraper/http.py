@@ -19,7 +19,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from paperboy.errors import FetchError
+from base.errors import (
+    BadAnswer,
+    FetchError,
+    OffSiteRedirect,
+    RateLimited,
+    TooLarge,
+    TooSlow,
+    Unreachable,
+)
 from scraper.deadline import DEADLINE, deadline_transport
 from scraper.models import Validators
 from scraper.tally import count_sent, counting_requests
@@ -76,10 +84,9 @@ def _same_site(base_url: str) -> Callable[[httpx.Request], None]:
     def check(request: httpx.Request) -> None:
         url = request.url
         if (url.scheme, url.host, url.port) != (site.scheme, site.host, site.port):
-            raise FetchError(
+            raise OffSiteRedirect(
                 str(url)[:300],
                 f"redirected away from {site.host}; only the configured site is followed",
-                kind="redirect",
                 hint="point PAPERBOY_HF_BASE_URL at the site the answers come from",
             )
 
@@ -156,13 +163,11 @@ class PoliteHttp:
                     continue
                 if status in RETRYABLE_STATUS:
                     self._backoff_or_raise(
-                        url, attempts, f"Hugging Face answered HTTP {status}", "http", status
+                        url, attempts, f"Hugging Face answered HTTP {status}", BadAnswer, status
                     )
                     continue
                 if status == 429:
-                    raise FetchError(
-                        url, "rate limited (HTTP 429)", kind="rate_limited", status_code=429
-                    )
+                    raise RateLimited(url, "rate limited (HTTP 429)", status_code=429)
                 return _answer(url, response, body, tally.count)
 
     def url_for(self, path: str, params: Mapping[str, str | int] | None = None) -> str:
@@ -189,7 +194,7 @@ class PoliteHttp:
                 if time.monotonic() >= deadline:
                     raise self._too_slow(url) from e
                 problem = _describe(e, url)
-                self._backoff_or_raise(url, attempts, problem, "network", None)
+                self._backoff_or_raise(url, attempts, problem, Unreachable, None)
                 return None
             finally:
                 count_sent(sent)
@@ -222,20 +227,18 @@ class PoliteHttp:
                 raise self._too_slow(url)
         return b"".join(parts)
 
-    def _too_big(self, url: str, what: str) -> FetchError:
+    def _too_big(self, url: str, what: str) -> TooLarge:
         cap = self._limits.max_response_bytes
-        return FetchError(
+        return TooLarge(
             url,
             f"the answer {what} than the {cap:,}-byte cap",
-            kind="limit",
             hint="raise PAPERBOY_MAX_RESPONSE_BYTES if the site really sends that much",
         )
 
-    def _too_slow(self, url: str) -> FetchError:
-        return FetchError(
+    def _too_slow(self, url: str) -> TooSlow:
+        return TooSlow(
             url,
             f"the answer took longer than the {self._limits.deadline:g}s deadline",
-            kind="limit",
             hint="the site is slow or trickling; PAPERBOY_REQUEST_DEADLINE sets the deadline",
         )
 
@@ -251,16 +254,17 @@ class PoliteHttp:
                 self._sleep(wait)
 
     def _backoff_or_raise(
-        self, url: str, attempts: int, problem: str, kind: str, status: int | None
+        self,
+        url: str,
+        attempts: int,
+        problem: str,
+        error: type[Unreachable | BadAnswer],
+        status: int | None,
     ) -> None:
         if attempts > self._politeness.max_retries:
             tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
-            raise FetchError(
-                url,
-                f"{problem}, gave up after {tries}",
-                kind=kind,
-                status_code=status,
-                hint=_hint(kind),
+            raise error(
+                url, f"{problem}, gave up after {tries}", status_code=status, hint=_hint(error)
             )
         backoff = self._politeness.backoff_base * 2 ** (attempts - 1) * (0.5 + self._jitter())
         log.info("retrying %s in %.1fs: %s", url, backoff, problem)
@@ -272,10 +276,9 @@ class PoliteHttp:
         cap = self._politeness.retry_after_cap
         if seconds is None or seconds > cap or attempts > self._politeness.max_retries:
             asked = "an unreadable delay" if seconds is None else f"{seconds:.0f}s"
-            raise FetchError(
+            raise RateLimited(
                 url,
                 f"rate limited (HTTP {status}); the site asked us to wait {asked}",
-                kind="rate_limited",
                 status_code=status,
                 hint=f"we wait at most {cap:.0f}s (PAPERBOY_RETRY_AFTER_CAP); try again later",
             )
@@ -322,10 +325,8 @@ def _decoder(encoding: str, url: str) -> Callable[[bytes, int], bytes]:
         return lambda data, _room: data
     if name in ("gzip", "x-gzip", "deflate"):
         return _Inflater(zlib.MAX_WBITS | 32 if name != "deflate" else zlib.MAX_WBITS, url)
-    raise FetchError(
-        url,
-        f"the answer uses Content-Encoding {encoding[:40]!r}, which we did not ask for",
-        kind="http",
+    raise BadAnswer(
+        url, f"the answer uses Content-Encoding {encoding[:40]!r}, which we did not ask for"
     )
 
 
@@ -353,9 +354,7 @@ class _Inflater:
                 else:
                     data = b""
         except zlib.error as e:
-            raise FetchError(
-                self._url, f"the answer's compression is corrupt ({e})", kind="http"
-            ) from e
+            raise BadAnswer(self._url, f"the answer's compression is corrupt ({e})") from e
         return b"".join(out)
 
     def _inflate(self, data: bytes, room: int) -> bytes:
@@ -402,7 +401,7 @@ def _describe(error: httpx.HTTPError, url: str) -> str:
     return f"request to {host} failed: {type(error).__name__}"
 
 
-def _hint(kind: str) -> str:
-    if kind == "network":
+def _hint(error: type[FetchError]) -> str:
+    if issubclass(error, Unreachable):
         return "check the network, or point PAPERBOY_HF_BASE_URL at a reachable mirror"
     return "Hugging Face may be having trouble; the next scheduled run will try again"

@@ -6,7 +6,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from paperboy.errors import ParseError
+from base.errors import ParseError
 from scraper import fields
 from scraper.models import ParsedPage, ParsePath, ScrapedPaper
 from scraper.parse_json import load_json, parse_entries

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
-from paperboy.errors import ParseError
+from base.errors import ParseError
 from scraper import fields
 from scraper.models import ScrapedPaper
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from protego import Protego
 
-from paperboy.errors import FetchError
+from base.errors import FetchError, RobotsRefused, Unreachable
 from scraper.http import PoliteHttp
 
 ROBOTS_PRODUCT = "Paperboy"  # the product token we look for in User-agent lines
@@ -21,7 +21,7 @@ class RobotsGate:
         self._allow_all = False
 
     def check(self, path: str) -> None:
-        """Raise FetchError(kind="robots") when ``path`` may not be fetched now."""
+        """Raise RobotsRefused when ``path`` may not be fetched now."""
         url = f"{self._base_url}{path}"
         if self._allow_all:
             return
@@ -31,10 +31,9 @@ class RobotsGate:
                 return
         assert self._rules is not None
         if not self._rules.can_fetch(url, self._product):
-            raise FetchError(
+            raise RobotsRefused(
                 url,
                 "robots.txt disallows this URL for Paperboy",
-                kind="robots",
                 hint="respecting the site's wishes; nothing was fetched",
             )
 
@@ -42,13 +41,12 @@ class RobotsGate:
         robots_url = f"{self._base_url}/robots.txt"
         try:
             answer = self._http.get("/robots.txt", accept="text/plain")
+        except Unreachable:
+            raise  # the site is unreachable: say that, not something about robots.txt
         except FetchError as e:
-            if e.kind == "network":
-                raise  # the site is unreachable: say that, not something about robots.txt
-            raise FetchError(
+            raise RobotsRefused(
                 robots_url,
                 f"robots.txt unavailable ({e.problem}); skipping this run as RFC 9309 asks",
-                kind="robots",
                 status_code=e.status_code,
                 hint="the next scheduled run will try again",
             ) from e
@@ -56,10 +54,9 @@ class RobotsGate:
             self._allow_all = True  # RFC 9309 §2.3.1.3: "unavailable" means no restrictions
             return
         if answer.status_code >= 300:
-            raise FetchError(
+            raise RobotsRefused(
                 robots_url,
                 f"robots.txt answered HTTP {answer.status_code}; skipping this run",
-                kind="robots",
                 status_code=answer.status_code,
             )
         # RFC 9309 §2.5: parse at least the first 500 KiB.

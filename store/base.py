@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from paperboy.errors import StoreError
+from base.errors import StoreError
 from store.engine import READ_ONLY, explain, write_lock
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from paperboy.errors import ConfigError, StoreError
+from base.errors import ConfigError, StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "paperboy_read_only"  # execution option: a SQLite transaction that only reads

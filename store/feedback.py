@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from paperboy.errors import InputError
+from base.errors import InputError
 from store.base import Repository
 from store.tables import FeedbackRow, PaperRow
 

@@ -12,8 +12,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from paperboy.errors import InputError
+from base.errors import InputError
 from store.base import Repository
+from store.errors import AlreadySubscribed, NoSuchProfile, NoSuchSubscriber, ProfileNameTaken
 from store.tables import ProfileRow, SubscriberRow, core
 from store.types import NewProfile, NewSubscriber, Profile, Subscriber, SubscriberSettings
 
@@ -36,10 +37,7 @@ class SubscriberStore(Repository):
             with self._begin() as connection:
                 taken = self._existing(connection, emails)
                 if taken:
-                    raise InputError(
-                        f"already subscribed: {', '.join(sorted(taken))}",
-                        hint="use `paperboy subscriber set` to change an existing subscriber",
-                    )
+                    raise AlreadySubscribed(taken)
                 ids = []
                 for n in new:
                     values = {**_settings(n.settings), "email": n.email, "status": n.status}
@@ -98,9 +96,7 @@ class SubscriberStore(Repository):
     def require(self, email: str) -> Subscriber:
         found = self.get(email)
         if found is None:
-            raise InputError(
-                f"no subscriber {email!r}", hint="`paperboy subscriber list` shows who there is"
-            )
+            raise NoSuchSubscriber(email)
         return found
 
     def _by_id(self, subscriber_id: int) -> Subscriber:
@@ -252,10 +248,7 @@ class SubscriberStore(Repository):
             with self._begin() as connection:
                 self._insert_profiles(connection, subscriber.id, [profile], now)
         except IntegrityError as e:
-            raise InputError(
-                f"{email} already has a profile named {profile.name!r}",
-                hint="use `paperboy profile edit` to change it",
-            ) from e
+            raise ProfileNameTaken(email, profile.name) from e
         return self._profile_named(subscriber.id, profile.name)
 
     def edit_profile(self, email: str, name: str, profile: NewProfile, now: datetime) -> Profile:
@@ -297,9 +290,7 @@ class SubscriberStore(Repository):
             )
         )
         if row is None:
-            raise InputError(
-                f"no profile named {name!r}", hint="`paperboy profile list EMAIL` shows them"
-            )
+            raise NoSuchProfile(name)
         return _profile(row)
 
 

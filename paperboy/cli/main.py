@@ -17,6 +17,7 @@ from paperboy.cli import (  # noqa: F401  (importing registers the commands)
     commands_subscriber,
 )
 from paperboy.cli.app import app, err
+from paperboy.cli.hints import hint_for
 from paperboy.errors import PaperboyError
 
 
@@ -32,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except PaperboyError as e:
         err.print(f"[bold red]error:[/] {escape(e.message)}")
-        if e.hint:
-            err.print(f"[dim]hint:[/] {escape(e.hint)}")
+        if hint := hint_for(e):
+            err.print(f"[dim]hint:[/] {escape(hint)}")
         return e.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")

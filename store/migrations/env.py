@@ -7,7 +7,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import SQLModel
 
 import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from paperboy.errors import StoreError
+from base.errors import StoreError
 
 target_metadata = SQLModel.metadata
 
