@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import attrgetter
 
 import numpy as np
@@ -212,32 +213,35 @@ class TermWeights:
         """sqrt(BM25) of each distinct query (the same phrase in many topics is summed once)
         and, for each query, its row."""
         docs, corpus = self._docs, self._corpus
-        keys = [tuple(q) for q in queries]
-        number: dict[tuple[str, ...], int] = {}
-        index = np.fromiter((number.setdefault(k, len(number)) for k in keys), np.intp, len(keys))
+        keys = list(map(tuple, queries))
+        number = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+        index = np.fromiter(map(number.__getitem__, keys), np.intp, len(keys))
         unique = list(number)
         wanted = {t for q in unique for t in q}
-        columns: dict[str, int] = {}
-        cells: list[tuple[int, int, int, int]] = []  # term row, document, tf, document length
+        columns: dict[str, int] = {}  # a wanted term found in some document: its row
+        term_rows: list[int] = []  # and for each (term, document) where it is found:
+        doc_rows: list[int] = []  # the document
+        tfs: list[int] = []  # the term's count there
         for j, doc in enumerate(docs):
-            length = sum(doc.values())
-            for term in wanted.intersection(doc):
-                row = columns.get(term)
-                if row is None:
-                    row = columns[term] = len(columns)
-                cells.append((row, j, doc[term], length))
+            hits = wanted.intersection(doc)
+            if hits:
+                term_rows.extend([columns.setdefault(t, len(columns)) for t in hits])
+                tfs.extend([doc[t] for t in hits])
+                doc_rows.extend([j] * len(hits))
         sums = np.zeros((len(unique), len(docs)), dtype=np.float32)
         if not columns:
             return sums, index
-        table = np.array(cells, dtype=np.float64).T  # weighed in float64, as bm25.scores does
-        tf, norm = table[2], K1 * (1 - B + B * table[3] / corpus.mean_length)
+        # weighed in float64, as bm25.scores does
+        found_in = np.array(doc_rows, dtype=np.intp)
+        length = np.array([sum(d.values()) for d in docs], dtype=np.float64)[found_in]
+        tf, norm = np.array(tfs, dtype=np.float64), K1 * (1 - B + B * length / corpus.mean_length)
         weights = np.zeros((len(columns), len(docs)), dtype=np.float32)
-        weights[table[0].astype(np.intp), table[1].astype(np.intp)] = tf * (K1 + 1) / (tf + norm)
+        weights[np.array(term_rows, dtype=np.intp), found_in] = tf * (K1 + 1) / (tf + norm)
         weights *= np.array([corpus.idf(t) for t in columns], dtype=np.float32)[:, None]
         for at in range(0, len(unique), BM25_BLOCK):
             block = [[columns[t] for t in q if t in columns] for q in unique[at : at + BM25_BLOCK]]
-            sizes = lengths(block)
-            flat = np.fromiter((c for cs in block for c in cs), dtype=np.intp)
+            sizes = np.fromiter(map(len, block), np.intp, len(block))
+            flat = np.fromiter(chain.from_iterable(block), np.intp)
             sums[at : at + len(block)] = reduce_rows(np.add, weights, flat, starts(sizes), sizes)
         np.sqrt(np.maximum(sums, 0.0, out=sums), out=sums)
         return sums, index
