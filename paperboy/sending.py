@@ -49,17 +49,7 @@ class DeliveryLedger(Protocol):
 
     def sent(self, delivered: Delivered) -> bool: ...
 
-    def failed(
-        self,
-        claim: Claim,
-        now: datetime,
-        *,
-        code: int | None,
-        error: str,
-        retry_at: datetime | None,
-    ) -> str: ...
-
-    def unconfirmed(self, claim: Claim, now: datetime, *, error: str) -> bool: ...
+    def record_outcome(self, claim: Claim, decided: outcome.NextState, now: datetime) -> bool: ...
 
     def permanent_failures_in_a_row(self, recipient: str) -> int: ...
 
@@ -239,7 +229,8 @@ class Sender:
             self._ledger.sent(pending.pop())
 
     def _record(self, claim: Claim, error: SendError) -> tuple[outcome.NextState, str]:
-        """Record what outcome.after_error decides; with the Report counter it counts as."""
+        """Record what outcome.after_error decides (the ledger only writes it down); with the
+        Report counter it counts as."""
         now = self._clock()
         next_state = outcome.after_error(
             error,
@@ -248,20 +239,16 @@ class Sender:
             now=now,
             jitter=self._rng.random(),
         )
+        self._ledger.record_outcome(claim, next_state, now)
         if next_state.stops_run:
             # Our relay or our own sender refused: nobody's delivery is at fault. It waits (its
             # attempt not counted) and the run stops, like the breaker, with the operator told.
             # (_deliver says why in the report's ``breaker``.)
-            self._ledger.release(claim, now)
             log.error("delivery stopped: %s (%s)", error.message, error.hint)
             raise error
         if next_state.state == "unknown":  # at most once: it may have arrived, so never again
-            self._ledger.unconfirmed(claim, now, error=error.message)
             log.warning("delivery %s to %s: %s", claim.delivery_id, claim.recipient, error)
             return next_state, next_state.counted
-        self._ledger.failed(
-            claim, now, code=error.code, error=error.message, retry_at=next_state.retry_at
-        )
         log.warning(
             "delivery %s to %s: %s (%s)",
             claim.delivery_id,

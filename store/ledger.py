@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Executable,
@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from paperboy.errors import StoreError
+from base.errors import StoreError
 from store.base import Repository
 from store.columns import UTCDateTime, driver_instant
 from store.tables import FINAL, WAITING, DeliveryRow, DigestRow, MessageRow, SubscriberRow
@@ -122,14 +122,6 @@ class Ledger(Repository):
         query = _DIGEST.where(DIGESTS.c.subscriber_id == subscriber_id, DIGESTS.c.period == period)
         return self._one_digest(query)
 
-    def latest_digest(self, subscriber_id: int) -> Digest | None:
-        query = (
-            _DIGEST.where(DIGESTS.c.subscriber_id == subscriber_id)
-            .order_by(desc(DIGESTS.c.id))
-            .limit(1)
-        )
-        return self._one_digest(query)
-
     def _one_digest(self, query: Any) -> Digest | None:
         row = self._first(query)
         return _digest(row) if row is not None else None
@@ -182,21 +174,14 @@ class Ledger(Repository):
         # not for reading a batch of 60 KB messages (other senders wait for that lock).
         return [_claim(r, token) for r in self._rows(_CLAIMED.params(ids=ids, token=token))]
 
-    def data_started(
-        self, claim: Claim, now: datetime, *, delivered: Delivered | None = None
-    ) -> bool:
-        """Mark the point of no return; False if the lease was lost (then do not send).
-
-        ``delivered``, the sender's previous message, is recorded as sent in the same
-        transaction: one commit per message instead of two.
-        """
-        return self.data_started_many([(claim, delivered)], now)[0]
-
     def data_started_many(
         self, marks: Sequence[tuple[Claim, Delivered | None]], now: datetime
     ) -> list[bool]:
-        """``data_started`` for several messages in one transaction (a group commit: senders
-        that ask at the same moment share one commit); each answer is its own."""
+        """Mark each claim's point of no return (SMTP DATA) in one transaction: False for one
+        whose lease was lost (then do not send it). A group commit: senders that ask at the same
+        moment share one commit; each answer is its own. A mark's ``Delivered``, that sender's
+        previous message, is recorded as sent in the same transaction: one commit per message
+        instead of two."""
         with self._begin() as connection:
             started = []
             for claim, delivered in marks:
@@ -208,63 +193,17 @@ class Ledger(Repository):
 
     def release(self, claim: Claim, now: datetime) -> bool:
         """Give back a claimed delivery that was never started (a clean shutdown)."""
-        return self._fenced(
-            claim,
-            {
-                "state": "pending",
-                "lease_owner": None,
-                "lease_until": None,
-                "attempts": claim.attempts - 1,
-                "updated_at": now,
-            },
-        )
+        return self._fenced(claim, _released_values(claim, now))
 
     def sent(self, delivered: Delivered) -> bool:
         return self._fenced(delivered.claim, _sent_values(delivered))
 
-    def failed(
-        self,
-        claim: Claim,
-        now: datetime,
-        *,
-        code: int | None,
-        error: str,
-        retry_at: datetime | None,
-    ) -> str:
-        """Record a refusal: retried at ``retry_at`` if given and before the deadline, else
-        ``expired``; without ``retry_at`` it is a permanent refusal of the recipient."""
-        if retry_at is None:
-            state = "perm_failed"
-        elif retry_at < claim.deadline:
-            state = "temp_failed"
-        else:
-            state, error = "expired", f"{error} (gave up: the next digest is due)"
-        values: dict[str, Any] = {
-            "state": state,
-            "last_code": code,
-            "last_error": error[:2000],
-            "lease_owner": None,
-            "lease_until": None,
-            "data_started_at": None,
-            "updated_at": now,
-        }
-        if state == "temp_failed":
-            values["next_attempt_at"] = retry_at
-        self._fenced(claim, values)
-        return state
-
-    def unconfirmed(self, claim: Claim, now: datetime, *, error: str) -> bool:
-        """The whole message went out and no final reply came: ``unknown``, never sent again
-        (its ``data_started_at`` mark stays, as after a crash)."""
-        values = {
-            "state": "unknown",
-            "last_code": None,
-            "last_error": error[:2000],
-            "lease_owner": None,
-            "lease_until": None,
-            "updated_at": now,
-        }
-        return self._fenced(claim, values)
+    def record_outcome(self, claim: Claim, decided: Decided, now: datetime) -> bool:
+        """Record the next state paperboy.outcome decided for a message the relay did not take
+        (``released``, ``temp_failed``, ``expired``, ``perm_failed``, ``unknown``); False if
+        the lease was lost. Nothing is decided here: a ``sent`` goes through ``sent`` or
+        ``data_started_many`` (one commit per message)."""
+        return self._fenced(claim, _outcome_values(claim, decided, now))
 
     def _fenced(self, claim: Claim, values: dict[str, Any]) -> bool:
         with self._begin() as connection:
@@ -396,6 +335,58 @@ def _prunable(after: tuple[datetime, int] | None, before: datetime, batch: int) 
         .order_by(DIGESTS.c.created_at, DIGESTS.c.id)
         .limit(batch)
     )
+
+
+class Decided(Protocol):
+    """A delivery's next state as paperboy.outcome decides it (its ``NextState``)."""
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def code(self) -> int | None: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+    @property
+    def retry_at(self) -> datetime | None: ...
+
+
+def _outcome_values(claim: Claim, decided: Decided, now: datetime) -> dict[str, Any]:
+    """The columns that hold ``decided``: the state, why, and when it is tried again."""
+    state = decided.state
+    if state == "released":
+        return _released_values(claim, now)
+    if state not in ("temp_failed", "expired", "perm_failed", "unknown"):
+        raise ValueError(f"not an outcome the ledger records: {state!r}")
+    values: dict[str, Any] = {
+        "state": state,
+        "last_code": decided.code,
+        "last_error": (decided.error or "")[:2000],
+        "lease_owner": None,
+        "lease_until": None,
+        "updated_at": now,
+    }
+    if state == "unknown":  # its data_started_at mark stays, as after a crash
+        return values
+    values["data_started_at"] = None
+    if state == "temp_failed":
+        if decided.retry_at is None:
+            raise ValueError("a temp_failed outcome needs its retry_at")
+        values["next_attempt_at"] = decided.retry_at
+    return values
+
+
+def _released_values(claim: Claim, now: datetime) -> dict[str, Any]:
+    """Back to pending, its attempt not counted."""
+    return {
+        "state": "pending",
+        "lease_owner": None,
+        "lease_until": None,
+        "attempts": claim.attempts - 1,
+        "updated_at": now,
+    }
 
 
 def _sent_values(delivered: Delivered) -> dict[str, Any]:

@@ -16,12 +16,14 @@ import pytest
 from sqlalchemy import Engine, event, inspect, text
 
 from paperboy.clock import fixed_clock
+from paperboy.outcome import NextState
 from paperboy.tokens import Purpose, Tokens
 from paperboy.web.app import WebContext, create_app
 from store.engine import _alembic_config as alembic_config
 from store.engine import make_engine, upgrade
 from store.ledger import Ledger
 from store.types import Delivered, DigestRecord
+from tests.digests import latest_digest
 from tests.web_server import serving
 from tests.world import NOW, SECRET, World, world
 
@@ -88,16 +90,18 @@ def test_the_message_bytes_go_once_a_delivery_is_final(database_url: str) -> Non
         }
         assert set(claims) == set(names) - {"pending"}  # claimed in id order
         assert w.ledger.sent(Delivered(claims["sent"], NOW, 250))
-        assert w.ledger.data_started(claims["grouped"], NOW)
+        assert w.ledger.data_started_many([(claims["grouped"], None)], NOW) == [True]
         marks = [(claims["sending"], Delivered(claims["grouped"], NOW, 250))]
         assert w.ledger.data_started_many(marks, NOW) == [True]
-        w.ledger.failed(claims["perm"], NOW, code=550, error="no such user", retry_at=None)
-        expired = claims["expired"]
-        late = expired.deadline + timedelta(minutes=1)
-        assert w.ledger.failed(expired, NOW, code=421, error="busy", retry_at=late) == "expired"
+        perm = NextState("perm_failed", "failed", code=550, error="no such user")
+        assert w.ledger.record_outcome(claims["perm"], perm, NOW)
+        expired = NextState("expired", "expired", code=421, error="busy (gave up)")
+        assert w.ledger.record_outcome(claims["expired"], expired, NOW)
         retry = NOW + timedelta(minutes=10)
-        w.ledger.failed(claims["retrying"], NOW, code=451, error="later", retry_at=retry)
-        assert w.ledger.unconfirmed(claims["unconfirmed"], NOW, error="no reply to the dot")
+        later = NextState("temp_failed", "retrying", code=451, error="later", retry_at=retry)
+        assert w.ledger.record_outcome(claims["retrying"], later, NOW)
+        unknown = NextState("unknown", "unconfirmed", error="no reply to the dot")
+        assert w.ledger.record_outcome(claims["unconfirmed"], unknown, NOW)
         assert messages(w) == {
             f"{name}@example.org": name in ("retrying", "sending", "pending") for name in names
         }
@@ -114,7 +118,7 @@ def test_a_lease_that_expires_after_data_drops_the_bytes_too(database_url: str) 
         w.subscribe("b@example.org")
         w.dispatcher().compose()
         started, quiet = w.ledger.claim(NOW, lease=LEASE, limit=2)
-        assert w.ledger.data_started(started, NOW)
+        assert w.ledger.data_started_many([(started, None)], NOW) == [True]
         assert w.ledger.reclaim(NOW + LEASE + timedelta(seconds=1)) == (1, 1)
         kept = messages(w)
         assert kept == {started.recipient: False, quiet.recipient: True}  # quiet: back to pending
@@ -124,7 +128,7 @@ def test_a_skipped_digest_keeps_no_message(database_url: str) -> None:
     with world(database_url) as w:
         sid = w.subscribe("quiet@example.org", profiles={"none": "zzyzzx"})
         w.dispatcher().compose()
-        digest = w.ledger.latest_digest(sid)
+        digest = latest_digest(w.ledger, sid)
         assert digest is not None
         assert digest.kind == "skipped"
         assert digest.message is None
@@ -149,7 +153,8 @@ def test_prune_deletes_old_digests_in_batches_but_keeps_waiting_and_latest(
         assert middle is not None
         for claim in claims:
             if claim.digest_id == middle.id:
-                w.ledger.failed(claim, NOW, code=451, error="later", retry_at=NOW + LEASE)
+                later = NextState("temp_failed", "retrying", code=451, retry_at=NOW + LEASE)
+                w.ledger.record_outcome(claim, later, NOW)
             else:
                 w.ledger.sent(Delivered(claim, NOW, 250))
         commits = count_commits(w)
@@ -159,7 +164,7 @@ def test_prune_deletes_old_digests_in_batches_but_keeps_waiting_and_latest(
         left = {
             (d.subscriber_id, d.period)
             for sid in (one, two, three)
-            for d in [w.ledger.latest_digest(sid)]
+            for d in [latest_digest(w.ledger, sid)]
             if d is not None
         }
         assert left == {
@@ -234,7 +239,7 @@ def test_the_archive_page_works_once_the_bytes_are_gone(
     w.dispatcher().compose()
     (claim,) = w.ledger.claim(NOW, lease=LEASE, limit=10)
     assert w.ledger.sent(Delivered(claim, NOW, 250))
-    digest = w.ledger.latest_digest(sid)
+    digest = latest_digest(w.ledger, sid)
     assert digest is not None
     assert digest.message is None
     assert digest.paper_ids
