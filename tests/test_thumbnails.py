@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,3 +177,23 @@ def test_export_carries_the_choice_and_imports_back(database_url: str) -> None:
             ]
     finally:
         engine.dispose()
+
+
+def test_0011_keeps_sqlite_ids_never_reused_both_ways(tmp_path: Path) -> None:
+    """0011 adds its column in place: a batch rebuild would drop the table's AUTOINCREMENT
+    (0007), and SQLite would hand a deleted subscriber's id to the next one."""
+    from alembic import command
+
+    from store.engine import _alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ids.db'}")
+    upgrade(engine)
+    config = _alembic_config(engine)
+    for step in (lambda: None, lambda: command.downgrade(config, "0010")):
+        step()
+        with sqlite3.connect(tmp_path / "ids.db") as db:
+            (sql,) = db.execute(
+                "SELECT sql FROM sqlite_master WHERE name = 'subscribers'"
+            ).fetchone()
+        assert "AUTOINCREMENT" in sql
+    engine.dispose()
