@@ -224,6 +224,8 @@ class DigestRow(SQLModel, table=True):
     __tablename__ = "digests"
     __table_args__ = (
         UniqueConstraint("subscriber_id", "period", name="uq_digests_subscriber_period"),
+        # Each due subscriber's previous window end, read from the index alone (migration 0012).
+        Index("ix_digests_subscriber_window", "subscriber_id", "window_end"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -283,7 +285,7 @@ class DeliveryRow(SQLModel, table=True):
     recipient: str = Field(max_length=320)
     state: str = Field(max_length=16, index=True)
     attempts: int = 0
-    next_attempt_at: datetime = _utc(index=True)
+    next_attempt_at: datetime = _utc()  # claims read the partial ix_deliveries_due
     deadline: datetime = _utc()  # retries stop here: the next digest is due
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = _utc(nullable=True)
