@@ -161,7 +161,7 @@ def test_import_and_export(tmp_path: Path) -> None:
     )
     imported = run(tmp_path, "subscriber", "import", str(source))
     assert imported.returncode == 0, imported.stderr
-    assert "imported 2 subscribers with 1 profiles." in imported.stdout
+    assert "imported 2 subscribers with 1 profile." in imported.stdout
     exported = run(tmp_path, "subscriber", "export", "--format", "json")
     data = json.loads(exported.stdout)
     assert [d["email"] for d in data] == ["carol@example.org", "dan@example.org"]
@@ -173,3 +173,18 @@ def test_import_and_export(tmp_path: Path) -> None:
     assert "1 bad row, nothing imported: line 3: 'frank@'" in " ".join(refused.stderr.split())
     with sqlite3.connect(tmp_path / "pb.db") as db:
         assert db.execute("select count(*) from subscribers").fetchone() == (2,)
+
+
+def test_subscriber_list_as_json_for_scripts_without_the_link_key(tmp_path: Path) -> None:
+    long = "a.rather.long.mailbox.name.for.tables@lists.subdomain.example.org"
+    assert run(tmp_path, "subscriber", "add", long, "--profile", "v=video").returncode == 0
+    assert run(tmp_path, "subscriber", "add", "b@example.org").returncode == 0
+    shown = run(tmp_path, "subscriber", "list", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    found = json.loads(shown.stdout)
+    assert [(s["email"], s["profiles"]) for s in found] == [(long, 1), ("b@example.org", 0)]
+    assert all("link_key" not in s for s in found)
+    lines = run(tmp_path, "subscriber", "list", COLUMNS="80").stdout.splitlines()
+    assert lines[0].startswith("2 subscribers")
+    first = next(i for i, line in enumerate(lines) if "a.rather.long" in line)
+    assert lines[first + 1].split("│")[1].strip() in ("", "b@example.org")  # never split

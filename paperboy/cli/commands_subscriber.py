@@ -14,7 +14,7 @@ from rich.table import Table
 
 from paperboy import subscribers as rules
 from paperboy.cli.app import out, state, subscriber_app
-from paperboy.cli.views import plural, when
+from paperboy.cli.views import Format, as_json, plural, records, when
 from paperboy.clock import system_clock
 from paperboy.errors import InputError, PaperboyError
 from paperboy.transfer import export, parse_import
@@ -99,13 +99,21 @@ def _merge(
 def list_(
     ctx: typer.Context,
     status: rules.Status | None = typer.Option(None, "--status", help="Only this status."),
+    format_: Format = typer.Option(
+        Format.TABLE, "--format", help="table for people, json (an array of objects) for scripts."
+    ),
 ) -> None:
     """List subscribers with their schedule and number of profiles."""
     store = state(ctx).subscribers()
     profiles = store.all_profiles()
     found = store.list_subscribers(status.value if status else None)
+    if format_ is Format.JSON:  # never the link key: it opens the subscriber's pages
+        rows = [r | {"profiles": len(profiles.get(r["id"], []))} for r in records(found)]
+        print(as_json([{k: v for k, v in r.items() if k != "link_key"} for r in rows]))
+        return
     table = Table(title=plural(len(found), "subscriber"), title_justify="left")
-    for column in ("email", "status", "schedule", "max", "profiles"):
+    table.add_column("email", overflow="ellipsis")  # an address on one line
+    for column in ("status", "schedule", "max", "profiles"):
         table.add_column(column)
     for s in found:
         table.add_row(
