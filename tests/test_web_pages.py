@@ -3,6 +3,7 @@ against the real app and store over HTTP, with mail delivered to a real SMTP ser
 
 from __future__ import annotations
 
+import html
 import re
 import warnings
 from collections.abc import Iterator
@@ -326,6 +327,23 @@ def test_preview_fragment_marks_terms_and_escapes(web: tuple[Site, httpx.Client]
     assert "<script>" not in broken.text
 
 
+def test_preview_says_how_the_query_was_understood_and_warns(
+    web: tuple[Site, httpx.Client],
+) -> None:
+    """Issue 17: AND binds tighter than OR; the preview shows the grouping, and warns when an
+    exclusion sits beside an OR without parentheses."""
+    _, client = web
+    mixed = client.get("/preview", params={"q": '"variational inference" OR bayesian* -survey'})
+    assert mixed.status_code == 200
+    understood = re.search(r"Understood as: <code>(.*?)</code>", mixed.text)
+    assert understood
+    assert html.unescape(understood.group(1)) == '("variational inference" OR (bayesian* -survey))'
+    assert 'class="warning"' in mixed.text
+    clear = client.get("/preview", params={"q": '("variational inference" OR bayesian*) -survey'})
+    assert "Understood as:" in clear.text
+    assert 'class="warning"' not in clear.text
+
+
 def test_recent_papers_and_a_profile_feed(web: tuple[Site, httpx.Client]) -> None:
     s, client = web
     recent = client.get("/")
@@ -390,7 +408,7 @@ def test_the_app_paperboy_serve_builds_mails_through_the_configured_transport(
         public_url="https://digest.example.org",
     )
     with world(sqlite_url) as w:
-        app = build_web(settings, w.papers._engine)
+        app = build_web(settings, w.engine)
         with serving(app) as base, httpx.Client(base_url=base) as client:
             assert sign_up(client, "reader@example.org").status_code == 200
     (mail,) = (tmp_path / "outbox").glob("*.eml")
@@ -414,7 +432,7 @@ def test_every_error_is_a_page_with_a_next_step(sqlite_url: str) -> None:
     with world(sqlite_url) as w:
         clock = fixed_clock(w.now)
         context = WebContext(
-            w.papers._engine, Tokens(SECRET, clock), clock, allowed_hosts=frozenset({"testserver"})
+            w.engine, Tokens(SECRET, clock), clock, allowed_hosts=frozenset({"testserver"})
         )
         app = create_app(context)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from mailer.types import DigestEntry
 from paperboy.digest import paper_entry
 from paperboy.errors import ProfileSyntaxError
+from paperboy.profiles import explain
 from paperboy.profiles.ast import Node, semantic_atoms
 from paperboy.profiles.parser import parse
 from paperboy.semantic.closeness import Meaning
@@ -38,6 +39,8 @@ class Preview:
     error: str | None = None  # the syntax error, naming the column
     column: int | None = None  # where the error is (1 = the first character)
     since: datetime | None = None  # searches: the papers first seen since then were searched
+    understood: str | None = None  # the query with every group in parentheses
+    warnings: tuple[str, ...] = ()  # e.g. an exclusion beside an OR without parentheses
 
     @property
     def pointed(self) -> tuple[str, str, str] | None:
@@ -94,6 +97,8 @@ def preview(
         entries=tuple(paper_entry(p, hits) for p, hits in found.best),
         total=found.total,
         considered=considered,
+        understood=explain.grouped(node),
+        warnings=tuple(explain.warnings(node, cleaned)),
     )
 
 
@@ -122,6 +127,8 @@ def search(
         total=found.total,
         considered=len(everything),
         since=shelf.since,
+        understood=explain.grouped(node),
+        warnings=tuple(explain.warnings(node, cleaned)),
     )
 
 
