@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Table, desc, select
 
 from store.base import Repository
-from store.tables import DigestRow
+from store.tables import DigestRow, core
 
-DIGESTS: Table = DigestRow.__table__  # type: ignore[attr-defined]
+DIGESTS: Table = core(DigestRow)
 SHOWN = 20  # the list's length: older digests stay reachable from their mails
 
 

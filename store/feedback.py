@@ -17,10 +17,11 @@ from sqlalchemy.exc import IntegrityError
 
 from base.errors import InputError
 from store.base import Repository
-from store.tables import FeedbackRow, PaperRow
+from store.batching import chunks
+from store.tables import FeedbackRow, PaperRow, core
 
-FEEDBACK: Table = FeedbackRow.__table__  # type: ignore[attr-defined]
-PAPERS: Table = PaperRow.__table__  # type: ignore[attr-defined]
+FEEDBACK: Table = core(FeedbackRow)
+PAPERS: Table = core(PaperRow)
 # Profiles per query in for_profiles: well under SQLite's 32,766 bound parameters, so the
 # dispatch's thousands of profiles are one query (two past 10,000).
 _CHUNK = 10_000
@@ -107,8 +108,7 @@ class FeedbackStore(Repository):
         )
         liked: dict[int, list[str]] = {}
         rejected: dict[int, list[str]] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
+        for chunk in chunks(ids, _CHUNK):
             for row in self._rows(query.params(ids=chunk)):
                 into = liked if row.signal == Signal.LIKE else rejected
                 into.setdefault(row.profile_id, []).append(row.arxiv_id)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from sqlalchemy import Table, func, select
 
 from store.base import Repository
-from store.tables import FetchRow
+from store.tables import FetchRow, core
 
-FETCHES: Table = FetchRow.__table__  # type: ignore[attr-defined]
+FETCHES: Table = core(FetchRow)
 _NEWEST = select(func.coalesce(func.max(FETCHES.c.id), 0))
 
 

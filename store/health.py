@@ -9,11 +9,11 @@ from datetime import datetime
 from sqlalchemy import Table, desc, select, update
 
 from store.base import Repository
-from store.tables import AlertRow, FetchRow, RunRow
+from store.tables import AlertRow, FetchRow, RunRow, core
 
-RUNS: Table = RunRow.__table__  # type: ignore[attr-defined]
-ALERTS: Table = AlertRow.__table__  # type: ignore[attr-defined]
-FETCHES: Table = FetchRow.__table__  # type: ignore[attr-defined]
+RUNS: Table = core(RunRow)
+ALERTS: Table = core(AlertRow)
+FETCHES: Table = core(FetchRow)
 
 
 @dataclass(frozen=True, slots=True)

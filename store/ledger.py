@@ -43,14 +43,15 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from base.errors import StoreError
 from store.base import Repository
+from store.batching import chunks, compiled_once
 from store.columns import UTCDateTime, driver_instant
-from store.tables import FINAL, WAITING, DeliveryRow, DigestRow, MessageRow, SubscriberRow
+from store.tables import FINAL, WAITING, DeliveryRow, DigestRow, MessageRow, SubscriberRow, core
 from store.types import Claim, Delivered, Delivery, Digest, DigestRecord
 
-DIGESTS: Table = DigestRow.__table__  # type: ignore[attr-defined]
-DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
-MESSAGES: Table = MessageRow.__table__  # type: ignore[attr-defined]
-SUBSCRIBERS: Table = SubscriberRow.__table__  # type: ignore[attr-defined]
+DIGESTS: Table = core(DigestRow)
+DELIVERIES: Table = core(DeliveryRow)
+MESSAGES: Table = core(MessageRow)
+SUBSCRIBERS: Table = core(SubscriberRow)
 
 
 class Ledger(Repository):
@@ -92,8 +93,7 @@ class Ledger(Repository):
 
     def periods(self, subscriber_ids: Sequence[int]) -> dict[int, frozenset[str]]:
         found: dict[int, set[str]] = {}
-        for start in range(0, len(subscriber_ids), 500):
-            chunk = list(subscriber_ids[start : start + 500])
+        for chunk in chunks(subscriber_ids, 500):
             query = select(DIGESTS.c.subscriber_id, DIGESTS.c.period).where(
                 DIGESTS.c.subscriber_id.in_(chunk)
             )
@@ -104,8 +104,7 @@ class Ledger(Repository):
     def window_ends(self, subscriber_ids: Sequence[int]) -> dict[int, datetime]:
         """Where each subscriber's previous digest stopped looking."""
         found: dict[int, datetime] = {}
-        for start in range(0, len(subscriber_ids), 500):
-            chunk = list(subscriber_ids[start : start + 500])
+        for chunk in chunks(subscriber_ids, 500):
             query = (
                 select(DIGESTS.c.subscriber_id, func.max(DIGESTS.c.window_end).label("end"))
                 .where(DIGESTS.c.subscriber_id.in_(chunk))
@@ -486,9 +485,6 @@ def _claim(r: Any, token: str) -> Claim:
     )
 
 
-_FENCED: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
-
-
 def _fenced_sql(
     connection: Connection, names: tuple[str, ...]
 ) -> tuple[str, tuple[str, ...] | None]:
@@ -498,10 +494,9 @@ def _fenced_sql(
     Two of these run per message sent; building the statement anew each time was most of the
     sender's CPU (bench/RESULTS.md).
     """
-    key = (connection.dialect.name, names)
-    found = _FENCED.get(key)
-    if found is None:
-        statement = (
+
+    def build() -> Executable:
+        return (
             update(DELIVERIES)
             .where(
                 DELIVERIES.c.id == bindparam("fence_id"),
@@ -510,10 +505,9 @@ def _fenced_sql(
             )
             .values({name: bindparam(f"new_{name}") for name in names})
         )
-        compiled = statement.compile(dialect=connection.dialect)
-        order = tuple(compiled.positiontup or ()) if compiled.positional else None
-        found = _FENCED[key] = (str(compiled), order)
-    return found
+
+    found = compiled_once(connection, ("fenced update", names), build)
+    return found.sql, found.names
 
 
 def _aware(value: datetime) -> datetime:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from base.errors import InputError
 from store.base import Repository
+from store.batching import chunks
 from store.errors import AlreadySubscribed, NoSuchProfile, NoSuchSubscriber, ProfileNameTaken
 from store.tables import ProfileRow, SubscriberRow, core
 from store.types import NewProfile, NewSubscriber, Profile, Subscriber, SubscriberSettings
@@ -58,8 +59,7 @@ class SubscriberStore(Repository):
 
     def _existing(self, connection: Connection, emails: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for start in range(0, len(emails), 500):
-            chunk = list(emails[start : start + 500])
+        for chunk in chunks(emails, 500):
             found.update(
                 connection.execute(
                     select(SUBSCRIBERS.c.email).where(SUBSCRIBERS.c.email.in_(chunk))

@@ -17,10 +17,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from store.base import Repository
-from store.tables import TopicVectorRow
+from store.batching import chunks
+from store.tables import TopicVectorRow, core
 from store.vectors import PAGE, FloatRow, decode, encode
 
-TOPIC_VECTORS: Table = TopicVectorRow.__table__  # type: ignore[attr-defined]
+TOPIC_VECTORS: Table = core(TopicVectorRow)
 
 
 class TopicVectorStore(Repository):
@@ -32,10 +33,10 @@ class TopicVectorStore(Repository):
         """The stored vectors of ``model`` among ``text_hashes`` (unknown hashes left out)."""
         found: dict[str, FloatRow] = {}
         unique = list(dict.fromkeys(text_hashes))
-        for start in range(0, len(unique), PAGE):
+        for chunk in chunks(unique, PAGE):
             query = select(TOPIC_VECTORS.c.text_hash, TOPIC_VECTORS.c.vector).where(
                 TOPIC_VECTORS.c.model == model,
-                TOPIC_VECTORS.c.text_hash.in_(unique[start : start + PAGE]),
+                TOPIC_VECTORS.c.text_hash.in_(chunk),
             )
             for row in self._rows(query):
                 found[row.text_hash] = decode(bytes(row.vector))
@@ -50,8 +51,8 @@ class TopicVectorStore(Repository):
             for key, row in vectors.items()
         ]
         with self._begin() as connection:
-            for start in range(0, len(rows), PAGE):
-                connection.execute(_upsert(connection), rows[start : start + PAGE])
+            for chunk in chunks(rows, PAGE):
+                connection.execute(_upsert(connection), chunk)
         return len(rows)
 
 

@@ -19,12 +19,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from scraper.models import ScrapedPaper
+from store.batching import compiled_once
 from store.columns import UTCDateTime, driver_instant
-from store.tables import ObservationRow, PaperRow
+from store.tables import ObservationRow, PaperRow, core
 from store.types import ObservationUpsert, PaperUpsert
 
-PAPERS: Table = PaperRow.__table__  # type: ignore[attr-defined]
-OBSERVATIONS: Table = ObservationRow.__table__  # type: ignore[attr-defined]
+PAPERS: Table = core(PaperRow)
+OBSERVATIONS: Table = core(ObservationRow)
 
 # Fields that follow the latest fetch; a fetch that lacks one (the search API has no AI summary,
 # the DOM fallback no abstract) keeps what an earlier fetch stored.
@@ -123,30 +124,26 @@ class _Prepared:
     lists: tuple[int, ...]  # column indexes of JSON list columns
 
 
-_prepared: dict[tuple[str, str], _Prepared] = {}
-
-
 def _prepare(
     connection: Connection, table: Table, build: Any, columns: tuple[str, ...]
 ) -> _Prepared:
-    key = (connection.dialect.name, table.name)
-    if key not in _prepared:
-        compiled = build(connection).compile(dialect=connection.dialect, column_keys=columns)
-        order = (
-            tuple(columns.index(name) for name in compiled.positiontup or ())
-            if compiled.positional
-            else None
-        )
-        identity = order == tuple(range(len(columns)))
-        _prepared[key] = _Prepared(
-            sql=str(compiled),
-            columns=columns,
-            order=order,
-            reorder=order is not None and not identity,
-            datetimes=_positions(table, columns, UTCDateTime),
-            lists=_positions(table, columns, JSON),
-        )
-    return _prepared[key]
+    compiled = compiled_once(
+        connection, ("upsert", table.name), lambda: build(connection), column_keys=columns
+    )
+    order = (
+        tuple(columns.index(name) for name in compiled.names)
+        if compiled.names is not None
+        else None
+    )
+    identity = order == tuple(range(len(columns)))
+    return _Prepared(
+        sql=compiled.sql,
+        columns=columns,
+        order=order,
+        reorder=order is not None and not identity,
+        datetimes=_positions(table, columns, UTCDateTime),
+        lists=_positions(table, columns, JSON),
+    )
 
 
 def _positions(table: Table, names: tuple[str, ...], kind: type) -> tuple[int, ...]:

@@ -20,12 +20,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from store.base import Repository
-from store.tables import EmbeddingRow, PaperRow, ProfileRow, SubscriberRow
+from store.batching import chunks
+from store.tables import EmbeddingRow, PaperRow, ProfileRow, SubscriberRow, core
 
-EMBEDDINGS: Table = EmbeddingRow.__table__  # type: ignore[attr-defined]
-PAPERS: Table = PaperRow.__table__  # type: ignore[attr-defined]
-PROFILES: Table = ProfileRow.__table__  # type: ignore[attr-defined]
-SUBSCRIBERS: Table = SubscriberRow.__table__  # type: ignore[attr-defined]
+EMBEDDINGS: Table = core(EmbeddingRow)
+PAPERS: Table = core(PaperRow)
+PROFILES: Table = core(ProfileRow)
+SUBSCRIBERS: Table = core(SubscriberRow)
 STORED = np.dtype("<f2")  # little-endian float16, whatever the machine
 PAGE = 500  # papers per read when looking for missing vectors; ids per IN (...) clause
 
@@ -83,12 +84,12 @@ class VectorStore(Repository):
         """The stored vectors of ``model`` among ``arxiv_ids`` (ids without one are left out)."""
         found: dict[str, StoredVector] = {}
         unique = list(dict.fromkeys(arxiv_ids))
-        for start in range(0, len(unique), PAGE):
+        for chunk in chunks(unique, PAGE):
             query = select(
                 EMBEDDINGS.c.arxiv_id, EMBEDDINGS.c.text_hash, EMBEDDINGS.c.vector
             ).where(
                 EMBEDDINGS.c.model == model,
-                EMBEDDINGS.c.arxiv_id.in_(unique[start : start + PAGE]),
+                EMBEDDINGS.c.arxiv_id.in_(chunk),
             )
             for row in self._rows(query):
                 found[row.arxiv_id] = StoredVector(row.text_hash, decode(bytes(row.vector)))
@@ -98,8 +99,8 @@ class VectorStore(Repository):
         """The stored title and abstract of these papers (unknown ids left out), in id order."""
         found: list[PaperText] = []
         unique = list(dict.fromkeys(arxiv_ids))
-        for start in range(0, len(unique), PAGE):
-            query = select(*_TEXT).where(PAPERS.c.arxiv_id.in_(unique[start : start + PAGE]))
+        for chunk in chunks(unique, PAGE):
+            query = select(*_TEXT).where(PAPERS.c.arxiv_id.in_(chunk))
             found.extend(_text(r) for r in self._rows(query))
         return sorted(found, key=lambda t: t.arxiv_id)
 
@@ -183,8 +184,7 @@ def _text(row: Any) -> PaperText:
 
 def _known(connection: Connection, ids: Sequence[str]) -> set[str]:
     known: set[str] = set()
-    for start in range(0, len(ids), PAGE):
-        chunk = list(ids[start : start + PAGE])
+    for chunk in chunks(ids, PAGE):
         known.update(
             connection.execute(
                 select(PAPERS.c.arxiv_id).where(PAPERS.c.arxiv_id.in_(chunk))
