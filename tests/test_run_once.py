@@ -33,7 +33,7 @@ def test_run_once_fetches_composes_and_delivers(tmp_path: Path) -> None:
         first = run(tmp_path, "run-once", **env)
         second = run(tmp_path, "run-once", **env)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "1 digests due, 1 composed; 1 sent" in " ".join(first.stdout.split())
+    assert "1 digest due, 1 composed; 1 sent" in " ".join(first.stdout.split())
     fetched = rows(tmp_path, "select source, period from fetches order by id")
     assert [s for s, _ in fetched[:4]] == ["day", "trending", "week", "month"]
     # The profile's words and phrases are searched for, once a day like week and month.
