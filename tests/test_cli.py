@@ -1,4 +1,5 @@
-"""The `paperboy` command as a user runs it: a real process, a real SQLite file, no network."""
+"""The `paperboy` command as a user runs it: a real SQLite file, no network; in this process
+(tests/cli.py) unless the process is the point."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,29 +14,9 @@ import httpx
 import pytest
 
 from store.engine import head_revision, make_engine, upgrade
+from tests.cli import PAPERBOY, run  # run and PAPERBOY are imported from here too
 from tests.replay_server import replay_server
 from tests.smtp_server import free_port
-
-PAPERBOY = Path(sys.executable).with_name("paperboy")
-
-
-def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")} | {
-        "HOME": str(tmp_path),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path / 'pb.db'}",
-        "COLUMNS": "200",
-        **env,
-    }
-    return subprocess.run(
-        [str(PAPERBOY), *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
 
 
 def rows(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:

@@ -153,7 +153,8 @@ def test_serve_fetches_sends_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
             while not list(outbox.glob("*.eml")) and time.monotonic() < deadline:
                 time.sleep(0.2)
             health = httpx.get(f"http://127.0.0.1:{web_port}/healthz", timeout=10)
-            second = run(tmp_path, "serve", PAPERBOY_HF_BASE_URL=base)
+            # a real process: were the lock not taken, `serve` would run on here for good
+            second = run(tmp_path, "serve", process=True, PAPERBOY_HF_BASE_URL=base)
         finally:
             server.send_signal(signal.SIGTERM)
             stdout, stderr = server.communicate(timeout=30)
