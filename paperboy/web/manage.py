@@ -42,6 +42,9 @@ FLASH = {
     "undone": "Done: that paper no longer counts either way.",
     "examples": "Profile saved: it starts from the papers you gave.",
 }
+# Profiles one subscriber may keep through the page: each is matched (about:/like: asked of the
+# model) on every digest run, so a link holder must not add them without end.
+MAX_PROFILES = 20
 STATUS_LABEL = {
     Status.ACTIVE: "getting digests",
     Status.PAUSED: "paused",
@@ -169,6 +172,20 @@ def routes(site: Site) -> APIRouter:
         site.people.set_closeness(subscriber.email, name, step, model, site.clock())
         return step
 
+    def room(subscriber: Subscriber) -> None:
+        """InputError if the subscriber already keeps MAX_PROFILES profiles."""
+        if len(site.people.profiles(subscriber.id)) >= MAX_PROFILES:
+            raise InputError(
+                f"at most {MAX_PROFILES} profiles",
+                hint="remove one first, or join two with OR",
+            )
+
+    def may_ask(request: Request, query: str) -> bool:
+        """A preview that asks meaning counts under the previews' per-network limit."""
+        if site.context.semantics is None or not needs_meaning([query[:2000]]):
+            return True
+        return site.limiter.allow(preview=site.client_ip(request))
+
     def back(token: str, what: str) -> Response:
         return RedirectResponse(
             f"{path(Purpose.MANAGE, token)}?saved={what}", status_code=303, headers=SECURITY_HEADERS
@@ -196,6 +213,13 @@ def routes(site: Site) -> APIRouter:
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         now = site.clock()
+        if action in ("preview", "broader", "narrower") and not may_ask(request, query):
+            return site.message(
+                "Too many previews",
+                "Previews with about: or like: from this network are limited for now.",
+                status=429,
+                hint="wait a minute and try again",
+            )
         try:
             if action == "remove" and original:
                 site.people.remove_profile(subscriber.email, original)
@@ -235,6 +259,7 @@ def routes(site: Site) -> APIRouter:
             if original:
                 site.people.edit_profile(subscriber.email, original, profile, now)
             else:
+                room(subscriber)
                 site.people.add_profile(subscriber.email, profile, now)
         except InputError as e:  # a name taken twice, a profile removed meanwhile
             typed = ProfileForm(original, name, query, error=e.message)
@@ -349,8 +374,9 @@ def routes(site: Site) -> APIRouter:
         )
         if profile is not None:
             try:
+                room(subscriber)
                 site.people.add_profile(subscriber.email, profile, site.clock())
-            except InputError as e:  # the name is taken
+            except InputError as e:  # the name is taken, or no room for another profile
                 errors["ids"] = e.message
         if errors:
             typed = {"name": name, "ids": ids[:2000], "error": errors["ids"]}

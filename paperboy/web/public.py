@@ -19,9 +19,10 @@ from fastapi.responses import HTMLResponse, Response
 from paperboy.digest import paper_entry
 from paperboy.links import FeedLink
 from paperboy.profiles.matcher import Match
+from paperboy.semantic.vectors import needs_meaning
 from paperboy.tokens import Purpose, TokenError
 from paperboy.web.library import Shelf, library_for
-from paperboy.web.preview import Preview, matches, search
+from paperboy.web.preview import QUERY_CHARS, Preview, matches, search
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site
 from store.types import Paper, PaperFilter
@@ -39,7 +40,7 @@ def routes(site: Site) -> APIRouter:
     page = RecentPage(site)
 
     @router.get("/")
-    async def recent(q: str = "") -> HTMLResponse:
+    async def recent(request: Request, q: str = "") -> HTMLResponse:
         """The week's most upvoted papers; with ``q``, the stored papers that match it.
 
         Served on the event loop when the page is kept and the shelf known current; anything
@@ -47,10 +48,8 @@ def routes(site: Site) -> APIRouter:
         """
         now = site.clock()
         if q.strip():
-            semantics = site.context.semantics
-            return await asyncio.to_thread(
-                lambda: _found(site, search(site.papers, q, now, semantics=semantics))
-            )
+            ip = site.client_ip(request)
+            return await asyncio.to_thread(lambda: _searched(site, q, now, ip))
         html = page.kept(now) or await asyncio.to_thread(page.render, now)
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
@@ -126,6 +125,24 @@ def _recent(site: Site, papers: Sequence[Paper], since: datetime) -> HTMLRespons
         since=since.strftime("%d %B %Y"),
         query="",
     )
+
+
+def _searched(site: Site, q: str, now: datetime, ip: str) -> HTMLResponse:
+    """A search; one that asks meaning (about:, like:: model time for each new topic text, and
+    its vector stored) counts under the previews' per-network limit."""
+    semantics = site.context.semantics
+    if (
+        semantics is not None
+        and needs_meaning([q[:QUERY_CHARS]])
+        and not site.limiter.allow(preview=ip)
+    ):
+        return site.message(
+            "Too many searches",
+            "Searches with about: or like: from this network are limited for now.",
+            status=429,
+            hint="wait a minute and try again; plain word searches still work",
+        )
+    return _found(site, search(site.papers, q, now, semantics=semantics))
 
 
 def _found(site: Site, found: Preview) -> HTMLResponse:

@@ -114,7 +114,8 @@ class Guard:
     It refuses a ``Host`` that is not ours (links and redirects must never point at a name a
     stranger chose), takes the client's address and scheme from a trusted proxy's
     ``X-Forwarded-For`` / ``X-Forwarded-Proto``, and puts the security headers on every answer
-    that lacks them: error pages, redirects and JSON included.
+    that lacks them: error pages, redirects and JSON included (and ``Cache-Control: no-store``
+    where the route set no caching of its own).
     """
 
     def __init__(
@@ -149,6 +150,9 @@ class Guard:
                 answer = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     answer.setdefault(name, value)
+                # Pages reached by a secret link name a profile or an address: kept by no
+                # cache unless the route says otherwise (the static files, the Atom feed).
+                answer.setdefault("Cache-Control", "no-store")
             await send(message)
 
         await self.app(scope, receive, secured)
