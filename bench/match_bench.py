@@ -281,9 +281,11 @@ def semantic_case(corpus: list[ScrapedPaper], keyword: list[ProfileSpec]) -> Non
         start = time.perf_counter()
         matcher = Matcher(spec_list, meaning)
         compiled = time.perf_counter()
+        cpu = time.process_time()
         result = matcher.match(corpus)
+        cpu = time.process_time() - cpu
         done = time.perf_counter()
-        runs.append((compiled - start, done - compiled, meaning.seconds, len(result)))
+        runs.append((compiled - start, done - compiled, meaning.seconds, len(result), cpu))
     cold, warm = runs
     semantic = sum(1 for s in spec_list if "about:" in s.query or "like:" in s.query)
     print(
@@ -295,8 +297,9 @@ def semantic_case(corpus: list[ScrapedPaper], keyword: list[ProfileSpec]) -> Non
         f"(meaning {cold[2]:.3f} s)"
     )
     print(
-        f"  warm: compile {warm[0]:.3f} s, match {warm[1]:.3f} s (meaning {warm[2]:.3f} s, "
-        f"the matcher's own part {warm[1] - warm[2]:.3f} s); target: match < 1 s"
+        f"  warm: compile {warm[0]:.3f} s, match {warm[1]:.3f} s wall, {warm[4]:.3f} s CPU "
+        f"(meaning {warm[2]:.3f} s, the matcher's own part {warm[1] - warm[2]:.3f} s); "
+        "target: match < 1 s"
     )
 
 
@@ -314,15 +317,23 @@ def main() -> None:
         start = time.perf_counter()
         matcher = Matcher(spec_list)
         compiled = time.perf_counter()
+        cpu = time.process_time()
         result = matcher.match(corpus)
+        cpu = time.process_time() - cpu
         done = time.perf_counter()
         matches = list(result)  # materialise every Match, as a dispatch of all of them would
         listed = time.perf_counter()
-        timings.append((compiled - start, done - compiled, listed - done))
+        timings.append((compiled - start, done - compiled, listed - done, cpu))
     cold_compile = timings[0][0]
     compile_s = min(t[0] for t in timings[1:])
     match_s = min(t[1] for t in timings)
     list_s = min(t[2] for t in timings)
+    # The first match analysed every paper; later ones reuse the analyses (same ids and texts).
+    print(
+        f"match, papers never seen: {timings[0][1]:.3f} s wall, {timings[0][3]:.3f} s CPU; "
+        f"seen before: {min(t[1] for t in timings[1:]):.3f} s wall, "
+        f"{min(t[3] for t in timings[1:]):.3f} s CPU"
+    )
     tracemalloc.start()
     Matcher(spec_list).match(corpus)
     _, peak = tracemalloc.get_traced_memory()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperboy.errors import ProfileSyntaxError
 from paperboy.profiles.ast import Field
+from paperboy.profiles.document import _field_text, _Recent, analyse
 from paperboy.profiles.highlight import snippet, spans
 from paperboy.profiles.matcher import Matcher, ProfileSpec, ranked
 from paperboy.profiles.parser import parse
@@ -151,3 +154,61 @@ def test_highlight_spans_follow_the_analysis() -> None:
     cut, inside = snippet("x " * 300 + "diffusion here", [(600, 609)], width=80)
     assert cut.startswith("…")
     assert [cut[s:e] for s, e in inside] == ["diffusion"]
+
+
+def test_a_paper_seen_again_reuses_its_analysis_and_reads_its_numbers_afresh() -> None:
+    paper = by_id("2407.21783")
+    first = analyse(paper)
+    again = analyse(dataclasses.replace(paper, upvotes=paper.upvotes + 7))
+    assert again.fields is first.fields  # same id and texts: the words are not worked out again
+    assert again.upvotes == paper.upvotes + 7  # the numbers are the paper's own, every time
+    edited = analyse(dataclasses.replace(paper, title="Neural Radiance Fields"))
+    assert edited.fields is not first.fields
+    assert edited.fields[Field.TITLE].has_phrase(("neural", "radiance", "field"))
+    assert not edited.fields[Field.TITLE].has_phrase(("llama",))
+    renamed = analyse(dataclasses.replace(paper, arxiv_id="2407.99999"))
+    assert renamed.fields is not first.fields  # keyed by id as well as by text
+
+
+def test_the_analysis_cache_is_bounded_least_recently_used() -> None:
+    recent = _Recent(2)
+    recent.put("a", {})
+    recent.put("b", {})
+    assert recent.get("a") == {}  # "a" is now the most recent
+    recent.put("c", {})
+    assert len(recent) == 2
+    assert recent.get("b") is None
+    assert recent.get("a") == {}
+    assert recent.get("c") == {}
+
+
+def test_a_phrase_never_spans_two_values_or_part_of_a_word() -> None:
+    authors = _field_text(["Ann Lee", "Bob Ray"])
+    assert authors.words == ("ann", "lee", "", "bob", "ray")
+    assert authors.has_phrase(("ann", "lee"))
+    assert authors.has_phrase(("bob", "ray"))
+    assert not authors.has_phrase(("lee", "bob"))
+    assert not authors.has_phrase(("nn", "lee"))
+    assert not authors.has_phrase(("ann", "le"))
+    assert _field_text([None, ""]).words == ()
+    assert _field_text(["Cats"]).vocabulary == {"cat"}
+    assert _field_text(["Cats"]).raw == {"cats"}
+
+
+def test_profiles_mixing_terms_groups_filters_and_not_agree_with_the_reference() -> None:
+    queries = [
+        'llama (diffusion OR "foundation models" OR -survey) upvotes>=3',
+        "(video OR title:llama OR has:code) -(survey OR benchmark)",
+        "(diffus* OR model) (upvotes<5 OR stars>=10) -video",
+        "(-llama) OR (diffusion video)",
+    ]
+    specs = [ProfileSpec(i, i, f"p{i}", q) for i, q in enumerate(queries)]
+    found = {(m.profile_id, m.paper.arxiv_id) for m in Matcher(specs).match(PAPERS)}
+    expected = {
+        (spec.profile_id, paper.arxiv_id)
+        for spec in specs
+        for paper in PAPERS
+        if profile_matches(parse(spec.query), paper)
+    }
+    assert found == expected
+    assert found

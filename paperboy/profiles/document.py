@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -49,17 +51,20 @@ class PaperLike(Protocol):
 class FieldText:
     """One field's words; separate values (two authors) are split by a gap no phrase spans."""
 
-    words: tuple[str, ...]  # plural-folded; "" marks the gap between values
+    spaced: str  # " w1 w2  w3 ": the plural-folded words, one space apart, two at a gap
     raw: frozenset[str]  # folded words before plural folding, for prefixes
-    positions: dict[str, tuple[int, ...]]
+    vocabulary: frozenset[str]  # the distinct plural-folded words (no gap)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The plural-folded words; "" marks the gap between values."""
+        inner = self.spaced[1:-1]
+        return tuple(inner.split(" ")) if inner else ()
 
     def has_phrase(self, phrase: Sequence[str]) -> bool:
-        first, rest = phrase[0], phrase[1:]
-        for start in self.positions.get(first, ()):
-            end = start + len(phrase)
-            if end <= len(self.words) and tuple(self.words[start + 1 : end]) == tuple(rest):
-                return True
-        return False
+        # Words never hold a space: the phrase stands in the field exactly when its words, one
+        # space apart and spaced at both ends, are a substring (found in C, no positions kept).
+        return f" {' '.join(phrase)} " in self.spaced
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +78,33 @@ class Document:
 
 
 def analyse(paper: PaperLike) -> Document:
-    """Tokenise a paper once; the matcher evaluates every candidate profile on the result."""
-    values: dict[Field, Iterable[str | None]] = {
-        Field.TITLE: (paper.title,),
-        Field.ABSTRACT: (paper.summary, paper.ai_summary),
-        Field.AUTHOR: paper.authors,
-        Field.ORG: (paper.organization, paper.organization_slug),
-        Field.KEYWORD: paper.ai_keywords,
-    }
-    fields = {field: _field_text(texts) for field, texts in values.items()}
+    """Tokenise a paper once; the matcher evaluates every candidate profile on the result.
+
+    The words of a paper seen lately with the same id and the same texts are reused (a bounded
+    cache, ``_ANALYSED``): batches that share papers (the dispatch, the pages' shelf, a re-run)
+    analyse each only once. The numbers (upvotes, stars, links) are always read afresh.
+    """
+    authors, keywords = paper.authors, paper.ai_keywords
+    key = (
+        paper.arxiv_id,
+        paper.title,
+        paper.summary,
+        paper.ai_summary,
+        authors if isinstance(authors, tuple) else tuple(authors),
+        paper.organization,
+        paper.organization_slug,
+        keywords if isinstance(keywords, tuple) else tuple(keywords),
+    )
+    fields = _ANALYSED.get(key)
+    if fields is None:
+        fields = {
+            Field.TITLE: _field_text((key[1],)),
+            Field.ABSTRACT: _field_text((key[2], key[3])),
+            Field.AUTHOR: _field_text(key[4]),
+            Field.ORG: _field_text((key[5], key[6])),
+            Field.KEYWORD: _field_text(key[7]),
+        }
+        _ANALYSED.put(key, fields)
     return Document(
         paper=paper,
         fields=fields,
@@ -101,14 +124,45 @@ def _field_text(texts: Iterable[str | None]) -> FieldText:
         found = raw_words(text)
         if sequence:
             sequence.append("")
-        sequence.extend(singular(w) for w in found)
+        sequence.extend(map(singular, found))
         raw.update(found)
-    positions: dict[str, list[int]] = {}
-    for index, word in enumerate(sequence):
-        if word:
-            positions.setdefault(word, []).append(index)
+    vocabulary = set(sequence)
+    vocabulary.discard("")
     return FieldText(
-        words=tuple(sequence),
-        raw=frozenset(raw),
-        positions={w: tuple(p) for w, p in positions.items()},
+        spaced=f" {' '.join(sequence)} ", raw=frozenset(raw), vocabulary=frozenset(vocabulary)
     )
+
+
+class _Recent:
+    """A bounded least-recently-used map from a paper's id and texts to its analysed fields
+    (the fields are never changed once made, so sharing them between Documents is safe)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._found: OrderedDict[Hashable, dict[Field, FieldText]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> dict[Field, FieldText] | None:
+        with self._lock:
+            found = self._found.get(key)
+            if found is not None:
+                self._found.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, fields: dict[Field, FieldText]) -> None:
+        with self._lock:
+            self._found[key] = fields
+            self._found.move_to_end(key)
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._found.clear()
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+
+# A few days of papers and the pages' shelf; a paper's fields take ~10-20 KiB.
+_ANALYSED = _Recent(4096)

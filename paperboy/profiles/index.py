@@ -8,6 +8,7 @@ operations. Each term is evaluated once per batch however many profiles use it.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from paperboy.profiles.ast import Field
@@ -30,18 +31,22 @@ class PaperIndex:
     def __init__(self, docs: Sequence[Document]) -> None:
         self.docs = docs
         self.everything = (1 << len(docs)) - 1
-        self._words: dict[Field, dict[str, int]] = {f: {} for f in _FIELDS}
-        self._raw: dict[Field, dict[str, int]] = {f: {} for f in _FIELDS}
-        for bit, doc in enumerate(docs):
-            flag = 1 << bit
-            for field in _FIELDS:
+        # Each word's papers gathered as a list of bits, then summed (distinct powers of two:
+        # the same as OR-ing them, in C), rather than OR-ing a growing integer per occurrence.
+        self._words: dict[Field, dict[str, int]] = {}
+        self._raw: dict[Field, dict[str, int]] = {}
+        for field in _FIELDS:
+            words: defaultdict[str, list[int]] = defaultdict(list)
+            raw: defaultdict[str, list[int]] = defaultdict(list)
+            for bit, doc in enumerate(docs):
+                flag = 1 << bit
                 text = doc.fields[field]
-                words = self._words[field]
-                for word in text.positions:
-                    words[word] = words.get(word, 0) | flag
-                raw = self._raw[field]
+                for word in text.vocabulary:
+                    words[word].append(flag)
                 for word in text.raw:
-                    raw[word] = raw.get(word, 0) | flag
+                    raw[word].append(flag)
+            self._words[field] = {w: sum(flags) for w, flags in words.items()}
+            self._raw[field] = {w: sum(flags) for w, flags in raw.items()}
         self._sorted_raw = {f: sorted(self._raw[f]) for f in _FIELDS}
         self._terms: dict[object, dict[Field, int]] = {}
         self._filters: dict[tuple[str, str, int], int] = {}
@@ -84,10 +89,13 @@ class PaperIndex:
         return found
 
     def _verify(self, candidates: int, probe: Probe, field: Field) -> int:
-        """Keep the papers where the phrase's words stand next to each other."""
+        """Keep the papers where the phrase's words stand next to each other: its words, one
+        space apart, found in the field's spaced text (a substring search in C)."""
+        needle = f" {' '.join(probe.words)} "
+        docs = self.docs
         found = 0
         for bit in bits(candidates):
-            if self.docs[bit].fields[field].has_phrase(probe.words):
+            if needle in docs[bit].fields[field].spaced:
                 found |= 1 << bit
         return found
 

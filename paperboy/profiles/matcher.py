@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, reduce
+from operator import and_, itemgetter, or_
 
 from paperboy.errors import ProfileSyntaxError
 from paperboy.profiles.ast import (
@@ -436,11 +437,23 @@ class Matcher:
                 _, slot = self._want_id(want(node))
                 return lambda masks, index: masks[slot]
             case And(children):
-                parts = tuple(self._compile(c, want) for c in children)
-                return lambda masks, index: _all(parts, masks, index)
+                slots, parts = self._leaves(children, want)
+                if not slots:
+                    return lambda masks, index: _all(parts, masks, index)
+                get = _getter(slots)
+                if not parts:
+                    return lambda masks, index: reduce(and_, get(masks), index.everything)
+                return lambda masks, index: _all(
+                    parts, masks, index, reduce(and_, get(masks), index.everything)
+                )
             case Or(children):
-                parts = tuple(self._compile(c, want) for c in children)
-                return lambda masks, index: _any(parts, masks, index)
+                slots, parts = self._leaves(children, want)
+                if not slots:
+                    return lambda masks, index: _any(parts, masks, index)
+                get = _getter(slots)
+                if not parts:
+                    return lambda masks, index: reduce(or_, get(masks), 0)
+                return lambda masks, index: _any(parts, masks, index, reduce(or_, get(masks), 0))
             case Not(child):
                 inner = self._compile(child, want)
                 return lambda masks, index: index.everything & ~inner(masks, index)
@@ -449,6 +462,24 @@ class Matcher:
             case Has(what):
                 return lambda masks, index: index.has(what)
         raise TypeError(f"not a query node: {node!r}")
+
+    def _leaves(
+        self, children: Iterable[Node], want: Callable[[About | Like], Want] | None
+    ) -> tuple[tuple[int, ...], tuple[Program, ...]]:
+        """An AND's or OR's children: the slots of its terms and atoms, read together in C
+        (an itemgetter and a reduce), and the programs of the rest (NOT, filters, groups)."""
+        slots: list[int] = []
+        parts: list[Program] = []
+        for child in children:
+            match child:
+                case Term():
+                    slots.append(self._term_id(child))
+                case About() | Like():
+                    assert want is not None
+                    slots.append(self._want_id(want(child))[1])
+                case _:
+                    parts.append(self._compile(child, want))
+        return tuple(slots), tuple(parts)
 
 
 class _Removed:
@@ -538,17 +569,27 @@ def _word_scores(probes: tuple[Probe, ...], mask: int, index: PaperIndex) -> dic
     return score
 
 
-def _all(parts: tuple[Program, ...], masks: list[int], index: PaperIndex) -> int:
-    found = index.everything
+def _getter(slots: tuple[int, ...]) -> Callable[[list[int]], tuple[int, ...]]:
+    """Read the masks of ``slots`` at once, always as a tuple."""
+    if len(slots) == 1:
+        slot = slots[0]
+        return lambda masks: (masks[slot],)
+    return itemgetter(*slots)
+
+
+def _all(
+    parts: tuple[Program, ...], masks: list[int], index: PaperIndex, found: int | None = None
+) -> int:
+    if found is None:
+        found = index.everything
     for part in parts:
-        found &= part(masks, index)
         if not found:
             break
+        found &= part(masks, index)
     return found
 
 
-def _any(parts: tuple[Program, ...], masks: list[int], index: PaperIndex) -> int:
-    found = 0
+def _any(parts: tuple[Program, ...], masks: list[int], index: PaperIndex, found: int = 0) -> int:
     for part in parts:
         found |= part(masks, index)
     return found
