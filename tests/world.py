@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
+from sqlalchemy.engine import Engine
+
 from paperboy import subscribers as rules
 from paperboy.clock import fixed_clock
 from paperboy.dispatch import Dispatcher, MailConfig
@@ -38,6 +40,7 @@ class World:
     people: SubscriberStore
     ledger: Ledger
     now: datetime
+    engine: Engine  # the one the three stores share: for web contexts and raw SQL in tests
 
     def dispatcher(self, now: datetime | None = None, **config: object) -> Dispatcher:
         clock = fixed_clock(now or self.now)
@@ -94,7 +97,7 @@ def mail_parts(digest: Digest) -> tuple[str, str]:
 def world(database_url: str, *, papers: tuple[ScrapedPaper, ...] | None = None) -> Iterator[World]:
     engine = make_engine(database_url)
     upgrade(engine)
-    w = World(SqlStore(engine), SubscriberStore(engine), Ledger(engine), NOW)
+    w = World(SqlStore(engine), SubscriberStore(engine), Ledger(engine), NOW, engine)
     w.ingest(saved_papers() if papers is None else papers, NOW - timedelta(hours=2))
     try:
         yield w
