@@ -3,7 +3,8 @@ relay that hangs up or stays silent instead of answering the final "." leaves th
 `unknown`, never sent again; and each step of the conversation waits as long as its own
 setting says (RFC 5321 4.5.3.2), the final reply longest.
 
-Real store (SQLite and PostgreSQL), real SMTP servers on 127.0.0.1 (tests/misbehaving_smtp.py).
+Real store (SQLite and PostgreSQL), real SMTP servers on 127.0.0.1 (tests/misbehaving_smtp.py);
+the rule itself, whatever the wire, over the fake transport (tests/fakes.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mailer.transports import SendError, Unconfirmed, send_now
 from mailer.types import Envelope
 from paperboy.settings import Settings
 from paperboy.wiring import smtp_config
+from tests.fakes import FakeTransport, Reply, timeout_after_data, timeout_before_data
 from tests.misbehaving_smtp import Step, hang_up, misbehaving_smtp, stall
 from tests.world import NOW, World, world
 
@@ -71,6 +73,28 @@ def test_a_relay_that_keeps_the_message_and_never_answers_gets_it_once(
         assert (state, attempts) == ("unknown", 1)
         (row,) = w.ledger.deliveries()
         assert "may have been delivered" in (row.last_error or "")
+
+
+@pytest.mark.parametrize(
+    ("first_try", "state", "copies"),
+    [(timeout_before_data(), "sent", 1), (timeout_after_data(), "unknown", 0)],
+    ids=["before-data", "after-data"],
+)
+def test_a_timeout_is_retried_only_if_it_came_before_data(
+    database_url: str, first_try: Reply, state: str, copies: int
+) -> None:
+    """The rule, on the fake transport: before DATA the message never left (tried again);
+    after it, it may have arrived (``unknown``, never tried again)."""
+    with world(database_url) as w:
+        w.subscribe("reader@example.org")
+        w.dispatcher().compose()
+        fake = FakeTransport({"reader@example.org": [first_try]})
+        w.dispatcher().deliver(lambda: fake)
+        for hours in (1, 6, 12, 23):
+            w.dispatcher(NOW + timedelta(hours=hours)).deliver(lambda: fake)
+        assert states(w)["reader@example.org"][0] == state
+        assert len(fake.to("reader@example.org")) == copies
+        assert fake.attempts == ["reader@example.org"] * (1 + copies)
 
 
 def test_the_relays_own_no_after_the_final_dot_is_retried(database_url: str) -> None:

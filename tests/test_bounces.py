@@ -6,7 +6,8 @@ counts toward the bounce rule. A temporary failure still failing when the next d
 STARTTLS, our login, MAIL FROM, 530 "authentication required") stops the run with an operator
 error and an alert, and leaves every delivery waiting with its attempts untouched.
 
-Real store (SQLite and PostgreSQL), real SMTP servers on 127.0.0.1.
+Real store (SQLite and PostgreSQL); real SMTP servers on 127.0.0.1 where the point is what a
+reply in the conversation means, the fake transport (tests/fakes.py) where it is the rule.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from mailer.types import Envelope
 from paperboy import alerts
 from paperboy.dispatch import BOUNCE_AFTER, Report
 from store.health import HealthStore
+from tests.fakes import FakeTransport, accept, refuse, relay_refusal
 from tests.misbehaving_smtp import Step, answer, misbehaving_smtp, server_tls_context
 from tests.papers import saved_papers
-from tests.smtp_server import free_port, smtp_server
+from tests.smtp_server import free_port
 from tests.world import NOW, World, world
 
 READERS = ["ada@example.org", "bob@example.org", "cy@example.org"]
@@ -84,12 +86,13 @@ def test_a_relay_down_across_three_deadlines_bounces_nobody(database_url: str) -
 
 def test_a_refused_recipient_still_bounces(database_url: str) -> None:
     """The rule still holds where it should: 5xx to RCPT TO, three digests in a row."""
-    with world(database_url) as w, smtp_server() as (port, _):
+    with world(database_url) as w:
         w.subscribe("r550@example.org")
+        fake = FakeTransport(default=refuse(550))  # 550 to its RCPT TO, every time
         for day in range(BOUNCE_AFTER):
             d = w.dispatcher(new_day(w, day))
             d.compose()
-            report = d.deliver(lambda: smtp(port))
+            report = d.deliver(lambda: fake)
         assert report.bounced == 1
         assert w.people.require("r550@example.org").status == "bounced"
 
@@ -121,7 +124,7 @@ def test_a_refusal_of_our_relay_or_sender_blames_no_reader(
     with world(database_url) as w, misbehaving_smtp(**script) as server:
         for address in READERS:
             w.subscribe(address)
-        health = HealthStore(w.ledger._engine)
+        health = HealthStore(w.engine)
         for day in range(BOUNCE_AFTER + 1):
             at = new_day(w, day)
             d = w.dispatcher(at)
@@ -173,18 +176,18 @@ def test_the_relay_is_fixed_then_everyone_gets_one_digest_and_the_alert_closes(
             w.subscribe(address)
         d = w.dispatcher(new_day(w, 0))
         d.compose()
-        health = HealthStore(w.ledger._engine)
-        with misbehaving_smtp(MAIL=answer(AUTH_REQUIRED)) as refusing:
-            stopped = d.deliver(lambda: smtp(refusing.port))
+        health = HealthStore(w.engine)
+        fake = FakeTransport(default=relay_refusal(530, "MAIL FROM"))  # authentication required
+        stopped = d.deliver(lambda: fake)
         assert alerts.delivery(health, stopped, NOW) is not None
         assert [a.key for a in health.open_alerts()] == ["smtp"]
-        with smtp_server() as (port, inbox):
-            later = w.dispatcher(NOW + timedelta(minutes=10))
-            report: Report = later.deliver(lambda: smtp(port))
-            assert (report.sent, report.errors, report.breaker) == (len(READERS), [], None)
-            assert later.deliver(lambda: smtp(port)).sent == 0
+        fake.default = accept()  # the relay is fixed
+        later = w.dispatcher(NOW + timedelta(minutes=10))
+        report: Report = later.deliver(lambda: fake)
+        assert (report.sent, report.errors, report.breaker) == (len(READERS), [], None)
+        assert later.deliver(lambda: fake).sent == 0
         alerts.delivery(health, report, NOW + timedelta(minutes=10))
-        assert sorted(m["To"] for m in inbox.messages) == sorted(READERS)
+        assert sorted(fake.recipients) == sorted(READERS)
         assert health.open_alerts() == []
         rows = w.ledger.deliveries(limit=100)
         assert {(r.state, r.attempts) for r in rows} == {("sent", 1)}

@@ -1,4 +1,5 @@
-"""Delivery over a real SMTP conversation (aiosmtpd on 127.0.0.1) and the ledger's states."""
+"""Delivery and the ledger's states: the SMTP conversation over a real server (aiosmtpd on
+127.0.0.1); the retry, expiry and bounce rules over the fake transport (tests/fakes.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from mailer.transports import SendError, send_now
 from mailer.types import Envelope
 from paperboy.dispatch import BOUNCE_AFTER, Report
 from store.types import Delivered
+from tests.fakes import FakeTransport, accept, refuse, unreachable
 from tests.papers import saved_papers
 from tests.smtp_server import smtp_server
 from tests.world import NOW, World, world
@@ -114,46 +116,48 @@ def test_marks_committed_together_keep_their_own_answers(database_url: str) -> N
 
 
 def test_temporary_failures_are_retried_later_and_then_delivered(database_url: str) -> None:
-    with world(database_url) as w, smtp_server() as (port, inbox):
+    with world(database_url) as w:
         subscribe_all(w, ["later@example.org"])
-        inbox.fail_next["later@example.org"] = 2
+        fake = FakeTransport({"later@example.org": [refuse(451), refuse(451)]})
         first = w.dispatcher()
         first.compose()
-        assert first.deliver(lambda: smtp(port)).retrying == 1
+        assert first.deliver(lambda: fake).retrying == 1
         (row,) = w.ledger.deliveries()
         assert row.state == "temp_failed"
         assert row.next_attempt_at > NOW
-        assert w.dispatcher().deliver(lambda: smtp(port)).sent == 0  # not yet due
+        assert w.dispatcher().deliver(lambda: fake).sent == 0  # not yet due
         second = w.dispatcher(NOW + timedelta(minutes=2))
-        assert second.deliver(lambda: smtp(port)).retrying == 1
+        assert second.deliver(lambda: fake).retrying == 1
         third = w.dispatcher(NOW + timedelta(minutes=10))
-        assert third.deliver(lambda: smtp(port)).sent == 1
-        assert len(inbox.to("later@example.org")) == 1
+        assert third.deliver(lambda: fake).sent == 1
+        assert len(fake.to("later@example.org")) == 1
         (row,) = w.ledger.deliveries()
         assert (row.state, row.attempts) == ("sent", 3)
 
 
 def test_retries_stop_when_the_next_digest_is_due(database_url: str) -> None:
-    with world(database_url) as w, smtp_server() as (port, _):
+    with world(database_url) as w:
         subscribe_all(w, ["r451@example.org"])
         w.dispatcher().compose()
+        fake = FakeTransport(default=refuse(451))
         for hours in (0, 6, 12, 18, 23, 25):
-            w.dispatcher(NOW + timedelta(hours=hours, minutes=1)).deliver(lambda: smtp(port))
+            w.dispatcher(NOW + timedelta(hours=hours, minutes=1)).deliver(lambda: fake)
         (row,) = w.ledger.deliveries()
         assert row.state == "expired"  # not a bounce: the reader was never refused (issue 14)
         assert "gave up: the next digest is due" in (row.last_error or "")
 
 
 def test_repeated_hard_bounces_suppress_the_address(database_url: str) -> None:
-    with world(database_url) as w, smtp_server() as (port, _):
+    with world(database_url) as w:
         subscribe_all(w, ["r550@example.org"])
+        fake = FakeTransport(default=refuse(550))
         for day in range(BOUNCE_AFTER):
             at = NOW + timedelta(days=day)
             fresh = dataclasses.replace(saved_papers()[0], arxiv_id=f"2607.0000{day}")
             w.ingest((fresh,), at - timedelta(minutes=5))  # a new matching paper each day
             dispatcher = w.dispatcher(at)
             dispatcher.compose()
-            report = dispatcher.deliver(lambda: smtp(port))
+            report = dispatcher.deliver(lambda: fake)
         assert report.bounced == 1
         assert w.people.require("r550@example.org").status == "bounced"
         later = w.dispatcher(NOW + timedelta(days=BOUNCE_AFTER))
@@ -161,13 +165,14 @@ def test_repeated_hard_bounces_suppress_the_address(database_url: str) -> None:
 
 
 def test_a_period_is_composed_once_however_often_send_runs(database_url: str) -> None:
-    with world(database_url) as w, smtp_server() as (port, inbox):
+    with world(database_url) as w:
         subscribe_all(w, OK)
+        fake = FakeTransport()
         for minutes in (0, 5, 30):
             dispatcher = w.dispatcher(NOW + timedelta(minutes=minutes))
             dispatcher.compose()
-            dispatcher.deliver(lambda: smtp(port))
-        assert sorted(m["To"] for m in inbox.messages) == sorted(OK)
+            dispatcher.deliver(lambda: fake)
+        assert sorted(fake.recipients) == sorted(OK)
 
 
 def test_stale_sources_are_never_reported_as_nothing_new(database_url: str) -> None:
@@ -258,10 +263,10 @@ def test_a_store_failure_stops_the_sender_with_its_reason(database_url: str) -> 
         sender.start()
         while not inbox.messages:
             time.sleep(0.02)
-        with w.ledger._engine.begin() as connection:
+        with w.engine.begin() as connection:
             connection.execute(text("ALTER TABLE deliveries RENAME TO deliveries_away"))
         sender.join(timeout=30)
-        with w.ledger._engine.begin() as connection:
+        with w.engine.begin() as connection:
             connection.execute(text("ALTER TABLE deliveries_away RENAME TO deliveries"))
         # Once the leases run out: what never began DATA goes back to the queue; the last
         # message the server accepted lost its "sent" mark with the store, so it is "unknown".
@@ -277,23 +282,19 @@ def test_a_store_failure_stops_the_sender_with_its_reason(database_url: str) -> 
 
 
 def test_smtp_down_for_hours_then_everything_goes_out_once(database_url: str) -> None:
-    from tests.smtp_server import free_port
-
     with world(database_url) as w:
         subscribe_all(w, OK)
         w.dispatcher().compose()
-        down = free_port()  # nothing listens there
+        fake = FakeTransport(default=unreachable())  # nothing listens where the relay is
         for half_hours in range(1, 7):  # three hours of a relay that does not answer
-            report = w.dispatcher(NOW + timedelta(minutes=30 * half_hours)).deliver(
-                lambda: smtp(down)
-            )
+            report = w.dispatcher(NOW + timedelta(minutes=30 * half_hours)).deliver(lambda: fake)
             assert report.sent == 0
         assert set(states(w).values()) == {"temp_failed"}
-        with smtp_server() as (port, inbox):
-            later = w.dispatcher(NOW + timedelta(hours=4))
-            assert later.deliver(lambda: smtp(port)).sent == len(OK)
-            assert later.deliver(lambda: smtp(port)).sent == 0
-        assert sorted(m["To"] for m in inbox.messages) == sorted(OK)
+        fake.default = accept()  # the relay is back
+        later = w.dispatcher(NOW + timedelta(hours=4))
+        assert later.deliver(lambda: fake).sent == len(OK)
+        assert later.deliver(lambda: fake).sent == 0
+        assert sorted(fake.recipients) == sorted(OK)
         assert set(states(w).values()) == {"sent"}
 
 

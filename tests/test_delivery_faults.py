@@ -92,12 +92,12 @@ def test_a_store_whose_writes_fail_with_a_full_queue_never_hangs(database_url: s
         dispatcher = w.dispatcher()
         thread, result = in_thread(dispatcher, lambda: smtp(port), 2)
         wait_for_mail(inbox, thread)
-        with w.ledger._engine.begin() as connection:
+        with w.engine.begin() as connection:
             connection.execute(text("ALTER TABLE deliveries RENAME TO deliveries_away"))
         try:
             thread.join(BOUND)
         finally:
-            with w.ledger._engine.begin() as connection:
+            with w.engine.begin() as connection:
                 connection.execute(text("ALTER TABLE deliveries_away RENAME TO deliveries"))
         report = finished(thread, result)
         assert report.errors
@@ -207,8 +207,8 @@ def test_a_read_only_sqlite_file_gets_a_hint_about_sqlite(tmp_path: Path) -> Non
     refuses writes to a read-only file (SQLITE_READONLY, the same message)."""
     with world(f"sqlite:///{tmp_path / 'pb.db'}") as w:
         readers(w, 1)
-        event.listen(w.ledger._engine, "connect", lambda c, _r: c.execute("PRAGMA query_only=ON"))
-        w.ledger._engine.dispose()
+        event.listen(w.engine, "connect", lambda c, _r: c.execute("PRAGMA query_only=ON"))
+        w.engine.dispose()
         with pytest.raises(StoreError) as refused:
             w.ledger.reclaim(NOW)
     error = refused.value
@@ -224,7 +224,7 @@ def test_a_read_only_sqlite_file_gets_a_hint_about_sqlite(tmp_path: Path) -> Non
 def test_a_silent_relay_trips_the_breaker_and_leaves_the_rest_waiting(database_url: str) -> None:
     with world(database_url) as w:
         readers(w, 12)
-        health = HealthStore(w.ledger._engine)
+        health = HealthStore(w.engine)
         with misbehaving_smtp(greeting=stall(60)) as server:
             started = time.monotonic()
             thread, result = in_thread(w.dispatcher(), lambda: smtp(server.port, 0.3), 2)
@@ -262,7 +262,7 @@ def test_a_silent_relay_trips_the_breaker_and_leaves_the_rest_waiting(database_u
 
 def test_a_fetch_alert_check_leaves_the_relay_alert_alone(database_url: str) -> None:
     with world(database_url) as w:
-        health = HealthStore(w.ledger._engine)
+        health = HealthStore(w.engine)
         alerts.delivery(health, Report(breaker="the relay never answered"), NOW)
         config = alerts.AlertConfig(admin_email="", sender="p@example.org")
         alerts.check(w.papers, health, lambda: OutboxTransport(Path("unused")), config, NOW)
