@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from mailer.notice import send_plain
 from mailer.transports import SendError, Transport
 from paperboy.dispatch import Report
+from paperboy.settings import ALERT_STALE_HOURS
+from scraper.models import GOOD_VERDICTS
 from store.health import HealthStore
 from store.repository import SqlStore
 
@@ -25,7 +27,7 @@ class AlertConfig:
     admin_email: str  # empty: alerts are logged and kept, not mailed
     sender: str
     broken_after: int = 3
-    stale_after: timedelta = timedelta(hours=24)
+    stale_after: timedelta = timedelta(hours=ALERT_STALE_HOURS)
 
 
 def incidents(
@@ -52,7 +54,7 @@ def check(
 ) -> list[str]:
     """Open (and mail) new incidents, close recovered ones; returns what was opened."""
     broken = {source: health.broken_in_a_row(source) for source in WATCHED}
-    good = papers.last_fetch(verdicts=("ok", "empty", "not_modified"))
+    good = papers.last_fetch(verdicts=GOOD_VERDICTS)
     going_on = incidents(broken, good.finished_at if good else None, now, config)
     open_now = {a.key: a for a in health.open_alerts()}
     for key, alert in open_now.items():

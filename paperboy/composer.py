@@ -26,6 +26,7 @@ from paperboy.mailrun import MailConfig, Report
 from paperboy.planner import DigestPlan, Withheld
 from paperboy.profiles.matcher import Match, Matcher
 from paperboy.tokens import MAX_AGE, Purpose, Tokens
+from scraper.models import GOOD_VERDICTS
 from store.types import DigestRecord, Fetch, Paper, Profile, Subscriber
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,7 @@ class Composer:
         # latest list may carry any day the site answered with.
         found = {f.id: f for f in self._papers.list_fetches(source="day", limit=LATEST_READ)}
         for source, period in freshness.wanted(now):
-            for verdicts in (None, freshness.GOOD):
+            for verdicts in (None, GOOD_VERDICTS):
                 row = self._papers.last_fetch(verdicts=verdicts, source=source, period=period)
                 if row is not None:
                     found[row.id] = row

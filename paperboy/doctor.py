@@ -16,6 +16,7 @@ from mailer.smtp import SmtpConfig, SmtpTransport
 from mailer.transports import SendError
 from paperboy.errors import PaperboyError
 from paperboy.feedback import spec
+from paperboy.freshness import FRESH_FOR
 from paperboy.profiles.document import PaperLike
 from paperboy.profiles.matcher import Matcher
 from paperboy.semantic.closeness import Closeness, Want
@@ -24,12 +25,12 @@ from paperboy.semantic.minilm import MiniLM, model_files
 from paperboy.semantic.vectors import needs_meaning
 from paperboy.settings import Settings
 from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
+from scraper.models import GOOD_VERDICTS, Verdict
 from store.engine import current_revision, head_revision
 from store.ledger import Ledger
 from store.repository import SqlStore
 from store.subscribers import SubscriberStore
 
-STALE_AFTER = timedelta(hours=36)
 PROFILES_NAMED = 10  # bad profiles spelled out; the rest are counted
 SOURCES = ("day", "trending", "week", "month", "search")
 
@@ -148,17 +149,17 @@ def _robots(settings: Settings, transport: httpx.BaseTransport | None) -> Check:
 def _fetches(store: SqlStore, now: datetime) -> list[Check]:
     checks = []
     for source in SOURCES:
-        good = store.last_fetch(verdicts=("ok", "empty", "not_modified"), source=source)
+        good = store.last_fetch(verdicts=GOOD_VERDICTS, source=source)
         last = store.last_fetch(source=source)
         name = f"fetch {source}"
         if last is None:
             status = "warn" if source in ("week", "month", "search") else "fail"
             checks.append(Check(name, status, "never fetched"))
-        elif last.verdict == "broken":
+        elif last.verdict == Verdict.BROKEN:
             checks.append(Check(name, "fail", f"last fetch broken: {last.error}"))
         elif (
             good is not None
-            and now - good.finished_at > STALE_AFTER
+            and now - good.finished_at > FRESH_FOR
             and source in ("day", "trending")
         ):
             checks.append(

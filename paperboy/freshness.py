@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
+from scraper.models import GOOD_VERDICTS, Verdict, View
 from store.types import Fetch
 
-GOOD = ("ok", "empty", "not_modified")
 FRESH_FOR = timedelta(hours=36)  # a digest needs a good fetch of a current list this recent
 LATEST_LAG = timedelta(days=3)  # how far the latest daily list may trail the day it is fetched
 
@@ -32,19 +32,21 @@ def is_latest(fetch: Fetch) -> bool:
     """A fetch of "the latest daily list" (no date asked for): filed under the day the site
     answered with, which may be any day (a site that stopped listing new days), or under the
     day it ran when it broke before an answer came."""
-    return fetch.source == "day" and "date=" not in fetch.url and "/papers/date/" not in fetch.url
+    return (
+        fetch.source == View.DAY and "date=" not in fetch.url and "/papers/date/" not in fetch.url
+    )
 
 
 def counts(fetch: Fetch) -> bool:
     """Whether this fetch looked at a list that feeds the digests of its day (not a backfill)."""
     at = fetch.finished_at.astimezone(UTC)
-    if fetch.source == "day":
+    if fetch.source == View.DAY:
         return is_latest(fetch) or fetch.period >= (at - LATEST_LAG).date().isoformat()
-    if fetch.source == "week":
+    if fetch.source == View.WEEK:
         return fetch.period == _week(at.date())
-    if fetch.source == "month":
+    if fetch.source == View.MONTH:
         return fetch.period == f"{at:%Y-%m}"
-    return fetch.source in ("trending", "search")
+    return fetch.source in (View.TRENDING, View.SEARCH)
 
 
 def wanted(now: datetime) -> list[Wanted]:
@@ -54,33 +56,34 @@ def wanted(now: datetime) -> list[Wanted]:
     days = [oldest - LATEST_LAG + timedelta(days=n) for n in range((newest - oldest).days + 4)]
     ends = (oldest, newest)
     return [
-        *(("day", d.isoformat()) for d in days),
-        *dict.fromkeys(("week", _week(d)) for d in ends),
-        *dict.fromkeys(("month", f"{d:%Y-%m}") for d in ends),
-        ("trending", None),
-        ("search", None),
+        *((View.DAY, d.isoformat()) for d in days),
+        *dict.fromkeys((View.WEEK, _week(d)) for d in ends),
+        *dict.fromkeys((View.MONTH, f"{d:%Y-%m}") for d in ends),
+        (View.TRENDING, None),
+        (View.SEARCH, None),
     ]
 
 
 def stale(fetches: Sequence[Fetch], now: datetime) -> str | None:
     """Why digests must not be composed now, or None when fetching is fresh."""
     current = [f for f in fetches if counts(f)]
-    good = [f.finished_at for f in current if f.verdict in GOOD]
+    good = [f.finished_at for f in current if f.verdict in GOOD_VERDICTS]
     if not good or now - max(good) > FRESH_FOR:
         return (
-            "no successful fetch in the last 36 hours of the lists that feed today's digests "
+            f"no successful fetch in the last {FRESH_FOR // timedelta(hours=1)} hours of the lists "
+            "that feed today's digests "
             "(see `paperboy fetches`)"
         )
-    days = [f for f in current if f.source == "day"]
-    newest_good = max((f.period for f in days if f.verdict in GOOD), default="")
+    days = [f for f in current if f.source == View.DAY]
+    newest_good = max((f.period for f in days if f.verdict in GOOD_VERDICTS), default="")
     # A broken fetch of a day older than one fetched well is a backfill of the past; a fetch of
     # the latest list is never one, whatever day it is filed under.
     latest = max(
-        (f for f in days if f.verdict in GOOD or is_latest(f) or f.period >= newest_good),
+        (f for f in days if f.verdict in GOOD_VERDICTS or is_latest(f) or f.period >= newest_good),
         key=lambda f: f.id,
         default=None,
     )
-    if latest is not None and latest.verdict == "broken":
+    if latest is not None and latest.verdict == Verdict.BROKEN:
         return f"the last fetch of the daily list is broken: {latest.error}"
     return None
 

@@ -17,7 +17,7 @@ from paperboy.ingest import Ingestor, IngestReport
 from paperboy.profiles.ast import Field, positive_terms
 from paperboy.profiles.parser import parse
 from scraper import sources
-from scraper.models import Verdict, View
+from scraper.models import GOOD_VERDICTS, Verdict, View
 from scraper.sources import MAX_QUERY_LENGTH as MAX_SEARCH
 from scraper.sources import Source
 from store.repository import SqlStore
@@ -62,11 +62,9 @@ def search_terms(queries: Iterable[str]) -> list[str]:
 
 def _stale(store: SqlStore, source: Source, now: datetime) -> bool:
     if source.view is View.SEARCH:
-        last = store.last_fetch(
-            verdicts=("ok", "empty", "not_modified"), source="search", period=source.period
-        )
+        last = store.last_fetch(verdicts=GOOD_VERDICTS, source="search", period=source.period)
     else:
-        last = store.last_fetch(verdicts=("ok", "empty", "not_modified"), source=source.view.value)
+        last = store.last_fetch(verdicts=GOOD_VERDICTS, source=source.view.value)
     return last is None or now - last.finished_at > DAILY_VIEWS_EVERY
 
 

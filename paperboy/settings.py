@@ -18,6 +18,7 @@ from paperboy.errors import ConfigError, PaperboyError
 from paperboy.web.limits import parse_networks
 
 ENV_PREFIX = "PAPERBOY_"
+ALERT_STALE_HOURS = 24.0  # alert when no fetch succeeded for this long (the default below)
 
 
 def default_data_dir() -> Path:
@@ -112,7 +113,7 @@ class Settings(BaseSettings):
     admin_email: str = ""  # empty: alerts are logged and shown by `paperboy status`, not mailed
     alert_after_broken: int = Field(default=3, ge=1, le=1000)  # broken fetches of a list in a row
     # Hours without a successful fetch.
-    alert_stale_hours: float = Field(default=24.0, gt=0, le=8760)
+    alert_stale_hours: float = Field(default=ALERT_STALE_HOURS, gt=0, le=8760)
 
     # Matching by meaning (about:, like:). "off" uses lexical similarity instead of the model.
     semantic: Literal["on", "off"] = "on"

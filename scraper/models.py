@@ -16,6 +16,12 @@ class Verdict(StrEnum):
     BROKEN = "broken"  # HTTP error, unreachable, robots, or a page we could not parse
 
 
+# The fetch worked (a 304 too): what freshness, alerts, the doctor and "fetched lately" count.
+GOOD_VERDICTS = (Verdict.OK, Verdict.EMPTY, Verdict.NOT_MODIFIED)
+# A body was read and parsed: only these advance state (their validators serve conditional GETs).
+PARSED_VERDICTS = (Verdict.OK, Verdict.EMPTY)
+
+
 class ParsePath(StrEnum):
     """Which representation produced the papers, best first."""
 
