@@ -28,7 +28,7 @@ def produce(
     """The message a subscriber would be sent now, as built at composition."""
     with world(database_url, papers=papers) as w:
         w.subscribe("reader@example.org", **subscriber)
-        with w.people._engine.begin() as connection:  # link keys are random: pin one
+        with w.engine.begin() as connection:  # link keys are random: pin one
             connection.execute(text("UPDATE subscribers SET link_key = 'golden-link-key-000001'"))
         record = w.dispatcher().preview(w.people.require("reader@example.org"))
         return record.message

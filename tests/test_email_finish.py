@@ -280,7 +280,7 @@ def test_the_mail_in_a_browser(browser: Any, size: str, scheme: str) -> None:
 def test_the_archive_page_has_the_same_feedback_links(sqlite_url: str) -> None:
     with world(sqlite_url) as w:
         tokens = Tokens(SECRET, fixed_clock(WORLD_NOW))
-        app = create_app(WebContext(w.papers._engine, tokens, fixed_clock(WORLD_NOW)))
+        app = create_app(WebContext(w.engine, tokens, fixed_clock(WORLD_NOW)))
         sid = w.subscribe("reader@example.org")
         w.dispatcher().compose()
         digest = latest_digest(w.ledger, sid)

@@ -26,7 +26,7 @@ def w(tmp_path: Path) -> Iterator[World]:
 def _signals(w: World) -> dict[str, Signals]:
     subscriber = w.people.require("reader@example.org")
     profiles = {p.id: p.name for p in w.people.profiles(subscriber.id)}
-    told = FeedbackStore(w.papers._engine).for_profiles(profiles)
+    told = FeedbackStore(w.engine).for_profiles(profiles)
     return {profiles[pid]: signals for pid, signals in told.items()}
 
 

@@ -37,7 +37,7 @@ def _some_paper(w: World) -> tuple[str, str]:
 
 
 def test_the_latest_signal_wins_and_undo_forgets_it(w: World) -> None:
-    feedback = FeedbackStore(w.papers._engine)
+    feedback = FeedbackStore(w.engine)
     (pid,) = _profiles(w, "a@example.org", "vision")
     arxiv_id, title = _some_paper(w)
     assert feedback.signal(pid, arxiv_id) is None
@@ -54,7 +54,7 @@ def test_the_latest_signal_wins_and_undo_forgets_it(w: World) -> None:
 
 
 def test_entries_are_newest_first_and_name_papers_not_stored(w: World) -> None:
-    feedback = FeedbackStore(w.papers._engine)
+    feedback = FeedbackStore(w.engine)
     (pid,) = _profiles(w, "a@example.org", "vision")
     arxiv_id, title = _some_paper(w)
     feedback.record(pid, arxiv_id, Signal.LIKE, NOW)
@@ -66,7 +66,7 @@ def test_entries_are_newest_first_and_name_papers_not_stored(w: World) -> None:
 
 
 def test_for_profiles_reads_thousands_of_profiles_at_once(w: World) -> None:
-    feedback = FeedbackStore(w.papers._engine)
+    feedback = FeedbackStore(w.engine)
     a, b, c = _profiles(w, "a@example.org", "one", "two", "three")
     papers = [p.arxiv_id for p in w.papers.list_papers(PaperFilter())[:3]]
     for i, arxiv_id in enumerate(papers):
@@ -83,7 +83,7 @@ def test_for_profiles_reads_thousands_of_profiles_at_once(w: World) -> None:
 
 
 def test_a_removed_profile_takes_its_feedback_with_it(w: World) -> None:
-    feedback = FeedbackStore(w.papers._engine)
+    feedback = FeedbackStore(w.engine)
     keep, gone = _profiles(w, "a@example.org", "keep", "gone")
     arxiv_id, _ = _some_paper(w)
     feedback.record(keep, arxiv_id, Signal.LIKE, NOW)
@@ -97,7 +97,7 @@ def test_a_removed_profile_takes_its_feedback_with_it(w: World) -> None:
 
 
 def test_a_profile_and_its_feedback_as_the_matchers_spec(w: World) -> None:
-    feedback = FeedbackStore(w.papers._engine)
+    feedback = FeedbackStore(w.engine)
     a, b = _profiles(w, "a@example.org", "one", "two")
     papers = [p.arxiv_id for p in w.papers.list_papers(PaperFilter())[:2]]
     feedback.record(a, papers[0], Signal.LIKE, NOW)

@@ -32,7 +32,7 @@ Links = dict[str, str]
 def site(database_url: str) -> Iterator[tuple[httpx.Client, World, Tokens]]:
     with world(database_url) as w:
         tokens = Tokens(SECRET, fixed_clock(NOW))
-        app = create_app(WebContext(w.papers._engine, tokens, fixed_clock(NOW)))
+        app = create_app(WebContext(w.engine, tokens, fixed_clock(NOW)))
         with serving(app) as base, httpx.Client(base_url=base) as client:
             yield client, w, tokens
 
@@ -98,7 +98,7 @@ def test_even_a_reused_id_does_not_let_an_old_link_in(
     alice = w.subscribe("alice@example.org")
     kept = links_of(w, tokens, alice)
     w.people.forget("alice@example.org")
-    with w.papers._engine.begin() as connection:
+    with w.engine.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO subscribers (id, email, link_key, status, time_zone, send_hour,"

@@ -52,7 +52,7 @@ def record(sid: int, period: str, at: datetime, *, kind: str = "papers") -> Dige
 
 def messages(w: World) -> dict[str, bool]:
     """Recipient -> whether its digest still keeps the message bytes (a ``messages`` row)."""
-    rows = message_rows(w.papers._engine)
+    rows = message_rows(w.engine)
     kept = {}
     for d in w.ledger.deliveries(limit=100):
         digest = w.ledger.digest(d.digest_id)
@@ -106,7 +106,7 @@ def test_the_message_bytes_go_once_a_delivery_is_final(database_url: str) -> Non
             f"{name}@example.org": name in ("retrying", "sending", "pending") for name in names
         }
         waiting = {claims[n].digest_id for n in ("retrying", "sending")}
-        assert waiting < set(message_rows(w.papers._engine))
+        assert waiting < set(message_rows(w.engine))
         retried = w.ledger.claim(retry, lease=LEASE, limit=2)  # the pending one, the retry
         again = {c.delivery_id: c.message for c in retried}
         assert again[claims["retrying"].delivery_id] == claims["retrying"].message  # same bytes
@@ -132,7 +132,7 @@ def test_a_skipped_digest_keeps_no_message(database_url: str) -> None:
         assert digest is not None
         assert digest.kind == "skipped"
         assert digest.message is None
-        assert message_rows(w.papers._engine) == {}
+        assert message_rows(w.engine) == {}
 
 
 def test_prune_deletes_old_digests_in_batches_but_keeps_waiting_and_latest(
@@ -202,7 +202,7 @@ def test_prune_walks_digests_made_at_the_same_instant_across_batches(database_ur
 
 def count_commits(w: World) -> list[int]:
     commits: list[int] = []
-    event.listen(w.papers._engine, "commit", lambda _: commits.append(1))
+    event.listen(w.engine, "commit", lambda _: commits.append(1))
     return commits
 
 
@@ -226,7 +226,7 @@ def test_the_dispatch_prunes_after_the_retention(database_url: str) -> None:
 def site(database_url: str) -> Iterator[tuple[httpx.Client, World, Tokens]]:
     with world(database_url) as w:
         tokens = Tokens(SECRET, fixed_clock(NOW))
-        app = create_app(WebContext(w.papers._engine, tokens, fixed_clock(NOW)))
+        app = create_app(WebContext(w.engine, tokens, fixed_clock(NOW)))
         with serving(app) as base, httpx.Client(base_url=base) as client:
             yield client, w, tokens
 
@@ -312,7 +312,7 @@ def test_migration_0008_keeps_every_row_and_moves_the_bytes_still_needed(databas
 
 def test_migration_0008_downgrades_and_upgrades_again(database_url: str) -> None:
     with world(database_url) as w:
-        engine = w.papers._engine
+        engine = w.engine
         one, two = w.subscribe("one@example.org"), w.subscribe("two@example.org")
         quiet = w.subscribe("quiet@example.org", profiles={"none": "zzyzzx"})
         w.dispatcher().compose()
@@ -349,7 +349,7 @@ def test_nothing_to_prune_reads_a_few_index_entries(sqlite_url: str) -> None:
         for n in range(2000):
             day = NOW - timedelta(days=n + 1)
             w.ledger.record(record(sid, day.date().isoformat(), day, kind="skipped"))
-        steps = vm_steps(w.papers._engine, lambda: w.ledger.prune(NOW - timedelta(days=5000)))
+        steps = vm_steps(w.engine, lambda: w.ledger.prune(NOW - timedelta(days=5000)))
         assert steps < 1000  # walking the primary key ran 6,000 (3 a digest)
         assert w.ledger.prune(NOW - timedelta(days=1999)) == 1  # and the walk finds the oldest
 

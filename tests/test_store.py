@@ -14,7 +14,7 @@ from sqlmodel import SQLModel
 
 from paperboy.errors import StoreError
 from scraper.models import Verdict, View
-from store.engine import current_revision, head_revision
+from store.engine import current_revision, head_revision, make_engine, upgrade
 from store.repository import SqlStore
 from store.types import PaperFilter
 from tests.builders import api_url, batch, captured, with_upvotes
@@ -24,11 +24,15 @@ MAY_8 = captured("hf-api-daily-papers-2026-05-08.json")
 MARCH_4 = captured("hf-api-daily-papers-2025-03-04.reserialized.json")
 
 
-def test_migrations_create_exactly_the_models(store: SqlStore) -> None:
-    engine = store._engine
-    assert current_revision(engine) == head_revision()
-    with engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+def test_migrations_create_exactly_the_models(database_url: str) -> None:
+    engine = make_engine(database_url)  # as the ``store`` fixture builds it
+    try:
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    finally:
+        engine.dispose()
     assert diff == []
 
 
