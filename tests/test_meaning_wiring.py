@@ -16,6 +16,7 @@ import pytest
 from mailer.transports import OutboxTransport
 from paperboy.doctor import _profiles, meaning_check
 from paperboy.feedback import spec
+from paperboy.profiles.matcher import Matcher, ProfileSpec
 from paperboy.semantic.load import ModelChoice, forget_loaded
 from paperboy.semantic.runtime import Semantics
 from paperboy.settings import Settings
@@ -61,7 +62,7 @@ def test_closeness_is_stored_with_its_model_and_reaches_the_spec(w: World) -> No
 
 def test_compose_matches_topics_by_meaning_and_a_narrower_step_keeps_fewer(w: World) -> None:
     sid = w.subscribe("a@example.org", profiles={"topic": TOPIC, "words": "diffusion"})
-    semantics = Semantics(LEXICAL, w.papers._engine)
+    semantics = Semantics(LEXICAL, w.engine)
     papers = w.papers.papers_seen_between(NOW.replace(year=2020), NOW)
 
     def found(step: int) -> set[str]:
@@ -79,7 +80,7 @@ def test_no_digest_is_lost_when_the_model_cannot_load(
     w: World, bad_model: Path, tmp_path: Path
 ) -> None:
     sid = w.subscribe("a@example.org", profiles={"topic": TOPIC, "words": "diffusion"})
-    semantics = Semantics(ModelChoice(path=bad_model), w.papers._engine)
+    semantics = Semantics(ModelChoice(path=bad_model), w.engine)
     assert semantics.reason is not None
     assert "model.onnx" in semantics.reason
     dispatcher = w.dispatcher()
@@ -104,9 +105,9 @@ def test_no_digest_is_lost_when_the_model_cannot_load(
 def test_manage_page_moves_closeness_and_previews_the_topic(sqlite_url: str) -> None:
     with world(sqlite_url) as w:
         sid = w.subscribe("a@example.org", profiles={"topic": TOPIC})
-        semantics = Semantics(LEXICAL, w.papers._engine)
+        semantics = Semantics(LEXICAL, w.engine)
         tokens = Tokens(SECRET, lambda: NOW)
-        context = WebContext(w.papers._engine, tokens, lambda: NOW, semantics=semantics)
+        context = WebContext(w.engine, tokens, lambda: NOW, semantics=semantics)
         with serving(create_app(context)) as base, httpx.Client(base_url=base) as client:
             url = f"/m/{w.link(tokens, Purpose.MANAGE, sid)}"
             page = client.get(url).text
@@ -168,3 +169,30 @@ def _text(data: bytes) -> str:
     body = message.get_body(preferencelist=("plain",))
     assert isinstance(body, EmailMessage)
     return str(body.get_content())
+
+
+def test_saved_profiles_keep_topic_vectors_and_previews_keep_none(w: World) -> None:
+    """Dispatch keeps each saved topic's vectors (a cold run embeds only new topics); a preview
+    or a search keeps nothing, so a stranger's typing never grows the database."""
+    from sqlalchemy import text
+
+    forget_loaded()
+    sid = w.subscribe("a@example.org", profiles={"topic": TOPIC})
+    papers = w.papers.papers_seen_between(NOW.replace(year=2020), NOW)[:2]
+    semantics = Semantics(ModelChoice(), w.engine)
+    if semantics.reason is not None:
+        pytest.fail(f"the packaged model did not load: {semantics.reason}")
+
+    def kept() -> int:
+        with w.engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM topic_vectors")).scalar_one())
+
+    preview = _preview_matcher(semantics, 'about:"speculative decoding for serving large models"')
+    preview.match(papers)
+    assert kept() == 0
+    semantics.matcher(w.people.profiles(sid)).match(papers)
+    assert kept() > 0
+
+
+def _preview_matcher(semantics: Semantics, query: str) -> Matcher:
+    return Matcher([ProfileSpec(0, 0, "preview", query)], semantics.meaning())

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from paperboy.semantic.meaning import PaperVectors
     from paperboy.semantic.vectors import IngestVectors
     from paperboy.settings import Settings
+    from store.topic_vectors import TopicVectorStore
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,7 @@ class Semantics:
         self.choice, self._engine, self._clock = choice, engine, clock
         self._lock = threading.Lock()
         self._meaning: Meaning | None = None
+        self._saved: Meaning | None = None
         self._reason: str | None = None
 
     @classmethod
@@ -207,9 +209,20 @@ class Semantics:
         return specs_of(profiles, FeedbackStore(self._engine))
 
     def matcher(self, profiles: Sequence[Profile]) -> Matcher:
-        """A matcher of these profiles; meaning is loaded only if one of them needs it."""
+        """A matcher of these stored profiles; meaning is loaded only if one of them needs it.
+
+        Their topic vectors are kept in ``topic_vectors`` (a cold run embeds only new topics);
+        previews and searches use ``meaning()``, which keeps nothing, so a stranger's typing
+        never grows the database."""
         wanted = needs_meaning(p.query for p in profiles)
-        return Matcher(self.specs(profiles), self.meaning() if wanted else None)
+        return Matcher(self.specs(profiles), self._saved_meaning() if wanted else None)
+
+    def _saved_meaning(self) -> Meaning:
+        meaning = self.meaning()
+        with self._lock:
+            if self._saved is None:
+                self._saved = self._build(keep_topics=True)[0] if self._reason is None else meaning
+            return self._saved
 
     def stored_vectors(self) -> StoredVectors | None:
         """The model's StoredVectors, or None when the lexical fallback is used (it stores
@@ -225,14 +238,15 @@ class Semantics:
 
         return IngestVectors(self.stored_vectors, _vector_store(self._engine))
 
-    def _build(self) -> tuple[Meaning, str | None]:
+    def _build(self, *, keep_topics: bool = False) -> tuple[Meaning, str | None]:
         embedder, reason = load_embedder(self.choice)
         lexical = _lexical(self._engine)
         if reason is not None:
             log.warning("about: and like: use lexical similarity: %s", reason)
             return lexical, reason
         stored = StoredVectors(embedder, _vector_store(self._engine), clock=self._clock)
-        return Fallback(_vector_meaning(embedder, stored, self._engine), lexical), None
+        topics = _topic_store(self._engine) if keep_topics else None
+        return Fallback(_vector_meaning(embedder, stored, self._engine, topics), lexical), None
 
 
 def meaning_for(
@@ -250,13 +264,25 @@ def _lexical(engine: Engine) -> Meaning:
     return _vector_meaning(embedder, Computed(embedder), engine)
 
 
-def _vector_meaning(embedder: Embedder, source: PaperVectors, engine: Engine) -> Meaning:
+def _vector_meaning(
+    embedder: Embedder,
+    source: PaperVectors,
+    engine: Engine,
+    topics: TopicVectorStore | None = None,
+) -> Meaning:
     from paperboy.semantic.background import background_for
     from paperboy.semantic.meaning import VectorMeaning
     from store.repository import SqlStore
 
     kept = KeptVectors(source, embedder.dim)
-    return VectorMeaning(embedder, kept, background_for(embedder), SqlStore(engine).papers_by_id)
+    lookup = SqlStore(engine).papers_by_id
+    return VectorMeaning(embedder, kept, background_for(embedder), lookup, topics=topics)
+
+
+def _topic_store(engine: Engine) -> TopicVectorStore:
+    from store.topic_vectors import TopicVectorStore
+
+    return TopicVectorStore(engine)
 
 
 def _vector_store(engine: Engine) -> VectorStore:
