@@ -27,7 +27,7 @@ from paperboy.ingest import Ingestor, IngestReport
 from scraper import fields, sources
 from scraper.fetch import HuggingFaceFetcher
 from scraper.http import ClientConfig, Limits, PoliteHttp, Politeness, build_client
-from scraper.models import FetchOutcome, Validators, Verdict
+from scraper.models import Validators, Verdict
 from scraper.parse_html import parse_page
 from scraper.parse_json import parse_entries
 from scraper.robots import RobotsGate
@@ -36,6 +36,7 @@ from store.repository import SqlStore
 from store.types import Fetch, FetchRecord, IngestBatch
 from tests.builders import captured, outcome
 from tests.conftest import PINNED, capture
+from tests.fakes import FakeFetcher
 from tests.hostile_server import Reply, answer, gzip_bomb, head, hostile_server, raw, trickle
 from tests.replay import replaying_fetcher
 from tests.test_cli import rows, run
@@ -296,25 +297,12 @@ def test_stored_validators_that_cannot_be_sent_are_not_replayed(store: SqlStore)
 # -- any failure while storing is the source's broken row; the next source still runs ---------
 
 
-class _Replaying:
-    """A fetcher handing out prepared outcomes (the store is real)."""
-
-    def __init__(self, outcomes: list[FetchOutcome]) -> None:
-        self._outcomes: Iterator[FetchOutcome] = iter(outcomes)
-
-    def fetch(self, source: Source, validators: Validators | None = None) -> FetchOutcome:
-        return next(self._outcomes)
-
-    def api_url(self, source: Source) -> str:
-        return f"https://huggingface.co/api/{source.label}"
-
-
 def test_a_store_failure_is_the_sources_broken_row_and_the_next_source_runs(
     store: SqlStore,
 ) -> None:
     papers = captured("hf-api-daily-papers-2026-05-08.json")
     unstorable = (dataclasses.replace(papers[0], upvotes=10**30),)
-    fetcher = _Replaying([outcome(unstorable + papers[1:]), outcome(papers, period="2026-05-09")])
+    fetcher = FakeFetcher([outcome(unstorable + papers[1:]), outcome(papers, period="2026-05-09")])
     ingestor = Ingestor(fetcher, store, fixed_clock(PINNED))
     reports = ingestor.run_all([sources.day(DAY), sources.day(date(2026, 5, 9))])
     assert [r.verdict for r in reports] == [Verdict.BROKEN, Verdict.OK]
