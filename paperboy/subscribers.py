@@ -31,6 +31,42 @@ class Status(StrEnum):
     BOUNCED = "bounced"  # suppressed after repeated permanent failures
 
 
+class Action(StrEnum):
+    """What may happen to a subscriber's status; ``transition`` says from where, and to what."""
+
+    CONFIRM = "confirm"  # the confirmation page's button
+    SIGN_UP_AGAIN = "sign_up_again"  # a pending or unsubscribed address signs up anew
+    PAUSE = "pause"
+    RESUME = "resume"
+    UNSUBSCRIBE = "unsubscribe"  # from any status: a one-click unsubscribe is always honoured
+    UNDO = "undo"  # of an unsubscribe, from the page it leads to
+
+
+_EVERY = frozenset(Status)
+_MOVES: dict[Action, tuple[frozenset[Status], Status]] = {
+    Action.CONFIRM: (frozenset({Status.PENDING}), Status.ACTIVE),
+    Action.SIGN_UP_AGAIN: (frozenset({Status.PENDING, Status.UNSUBSCRIBED}), Status.PENDING),
+    Action.PAUSE: (frozenset({Status.ACTIVE, Status.PAUSED}), Status.PAUSED),
+    Action.RESUME: (frozenset({Status.ACTIVE, Status.PAUSED}), Status.ACTIVE),
+    Action.UNSUBSCRIBE: (_EVERY, Status.UNSUBSCRIBED),
+    Action.UNDO: (frozenset({Status.UNSUBSCRIBED}), Status.ACTIVE),
+}
+
+
+def transition(current: Status, action: Action, *, operator: bool = False) -> Status:
+    """The status ``action`` leads to from ``current``; InputError for a move not allowed.
+
+    ``operator``: the operator (the CLI) may pause or resume from any status (resuming an
+    unsubscribed address is the CLI's own --force question)."""
+    sources, target = _MOVES[action]
+    if current in sources or (operator and action in (Action.PAUSE, Action.RESUME)):
+        return target
+    raise InputError(
+        f"a subscriber who is {current} cannot {action.replace('_', ' ')}",
+        hint=f"allowed from: {', '.join(sorted(sources))}",
+    )
+
+
 class Frequency(StrEnum):
     DAILY = "daily"
     WEEKDAYS = "weekdays"  # Monday to Friday

@@ -20,7 +20,7 @@ from mailer.render import TEMPLATES
 from paperboy.digest import archive_sections
 from paperboy.links import ArchiveLink, UnsubscribeLink
 from paperboy.profiles.matcher import ProfileSpec
-from paperboy.subscribers import Status
+from paperboy.subscribers import Action, Status, transition
 from paperboy.tokens import TokenError
 from paperboy.web import fallbacks, feedback, leaving, manage, public, signup
 from paperboy.web.health import HealthCheck
@@ -93,7 +93,8 @@ def create_app(context: WebContext) -> FastAPI:
         except TokenError as e:
             return site.refused(e)
         if subscriber.status != Status.UNSUBSCRIBED:
-            subscriber = site.people.set_status(subscriber.email, Status.UNSUBSCRIBED, site.clock())
+            gone = transition(Status(subscriber.status), Action.UNSUBSCRIBE)
+            subscriber = site.people.set_status(subscriber.email, gone, site.clock())
         return leaving.unsubscribed(site, subscriber)  # the undo: a fresh link of the new key
 
     @app.get("/d/{token}")

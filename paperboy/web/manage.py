@@ -10,6 +10,7 @@ profile with a syntax error is shown again with the error under it and nothing i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ from paperboy.feedback import MAX_CLOSENESS, example_ids, example_query
 from paperboy.links import path
 from paperboy.planner import timing
 from paperboy.semantic.vectors import needs_meaning
-from paperboy.subscribers import WEEKDAYS, Status
+from paperboy.subscribers import WEEKDAYS, Action, Status, transition
 from paperboy.tokens import MAX_AGE, Purpose
 from paperboy.upcoming import upcoming
 from paperboy.web.leaving import manage_owner, unsubscribed
@@ -45,6 +46,7 @@ FLASH = {
 # Profiles one subscriber may keep through the page: each is matched (about:/like: asked of the
 # model) on every digest run, so a link holder must not add them without end.
 MAX_PROFILES = 20
+_PAGE_ACTIONS = frozenset({Action.PAUSE, Action.RESUME, Action.UNSUBSCRIBE})  # its buttons
 STATUS_LABEL = {
     Status.ACTIVE: "getting digests",
     Status.PAUSED: "paused",
@@ -324,12 +326,12 @@ def routes(site: Site) -> APIRouter:
         subscriber = posted(request, token, csrf)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
-        wanted = {
-            "pause": Status.PAUSED,
-            "resume": Status.ACTIVE,
-            "unsubscribe": Status.UNSUBSCRIBED,
-        }.get(action)
-        if wanted is None or subscriber.status in (Status.PENDING, Status.BOUNCED):
+        wanted = None
+        # Not for a sign-up yet to confirm, nor for an address that bounces.
+        if action in _PAGE_ACTIONS and subscriber.status not in (Status.PENDING, Status.BOUNCED):
+            with suppress(InputError):  # a move the status does not allow: nothing changes
+                wanted = transition(Status(subscriber.status), Action(action))
+        if wanted is None:
             return site.message(
                 "Nothing changed",
                 f"This digest is {STATUS_LABEL[Status(subscriber.status)]}.",
