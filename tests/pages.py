@@ -82,7 +82,7 @@ def site(database_url: str, limits: dict[str, Limit] | None = None) -> Iterator[
         )
         chosen = limits or dict(DEFAULT_LIMITS)
         context = WebContext(
-            w.papers._engine, tokens, clock, mailer, chosen, PUBLIC, mail_retries=(0.05, 0.1)
+            w.engine, tokens, clock, mailer, chosen, PUBLIC, mail_retries=(0.05, 0.1)
         )
         app = create_app(context)
         with serving(app) as base:

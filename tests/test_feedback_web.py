@@ -63,7 +63,7 @@ def site(database_url: str) -> Iterator[Site]:
     with world(database_url) as w:
         w.ingest((HOSTILE,), NOW - timedelta(hours=1))
         tokens = Tokens(SECRET, fixed_clock(NOW))
-        engine = w.papers._engine
+        engine = w.engine
         app = create_app(WebContext(engine, tokens, fixed_clock(NOW)))
         with serving(app) as base, httpx.Client(base_url=base) as client:
             yield Site(client, w, LinkBuilder(tokens, ""), FeedbackStore(engine), tokens)
@@ -297,7 +297,7 @@ def test_more_like_this_in_a_browser_then_on_the_manage_page(browser: Any, sqlit
         subscriber = w.people.by_id(sid)
         assert subscriber is not None
         (profile,) = w.people.profiles(sid)
-        app = create_app(WebContext(w.papers._engine, tokens, fixed_clock(NOW)))
+        app = create_app(WebContext(w.engine, tokens, fixed_clock(NOW)))
         with serving(app) as base:
             page = browser.new_page(
                 viewport={"width": 390, "height": 844}, java_script_enabled=False

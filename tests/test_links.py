@@ -188,7 +188,7 @@ def test_the_form_field_signs_the_nonce() -> None:
 def served(database_url: str) -> Iterator[tuple[World, Site, TestClient]]:
     with world(database_url) as w:
         context = WebContext(
-            w.papers._engine,
+            w.engine,
             Tokens(SECRET, fixed_clock(NOW)),
             fixed_clock(NOW),
             public_url=PUBLIC,

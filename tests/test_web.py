@@ -21,7 +21,7 @@ def site(database_url: str) -> Iterator[tuple[httpx.Client, World, Tokens]]:
     """The real app served by uvicorn on 127.0.0.1, spoken to over HTTP."""
     with world(database_url) as w:
         tokens = Tokens(SECRET, fixed_clock(NOW))
-        engine = w.papers._engine
+        engine = w.engine
         app = create_app(WebContext(engine, tokens, fixed_clock(NOW)))
         with serving(app) as base, httpx.Client(base_url=base) as client:
             yield client, w, tokens

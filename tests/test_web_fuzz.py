@@ -159,7 +159,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
             NullTransport, "Paperboy <p@paperboy.example.org>", PUBLIC, tokens, clock
         )
         context = WebContext(
-            w.papers._engine,
+            w.engine,
             tokens,
             clock,
             mailer,
@@ -277,7 +277,7 @@ def test_an_unexpected_failure_is_a_page_with_the_headers(sqlite_url: str) -> No
     with world(sqlite_url) as w:
         clock = MovingClock()
         context = WebContext(
-            w.papers._engine, Tokens(SECRET, clock), clock, allowed_hosts=frozenset({"testserver"})
+            w.engine, Tokens(SECRET, clock), clock, allowed_hosts=frozenset({"testserver"})
         )
         app = create_app(context)
 

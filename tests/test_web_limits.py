@@ -54,7 +54,7 @@ def context(w: World, limits: dict[str, Limit] = LIMITS, **extra: object) -> Web
     clock = MovingClock()
     tokens = Tokens(SECRET, clock)
     mailer = PageMailer(NullTransport, "Paperboy <p@paperboy.example.org>", PUBLIC, tokens, clock)
-    return WebContext(w.papers._engine, tokens, clock, mailer, limits, PUBLIC, **extra)  # type: ignore[arg-type]
+    return WebContext(w.engine, tokens, clock, mailer, limits, PUBLIC, **extra)  # type: ignore[arg-type]
 
 
 def client(
@@ -255,7 +255,8 @@ def test_trusted_proxies_are_read_as_networks() -> None:
 
 
 def test_a_bad_trusted_proxy_is_a_clear_usage_error(tmp_path: Path) -> None:
-    answer = run(tmp_path, "web", PAPERBOY_TRUSTED_PROXIES="127.0.0.1, proxy.local")
+    # a real process: were the setting accepted, `web` would serve on here for good
+    answer = run(tmp_path, "web", process=True, PAPERBOY_TRUSTED_PROXIES="127.0.0.1, proxy.local")
     assert answer.returncode == 2
     said = " ".join(answer.stderr.split())
     assert "PAPERBOY_TRUSTED_PROXIES" in said

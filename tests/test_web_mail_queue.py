@@ -107,7 +107,7 @@ def web(database_url: str, **context: object) -> Iterator[Web]:
         roomy = {name: Limit(1000, timedelta(hours=1)) for name in ("ip", "address", "preview")}
         values: dict[str, object] = {"mail_retries": FAST_RETRIES, "limits": roomy} | context
         app = create_app(
-            WebContext(w.papers._engine, tokens, clock, mailer, public_url=PUBLIC, **values)  # type: ignore[arg-type]
+            WebContext(w.engine, tokens, clock, mailer, public_url=PUBLIC, **values)  # type: ignore[arg-type]
         )
         try:
             with serving(app) as base, httpx.Client(base_url=base, timeout=5) as client:
