@@ -53,6 +53,11 @@ _MOVES: dict[Action, tuple[frozenset[Status], Status]] = {
 }
 
 
+def allows(current: str, action: Action) -> bool:
+    """Whether a subscriber who is ``current`` may take ``action`` (see ``transition``)."""
+    return current in _MOVES[action][0]
+
+
 def transition(current: Status, action: Action, *, operator: bool = False) -> Status:
     """The status ``action`` leads to from ``current``; InputError for a move not allowed.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from paperboy.errors import InputError
-from paperboy.subscribers import Action, Status, transition
+from paperboy.subscribers import Action, Status, allows, transition
 
 P, A, Z, U, B = Status.PENDING, Status.ACTIVE, Status.PAUSED, Status.UNSUBSCRIBED, Status.BOUNCED
 
@@ -54,3 +54,8 @@ def test_the_operator_may_pause_and_resume_from_any_status(current: Status) -> N
 def test_the_operator_gets_no_other_shortcut(action: Action) -> None:
     with pytest.raises(InputError):
         transition(Status.BOUNCED, action, operator=True)
+
+
+@pytest.mark.parametrize(("current", "action"), [*ALLOWED, *FORBIDDEN])
+def test_allows_says_what_transition_does(current: Status, action: Action) -> None:
+    assert allows(current, action) is ((current, action) in ALLOWED)

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from paperboy.errors import InputError
 from paperboy.links import ManageLink, UnsubscribeLink, path
-from paperboy.subscribers import Status
+from paperboy.subscribers import Action, Status, transition
 from paperboy.tokens import MAX_AGE, Purpose, TokenError, TokenExpired, revoked
 from paperboy.web.site import Site, schedule_text
 from store.types import Subscriber
@@ -118,7 +118,9 @@ def routes(site: Site) -> APIRouter:
         subscriber = site.check_form(request, csrf) or undoable(token)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
-        back = site.people.set_status(subscriber.email, Status.ACTIVE, site.clock())
+        back = site.people.set_status(
+            subscriber.email, transition(Status(subscriber.status), Action.UNDO), site.clock()
+        )
         return site.message(
             "You are subscribed again",
             f"Paperboy will mail {back.email} {schedule_text(back)}.",

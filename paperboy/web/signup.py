@@ -17,7 +17,7 @@ from paperboy import subscribers as rules
 from paperboy.errors import InputError
 from paperboy.feedback import example_ids, example_query
 from paperboy.links import FRESH_LINK, ConfirmLink
-from paperboy.subscribers import Status
+from paperboy.subscribers import Action, Status, allows
 from paperboy.tokens import MAX_AGE, Purpose, TokenError, TokenExpired, revoked
 from paperboy.web.preview import preview
 from paperboy.web.site import (
@@ -239,7 +239,7 @@ def _sign_up(
             existing = site.people.require(address)
         else:
             return [site.mailer.confirmation(new, profile.query, schedule_text(new))]
-    if existing.status in (Status.PENDING, Status.UNSUBSCRIBED):
+    if allows(existing.status, Action.SIGN_UP_AGAIN):  # pending or unsubscribed
         again = site.people.restart_signup(existing.id, chosen, (profile,), now)
         return [site.mailer.confirmation(again, profile.query, schedule_text(again))]
     if existing.status in (Status.ACTIVE, Status.PAUSED):
@@ -269,7 +269,7 @@ def _waiting(site: Site, token: str) -> Subscriber | HTMLResponse | TokenExpired
         return e
     except TokenError as e:
         return site.refused(e)
-    if subscriber.status != Status.PENDING:
+    if not allows(subscriber.status, Action.CONFIRM):  # confirmed already
         return _confirmed(site, subscriber, already=True)
     return subscriber
 
