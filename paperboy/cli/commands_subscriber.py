@@ -198,7 +198,7 @@ def pause(
     ctx: typer.Context, email: str = typer.Argument(..., help="The subscriber's address.")
 ) -> None:
     """Stop sending digests until `resume`."""
-    _status(ctx, email, rules.Status.PAUSED)
+    _status(ctx, email, rules.Action.PAUSE)
 
 
 @subscriber_app.command("resume")
@@ -215,13 +215,15 @@ def resume(
             f"{s.email} unsubscribed; they asked not to be mailed",
             hint="they can sign up again, or use --force if they asked you in person",
         )
-    _status(ctx, email, rules.Status.ACTIVE)
+    _status(ctx, email, rules.Action.RESUME)
 
 
-def _status(ctx: typer.Context, email: str, status: rules.Status) -> None:
-    changed = (
-        state(ctx).subscribers().set_status(rules.normalise_email(email), status, system_clock())
-    )
+def _status(ctx: typer.Context, email: str, action: rules.Action) -> None:
+    """Move a subscriber's status as the operator may (rules.transition)."""
+    store = state(ctx).subscribers()
+    address = rules.normalise_email(email)
+    status = rules.transition(rules.Status(store.require(address).status), action, operator=True)
+    changed = store.set_status(address, status, system_clock())
     out.print(f"{escape(changed.email)} is now {changed.status}.")
 
 
@@ -237,7 +239,7 @@ def remove(
     address = rules.normalise_email(email)
     store.require(address)
     if not forget:
-        _status(ctx, address, rules.Status.UNSUBSCRIBED)
+        _status(ctx, address, rules.Action.UNSUBSCRIBE)
         return
     if not yes:
         if not sys.stdin.isatty():
