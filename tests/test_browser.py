@@ -52,7 +52,7 @@ def browser() -> Iterator[object]:
 def site(sqlite_url: str) -> Iterator[tuple[str, World, Tokens]]:
     with world(sqlite_url) as w:
         tokens = Tokens(SECRET, fixed_clock(NOW))
-        engine = w.papers._engine
+        engine = w.engine
         with serving(create_app(WebContext(engine, tokens, fixed_clock(NOW)))) as base:
             yield base, w, tokens
 
