@@ -16,19 +16,12 @@ from email_validator import EmailNotValidError, validate_email
 from paperboy.errors import InputError
 from paperboy.profiles.parser import parse
 from store.types import NewProfile, SubscriberSettings
+from store.types import Status as Status  # owned by the store: a stored state
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_PAPERS_LIMIT = 100
 _PROFILE_NAME = re.compile(r"^[\w][\w .\-]{0,63}$")
 _SEND_TIME = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?")  # [0-9], not \d: ASCII digits only
-
-
-class Status(StrEnum):
-    PENDING = "pending"  # signed up, not confirmed yet
-    ACTIVE = "active"
-    PAUSED = "paused"
-    UNSUBSCRIBED = "unsubscribed"  # kept so we never mail them again, until forgotten
-    BOUNCED = "bounced"  # suppressed after repeated permanent failures
 
 
 class Action(StrEnum):

@@ -17,7 +17,14 @@ from store.base import Repository
 from store.batching import chunks
 from store.errors import AlreadySubscribed, NoSuchProfile, NoSuchSubscriber, ProfileNameTaken
 from store.tables import ProfileRow, SubscriberRow, core
-from store.types import NewProfile, NewSubscriber, Profile, Subscriber, SubscriberSettings
+from store.types import (
+    NewProfile,
+    NewSubscriber,
+    Profile,
+    Status,
+    Subscriber,
+    SubscriberSettings,
+)
 
 SUBSCRIBERS = core(SubscriberRow)
 PROFILES = core(ProfileRow)
@@ -44,7 +51,7 @@ class SubscriberStore(Repository):
                     values = {**_settings(n.settings), "email": n.email, "status": n.status}
                     values["link_key"] = new_link_key()
                     values |= {"created_at": now, "updated_at": now}
-                    values["confirmed_at"] = now if n.status == "active" else None
+                    values["confirmed_at"] = now if n.status == Status.ACTIVE else None
                     subscriber_id = connection.execute(
                         SUBSCRIBERS.insert().values(**values).returning(SUBSCRIBERS.c.id)
                     ).scalar_one()
@@ -139,10 +146,10 @@ class SubscriberStore(Repository):
     def set_status(self, email: str, status: str, now: datetime) -> Subscriber:
         subscriber = self.require(email)
         values: dict[str, Any] = {"status": status, "updated_at": now}
-        if status == "unsubscribed" and subscriber.status != "unsubscribed":
+        if status == Status.UNSUBSCRIBED and subscriber.status != Status.UNSUBSCRIBED:
             values["unsubscribed_at"] = now
             values["link_key"] = new_link_key()  # every link mailed so far stops working
-        if status == "active" and subscriber.confirmed_at is None:
+        if status == Status.ACTIVE and subscriber.confirmed_at is None:
             values["confirmed_at"] = now
         with self._begin() as connection:
             connection.execute(
@@ -156,8 +163,8 @@ class SubscriberStore(Repository):
         with self._begin() as connection:
             found = connection.execute(
                 update(SUBSCRIBERS)
-                .where(SUBSCRIBERS.c.link_key == link_key, SUBSCRIBERS.c.status == "pending")
-                .values(status="active", confirmed_at=now, updated_at=now)
+                .where(SUBSCRIBERS.c.link_key == link_key, SUBSCRIBERS.c.status == Status.PENDING)
+                .values(status=Status.ACTIVE, confirmed_at=now, updated_at=now)
                 .returning(SUBSCRIBERS.c.id)
             ).scalar_one_or_none()
         return self._by_id(found) if found is not None else None
@@ -181,7 +188,7 @@ class SubscriberStore(Repository):
                 .where(SUBSCRIBERS.c.id == subscriber_id)
                 .values(
                     **_settings(settings),
-                    status="pending",
+                    status=Status.PENDING,
                     updated_at=now,
                     link_key=new_link_key(),
                 )
@@ -193,7 +200,7 @@ class SubscriberStore(Repository):
     def expire_pending(self, before: datetime) -> int:
         """Erase sign-ups left unconfirmed since ``before``; how many went."""
         stale = select(SUBSCRIBERS.c.id).where(
-            SUBSCRIBERS.c.status == "pending", SUBSCRIBERS.c.updated_at < before
+            SUBSCRIBERS.c.status == Status.PENDING, SUBSCRIBERS.c.updated_at < before
         )
         with self._begin() as connection:
             ids = list(connection.execute(stale).scalars())
@@ -231,7 +238,7 @@ class SubscriberStore(Repository):
         query = (
             select(SUBSCRIBERS, PROFILES)
             .join(PROFILES, PROFILES.c.subscriber_id == SUBSCRIBERS.c.id)
-            .where(SUBSCRIBERS.c.status == "active")
+            .where(SUBSCRIBERS.c.status == Status.ACTIVE)
             .order_by(SUBSCRIBERS.c.id, PROFILES.c.id)
         )
         pairs = []

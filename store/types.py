@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from scraper.models import ScrapedPaper
+
+
+class Status(StrEnum):
+    """A subscriber's stored status; the moves between them: paperboy.subscribers.transition."""
+
+    PENDING = "pending"  # signed up, not confirmed yet
+    ACTIVE = "active"
+    PAUSED = "paused"
+    UNSUBSCRIBED = "unsubscribed"  # kept so we never mail them again, until forgotten
+    BOUNCED = "bounced"  # suppressed after repeated permanent failures
 
 
 @dataclass(frozen=True, slots=True)
