@@ -257,7 +257,7 @@ def test_size_trimming_keeps_every_profile(database_url: str) -> None:
 def site(database_url: str) -> Iterator[tuple[httpx.Client, World, Tokens]]:
     with world(database_url, papers=agents(12) + kazakh(9)) as w:
         tokens = Tokens(SECRET, fixed_clock(NOW))
-        app = create_app(WebContext(w.papers._engine, tokens, fixed_clock(NOW)))
+        app = create_app(WebContext(w.engine, tokens, fixed_clock(NOW)))
         with serving(app) as base, httpx.Client(base_url=base) as client:
             yield client, w, tokens
 

@@ -63,7 +63,7 @@ def served(
         tokens = Tokens(SECRET, fixed_clock(NOW))
         semantics = CountingSemantics()
         context = WebContext(
-            w.papers._engine,
+            w.engine,
             tokens,
             fixed_clock(NOW),
             limits=limits or dict(DEFAULT_LIMITS),
@@ -127,7 +127,7 @@ def test_a_huge_feedback_post_is_refused_and_records_nothing(sqlite_url: str) ->
         url = links.feedback(subscriber.link_key, profile.id, HOSTILE.arxiv_id)
         answer = client.post(url, data={"action": "like", "pad": "x" * 3_000_000})
         assert 400 <= answer.status_code < 500
-        assert FeedbackStore(w.papers._engine).for_profiles([profile.id]) == {}
+        assert FeedbackStore(w.engine).for_profiles([profile.id]) == {}
 
 
 @pytest.mark.parametrize("action", ["LIKE", "like ", "undo\r\nlike", "x" * 10_000])
@@ -143,7 +143,7 @@ def test_a_feedback_post_without_a_known_action_changes_nothing(
         answer = client.post(url, data={"action": action})
         assert answer.status_code == 400
         assert "x" * 100 not in answer.text  # the action is not echoed
-        assert FeedbackStore(w.papers._engine).for_profiles([profile.id]) == {}
+        assert FeedbackStore(w.engine).for_profiles([profile.id]) == {}
 
 
 def _manage(client: httpx.Client, links: LinkBuilder, link_key: str) -> tuple[str, str]:
