@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import Select, desc, func, or_, select
 from sqlalchemy.engine import Connection
 
-from scraper.models import Validators
+from scraper.models import PARSED_VERDICTS, Validators
 from store.base import Repository
-from store.tables import FetchRow, ObservationRow, PaperRow
+from store.batching import chunks
+from store.tables import FetchRow, ObservationRow, PaperRow, core
 from store.types import (
     Fetch,
     IngestBatch,
@@ -23,7 +24,7 @@ from store.types import (
 )
 from store.upsert import OBSERVATIONS, PAPERS, upsert_observations, upsert_papers
 
-FETCHES = FetchRow.__table__  # type: ignore[attr-defined]
+FETCHES = core(FetchRow)
 _LOOKUP_CHUNK = 500  # ids per IN (...) clause, well under every driver's parameter limit
 
 
@@ -61,8 +62,7 @@ class SqlStore(Repository):
     def _known_ids(self, connection: Connection, ids: list[str]) -> set[str]:
         known: set[str] = set()
         unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), _LOOKUP_CHUNK):
-            chunk = unique[start : start + _LOOKUP_CHUNK]
+        for chunk in chunks(unique, _LOOKUP_CHUNK):
             known.update(
                 connection.execute(
                     select(PAPERS.c.arxiv_id).where(PAPERS.c.arxiv_id.in_(chunk))
@@ -86,7 +86,7 @@ class SqlStore(Repository):
                 FETCHES.c.source == source,
                 FETCHES.c.url == url,
                 FETCHES.c.path == "api",
-                FETCHES.c.verdict.in_(("ok", "empty")),
+                FETCHES.c.verdict.in_(PARSED_VERDICTS),
             )
             .order_by(desc(FETCHES.c.id))
             .limit(1)
@@ -103,8 +103,7 @@ class SqlStore(Repository):
     def papers_by_id(self, arxiv_ids: Sequence[str]) -> list[Paper]:
         """The stored papers among ``arxiv_ids``, in that order (missing ones left out)."""
         found: dict[str, Paper] = {}
-        for start in range(0, len(arxiv_ids), 500):
-            chunk = list(arxiv_ids[start : start + 500])
+        for chunk in chunks(arxiv_ids, 500):
             rows = self._rows(select(PAPERS).where(PAPERS.c.arxiv_id.in_(chunk)))
             found.update((r.arxiv_id, _paper(r._mapping)) for r in rows)
         return [found[i] for i in arxiv_ids if i in found]
