@@ -411,7 +411,7 @@ def test_the_commands_agree_on_a_subscriber_nothing_matched(tmp_path: Path) -> N
     dry = paperboy(tmp_path, "send", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     said = " ".join(dry.stdout.split())
-    assert "1 digests due (dry run: nothing sent): 0 would be sent, 1 with nothing to send" in said
+    assert "1 digest due (dry run: nothing sent): 0 would be sent, 1 with nothing to send" in said
     assert "quiet@example.org" not in said
     sent = paperboy(tmp_path, "send")
     assert sent.returncode == 0, sent.stderr

@@ -483,6 +483,6 @@ def test_run_once_records_a_hostile_list_as_broken_and_still_sends(tmp_path: Pat
     assert "internal error" not in result.stderr
     assert "error: trending latest: " in result.stderr
     assert "nested too deeply" in result.stderr
-    assert "1 digests due, 1 composed; 1 sent" in " ".join(result.stdout.split())
+    assert "1 digest due, 1 composed; 1 sent" in " ".join(result.stdout.split())
     fetched = rows(tmp_path, "select source, verdict from fetches order by id")
     assert fetched[:4] == [("day", "ok"), ("trending", "broken"), ("week", "ok"), ("month", "ok")]
