@@ -46,7 +46,7 @@ from store.base import Repository
 from store.batching import chunks, compiled_once
 from store.columns import UTCDateTime, driver_instant
 from store.tables import FINAL, WAITING, DeliveryRow, DigestRow, MessageRow, SubscriberRow, core
-from store.types import Claim, Delivered, Delivery, Digest, DigestRecord
+from store.types import Claim, Delivered, Delivery, DeliveryState, Digest, DigestRecord
 
 DIGESTS: Table = core(DigestRow)
 DELIVERIES: Table = core(DeliveryRow)
@@ -80,7 +80,7 @@ class Ledger(Repository):
                         DELIVERIES.insert().values(
                             digest_id=digest_id,
                             recipient=recipient,
-                            state="pending",
+                            state=DeliveryState.PENDING,
                             attempts=0,
                             next_attempt_at=digest.created_at,
                             deadline=deadline,
@@ -129,12 +129,14 @@ class Ledger(Repository):
 
     def reclaim(self, now: datetime) -> tuple[int, int]:
         """Expired leases: back to pending if DATA never started, else ``unknown``."""
-        expired = and_(DELIVERIES.c.state == "sending", DELIVERIES.c.lease_until < now)
+        expired = and_(DELIVERIES.c.state == DeliveryState.SENDING, DELIVERIES.c.lease_until < now)
         with self._begin() as connection:
             requeued = connection.execute(
                 update(DELIVERIES)
                 .where(expired, DELIVERIES.c.data_started_at.is_(None))
-                .values(state="pending", lease_owner=None, lease_until=None, updated_at=now)
+                .values(
+                    state=DeliveryState.PENDING, lease_owner=None, lease_until=None, updated_at=now
+                )
             ).rowcount
             started = and_(expired, DELIVERIES.c.data_started_at.is_not(None))
             digest_ids = list(
@@ -144,7 +146,7 @@ class Ledger(Repository):
                 update(DELIVERIES)
                 .where(started)
                 .values(
-                    state="unknown",
+                    state=DeliveryState.UNKNOWN,
                     lease_owner=None,
                     lease_until=None,
                     last_error="the sender stopped after DATA began: it may have been delivered",
@@ -234,14 +236,14 @@ class Ledger(Repository):
             select(DELIVERIES.c.state)
             .where(
                 DELIVERIES.c.recipient == recipient,
-                DELIVERIES.c.state.in_(("sent", "perm_failed")),
+                DELIVERIES.c.state.in_((DeliveryState.SENT, DeliveryState.PERM_FAILED)),
             )
             .order_by(desc(DELIVERIES.c.id))
             .limit(20)
         )
         count = 0
         for row in self._rows(query):
-            if row.state != "perm_failed":
+            if row.state != DeliveryState.PERM_FAILED:
                 break
             count += 1
         return count
@@ -305,7 +307,9 @@ def _prunable(after: tuple[datetime, int] | None, before: datetime, batch: int) 
     """The next ``batch`` digests ``prune`` may delete, in (created_at, id) order after
     ``after``: a range of the ``created_at`` index (a keyset, never a walk of every digest)."""
     later = DIGESTS.alias("later")
-    waiting = DELIVERIES.c.state.in_(("pending", "sending", "temp_failed"))
+    waiting = DELIVERIES.c.state.in_(
+        (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.TEMP_FAILED)
+    )
     since: ColumnElement[bool] = true()
     if after is not None:  # the range starts at the index, the tie on created_at by id
         at, last = after
@@ -357,7 +361,12 @@ def _outcome_values(claim: Claim, decided: Decided, now: datetime) -> dict[str, 
     state = decided.state
     if state == "released":
         return _released_values(claim, now)
-    if state not in ("temp_failed", "expired", "perm_failed", "unknown"):
+    if state not in (
+        DeliveryState.TEMP_FAILED,
+        DeliveryState.EXPIRED,
+        DeliveryState.PERM_FAILED,
+        DeliveryState.UNKNOWN,
+    ):
         raise ValueError(f"not an outcome the ledger records: {state!r}")
     values: dict[str, Any] = {
         "state": state,
@@ -367,10 +376,10 @@ def _outcome_values(claim: Claim, decided: Decided, now: datetime) -> dict[str, 
         "lease_until": None,
         "updated_at": now,
     }
-    if state == "unknown":  # its data_started_at mark stays, as after a crash
+    if state == DeliveryState.UNKNOWN:  # its data_started_at mark stays, as after a crash
         return values
     values["data_started_at"] = None
-    if state == "temp_failed":
+    if state == DeliveryState.TEMP_FAILED:
         if decided.retry_at is None:
             raise ValueError("a temp_failed outcome needs its retry_at")
         values["next_attempt_at"] = decided.retry_at
@@ -380,7 +389,7 @@ def _outcome_values(claim: Claim, decided: Decided, now: datetime) -> dict[str, 
 def _released_values(claim: Claim, now: datetime) -> dict[str, Any]:
     """Back to pending, its attempt not counted."""
     return {
-        "state": "pending",
+        "state": DeliveryState.PENDING,
         "lease_owner": None,
         "lease_until": None,
         "attempts": claim.attempts - 1,
@@ -390,7 +399,7 @@ def _released_values(claim: Claim, now: datetime) -> dict[str, Any]:
 
 def _sent_values(delivered: Delivered) -> dict[str, Any]:
     return {
-        "state": "sent",
+        "state": DeliveryState.SENT,
         "sent_at": delivered.at,
         "last_code": delivered.code,
         "last_error": None,
@@ -431,7 +440,7 @@ _CLAIM = (
         DELIVERIES.c.next_attempt_at <= bindparam("now", type_=UTCDateTime()),
     )
     .values(
-        state="sending",
+        state=DeliveryState.SENDING,
         lease_owner=bindparam("token"),
         lease_until=bindparam("until", type_=UTCDateTime()),
         data_started_at=None,

@@ -21,9 +21,12 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from store.columns import UTCDateTime
+from store.types import DeliveryState
 
 WAITING = "state IN ('pending', 'temp_failed')"  # deliveries a sender may claim
-FINAL = frozenset({"sent", "perm_failed", "expired", "unknown"})  # never sent (again)
+FINAL = frozenset(
+    {DeliveryState.SENT, DeliveryState.PERM_FAILED, DeliveryState.EXPIRED, DeliveryState.UNKNOWN}
+)  # never sent (again)
 
 
 def _utc(*, nullable: bool = False, index: bool = False) -> Any:

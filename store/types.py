@@ -9,6 +9,19 @@ from enum import StrEnum
 from scraper.models import ScrapedPaper
 
 
+class DeliveryState(StrEnum):
+    """A delivery row's state: pending -> sending -> sent | temp_failed | expired | perm_failed
+    | unknown (store/ledger.py moves them; paperboy/outcome.py decides)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    TEMP_FAILED = "temp_failed"
+    EXPIRED = "expired"
+    PERM_FAILED = "perm_failed"
+    UNKNOWN = "unknown"
+
+
 class Status(StrEnum):
     """A subscriber's stored status; the moves between them: paperboy.subscribers.transition."""
 

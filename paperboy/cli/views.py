@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
+from store.types import DeliveryState as DeliveryState  # as `deliveries --state` takes them
+
 if TYPE_CHECKING:  # types only: the pipeline's modules load when a command runs
     from collections import Counter
 
@@ -43,18 +45,6 @@ class Format(StrEnum):
 
     TABLE = "table"
     JSON = "json"
-
-
-class DeliveryState(StrEnum):
-    """The delivery ledger's states (store/tables.py), as `deliveries --state` accepts them."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    TEMP_FAILED = "temp_failed"
-    EXPIRED = "expired"
-    PERM_FAILED = "perm_failed"
-    UNKNOWN = "unknown"
 
 
 def records(rows: Iterable[Any]) -> list[dict[str, Any]]:
