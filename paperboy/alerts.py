@@ -13,12 +13,12 @@ from mailer.notice import send_plain
 from mailer.transports import SendError, Transport
 from paperboy.dispatch import Report
 from paperboy.settings import ALERT_STALE_HOURS
-from scraper.models import GOOD_VERDICTS
+from scraper.models import GOOD_VERDICTS, View
 from store.health import HealthStore
 from store.repository import SqlStore
 
 log = logging.getLogger(__name__)
-WATCHED = ("day", "trending", "week", "month")
+WATCHED: tuple[str, ...] = (View.DAY, View.TRENDING, View.WEEK, View.MONTH)
 RELAY = "smtp"  # the delivery alert's key
 
 

@@ -25,14 +25,14 @@ from paperboy.semantic.minilm import MiniLM, model_files
 from paperboy.semantic.vectors import needs_meaning
 from paperboy.settings import Settings
 from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
-from scraper.models import GOOD_VERDICTS, Verdict
+from scraper.models import GOOD_VERDICTS, Verdict, View
 from store.engine import current_revision, head_revision
 from store.ledger import Ledger
 from store.repository import SqlStore
 from store.subscribers import SubscriberStore
 
 PROFILES_NAMED = 10  # bad profiles spelled out; the rest are counted
-SOURCES = ("day", "trending", "week", "month", "search")
+SOURCES = (View.DAY, View.TRENDING, View.WEEK, View.MONTH, View.SEARCH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,14 +153,14 @@ def _fetches(store: SqlStore, now: datetime) -> list[Check]:
         last = store.last_fetch(source=source)
         name = f"fetch {source}"
         if last is None:
-            status = "warn" if source in ("week", "month", "search") else "fail"
+            status = "warn" if source in (View.WEEK, View.MONTH, View.SEARCH) else "fail"
             checks.append(Check(name, status, "never fetched"))
         elif last.verdict == Verdict.BROKEN:
             checks.append(Check(name, "fail", f"last fetch broken: {last.error}"))
         elif (
             good is not None
             and now - good.finished_at > FRESH_FOR
-            and source in ("day", "trending")
+            and source in (View.DAY, View.TRENDING)
         ):
             checks.append(
                 Check(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
+from scraper.models import Verdict
 from store.types import DeliveryState as DeliveryState  # as `deliveries --state` takes them
 
 if TYPE_CHECKING:  # types only: the pipeline's modules load when a command runs
@@ -28,7 +29,12 @@ if TYPE_CHECKING:  # types only: the pipeline's modules load when a command runs
     from paperboy.signals import Stop
     from store.types import Delivery, Fetch, Observation, Paper
 
-VERDICT_STYLE = {"ok": "green", "empty": "yellow", "not_modified": "cyan", "broken": "bold red"}
+VERDICT_STYLE: dict[str, str] = {
+    Verdict.OK: "green",
+    Verdict.EMPTY: "yellow",
+    Verdict.NOT_MODIFIED: "cyan",
+    Verdict.BROKEN: "bold red",
+}
 STATE_STYLE = {
     "sent": "green",
     "pending": "cyan",
