@@ -69,7 +69,7 @@ def in_process(
     changes: dict[str, str | None] = {k: None for k in os.environ if k not in env}
     changes |= {k: v for k, v in env.items() if os.environ.get(k) != v}
     with (
-        _restored_globals(),
+        restored_globals(),
         _engines_disposed(),
         _working_directory(cwd),
         runner.isolation(env=changes) as streams,
@@ -131,7 +131,7 @@ def _working_directory(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _restored_globals() -> Iterator[None]:
+def restored_globals() -> Iterator[None]:
     """The CLI configures the root logger and installs signal handlers: both are put back."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level

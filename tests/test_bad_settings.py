@@ -16,12 +16,14 @@ import pytest
 from paperboy.cli.main import main
 from paperboy.settings import load_settings
 from paperboy.tokens import load_secret
+from tests.cli import restored_globals
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A clean environment: no PAPERBOY_* from outside, a data dir and a cwd of our own; what a
-    test writes into os.environ is taken back afterwards (later tests must not see it)."""
+    test writes into os.environ, and the logging and signal handlers the CLI installs, are
+    taken back afterwards (later tests must not see them)."""
     for name in list(os.environ):
         if name.startswith("PAPERBOY_"):
             monkeypatch.delenv(name)
@@ -33,7 +35,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (tmp_path / "file").write_text("a file, not a folder\n")
     (tmp_path / "latin1").write_bytes("café au lait, not UTF-8\n".encode("latin-1"))
     saved = dict(os.environ)
-    yield tmp_path
+    with restored_globals():
+        yield tmp_path
     os.environ.clear()
     os.environ.update(saved)
 

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from paperboy.profiles.text import words
-from paperboy.semantic.lexical import STOP_WORDS
+from paperboy.semantic.lexical import features
 
 Matrix = npt.NDArray[np.float32]
 K1, B = 1.2, 0.75
@@ -27,18 +26,9 @@ CHUNK = 1024  # queries summed at a time
 
 
 def terms(text: str) -> Counter[str]:
-    """Content words and pairs of adjacent content words, counted."""
-    found: list[str] = []
-    previous = ""
-    for word in words(text):
-        if word in STOP_WORDS or len(word) < 2:
-            previous = ""
-            continue
-        found.append(word)
-        if previous:
-            found.append(f"{previous} {word}")
-        previous = word
-    return Counter(found)
+    """Content words and pairs of adjacent content words, counted (the lexical embedder's
+    features: both read text the same way)."""
+    return features(text)
 
 
 @dataclass(frozen=True, slots=True)

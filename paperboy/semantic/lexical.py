@@ -57,7 +57,7 @@ class LexicalEmbedder:
     def embed(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         for row, text in enumerate(texts):
-            counts = _features(text)
+            counts = features(text)
             if not counts:
                 continue
             slots, signs = zip(*map(_slot, counts), strict=True)
@@ -68,7 +68,7 @@ class LexicalEmbedder:
         return unit
 
 
-def _features(text: str) -> Counter[str]:
+def features(text: str) -> Counter[str]:
     """Content words and the pairs of content words next to each other (a stop word between
     two words breaks the pair: "learning of robots" gives no "learning robot")."""
     found: list[str] = []
