@@ -62,8 +62,9 @@ class ArchiveLink:
 
 
 @dataclass(frozen=True, slots=True)
-class ManageLink:
-    PURPOSE: ClassVar[Purpose] = Purpose.MANAGE
+class _RefOnly:
+    """A link that carries the subscriber and nothing else."""
+
     ref: SubscriberRef
 
     @classmethod
@@ -72,28 +73,23 @@ class ManageLink:
 
 
 @dataclass(frozen=True, slots=True)
-class UnsubscribeLink:
+class ManageLink(_RefOnly):
+    PURPOSE: ClassVar[Purpose] = Purpose.MANAGE
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeLink(_RefOnly):
     """The one kind still honoured in its older form, mailed before link keys: then
     ``ref.legacy_id`` names a row id (paperboy.tokens refuses that form for every other kind)."""
 
     PURPOSE: ClassVar[Purpose] = Purpose.UNSUBSCRIBE
-    ref: SubscriberRef
-
-    @classmethod
-    def decoded(cls, ref: SubscriberRef) -> Self:
-        return cls(ref)
 
 
 @dataclass(frozen=True, slots=True)
-class ConfirmLink:
+class ConfirmLink(_RefOnly):
     """Double opt-in: confirms exactly the sign-up whose key it names."""
 
     PURPOSE: ClassVar[Purpose] = Purpose.CONFIRM
-    ref: SubscriberRef
-
-    @classmethod
-    def decoded(cls, ref: SubscriberRef) -> Self:
-        return cls(ref)
 
 
 @dataclass(frozen=True, slots=True)
