@@ -4,9 +4,9 @@ Freshness is judged on the lists that feed today's digests, never on a backfill 
 a failed `paperboy fetch --date 2025-10-03` must not stop today's mail, and a successful one
 is no sign that today's list was looked at. A fetch *counts* when its list was current at the
 moment it ran: the daily list of that day or of the three days before (the latest list is
-Friday's until Monday's is out), that ISO week's and that month's lists, trending, and keyword
-searches (every list `run-once`/`serve` fetch). A daily, weekly or monthly list of an older period
-is a backfill and is ignored.
+Friday's until Monday's is out), that ISO week's and that month's lists, trending, keyword
+searches and the third-party feed when one is set (every list `run-once`/`serve` fetch). A
+daily, weekly or monthly list of an older period is a backfill and is ignored.
 
 Digests are composed only when (1) a counting fetch succeeded in the last 36 hours and (2) the
 newest counting fetch of the daily list is not broken, a broken fetch of a day older than one
@@ -46,7 +46,7 @@ def counts(fetch: Fetch) -> bool:
         return fetch.period == _week(at.date())
     if fetch.source == View.MONTH:
         return fetch.period == f"{at:%Y-%m}"
-    return fetch.source in (View.TRENDING, View.SEARCH)
+    return fetch.source in (View.TRENDING, View.SEARCH, View.FEED)
 
 
 def wanted(now: datetime) -> list[Wanted]:
@@ -61,6 +61,7 @@ def wanted(now: datetime) -> list[Wanted]:
         *dict.fromkeys((View.MONTH, f"{d:%Y-%m}") for d in ends),
         (View.TRENDING, None),
         (View.SEARCH, None),
+        (View.FEED, None),
     ]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from paperboy import __version__
 from paperboy.errors import ConfigError, PaperboyError
 from paperboy.web.limits import parse_networks
+from scraper.sources import feed_origin
 
 ENV_PREFIX = "PAPERBOY_"
 ALERT_STALE_HOURS = 24.0  # alert when no fetch succeeded for this long (the default below)
@@ -52,6 +53,9 @@ class Settings(BaseSettings):
 
     # Scraping. The site (or a mirror / local replay server) and how politely we talk to it.
     hf_base_url: str = "https://huggingface.co"
+    # A third-party RSS feed of Hugging Face's papers, fetched every run beside the site (its
+    # papers are filed under the `feed` view); unset: none.
+    feed_url: str | None = None
     # Seconds between requests to one host. Durations and counts are finite and have a ceiling
     # (a typo like 1e300 would overflow a timedelta or a timestamp far from here).
     request_delay: float = Field(default=1.0, ge=0.0, le=3600)
@@ -178,6 +182,14 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_default(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("feed_url")
+    @classmethod
+    def _feed_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        feed_origin(value)  # ValueError saying what is wrong with it
+        return value.strip()
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
@@ -22,7 +23,8 @@ from paperboy.tokens import Tokens, load_secret
 from paperboy.web.app import WebContext, create_app
 from paperboy.web.limits import parse_networks
 from paperboy.web.mails import PageMailer
-from scraper.fetch import HuggingFaceFetcher
+from scraper.feed import FeedFetcher, Sources
+from scraper.fetch import Fetcher, HuggingFaceFetcher
 from scraper.http import ClientConfig, Limits, PoliteHttp, Politeness, build_client
 from scraper.robots import RobotsGate
 from store.ledger import Ledger
@@ -38,10 +40,37 @@ def build_ingestor(
     clock: Clock = system_clock,
     delay: float | None = None,
 ) -> tuple[Ingestor, httpx.Client]:
-    """The ingestor and the client it owns (close it when done)."""
+    """The ingestor and the client it owns (close it when done).
+
+    With ``PAPERBOY_FEED_URL`` set, the feed source goes to a fetcher of its own that opens a
+    client for the feed's host each time it fetches (scraper/feed.py).
+    """
+    http, client = _polite_http(settings, settings.hf_base_url, transport, delay)
+    fetcher: Fetcher = HuggingFaceFetcher(http, RobotsGate(http, settings.hf_base_url), clock)
+    if settings.feed_url:
+
+        @contextmanager
+        def connect(origin: str) -> Iterator[PoliteHttp]:
+            feed_http, feed_client = _polite_http(settings, origin, transport, delay)
+            with feed_client:
+                yield feed_http
+
+        fetcher = Sources(fetcher, FeedFetcher(settings.feed_url, connect, clock))
+    # The hook embeds new papers only while an active profile matches by meaning.
+    hook = runtime.shared(settings, store._engine, clock).ingest_hook()
+    return Ingestor(fetcher, store, clock, embedding=hook), client
+
+
+def _polite_http(
+    settings: Settings,
+    base_url: str,
+    transport: httpx.BaseTransport | None,
+    delay: float | None,
+) -> tuple[PoliteHttp, httpx.Client]:
+    """A polite client bound to one site, as the settings ask."""
     client = build_client(
         ClientConfig(
-            base_url=settings.hf_base_url,
+            base_url=base_url,
             user_agent=settings.http_user_agent(),
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
@@ -59,10 +88,7 @@ def build_ingestor(
             max_response_bytes=settings.max_response_bytes, deadline=settings.request_deadline
         ),
     )
-    fetcher = HuggingFaceFetcher(http, RobotsGate(http, settings.hf_base_url), clock)
-    # The hook embeds new papers only while an active profile matches by meaning.
-    hook = runtime.shared(settings, store._engine, clock).ingest_hook()
-    return Ingestor(fetcher, store, clock, embedding=hook), client
+    return http, client
 
 
 def transport_factory(settings: Settings) -> Callable[[], Transport]:

@@ -31,6 +31,11 @@ class ParsePath(StrEnum):
     FEED = "feed"  # a third-party RSS feed built from Hugging Face's data
 
 
+# The paths whose answer is a whole list at a stable URL: their validators serve a conditional
+# GET of that URL next time (a page reached as a fallback is not what the next request asks for).
+CONDITIONAL_PATHS = (ParsePath.API, ParsePath.FEED)
+
+
 class View(StrEnum):
     """The lists Hugging Face publishes; an observation is kept per (paper, view, period)."""
 
@@ -39,6 +44,7 @@ class View(StrEnum):
     MONTH = "month"
     TRENDING = "trending"
     SEARCH = "search"
+    FEED = "feed"  # a third-party RSS feed of Hugging Face's papers (PAPERBOY_FEED_URL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urlsplit
 
 from scraper.models import View
 
 API_PAGE_SIZE = 100  # /api/daily_papers accepts limit 1..100
 SEARCH_LIMIT = 120  # /api/papers/search accepts limit 1..120
 MAX_QUERY_LENGTH = 250  # the site's search box maxlength
+MAX_FEED_URL = 2000
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$", re.ASCII)  # "٢٠٢٦" is no year for the site
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 
@@ -27,11 +29,13 @@ class Source:
     def label(self) -> str:
         if self.view is View.SEARCH:
             return f"search {self.query!r}"
+        if self.view is View.FEED:
+            return "feed"
         return f"{self.view.value} {self.period or 'latest'}"
 
     @property
     def paginated(self) -> bool:
-        return self.view is not View.SEARCH
+        return self.view not in (View.SEARCH, View.FEED)
 
     def api_request(self) -> tuple[str, dict[str, str | int]]:
         """Path and query parameters of the JSON API answer for this list."""
@@ -82,6 +86,11 @@ def trending() -> Source:
     return Source(View.TRENDING)
 
 
+def feed() -> Source:
+    """The third-party feed the settings name (scraper/feed.py fetches it, not Hugging Face)."""
+    return Source(View.FEED)
+
+
 def search(query: str) -> Source:
     """A keyword search; the query is whitespace-collapsed and must fit the site's 250 chars."""
     cleaned = " ".join(query.split())
@@ -90,3 +99,17 @@ def search(query: str) -> Source:
     if len(cleaned) > MAX_QUERY_LENGTH:
         raise ValueError(f"the search query is longer than {MAX_QUERY_LENGTH} characters")
     return Source(View.SEARCH, cleaned.lower(), cleaned)
+
+
+def feed_origin(url: str) -> tuple[str, str]:
+    """``(origin, path with query)`` of a feed URL; ValueError says what is wrong with it."""
+    text = url.strip()
+    if len(text) > MAX_FEED_URL:
+        raise ValueError(f"the feed URL is longer than {MAX_FEED_URL} characters")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{text[:200]!r} is not an http(s) URL like https://example.org/feed.xml")
+    if parts.username or parts.password:
+        raise ValueError("the feed URL must not carry a user name or password")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return f"{parts.scheme}://{parts.netloc}", path

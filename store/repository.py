@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, desc, func, or_, select
 from sqlalchemy.engine import Connection
 
-from scraper.models import PARSED_VERDICTS, Validators
+from scraper.models import CONDITIONAL_PATHS, PARSED_VERDICTS, Validators
 from store.base import Repository
 from store.batching import chunks
 from store.tables import FetchRow, ObservationRow, PaperRow, core
@@ -73,7 +73,7 @@ class SqlStore(Repository):
     # -- reads -------------------------------------------------------------------------------
 
     def validators_for(self, source: str, url: str) -> Validators | None:
-        """Cache validators of the latest good API fetch of a list, for a conditional GET.
+        """Cache validators of the latest good API (or feed) fetch of a list, for a conditional GET.
 
         A list is found by the URL of its API request, the key HTTP scopes validators to: the
         latest day's list and a dated one can be filed under the same day, yet their answers
@@ -85,7 +85,7 @@ class SqlStore(Repository):
             .where(
                 FETCHES.c.source == source,
                 FETCHES.c.url == url,
-                FETCHES.c.path == "api",
+                FETCHES.c.path.in_(CONDITIONAL_PATHS),
                 FETCHES.c.verdict.in_(PARSED_VERDICTS),
             )
             .order_by(desc(FETCHES.c.id))
