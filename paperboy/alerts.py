@@ -18,7 +18,7 @@ from store.health import HealthStore
 from store.repository import SqlStore
 
 log = logging.getLogger(__name__)
-WATCHED: tuple[str, ...] = (View.DAY, View.TRENDING, View.WEEK, View.MONTH)
+WATCHED: tuple[View, ...] = (View.DAY, View.TRENDING, View.WEEK, View.MONTH)
 RELAY = "smtp"  # the delivery alert's key
 
 
@@ -31,7 +31,7 @@ class AlertConfig:
 
 
 def incidents(
-    broken: dict[str, int], last_success: datetime | None, now: datetime, config: AlertConfig
+    broken: dict[View, int], last_success: datetime | None, now: datetime, config: AlertConfig
 ) -> dict[str, str]:
     """The incidents going on now, by key: a pure function of the facts."""
     found = {

@@ -26,8 +26,8 @@ from paperboy.mailrun import MailConfig, Report
 from paperboy.planner import DigestPlan, Withheld
 from paperboy.profiles.matcher import Match, Matcher
 from paperboy.tokens import MAX_AGE, Purpose, Tokens
-from scraper.models import GOOD_VERDICTS
-from store.types import DigestRecord, Fetch, Paper, Profile, Subscriber
+from scraper.models import GOOD_VERDICTS, Verdict, View
+from store.types import DigestKind, DigestRecord, Fetch, Paper, Profile, Subscriber
 
 log = logging.getLogger(__name__)
 LATEST_READ = 50  # recent daily-list fetches read for freshness (a backfill adds one a day)
@@ -39,14 +39,14 @@ class PaperSource(Protocol):
     def papers_seen_between(self, start: datetime, end: datetime) -> list[Paper]: ...
 
     def list_fetches(
-        self, *, limit: int = 20, source: str | None = None, verdict: str | None = None
+        self, *, limit: int = 20, source: str | None = None, verdict: Verdict | None = None
     ) -> list[Fetch]: ...
 
     def last_fetch(
         self,
         *,
-        verdicts: Sequence[str] | None = None,
-        source: str | None = None,
+        verdicts: Sequence[Verdict] | None = None,
+        source: str | None = None,  # a View
         period: str | None = None,
     ) -> Fetch | None: ...
 
@@ -188,7 +188,7 @@ class Composer:
     def preview(self, subscriber: Subscriber, *, archive_url: str | None = None) -> DigestRecord:
         """The digest this subscriber would get now, due or not; nothing is recorded.
 
-        Its kind is the one send would record ("skipped": send mails nothing). ``archive_url``
+        Its kind is the one send would record (skipped: send mails nothing). ``archive_url``
         replaces the archive page in its links ("view in browser", "and N more"): a preview's
         period has no digest in the archive, so the real link would not work yet.
         """
@@ -217,7 +217,7 @@ class Composer:
         the newest good fetch of each list that can feed today's digests."""
         # The newest fetches of the daily list, whatever day each is filed under: a fetch of the
         # latest list may carry any day the site answered with.
-        found = {f.id: f for f in self._papers.list_fetches(source="day", limit=LATEST_READ)}
+        found = {f.id: f for f in self._papers.list_fetches(source=View.DAY, limit=LATEST_READ)}
         for source, period in freshness.wanted(now):
             for verdicts in (None, GOOD_VERDICTS):
                 row = self._papers.last_fetch(verdicts=verdicts, source=source, period=period)
@@ -317,5 +317,5 @@ def _withheld(report: Report, withheld: Withheld, due: int) -> None:
 def count(report: Report, record: DigestRecord) -> None:
     """The one count compose, the dry run and the preview share."""
     report.matched += len(record.paper_ids)
-    report.composed += record.kind != "skipped"
-    report.empty += record.kind == "skipped"
+    report.composed += record.kind != DigestKind.SKIPPED
+    report.empty += record.kind == DigestKind.SKIPPED

@@ -19,6 +19,7 @@ from paperboy.profiles.matcher import Hit, Match, Matcher, ProfileSpec, ranked
 from paperboy.schedule import Timing
 from paperboy.upcoming import Upcoming, upcoming
 from scraper.fields import web_url
+from store.types import DigestKind
 
 AUTHORS_SHOWN = 3
 OTHER_PAPERS = "Other papers of this digest"  # the archive's last section
@@ -315,9 +316,9 @@ def in_window(match: Match, start: datetime, end: datetime) -> bool:
     return first_seen is None or start < first_seen <= end
 
 
-def kind(selection: Selection, send_empty: bool) -> str:
-    """The one composition decision compose, preview and the dry run share: "papers", a
-    "nothing" note for those who asked for one, or "skipped" (recorded, never mailed)."""
+def kind(selection: Selection, send_empty: bool) -> DigestKind:
+    """The one composition decision compose, preview and the dry run share: papers, a
+    "nothing" note for those who asked for one, or skipped (recorded, never mailed)."""
     if selection.total:
-        return "papers"
-    return "nothing" if send_empty else "skipped"
+        return DigestKind.PAPERS
+    return DigestKind.NOTHING if send_empty else DigestKind.SKIPPED

@@ -63,10 +63,10 @@ class IngestReport:
 def plan_batch(outcome: FetchOutcome) -> IngestBatch:
     """What to write for one fetch. Only an ``ok`` fetch touches papers and observations."""
     fetch = FetchRecord(
-        source=outcome.view.value,
+        source=outcome.view,
         period=outcome.period,
         url=outcome.url,
-        verdict=outcome.verdict.value,
+        verdict=outcome.verdict,
         started_at=outcome.started_at,
         finished_at=outcome.finished_at,
         path=outcome.path.value if outcome.path else None,
@@ -88,7 +88,7 @@ def plan_batch(outcome: FetchOutcome) -> IngestBatch:
         observations=tuple(
             ObservationUpsert(
                 arxiv_id=p.arxiv_id,
-                view=outcome.view.value,
+                view=outcome.view,
                 period=outcome.period,
                 upvotes=p.upvotes,
                 rank=position,

@@ -15,20 +15,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from mailer.transports import RelayError, SendError, Unconfirmed
+from store.types import RELEASED, DeliveryState, Released
 
 BOUNCE_AFTER = 3  # permanent failures in a row before an address is suppressed
 BACKOFF_CAP_MINUTES = 60.0
 GAVE_UP = "gave up: the next digest is due"
 
 
+class Tally(StrEnum):
+    """The counter of paperboy.mailrun.Report one try adds 1 to (its field's name)."""
+
+    SENT = "sent"
+    UNCONFIRMED = "unconfirmed"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    BOUNCED = "bounced"  # failed, and the address suppressed
+    REQUEUED = "requeued"  # another sender took it over before DATA
+    NONE = ""  # released: the run stops, nothing counted
+
+
 @dataclass(frozen=True, slots=True)
 class NextState:
     """A delivery's state after one try, and what the report counts it as."""
 
-    state: str  # sent | unknown | released | perm_failed | temp_failed | expired
-    counted: str  # the Report counter: sent | unconfirmed | retrying | failed | expired | ""
+    state: DeliveryState | Released  # sent, unknown, perm_failed, temp_failed, expired; released
+    counted: Tally
     code: int | None = None
     error: str | None = None
     retry_at: datetime | None = None  # when it would be tried again (temp_failed, expired)
@@ -36,12 +51,15 @@ class NextState:
     @property
     def refused(self) -> bool:
         """The relay refused this message (not us, and not after taking it whole)."""
-        return self.state in ("perm_failed", "temp_failed", "expired")
+        return self.state in _REFUSED
 
     @property
     def stops_run(self) -> bool:
         """The relay refused us: no other message may go through it this run."""
-        return self.state == "released"
+        return self.state == RELEASED
+
+
+_REFUSED = (DeliveryState.PERM_FAILED, DeliveryState.TEMP_FAILED, DeliveryState.EXPIRED)
 
 
 def backoff(attempts: int, jitter: float) -> timedelta:
@@ -52,7 +70,7 @@ def backoff(attempts: int, jitter: float) -> timedelta:
 
 
 def accepted(code: int) -> NextState:
-    return NextState("sent", "sent", code=code)
+    return NextState(DeliveryState.SENT, Tally.SENT, code=code)
 
 
 def after_error(
@@ -61,19 +79,19 @@ def after_error(
     """The next state of a delivery the transport did not take (``error``), tried
     ``attempts`` times so far (this try included)."""
     if isinstance(error, RelayError):
-        return NextState("released", "", code=error.code, error=error.message)
+        return NextState(RELEASED, Tally.NONE, code=error.code, error=error.message)
     if isinstance(error, Unconfirmed):
-        return NextState("unknown", "unconfirmed", code=None, error=error.message)
+        return NextState(DeliveryState.UNKNOWN, Tally.UNCONFIRMED, error=error.message)
     if error.permanent and error.recipient_refused:
-        return NextState("perm_failed", "failed", code=error.code, error=error.message)
+        return NextState(DeliveryState.PERM_FAILED, Tally.FAILED, error.code, error.message)
     retry_at = now + backoff(attempts, jitter)
     if retry_at < deadline:
         return NextState(
-            "temp_failed", "retrying", code=error.code, error=error.message, retry_at=retry_at
+            DeliveryState.TEMP_FAILED, Tally.RETRYING, error.code, error.message, retry_at
         )
     return NextState(
-        "expired",
-        "expired",
+        DeliveryState.EXPIRED,
+        Tally.EXPIRED,
         code=error.code,
         error=f"{error.message} ({GAVE_UP})",
         retry_at=retry_at,

@@ -16,7 +16,7 @@ from typing import TypeVar
 from paperboy import digest as digests
 from paperboy import schedule
 from paperboy.profiles.matcher import Match
-from store.types import Subscriber
+from store.types import DigestKind, Subscriber
 
 R = TypeVar("R")
 FIX_PROFILE = "fix or remove that profile (`paperboy profile edit` or `paperboy profile remove`)"
@@ -29,7 +29,7 @@ class DigestPlan:
     subscriber_id: int
     recipient: str
     period: str
-    kind: str  # papers | nothing (a note for those who asked for one) | skipped (never mailed)
+    kind: DigestKind  # a skipped digest is recorded, never mailed
     selection: digests.Selection
     window_start: datetime
     window_end: datetime
@@ -37,7 +37,7 @@ class DigestPlan:
 
     @property
     def mailed(self) -> bool:
-        return self.kind != "skipped"
+        return self.kind != DigestKind.SKIPPED
 
     @property
     def shown(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from contextvars import ContextVar
 
 from paperboy.clock import Clock
 from store.health import HealthStore, Run
+from store.types import RunKind
 
 current_run: ContextVar[str] = ContextVar("current_run", default="-")
 LOG_FORMAT = "%(asctime)s %(levelname)s run=%(run_id)s %(name)s: %(message)s"
@@ -32,7 +33,7 @@ def configure_logging(level: int) -> None:
 
 
 @contextmanager
-def run(kind: str, health: HealthStore, clock: Clock) -> Iterator[dict[str, int]]:
+def run(kind: RunKind, health: HealthStore, clock: Clock) -> Iterator[dict[str, int]]:
     """A run: its id in every log line inside, and a heartbeat row with the counters it fills."""
     run_id = uuid.uuid4().hex[:8]
     token = current_run.set(run_id)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from store.types import Frequency
+
 WEEKDAYS_ONLY = range(5)  # Monday to Friday
 
 
@@ -21,20 +23,24 @@ class Timing:
 
     time_zone: str
     send_hour: int
-    frequency: str  # daily | weekdays | weekly
+    frequency: Frequency
     weekday: int = 0  # for weekly: 0 = Monday
     send_minute: int = 0
+
+    def __post_init__(self) -> None:
+        # "weekly" as typed or stored becomes Frequency.WEEKLY (an unknown one: ValueError).
+        object.__setattr__(self, "frequency", Frequency(self.frequency))
 
 
 def period_of(timing: Timing, now: datetime) -> str | None:
     """The period a digest sent now belongs to, or None if no digest is due at all today."""
     local = now.astimezone(ZoneInfo(timing.time_zone))
-    if timing.frequency == "weekly":
+    if timing.frequency is Frequency.WEEKLY:
         if local.weekday() != timing.weekday:
             return None
         year, week, _ = local.isocalendar()
         return f"{year}-W{week:02d}"
-    if timing.frequency == "weekdays" and local.weekday() not in WEEKDAYS_ONLY:
+    if timing.frequency is Frequency.WEEKDAYS and local.weekday() not in WEEKDAYS_ONLY:
         return None
     return local.date().isoformat()
 
@@ -50,13 +56,14 @@ def due_period(timing: Timing, now: datetime, sent_periods: frozenset[str]) -> s
 
 def default_window(timing: Timing) -> timedelta:
     """How far back the very first digest looks (later ones start where the last one ended)."""
-    if timing.frequency == "weekly":
+    if timing.frequency is Frequency.WEEKLY:
         return timedelta(days=7)
-    if timing.frequency == "weekdays":
+    if timing.frequency is Frequency.WEEKDAYS:
         return timedelta(days=3)  # a Monday first digest covers the weekend too
     return timedelta(days=1)
 
 
 def retry_deadline(timing: Timing, created_at: datetime) -> datetime:
     """Keep retrying a digest until the next one is due; after that a newer one supersedes it."""
-    return created_at + (timedelta(days=7) if timing.frequency == "weekly" else timedelta(days=1))
+    weekly = timing.frequency is Frequency.WEEKLY
+    return created_at + (timedelta(days=7) if weekly else timedelta(days=1))

@@ -27,7 +27,7 @@ from paperboy.breaker import Breaker, Watched
 from paperboy.clock import Clock
 from paperboy.errors import PaperboyError
 from paperboy.mailrun import MailConfig, Report
-from store.types import Claim, Delivered, Subscriber
+from store.types import Action, Claim, Delivered, DeliveryState, Status, Subscriber, transition
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -57,7 +57,9 @@ class DeliveryLedger(Protocol):
 class Suppressor(Protocol):
     """What delivering needs of the subscribers: suppressing an address that bounces."""
 
-    def set_status(self, email: str, status: str, now: datetime) -> Subscriber: ...
+    def require(self, email: str) -> Subscriber: ...
+
+    def set_status(self, email: str, status: Status, now: datetime) -> Subscriber: ...
 
 
 class LeaseLost(Exception):
@@ -192,7 +194,7 @@ class Sender:
 
     async def _send_one(
         self, transport: Transport, claim: Claim, pending: list[Delivered], run: _Sending
-    ) -> str:
+    ) -> outcome.Tally:
         message = Envelope(
             sender=self._sender,
             recipient=claim.recipient,
@@ -213,7 +215,7 @@ class Sender:
         try:
             code = await transport.send(message, before_data)
         except LeaseLost:
-            return "requeued"
+            return outcome.Tally.REQUEUED
         except SendError as e:
             # Refused, or no final reply: the previous message's mark is written on its own.
             await run.ledger(self._flush, pending)
@@ -228,7 +230,7 @@ class Sender:
         while pending:
             self._ledger.sent(pending.pop())
 
-    def _record(self, claim: Claim, error: SendError) -> tuple[outcome.NextState, str]:
+    def _record(self, claim: Claim, error: SendError) -> tuple[outcome.NextState, outcome.Tally]:
         """Record what outcome.after_error decides (the ledger only writes it down); with the
         Report counter it counts as."""
         now = self._clock()
@@ -246,7 +248,9 @@ class Sender:
             # (_deliver says why in the report's ``breaker``.)
             log.error("delivery stopped: %s (%s)", error.message, error.hint)
             raise error
-        if next_state.state == "unknown":  # at most once: it may have arrived, so never again
+        if (
+            next_state.state == DeliveryState.UNKNOWN
+        ):  # at most once: it may have arrived, so never again
             log.warning("delivery %s to %s: %s", claim.delivery_id, claim.recipient, error)
             return next_state, next_state.counted
         log.warning(
@@ -256,11 +260,12 @@ class Sender:
             error,
             next_state.state,
         )
-        if next_state.state == "perm_failed" and outcome.bounced(
+        if next_state.state == DeliveryState.PERM_FAILED and outcome.bounced(
             self._ledger.permanent_failures_in_a_row(claim.recipient)
         ):
-            self._people.set_status(claim.recipient, "bounced", now)
-            return next_state, "bounced"
+            current = self._people.require(claim.recipient).status
+            self._people.set_status(claim.recipient, transition(current, Action.BOUNCE), now)
+            return next_state, outcome.Tally.BOUNCED
         return next_state, next_state.counted
 
 

@@ -21,6 +21,7 @@ from scraper.models import GOOD_VERDICTS, Verdict, View
 from scraper.sources import MAX_QUERY_LENGTH as MAX_SEARCH
 from scraper.sources import Source
 from store.repository import SqlStore
+from store.types import RunKind
 
 log = logging.getLogger(__name__)
 DAILY_VIEWS_EVERY = timedelta(hours=20)  # the week and month lists, and searches: once a day
@@ -62,9 +63,9 @@ def search_terms(queries: Iterable[str]) -> list[str]:
 
 def _stale(store: SqlStore, source: Source, now: datetime) -> bool:
     if source.view is View.SEARCH:
-        last = store.last_fetch(verdicts=GOOD_VERDICTS, source="search", period=source.period)
+        last = store.last_fetch(verdicts=GOOD_VERDICTS, source=View.SEARCH, period=source.period)
     else:
-        last = store.last_fetch(verdicts=GOOD_VERDICTS, source=source.view.value)
+        last = store.last_fetch(verdicts=GOOD_VERDICTS, source=source.view)
     return last is None or now - last.finished_at > DAILY_VIEWS_EVERY
 
 
@@ -73,7 +74,7 @@ class JobReport:
     """What one job did (a fetch, a dispatch, or both for run-once), as every command and the
     scheduler count it; ``exit_code`` is the one exit policy (see ``exit_policy``)."""
 
-    kind: str  # fetch | dispatch | run-once | send
+    kind: RunKind
     fetched: tuple[IngestReport, ...] = ()
     composed: Report = field(default_factory=Report)
     delivered: Report = field(default_factory=Report)
@@ -160,7 +161,7 @@ def fetch_job(
             log.error("fetch %s broken: %s", r.label, r.outcome.error)
     stopped = stopping is not None and stopping.is_set()
     opened = watch() if watch is not None and not stopped else []
-    return JobReport("fetch", fetched=tuple(fetched), alerts=tuple(opened))
+    return JobReport(RunKind.FETCH, fetched=tuple(fetched), alerts=tuple(opened))
 
 
 def dispatch_job(
@@ -176,12 +177,15 @@ def dispatch_job(
     alert (see paperboy.alerts.delivery). A dry run composes to show and sends nothing."""
     composed = dispatcher.compose(dry_run=dry_run)
     if dry_run:
-        return JobReport("dispatch", composed=composed, dry_run=True)
+        return JobReport(RunKind.DISPATCH, composed=composed, dry_run=True)
     stopped = dispatcher.stopping.is_set()
     delivered = Report() if stopped else dispatcher.deliver(transports, workers=workers)
     opened = relay(delivered) if relay is not None else None
     return JobReport(
-        "dispatch", composed=composed, delivered=delivered, alerts=(opened,) if opened else ()
+        RunKind.DISPATCH,
+        composed=composed,
+        delivered=delivered,
+        alerts=(opened,) if opened else (),
     )
 
 
@@ -205,11 +209,11 @@ def run_once(
     stopping = dispatcher.stopping
     fetched = fetch_job(ingestor, fetch_plan(store, now, queries), stopping=stopping)
     if stopping.is_set():
-        return replace(fetched, kind="run-once")
+        return replace(fetched, kind=RunKind.RUN_ONCE)
     sent = dispatch_job(dispatcher, transports, workers=workers, relay=relay)
     opened = watch() if watch is not None and not stopping.is_set() else []
     return JobReport(
-        "run-once",
+        RunKind.RUN_ONCE,
         fetched=fetched.fetched,
         composed=sent.composed,
         delivered=sent.delivered,

@@ -7,7 +7,6 @@ CLI, the importer and (later) the web forms all go through them before anything 
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from functools import cache
 from zoneinfo import available_timezones
 
@@ -15,60 +14,17 @@ from email_validator import EmailNotValidError, validate_email
 
 from paperboy.errors import InputError
 from paperboy.profiles.parser import parse
+from store.types import Action as Action  # stored states and their moves: the store's
+from store.types import Frequency as Frequency
 from store.types import NewProfile, SubscriberSettings
-from store.types import Status as Status  # owned by the store: a stored state
+from store.types import Status as Status
+from store.types import allows as allows
+from store.types import transition as transition
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_PAPERS_LIMIT = 100
 _PROFILE_NAME = re.compile(r"^[\w][\w .\-]{0,63}$")
 _SEND_TIME = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?")  # [0-9], not \d: ASCII digits only
-
-
-class Action(StrEnum):
-    """What may happen to a subscriber's status; ``transition`` says from where, and to what."""
-
-    CONFIRM = "confirm"  # the confirmation page's button
-    SIGN_UP_AGAIN = "sign_up_again"  # a pending or unsubscribed address signs up anew
-    PAUSE = "pause"
-    RESUME = "resume"
-    UNSUBSCRIBE = "unsubscribe"  # from any status: a one-click unsubscribe is always honoured
-    UNDO = "undo"  # of an unsubscribe, from the page it leads to
-
-
-_EVERY = frozenset(Status)
-_MOVES: dict[Action, tuple[frozenset[Status], Status]] = {
-    Action.CONFIRM: (frozenset({Status.PENDING}), Status.ACTIVE),
-    Action.SIGN_UP_AGAIN: (frozenset({Status.PENDING, Status.UNSUBSCRIBED}), Status.PENDING),
-    Action.PAUSE: (frozenset({Status.ACTIVE, Status.PAUSED}), Status.PAUSED),
-    Action.RESUME: (frozenset({Status.ACTIVE, Status.PAUSED}), Status.ACTIVE),
-    Action.UNSUBSCRIBE: (_EVERY, Status.UNSUBSCRIBED),
-    Action.UNDO: (frozenset({Status.UNSUBSCRIBED}), Status.ACTIVE),
-}
-
-
-def allows(current: str, action: Action) -> bool:
-    """Whether a subscriber who is ``current`` may take ``action`` (see ``transition``)."""
-    return current in _MOVES[action][0]
-
-
-def transition(current: Status, action: Action, *, operator: bool = False) -> Status:
-    """The status ``action`` leads to from ``current``; InputError for a move not allowed.
-
-    ``operator``: the operator (the CLI) may pause or resume from any status (resuming an
-    unsubscribed address is the CLI's own --force question)."""
-    sources, target = _MOVES[action]
-    if current in sources or (operator and action in (Action.PAUSE, Action.RESUME)):
-        return target
-    raise InputError(
-        f"a subscriber who is {current} cannot {action.replace('_', ' ')}",
-        hint=f"allowed from: {', '.join(sorted(sources))}",
-    )
-
-
-class Frequency(StrEnum):
-    DAILY = "daily"
-    WEEKDAYS = "weekdays"  # Monday to Friday
-    WEEKLY = "weekly"  # on the chosen weekday
 
 
 def normalise_email(address: str) -> str:
@@ -137,9 +93,9 @@ def weekday(name: str) -> int:
     return WEEKDAYS.index(key)
 
 
-def frequency(name: str) -> str:
+def frequency(name: str) -> Frequency:
     try:
-        return Frequency(name.strip().lower()).value
+        return Frequency(name.strip().lower())
     except ValueError:
         choices = ", ".join(f.value for f in Frequency)
         raise InputError(
@@ -157,7 +113,7 @@ def settings(
     *,
     zone: str = "UTC",
     hour: int | str = 8,
-    every: str = "daily",
+    every: str = Frequency.DAILY,
     day: str = "mon",
     limit: int = 20,
     send_empty: bool = False,

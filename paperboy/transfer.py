@@ -153,13 +153,15 @@ def _json_records(text: str) -> list[tuple[str, dict[str, Any]]]:
 
 def _subscriber(record: dict[str, Any]) -> NewSubscriber:
     email = rules.normalise_email(str(record.get("email") or ""))
-    status = str(record.get("status") or "active").strip().lower()
-    if status not in {s.value for s in rules.Status}:
-        raise InputError(f"{status!r} is not a status")
+    named = str(record.get("status") or rules.Status.ACTIVE).strip().lower()
+    try:
+        status = rules.Status(named)
+    except ValueError:
+        raise InputError(f"{named!r} is not a status") from None
     settings = rules.settings(
         zone=str(record.get("time_zone") or "UTC"),
         hour=str(record.get("send_hour") or "8"),
-        every=str(record.get("frequency") or "daily"),
+        every=str(record.get("frequency") or rules.Frequency.DAILY),
         day=_weekday(record.get("weekday")),
         limit=_int(record.get("max_papers"), 20, "max_papers"),
         send_empty=_bool(record.get("send_empty"), "send_empty"),

@@ -14,6 +14,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from paperboy.schedule import Timing, period_of
+from store.types import Frequency
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _LOOK_AHEAD = 15  # days: a weekly digest's next send is at most 14 days after a late one
@@ -34,9 +35,9 @@ class Upcoming:
 
 def cadence(timing: Timing) -> str:
     hour = f"{timing.send_hour:02d}:{timing.send_minute:02d} ({timing.time_zone} time)"
-    if timing.frequency == "weekly":
+    if timing.frequency is Frequency.WEEKLY:
         return f"every {DAY_NAMES[timing.weekday]} at {hour}"
-    if timing.frequency == "weekdays":
+    if timing.frequency is Frequency.WEEKDAYS:
         return f"Monday to Friday at {hour}"
     return f"every day at {hour}"
 

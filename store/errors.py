@@ -3,9 +3,9 @@ them (a command to run, a page to open) is the CLI's and the web's business, not
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from base.errors import InputError
+from base.errors import InputError, StoreError
 
 
 class AlreadySubscribed(InputError):
@@ -39,3 +39,38 @@ class NoSuchProfile(InputError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"no profile named {name!r}")
+
+
+class ProfileGone(InputError):
+    """The profile was removed (feedback on it can no longer be kept)."""
+
+    def __init__(self, profile_id: int) -> None:
+        self.profile_id = profile_id
+        super().__init__("this profile no longer exists")
+
+
+class MessageMissing(StoreError):
+    """A claimed delivery's digest has no message bytes (cannot happen: they go only with a
+    final state)."""
+
+    def __init__(self, delivery_id: int, digest_id: int) -> None:
+        self.delivery_id = delivery_id
+        self.digest_id = digest_id
+        super().__init__(
+            f"delivery {delivery_id} was claimed but its digest {digest_id} has no message"
+        )
+
+
+class DanglingRows(StoreError):
+    """A migration left rows pointing at nothing; it was rolled back."""
+
+    def __init__(self, broken: Sequence[object]) -> None:
+        self.broken = tuple(broken)
+        super().__init__(
+            f"the migration left {len(self.broken)} row(s) pointing at nothing: "
+            f"{list(self.broken[:5])}"
+        )
+
+
+class VectorsNotKept(StoreError):
+    """Vectors could not be written (the database said why; nothing of them was kept)."""

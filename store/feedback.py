@@ -15,9 +15,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from base.errors import InputError
 from store.base import Repository
 from store.batching import chunks
+from store.errors import ProfileGone
 from store.tables import FeedbackRow, PaperRow, core
 
 FEEDBACK: Table = core(FeedbackRow)
@@ -75,9 +75,7 @@ class FeedbackStore(Repository):
                     )
                 )
         except IntegrityError as e:  # the profile's foreign key: it was removed
-            raise InputError(
-                "this profile no longer exists", hint="the manage page shows your profiles"
-            ) from e
+            raise ProfileGone(profile_id) from e
 
     def undo(self, profile_id: int, arxiv_id: str) -> bool:
         """Forget the signal on this paper; False if there was none."""

@@ -8,8 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import Table, desc, select, update
 
+from scraper.models import Verdict, View
 from store.base import Repository
 from store.tables import AlertRow, FetchRow, RunRow, core
+from store.types import RunKind
 
 RUNS: Table = core(RunRow)
 ALERTS: Table = core(AlertRow)
@@ -19,7 +21,7 @@ FETCHES: Table = core(FetchRow)
 @dataclass(frozen=True, slots=True)
 class Run:
     run_id: str
-    kind: str
+    kind: RunKind
     started_at: datetime
     finished_at: datetime
     counters: Mapping[str, int]
@@ -51,11 +53,11 @@ class HealthStore(Repository):
     def runs(self, limit: int = 20) -> list[Run]:
         query = select(RUNS).order_by(desc(RUNS.c.id)).limit(limit)
         return [
-            Run(r.run_id, r.kind, r.started_at, r.finished_at, dict(r.counters))
+            Run(r.run_id, RunKind(r.kind), r.started_at, r.finished_at, dict(r.counters))
             for r in self._rows(query)
         ]
 
-    def broken_in_a_row(self, source: str) -> int:
+    def broken_in_a_row(self, source: View) -> int:
         """Consecutive broken fetches of a source, newest first."""
         query = (
             select(FETCHES.c.verdict)
@@ -65,7 +67,7 @@ class HealthStore(Repository):
         )
         count = 0
         for row in self._rows(query):
-            if row.verdict != "broken":
+            if row.verdict != Verdict.BROKEN:
                 break
             count += 1
         return count

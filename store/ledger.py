@@ -41,12 +41,22 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from base.errors import StoreError
 from store.base import Repository
 from store.batching import chunks, compiled_once
 from store.columns import UTCDateTime, driver_instant
+from store.errors import MessageMissing
 from store.tables import FINAL, WAITING, DeliveryRow, DigestRow, MessageRow, SubscriberRow, core
-from store.types import Claim, Delivered, Delivery, DeliveryState, Digest, DigestRecord
+from store.types import (
+    RELEASED,
+    Claim,
+    Delivered,
+    Delivery,
+    DeliveryState,
+    Digest,
+    DigestKind,
+    DigestRecord,
+    Released,
+)
 
 DIGESTS: Table = core(DigestRow)
 DELIVERIES: Table = core(DeliveryRow)
@@ -72,7 +82,9 @@ class Ledger(Repository):
                 digest_id = connection.execute(
                     DIGESTS.insert().values(**values).returning(DIGESTS.c.id)
                 ).scalar_one()
-                if digest.kind != "skipped":  # a skipped digest is never sent: no bytes kept
+                if (
+                    digest.kind != DigestKind.SKIPPED
+                ):  # a skipped digest is never sent: no bytes kept
                     connection.execute(
                         MESSAGES.insert().values(digest_id=digest_id, message=message)
                     )
@@ -248,7 +260,7 @@ class Ledger(Repository):
             count += 1
         return count
 
-    def deliveries(self, *, limit: int = 30, state: str | None = None) -> list[Delivery]:
+    def deliveries(self, *, limit: int = 30, state: DeliveryState | None = None) -> list[Delivery]:
         query = (
             select(DELIVERIES, DIGESTS.c.period)
             .join(DIGESTS, DIGESTS.c.id == DELIVERIES.c.digest_id)
@@ -263,7 +275,7 @@ class Ledger(Repository):
                 digest_id=r.digest_id,
                 recipient=r.recipient,
                 period=r.period,
-                state=r.state,
+                state=DeliveryState(r.state),
                 attempts=r.attempts,
                 next_attempt_at=_aware(r.next_attempt_at),
                 last_code=r.last_code,
@@ -344,7 +356,7 @@ class Decided(Protocol):
     """A delivery's next state as paperboy.outcome decides it (its ``NextState``)."""
 
     @property
-    def state(self) -> str: ...
+    def state(self) -> DeliveryState | Released: ...
 
     @property
     def code(self) -> int | None: ...
@@ -359,7 +371,7 @@ class Decided(Protocol):
 def _outcome_values(claim: Claim, decided: Decided, now: datetime) -> dict[str, Any]:
     """The columns that hold ``decided``: the state, why, and when it is tried again."""
     state = decided.state
-    if state == "released":
+    if state == RELEASED:
         return _released_values(claim, now)
     if state not in (
         DeliveryState.TEMP_FAILED,
@@ -477,10 +489,7 @@ _DIGEST = select(DIGESTS, MESSAGES.c.message).outerjoin(
 
 def _claim(r: Any, token: str) -> Claim:
     if r.message is None:  # cannot happen: the bytes go only with a final state
-        raise StoreError(
-            f"delivery {r.id} was claimed but its digest {r.digest_id} has no message",
-            hint="see it with `paperboy deliveries`; report this with `paperboy db current`",
-        )
+        raise MessageMissing(r.id, r.digest_id)
     return Claim(
         delivery_id=r.id,
         token=token,
@@ -526,4 +535,5 @@ def _aware(value: datetime) -> datetime:
 def _digest(m: Any) -> Digest:
     values = {name: m[name] for name in Digest.__dataclass_fields__}
     values["paper_ids"] = tuple(values["paper_ids"] or ())
+    values["kind"] = DigestKind(values["kind"])
     return Digest(**values)

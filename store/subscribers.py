@@ -18,12 +18,16 @@ from store.batching import chunks
 from store.errors import AlreadySubscribed, NoSuchProfile, NoSuchSubscriber, ProfileNameTaken
 from store.tables import ProfileRow, SubscriberRow, core
 from store.types import (
+    Action,
+    Frequency,
     NewProfile,
     NewSubscriber,
     Profile,
     Status,
     Subscriber,
     SubscriberSettings,
+    allows,
+    transition,
 )
 
 SUBSCRIBERS = core(SubscriberRow)
@@ -122,7 +126,7 @@ class SubscriberStore(Repository):
         row = self._first(select(SUBSCRIBERS).where(SUBSCRIBERS.c.link_key == link_key))
         return _subscriber(row) if row is not None else None
 
-    def list_subscribers(self, status: str | None = None) -> list[Subscriber]:
+    def list_subscribers(self, status: Status | None = None) -> list[Subscriber]:
         query = select(SUBSCRIBERS).order_by(SUBSCRIBERS.c.email)
         if status is not None:
             query = query.where(SUBSCRIBERS.c.status == status)
@@ -143,7 +147,8 @@ class SubscriberStore(Repository):
             )
         return self._by_id(subscriber.id)
 
-    def set_status(self, email: str, status: str, now: datetime) -> Subscriber:
+    def set_status(self, email: str, status: Status, now: datetime) -> Subscriber:
+        """Write ``status``, which the caller got from ``transition`` (store.types)."""
         subscriber = self.require(email)
         values: dict[str, Any] = {"status": status, "updated_at": now}
         if status == Status.UNSUBSCRIBED and subscriber.status != Status.UNSUBSCRIBED:
@@ -159,12 +164,27 @@ class SubscriberStore(Repository):
 
     def confirm_pending(self, link_key: str, now: datetime) -> Subscriber | None:
         """Activate the pending sign-up whose link key is ``link_key``; None if there is none
-        (confirmed already, erased, or signed up again since: its key rotated)."""
+        (confirmed already, erased, or signed up again since: its key rotated).
+
+        The move is ``transition(current, CONFIRM)``, written only if the status is still the
+        one it was decided from (two confirmations at once: the second finds none)."""
+        row = self._first(
+            select(SUBSCRIBERS.c.id, SUBSCRIBERS.c.status).where(SUBSCRIBERS.c.link_key == link_key)
+        )
+        if row is None or not allows(row["status"], Action.CONFIRM):
+            return None
+        current = Status(row["status"])
         with self._begin() as connection:
             found = connection.execute(
                 update(SUBSCRIBERS)
-                .where(SUBSCRIBERS.c.link_key == link_key, SUBSCRIBERS.c.status == Status.PENDING)
-                .values(status=Status.ACTIVE, confirmed_at=now, updated_at=now)
+                .where(
+                    SUBSCRIBERS.c.id == row["id"],
+                    SUBSCRIBERS.c.link_key == link_key,
+                    SUBSCRIBERS.c.status == current,
+                )
+                .values(
+                    status=transition(current, Action.CONFIRM), confirmed_at=now, updated_at=now
+                )
                 .returning(SUBSCRIBERS.c.id)
             ).scalar_one_or_none()
         return self._by_id(found) if found is not None else None
@@ -180,15 +200,17 @@ class SubscriberStore(Repository):
         was just asked for (settings and profiles replaced), until the new link is confirmed.
 
         The link key is rotated: an earlier confirmation link (which promised other settings)
-        or any link of a past subscription stops working.
+        or any link of a past subscription stops working. The move is
+        ``transition(current, SIGN_UP_AGAIN)`` (InputError for an active, paused or bounced one).
         """
+        pending = transition(self._by_id(subscriber_id).status, Action.SIGN_UP_AGAIN)
         with self._begin() as connection:
             connection.execute(
                 update(SUBSCRIBERS)
                 .where(SUBSCRIBERS.c.id == subscriber_id)
                 .values(
                     **_settings(settings),
-                    status=Status.PENDING,
+                    status=pending,
                     updated_at=now,
                     link_key=new_link_key(),
                 )
@@ -311,7 +333,10 @@ def _settings(settings: SubscriberSettings) -> dict[str, Any]:
 
 
 def _subscriber(m: Any) -> Subscriber:
-    return Subscriber(**{name: m[name] for name in Subscriber.__dataclass_fields__})
+    values = {name: m[name] for name in Subscriber.__dataclass_fields__}
+    values["status"] = Status(values["status"])
+    values["frequency"] = Frequency(values["frequency"])
+    return Subscriber(**values)
 
 
 def _profile(m: Any) -> Profile:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Final, Literal
 
-from scraper.models import ScrapedPaper
+from base.errors import InputError
+from scraper.models import ScrapedPaper, Verdict, View
 
 
 class DeliveryState(StrEnum):
@@ -32,6 +34,82 @@ class Status(StrEnum):
     BOUNCED = "bounced"  # suppressed after repeated permanent failures
 
 
+class Action(StrEnum):
+    """What may happen to a subscriber's status; ``transition`` says from where, and to what."""
+
+    CONFIRM = "confirm"  # the confirmation page's button
+    SIGN_UP_AGAIN = "sign_up_again"  # a pending or unsubscribed address signs up anew
+    PAUSE = "pause"
+    RESUME = "resume"
+    UNSUBSCRIBE = "unsubscribe"  # from any status: a one-click unsubscribe is always honoured
+    UNDO = "undo"  # of an unsubscribe, from the page it leads to
+    BOUNCE = "bounce"  # the sender suppresses an address refused too often, whatever it was
+
+
+_EVERY = frozenset(Status)
+_MOVES: dict[Action, tuple[frozenset[Status], Status]] = {
+    Action.CONFIRM: (frozenset({Status.PENDING}), Status.ACTIVE),
+    Action.SIGN_UP_AGAIN: (frozenset({Status.PENDING, Status.UNSUBSCRIBED}), Status.PENDING),
+    Action.PAUSE: (frozenset({Status.ACTIVE, Status.PAUSED}), Status.PAUSED),
+    Action.RESUME: (frozenset({Status.ACTIVE, Status.PAUSED}), Status.ACTIVE),
+    Action.UNSUBSCRIBE: (_EVERY, Status.UNSUBSCRIBED),
+    Action.UNDO: (frozenset({Status.UNSUBSCRIBED}), Status.ACTIVE),
+    Action.BOUNCE: (_EVERY, Status.BOUNCED),
+}
+
+
+def allows(current: str, action: Action) -> bool:
+    """Whether a subscriber who is ``current`` may take ``action`` (see ``transition``)."""
+    return current in _MOVES[action][0]
+
+
+def transition(current: Status, action: Action, *, operator: bool = False) -> Status:
+    """The status ``action`` leads to from ``current``; InputError for a move not allowed.
+
+    Every status change goes through here: the CLI, the manage and unsubscribe pages, sign-up
+    and its confirmation (store.subscribers), the sender's bounce rule. ``operator``: the
+    operator (the CLI) may pause or resume from any status (resuming an unsubscribed address
+    is the CLI's own --force question)."""
+    sources, target = _MOVES[action]
+    if current in sources or (operator and action in (Action.PAUSE, Action.RESUME)):
+        return target
+    raise InputError(
+        f"a subscriber who is {current} cannot {action.replace('_', ' ')}",
+        hint=f"allowed from: {', '.join(sorted(sources))}",
+    )
+
+
+class Frequency(StrEnum):
+    """How often a subscriber gets a digest (paperboy.schedule says when)."""
+
+    DAILY = "daily"
+    WEEKDAYS = "weekdays"  # Monday to Friday
+    WEEKLY = "weekly"  # on the chosen weekday
+
+
+class DigestKind(StrEnum):
+    """What a stored digest is (paperboy.digest.kind decides)."""
+
+    PAPERS = "papers"
+    NOTHING = "nothing"  # a "nothing new" note, for those who asked for one
+    SKIPPED = "skipped"  # recorded so the period counts as done, never mailed
+
+
+class RunKind(StrEnum):
+    """Which job a run was: the heartbeat's rows (``paperboy status``) and the job reports."""
+
+    RUN_ONCE = "run-once"
+    FETCH = "fetch"
+    DISPATCH = "dispatch"
+    SEND = "send"  # `paperboy send`: reported, not kept as a heartbeat
+
+
+Released = Literal["released"]
+# Not a stored state: a claim given back (pending again, its attempt not counted); what
+# paperboy.outcome decides when our own relay or sender refused, and the ledger records so.
+RELEASED: Final[Released] = "released"
+
+
 @dataclass(frozen=True, slots=True)
 class PaperUpsert:
     """Intent: this paper was seen at ``seen_at``; insert it or refresh its mutable fields."""
@@ -45,7 +123,7 @@ class ObservationUpsert:
     """Intent: the paper stood at ``rank`` with ``upvotes`` in (view, period) at ``seen_at``."""
 
     arxiv_id: str
-    view: str
+    view: View
     period: str
     upvotes: int
     rank: int
@@ -56,10 +134,10 @@ class ObservationUpsert:
 class FetchRecord:
     """Intent: one fetch happened; recorded whatever its verdict."""
 
-    source: str
+    source: View
     period: str
     url: str
-    verdict: str
+    verdict: Verdict
     started_at: datetime
     finished_at: datetime
     path: str | None = None
@@ -167,10 +245,10 @@ class Subscriber:
 
     id: int
     email: str
-    status: str
+    status: Status
     time_zone: str
     send_hour: int
-    frequency: str
+    frequency: Frequency
     weekday: int
     max_papers: int
     send_empty: bool
@@ -204,7 +282,7 @@ class SubscriberSettings:
 
     time_zone: str = "UTC"
     send_hour: int = 8
-    frequency: str = "daily"
+    frequency: Frequency = Frequency.DAILY
     weekday: int = 0
     max_papers: int = 20
     send_empty: bool = False
@@ -223,7 +301,7 @@ class NewSubscriber:
     """Intent: store this (validated) subscriber with these profiles."""
 
     email: str
-    status: str
+    status: Status
     settings: SubscriberSettings
     profiles: tuple[NewProfile, ...] = ()
 
@@ -236,7 +314,7 @@ class DigestRecord:
     subscriber_id: int
     recipient: str
     period: str
-    kind: str  # papers | nothing | skipped
+    kind: DigestKind
     window_start: datetime
     window_end: datetime
     paper_ids: tuple[str, ...]
@@ -255,7 +333,7 @@ class Digest:
     id: int
     subscriber_id: int
     period: str
-    kind: str
+    kind: DigestKind
     window_start: datetime
     window_end: datetime
     paper_ids: tuple[str, ...]
@@ -296,7 +374,7 @@ class Delivery:
     digest_id: int
     recipient: str
     period: str
-    state: str
+    state: DeliveryState
     attempts: int
     next_attempt_at: datetime
     last_code: int | None

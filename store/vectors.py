@@ -19,9 +19,12 @@ from sqlalchemy import Select, Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from base.errors import StoreError
 from store.base import Repository
 from store.batching import chunks
+from store.errors import VectorsNotKept
 from store.tables import EmbeddingRow, PaperRow, ProfileRow, SubscriberRow, core
+from store.types import Status
 
 EMBEDDINGS: Table = core(EmbeddingRow)
 PAPERS: Table = core(PaperRow)
@@ -78,7 +81,7 @@ def decode(data: bytes) -> FloatRow:
 class VectorStore(Repository):
     """Vectors per (paper, model) on SQLite or PostgreSQL."""
 
-    _write_hint = "these vectors were not kept; `paperboy embed` computes them again"
+    _write_hint = ""  # only the database's own hint: what to run next is the CLI's (hints)
 
     def get(self, arxiv_ids: Sequence[str], model: str) -> dict[str, StoredVector]:
         """The stored vectors of ``model`` among ``arxiv_ids`` (ids without one are left out)."""
@@ -114,8 +117,14 @@ class VectorStore(Repository):
         if not vectors:
             return 0
         latest = {(v.arxiv_id, v.model): v for v in vectors}  # one row per key: the last wins
+        try:
+            return self._put(list(latest.values()), now)
+        except StoreError as e:  # typed: the CLI says to run `paperboy embed` (cli/hints.py)
+            raise VectorsNotKept(e.message, hint=e.hint) from e
+
+    def _put(self, latest: Sequence[NewVector], now: datetime) -> int:
         with self._begin() as connection:
-            known = _known(connection, [arxiv_id for arxiv_id, _ in latest])
+            known = _known(connection, [v.arxiv_id for v in latest])
             rows = [
                 {
                     "arxiv_id": v.arxiv_id,
@@ -124,7 +133,7 @@ class VectorStore(Repository):
                     "vector": encode(v.vector),
                     "created_at": now,
                 }
-                for v in latest.values()
+                for v in latest
                 if v.arxiv_id in known
             ]
             if rows:
@@ -166,7 +175,7 @@ class VectorStore(Repository):
             select(PROFILES.c.query)
             .join(SUBSCRIBERS, SUBSCRIBERS.c.id == PROFILES.c.subscriber_id)
             .where(
-                SUBSCRIBERS.c.status == "active",
+                SUBSCRIBERS.c.status == Status.ACTIVE,
                 or_(lowered.contains("about:"), lowered.contains("like:")),
             )
             .order_by(PROFILES.c.id)

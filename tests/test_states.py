@@ -23,6 +23,7 @@ ALLOWED = {
     (U, Action.UNSUBSCRIBE): U,
     (B, Action.UNSUBSCRIBE): U,
     (U, Action.UNDO): A,
+    **{(s, Action.BOUNCE): B for s in Status},  # the sender's bounce rule, whatever it was
 }
 FORBIDDEN = [(s, a) for s in Status for a in Action if (s, a) not in ALLOWED]
 

@@ -195,7 +195,7 @@ def _demo_digest(st: State) -> None:
         people.add(
             NewSubscriber(
                 email=DEMO_READER,
-                status="active",
+                status=rules.Status.ACTIVE,
                 settings=rules.settings(zone="UTC", hour=0, limit=10),
                 profiles=tuple(rules.profile(name, query) for name, query in DEMO_PROFILES),
             ),

@@ -26,6 +26,7 @@ from paperboy.cli.views import (
     unconfirmed_lines,
 )
 from paperboy.clock import system_clock
+from store.types import RunKind
 
 if TYPE_CHECKING:  # the pipeline, the store and the templates load when a command runs
     from sqlalchemy.engine import Engine
@@ -66,7 +67,7 @@ def send(
             dry_run=dry_run,
             relay=lambda delivered: alerts.delivery(health, delivered, system_clock()),
         )
-    report = replace(report, kind="send", signum=stop.signum)
+    report = replace(report, kind=RunKind.SEND, signum=stop.signum)
     composed, delivered = report.composed, report.delivered
     if dry_run:
         _print_previews(composed)
@@ -215,7 +216,7 @@ def deliveries(
     from store.ledger import Ledger
 
     ledger = Ledger(state(ctx).engine())
-    rows = ledger.deliveries(limit=limit, state=state_.value if state_ else None)
+    rows = ledger.deliveries(limit=limit, state=state_)
     if format_ is Format.JSON:
         print(as_json(records(rows)))
         return

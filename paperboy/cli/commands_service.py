@@ -21,6 +21,7 @@ from paperboy.cli.views import (
     unconfirmed_lines,
 )
 from paperboy.clock import system_clock
+from store.types import RunKind
 
 if TYPE_CHECKING:  # the server, the scheduler and the pipeline load when a command runs
     import uvicorn
@@ -59,7 +60,7 @@ def run_once(
     dispatcher = build_dispatcher(st.settings, engine)
     with (
         single_instance(engine, wait=wait),
-        runlog.run("run-once", health, system_clock) as counters,
+        runlog.run(RunKind.RUN_ONCE, health, system_clock) as counters,
         # SIGTERM (a systemd stop): the fetch stops between lists, the delivery after the
         # message in hand; what was not sent waits for the next run.
         stop_on_signals(dispatcher.stopping) as stop,
@@ -235,7 +236,7 @@ def serve(
         config = alert_config(st.settings)
 
         def fetch() -> None:
-            with runlog.run("fetch", health, system_clock) as counters:
+            with runlog.run(RunKind.FETCH, health, system_clock) as counters:
                 report = fetch_job(
                     ingestor,
                     fetch_plan(st.store(), system_clock(), _queries(st)),
@@ -247,7 +248,7 @@ def serve(
                 counters.update(report.counters)
 
         def dispatch() -> None:
-            with runlog.run("dispatch", health, system_clock) as counters:
+            with runlog.run(RunKind.DISPATCH, health, system_clock) as counters:
                 report = dispatch_job(
                     dispatcher,
                     transports,

@@ -106,7 +106,7 @@ def list_(
     """List subscribers with their schedule and number of profiles."""
     store = state(ctx).subscribers()
     profiles = store.all_profiles()
-    found = store.list_subscribers(status.value if status else None)
+    found = store.list_subscribers(status)
     if format_ is Format.JSON:  # never the link key: it opens the subscriber's pages
         rows = [r | {"profiles": len(profiles.get(r["id"], []))} for r in records(found)]
         print(as_json([{k: v for k, v in r.items() if k != "link_key"} for r in rows]))
@@ -127,7 +127,7 @@ def list_(
 
 
 def _schedule(s: Subscriber) -> str:
-    day = f" on {rules.WEEKDAYS[s.weekday]}" if s.frequency == "weekly" else ""
+    day = f" on {rules.WEEKDAYS[s.weekday]}" if s.frequency == rules.Frequency.WEEKLY else ""
     return f"{s.frequency}{day} at {s.send_hour:02d}:{s.send_minute:02d} {s.time_zone}"
 
 

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from paperboy.errors import PaperboyError
-from store.errors import AlreadySubscribed, NoSuchProfile, NoSuchSubscriber, ProfileNameTaken
+from store.errors import (
+    AlreadySubscribed,
+    DanglingRows,
+    MessageMissing,
+    NoSuchProfile,
+    NoSuchSubscriber,
+    ProfileGone,
+    ProfileNameTaken,
+    VectorsNotKept,
+)
 
 
 def hint_for(error: PaperboyError) -> str:
@@ -16,4 +25,12 @@ def hint_for(error: PaperboyError) -> str:
         return "use `paperboy profile edit` to change it"
     if isinstance(error, NoSuchProfile):
         return "`paperboy profile list EMAIL` shows them"
+    if isinstance(error, ProfileGone):
+        return "the manage page shows your profiles"
+    if isinstance(error, MessageMissing):
+        return "see it with `paperboy deliveries`; report this with `paperboy db current`"
+    if isinstance(error, DanglingRows):
+        return "nothing was changed; report this with the output of `paperboy db current`"
+    if isinstance(error, VectorsNotKept):  # the database's own hint first (a full disk, a lock)
+        return error.hint or "these vectors were not kept; `paperboy embed` computes them again"
     return error.hint

@@ -7,7 +7,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import SQLModel
 
 import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from base.errors import StoreError
+from store.errors import DanglingRows
 
 target_metadata = SQLModel.metadata
 
@@ -49,10 +49,7 @@ def _check_foreign_keys(connection: Connection) -> None:
     """A migration that left a dangling reference is rolled back, not committed."""
     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
-        raise StoreError(
-            f"the migration left {len(broken)} row(s) pointing at nothing: {broken[:5]}",
-            hint="nothing was changed; report this with the output of `paperboy db current`",
-        )
+        raise DanglingRows(broken)  # nothing was changed (paperboy.cli.hints says what next)
 
 
 run_migrations_online()
