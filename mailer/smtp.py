@@ -18,6 +18,7 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import NoReturn
 
 from mailer.transports import BeforeData, RelayError, SendError, Unconfirmed, is_permanent
@@ -42,16 +43,27 @@ class SmtpTimeouts:
         return cls(seconds, seconds, seconds, seconds, seconds, seconds)
 
 
+class Security(StrEnum):
+    """How the connection to the relay is protected (PAPERBOY_SMTP_SECURITY)."""
+
+    NONE = "none"  # plain text (a relay on localhost)
+    STARTTLS = "starttls"  # plain, then upgraded before AUTH (port 587)
+    TLS = "tls"  # TLS from the first byte (port 465)
+
+
 @dataclass(frozen=True, slots=True)
 class SmtpConfig:
     host: str
     port: int
-    security: str  # none | starttls | tls
+    security: Security  # "starttls" as configured becomes Security.STARTTLS
     username: str = ""
     password: str = ""
     timeout: float | None = None  # one limit for every step (a quick check); else `timeouts`
     verify_tls: bool = True
     timeouts: SmtpTimeouts = SmtpTimeouts()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "security", Security(self.security))  # unknown: ValueError
 
     @property
     def limits(self) -> SmtpTimeouts:
@@ -298,7 +310,7 @@ class SmtpTransport:
         c = self._config
         timeouts = c.limits
         where = f"{c.host}:{c.port}"
-        context = _tls_context(c.verify_tls) if c.security in ("tls", "starttls") else None
+        context = _tls_context(c.verify_tls) if c.security is not Security.NONE else None
         connection: _Connection | None = None
         step = "connect"
         try:
@@ -306,7 +318,7 @@ class SmtpTransport:
                 reader, writer = await asyncio.open_connection(
                     c.host,
                     c.port,
-                    ssl=context if c.security == "tls" else None,
+                    ssl=context if c.security is Security.TLS else None,
                     limit=_LINE_LIMIT,
                 )
             connection = _Connection(reader, writer, timeouts)
@@ -316,7 +328,7 @@ class SmtpTransport:
                 _fail(f"the SMTP server {where} greeted us with {code} {reply}", code, step)
             step = "EHLO"
             features = await _hello(connection)
-            if c.security == "starttls":
+            if c.security is Security.STARTTLS:
                 step = "STARTTLS"
                 if "starttls" not in features:
                     raise RelayError(

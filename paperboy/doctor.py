@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 import httpx
 from sqlalchemy import Engine
 
-from mailer.smtp import SmtpConfig, SmtpTransport
+from mailer.smtp import Security, SmtpConfig, SmtpTransport
 from mailer.transports import SendError
 from paperboy.errors import PaperboyError
 from paperboy.feedback import spec
@@ -30,15 +31,24 @@ from store.engine import current_revision, head_revision
 from store.ledger import Ledger
 from store.repository import SqlStore
 from store.subscribers import SubscriberStore
+from store.types import DeliveryState
 
 PROFILES_NAMED = 10  # bad profiles spelled out; the rest are counted
 SOURCES = (View.DAY, View.TRENDING, View.WEEK, View.MONTH, View.SEARCH)
 
 
+class Level(StrEnum):
+    """A check's verdict, printed upper-case by `paperboy doctor` (a FAIL exits 1)."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     name: str
-    status: str  # ok | warn | fail
+    status: Level
     detail: str
 
 
@@ -46,7 +56,11 @@ def run_checks(
     settings: Settings, engine: Engine, now: datetime, transport: httpx.BaseTransport | None = None
 ) -> list[Check]:
     checks = [
-        Check("settings", "ok", f"read; database {engine.url.render_as_string(hide_password=True)}")
+        Check(
+            "settings",
+            Level.OK,
+            f"read; database {engine.url.render_as_string(hide_password=True)}",
+        )
     ]
     database = _database(engine)
     checks.append(database)
@@ -54,7 +68,7 @@ def run_checks(
     checks.append(_robots(settings, transport))
     meaning = meaning_check(settings)
     checks.append(meaning)
-    if database.status != "fail":
+    if database.status != Level.FAIL:
         checks.extend(_fetches(SqlStore(engine), now))
         checks.append(_deliveries(Ledger(engine)))
         checks.append(_guard("profiles", lambda: _profiles(SubscriberStore(engine), meaning)))
@@ -65,7 +79,7 @@ def _guard(name: str, probe: Callable[[], Check]) -> Check:
     try:
         return probe()
     except PaperboyError as e:
-        return Check(name, "fail", e.message)
+        return Check(name, Level.FAIL, e.message)
 
 
 def _database(engine: Engine) -> Check:
@@ -74,27 +88,27 @@ def _database(engine: Engine) -> Check:
         if current != head:
             return Check(
                 "database",
-                "fail",
+                Level.FAIL,
                 f"schema {current or 'empty'}, needs {head}: run `paperboy db upgrade`",
             )
-        return Check("database", "ok", f"reachable, schema {current} is current")
+        return Check("database", Level.OK, f"reachable, schema {current} is current")
 
     return _guard("database", probe)
 
 
 def _mail(settings: Settings) -> Check:
     if settings.mail_transport == "null":
-        return Check("mail", "warn", "PAPERBOY_MAIL_TRANSPORT=null: digests are discarded")
+        return Check("mail", Level.WARN, "PAPERBOY_MAIL_TRANSPORT=null: digests are discarded")
     if settings.mail_transport == "outbox":
         folder = settings.outbox_dir
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK):
-            return Check("mail", "fail", f"the outbox {folder} is not writable")
-        return Check("mail", "ok", f"outbox {folder} is writable")
+            return Check("mail", Level.FAIL, f"the outbox {folder} is not writable")
+        return Check("mail", Level.OK, f"outbox {folder} is writable")
     config = SmtpConfig(
         settings.smtp_host,
         settings.smtp_port,
-        settings.smtp_security,
+        Security(settings.smtp_security),
         settings.smtp_username,
         settings.smtp_password.get_secret_value(),
         timeout=10,
@@ -103,27 +117,29 @@ def _mail(settings: Settings) -> Check:
     try:
         asyncio.run(_smtp_check(SmtpTransport(config)))
     except SendError as e:
-        return Check("mail", "fail", e.message)
+        return Check("mail", Level.FAIL, e.message)
     login = " and logged in" if settings.smtp_username else ""
-    return Check("mail", "ok", f"SMTP {settings.smtp_host}:{settings.smtp_port} answered{login}")
+    return Check(
+        "mail", Level.OK, f"SMTP {settings.smtp_host}:{settings.smtp_port} answered{login}"
+    )
 
 
 def meaning_check(settings: Settings) -> Check:
     """Load the model as a run would (hashes checked), embed one sentence and time both; a
     model that cannot be used is a warning: about: and like: then use lexical similarity."""
     if settings.semantic == "off":
-        return Check("meaning", "warn", OFF_REASON)
+        return Check("meaning", Level.WARN, OFF_REASON)
     started = time.perf_counter()
     try:
         model = MiniLM.load(model_files(settings.model_path), threads=settings.model_threads)
         loaded = time.perf_counter()
         model.embed(["Paperboy checks that the embedding model runs."])
     except PaperboyError as e:
-        return Check("meaning", "warn", f"{e.message} ({e.hint})")
+        return Check("meaning", Level.WARN, f"{e.message} ({e.hint})")
     done = time.perf_counter()
     return Check(
         "meaning",
-        "ok",
+        Level.OK,
         f"{model.model_id}: hashes checked and loaded in {loaded - started:.1f} s, "
         f"one sentence embedded in {(done - loaded) * 1000:.0f} ms",
     )
@@ -136,13 +152,15 @@ def _robots(settings: Settings, transport: httpx.BaseTransport | None) -> Check:
         try:
             answer = http.get("/robots.txt", accept="text/plain")
         except PaperboyError as e:
-            return Check("site", "fail", e.message)
+            return Check("site", Level.FAIL, e.message)
     if answer.status_code >= 500:
         return Check(
-            "site", "fail", f"robots.txt answered HTTP {answer.status_code}: runs are skipped"
+            "site", Level.FAIL, f"robots.txt answered HTTP {answer.status_code}: runs are skipped"
         )
     return Check(
-        "site", "ok", f"{settings.hf_base_url} reachable (robots.txt: HTTP {answer.status_code})"
+        "site",
+        Level.OK,
+        f"{settings.hf_base_url} reachable (robots.txt: HTTP {answer.status_code})",
     )
 
 
@@ -153,10 +171,10 @@ def _fetches(store: SqlStore, now: datetime) -> list[Check]:
         last = store.last_fetch(source=source)
         name = f"fetch {source}"
         if last is None:
-            status = "warn" if source in (View.WEEK, View.MONTH, View.SEARCH) else "fail"
+            status = Level.WARN if source in (View.WEEK, View.MONTH, View.SEARCH) else Level.FAIL
             checks.append(Check(name, status, "never fetched"))
         elif last.verdict == Verdict.BROKEN:
-            checks.append(Check(name, "fail", f"last fetch broken: {last.error}"))
+            checks.append(Check(name, Level.FAIL, f"last fetch broken: {last.error}"))
         elif (
             good is not None
             and now - good.finished_at > FRESH_FOR
@@ -164,7 +182,9 @@ def _fetches(store: SqlStore, now: datetime) -> list[Check]:
         ):
             checks.append(
                 Check(
-                    name, "fail", f"no successful fetch since {good.finished_at:%Y-%m-%d %H:%M} UTC"
+                    name,
+                    Level.FAIL,
+                    f"no successful fetch since {good.finished_at:%Y-%m-%d %H:%M} UTC",
                 )
             )
         else:
@@ -172,13 +192,13 @@ def _fetches(store: SqlStore, now: datetime) -> list[Check]:
             checks.append(
                 Check(
                     name,
-                    "ok",
+                    Level.OK,
                     f"last success {good.finished_at:%Y-%m-%d %H:%M} UTC ({good.verdict})",
                 )
             )
     recent = [f for f in store.list_fetches(limit=500) if now - f.started_at <= timedelta(days=1)]
-    broken = sum(f.verdict == "broken" for f in recent)
-    status = "ok" if not broken else ("warn" if broken < len(recent) else "fail")
+    broken = sum(f.verdict == Verdict.BROKEN for f in recent)
+    status = Level.OK if not broken else (Level.WARN if broken < len(recent) else Level.FAIL)
     checks.append(Check("last 24 h", status, f"{len(recent)} fetches, {broken} broken"))
     return checks
 
@@ -193,7 +213,7 @@ def _profiles(people: SubscriberStore, meaning: Check | None = None) -> Check:
     rejected = Matcher(specs, _NotAsked()).rejected  # compiled, never run: no model loaded
     semantic = _by_meaning(sum(needs_meaning([s.query]) for s in specs), meaning)
     if not rejected:
-        return Check("profiles", "ok", f"{len(specs)} profiles, every one usable{semantic}")
+        return Check("profiles", Level.OK, f"{len(specs)} profiles, every one usable{semantic}")
     named = [
         f"{emails.get(spec.subscriber_id, f'subscriber {spec.subscriber_id}')}: {error.message}"
         for spec, error in rejected[:PROFILES_NAMED]
@@ -201,7 +221,7 @@ def _profiles(people: SubscriberStore, meaning: Check | None = None) -> Check:
     more = len(rejected) - len(named)
     return Check(
         "profiles",
-        "fail",
+        Level.FAIL,
         f"{len(rejected)} of {len(specs)} profiles unusable, their subscribers get no digest: "
         + "; ".join(named)
         + (f"; and {more} more" if more else "")
@@ -229,16 +249,16 @@ def _by_meaning(count: int, meaning: Check | None) -> str:
     if not count:
         return ""
     said = f"; {count} match by meaning (about:/like:)"
-    if meaning is not None and meaning.status != "ok":
+    if meaning is not None and meaning.status != Level.OK:
         said += ", by lexical similarity until the model loads (see meaning); no digest is lost"
     return said
 
 
 def _deliveries(ledger: Ledger) -> Check:
     counts = ledger.counts()
-    stuck = counts.get("unknown", 0) + counts.get("perm_failed", 0)
+    stuck = counts.get(DeliveryState.UNKNOWN, 0) + counts.get(DeliveryState.PERM_FAILED, 0)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet"
-    return Check("deliveries", "warn" if stuck else "ok", summary)
+    return Check("deliveries", Level.WARN if stuck else Level.OK, summary)
 
 
 async def _smtp_check(transport: SmtpTransport) -> None:

@@ -11,7 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from mailer.smtp import SmtpConfig, SmtpTimeouts, SmtpTransport
+from mailer.smtp import Security, SmtpConfig, SmtpTimeouts, SmtpTransport
 from mailer.transports import NullTransport, OutboxTransport, Transport
 from paperboy.alerts import AlertConfig
 from paperboy.clock import Clock, system_clock
@@ -107,7 +107,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
     return SmtpConfig(
         host=settings.smtp_host,
         port=settings.smtp_port,
-        security=settings.smtp_security,
+        security=Security(settings.smtp_security),
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value(),
         verify_tls=settings.smtp_verify_tls,

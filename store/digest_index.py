@@ -13,6 +13,7 @@ from sqlalchemy import Table, desc, select
 
 from store.base import Repository
 from store.tables import DigestRow, core
+from store.types import DigestKind
 
 DIGESTS: Table = core(DigestRow)
 SHOWN = 20  # the list's length: older digests stay reachable from their mails
@@ -21,7 +22,7 @@ SHOWN = 20  # the list's length: older digests stay reachable from their mails
 @dataclass(frozen=True, slots=True)
 class PastDigest:
     period: str  # 2026-07-02 or 2026-W27: its archive link names it
-    kind: str  # papers | nothing
+    kind: DigestKind  # papers or nothing (a skipped one is not listed)
     subject: str
     shown: int  # papers in the mail
     created_at: datetime
@@ -37,12 +38,12 @@ class DigestIndex(Repository):
                 DIGESTS.c.shown,
                 DIGESTS.c.created_at,
             )
-            .where(DIGESTS.c.subscriber_id == subscriber_id, DIGESTS.c.kind != "skipped")
+            .where(DIGESTS.c.subscriber_id == subscriber_id, DIGESTS.c.kind != DigestKind.SKIPPED)
             .order_by(desc(DIGESTS.c.created_at), desc(DIGESTS.c.id))
             .limit(limit)
         )
         return [
-            PastDigest(r.period, r.kind, r.subject, r.shown, _aware(r.created_at))
+            PastDigest(r.period, DigestKind(r.kind), r.subject, r.shown, _aware(r.created_at))
             for r in self._rows(query)
         ]
 

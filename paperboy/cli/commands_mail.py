@@ -26,7 +26,7 @@ from paperboy.cli.views import (
     unconfirmed_lines,
 )
 from paperboy.clock import system_clock
-from store.types import RunKind
+from store.types import DigestKind, RunKind
 
 if TYPE_CHECKING:  # the pipeline, the store and the templates load when a command runs
     from sqlalchemy.engine import Engine
@@ -161,7 +161,7 @@ def preview(
     held = dispatcher.stale_reason()
     if held:
         err.print(f"[yellow]note:[/] `send` would compose nothing now: {escape(held)}")
-    if record.kind == "skipped":
+    if record.kind == DigestKind.SKIPPED:
         out.print(
             "no mail: no new paper matched and this subscriber does not get a mail when nothing "
             "matches (`send` sends nothing); no files written"

@@ -178,7 +178,7 @@ def doctor(ctx: typer.Context) -> None:
 
     Exits 1 when something is wrong (a FAIL line); warnings alone exit 0.
     """
-    from paperboy.doctor import run_checks
+    from paperboy.doctor import Level, run_checks
     from store.engine import make_engine
 
     st = state(ctx)
@@ -188,10 +188,10 @@ def doctor(ctx: typer.Context) -> None:
     for column in ("check", "verdict", "detail"):
         table.add_column(column, overflow="fold")
     for check in checks:
-        style = {"ok": "green", "warn": "yellow", "fail": "bold red"}[check.status]
+        style = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "bold red"}[check.status]
         table.add_row(check.name, f"[{style}]{check.status.upper()}[/]", escape(check.detail))
     out.print(table)
-    failed = [c for c in checks if c.status == "fail"]
+    failed = [c for c in checks if c.status is Level.FAIL]
     if failed:
         names = ", ".join(c.name for c in failed)
         err.print(f"[bold red]error:[/] {len(failed)} check(s) failed: {names}")
