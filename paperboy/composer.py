@@ -39,14 +39,14 @@ class PaperSource(Protocol):
     def papers_seen_between(self, start: datetime, end: datetime) -> list[Paper]: ...
 
     def list_fetches(
-        self, *, limit: int = 20, source: str | None = None, verdict: Verdict | None = None
+        self, *, limit: int = 20, source: View | None = None, verdict: Verdict | None = None
     ) -> list[Fetch]: ...
 
     def last_fetch(
         self,
         *,
         verdicts: Sequence[Verdict] | None = None,
-        source: str | None = None,  # a View
+        source: View | None = None,
         period: str | None = None,
     ) -> Fetch | None: ...
 

@@ -25,7 +25,7 @@ from store.types import Fetch
 FRESH_FOR = timedelta(hours=36)  # a digest needs a good fetch of a current list this recent
 LATEST_LAG = timedelta(days=3)  # how far the latest daily list may trail the day it is fetched
 
-Wanted = tuple[str, str | None]  # (source, period): None means any period
+Wanted = tuple[View, str | None]  # (source, period): None means any period
 
 
 def is_latest(fetch: Fetch) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, desc, func, or_, select
 from sqlalchemy.engine import Connection
 
-from scraper.models import CONDITIONAL_PATHS, PARSED_VERDICTS, Validators
+from scraper.models import CONDITIONAL_PATHS, PARSED_VERDICTS, Validators, Verdict, View
 from store.base import Repository
 from store.batching import chunks
 from store.tables import FetchRow, ObservationRow, PaperRow, core
@@ -155,8 +155,8 @@ class SqlStore(Repository):
     def last_fetch(
         self,
         *,
-        verdicts: Sequence[str] | None = None,
-        source: str | None = None,
+        verdicts: Sequence[Verdict] | None = None,
+        source: View | None = None,
         period: str | None = None,
     ) -> Fetch | None:
         """The newest fetch (of a source, with one of the verdicts), if any."""
@@ -177,7 +177,7 @@ class SqlStore(Repository):
         return int(self._scalar(select(func.count()).select_from(OBSERVATIONS)))
 
     def list_fetches(
-        self, *, limit: int = 20, source: str | None = None, verdict: str | None = None
+        self, *, limit: int = 20, source: View | None = None, verdict: Verdict | None = None
     ) -> list[Fetch]:
         query = select(FETCHES).order_by(desc(FETCHES.c.id)).limit(limit)
         if source is not None:
@@ -210,6 +210,7 @@ def _paper(m: Any) -> Paper:
 
 def _fetch(m: Any) -> Fetch:
     values = {k: v for k, v in dict(m).items() if k not in ("etag", "last_modified")}
+    values |= {"source": View(values["source"]), "verdict": Verdict(values["verdict"])}
     return Fetch(**values)
 
 

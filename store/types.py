@@ -211,10 +211,10 @@ class Fetch:
     """A stored fetch row."""
 
     id: int
-    source: str
+    source: View
     period: str
     url: str
-    verdict: str
+    verdict: Verdict
     started_at: datetime
     finished_at: datetime
     duration_ms: int

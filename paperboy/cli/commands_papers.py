@@ -102,15 +102,7 @@ def fetches(
     format_: Format = FORMAT,
 ) -> None:
     """Recent fetches with their verdicts, newest first (broken ones say why)."""
-    rows = (
-        state(ctx)
-        .store()
-        .list_fetches(
-            limit=limit,
-            source=source.value if source else None,
-            verdict=verdict.value if verdict else None,
-        )
-    )
+    rows = state(ctx).store().list_fetches(limit=limit, source=source, verdict=verdict)
     if format_ is Format.JSON:
         print(as_json(records(rows)))
         return
