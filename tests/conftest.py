@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -9,11 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-from store.engine import make_engine, upgrade
 from store.repository import SqlStore
+from tests.databases import migrated_engine
 
 DATA = Path(__file__).parent / "data"
 HF = DATA / "hf"
@@ -40,7 +44,41 @@ def _postgres_reason() -> str | None:
     return None
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist (scripts/test runs the suite with -n), each worker process gets a
+    database of its own beside the one named (test_gw0, test_gw1, ...; made once, then kept):
+    the schemas keep tests apart, but the one-Paperboy-per-store advisory lock (paperboy.lock)
+    is per database, and two workers' `run-once`s would otherwise wait for each other."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        found = connection.execute(
+            text("select 1 from pg_database where datname = :name"), {"name": name}
+        ).first()
+        if found is None:
+            connection.execute(text(f'create database "{name}"'))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 _PG_REASON = _postgres_reason()
+if _PG_REASON is None:
+    try:
+        POSTGRES_URL = _worker_database(POSTGRES_URL)
+    except Exception as e:
+        _PG_REASON = f"cannot make this test worker's database beside {POSTGRES_URL} ({e})"
+
+
+@functools.cache
+def _admin() -> Engine:
+    """Makes and drops the tests' schemas (one engine for the session, not one a test)."""
+    engine = create_engine(POSTGRES_URL)
+    atexit.register(engine.dispose)
+    return engine
 
 
 @pytest.fixture
@@ -55,8 +93,15 @@ def postgres_url() -> Iterator[str]:
         if os.environ.get("PAPERBOY_REQUIRE_POSTGRES"):
             pytest.fail(_PG_REASON)
         pytest.skip(_PG_REASON)
+    with fresh_schema() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_schema() -> Iterator[str]:
+    """The URL of a new, empty schema, dropped on the way out."""
     schema = f"pb_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
+    admin = _admin()
     with admin.begin() as connection:
         connection.execute(CreateSchema(schema))
     sep = "&" if "?" in POSTGRES_URL else "?"
@@ -65,7 +110,6 @@ def postgres_url() -> Iterator[str]:
     finally:
         with admin.begin() as connection:
             connection.execute(DropSchema(schema, cascade=True))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -77,15 +121,13 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[SqlStore]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+    engine = migrated_engine(database_url)
     yield SqlStore(engine)
     engine.dispose()
 
 
 @pytest.fixture
 def sqlite_store(sqlite_url: str) -> Iterator[SqlStore]:
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
+    engine = migrated_engine(sqlite_url)
     yield SqlStore(engine)
     engine.dispose()

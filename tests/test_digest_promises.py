@@ -6,10 +6,8 @@ today's mail, preview / dry run / send agreeing, and the window after a week, a 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +21,7 @@ from paperboy.ingest import plan_batch
 from paperboy.tokens import Purpose, Tokens
 from paperboy.web.app import WebContext, create_app
 from scraper.models import ScrapedPaper, Verdict, View
+from tests import cli
 from tests.builders import outcome
 from tests.digests import latest_digest
 from tests.web_server import serving
@@ -384,16 +383,9 @@ def test_the_preview_links_to_a_page_of_every_paper(database_url: str) -> None:
 
 
 def paperboy(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")} | {
-        "HOME": str(tmp_path),
-        "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path / 'pb.db'}",
-        "PAPERBOY_MAIL_TRANSPORT": "null",
-        "COLUMNS": "200",
-    }
-    command = [str(Path(sys.executable).with_name("paperboy")), *args]
-    return subprocess.run(
-        command, capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=120
-    )
+    """The CLI on tmp_path's database, mail through the null transport (in this process:
+    tests/cli.py; nothing here is about the process itself)."""
+    return cli.run(tmp_path, *args, PAPERBOY_MAIL_TRANSPORT="null")
 
 
 def test_the_commands_agree_on_a_subscriber_nothing_matched(tmp_path: Path) -> None:

@@ -12,16 +12,15 @@ import pytest
 from paperboy import subscribers as rules
 from paperboy.errors import InputError, ProfileSyntaxError
 from paperboy.transfer import export, parse_import
-from store.engine import make_engine, upgrade
 from store.subscribers import SubscriberStore
 from store.types import NewSubscriber, SubscriberSettings
 from tests.conftest import PINNED
+from tests.databases import migrated_engine
 
 
 @pytest.fixture
 def people(database_url: str) -> Iterator[SubscriberStore]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+    engine = migrated_engine(database_url)
     yield SubscriberStore(engine)
     engine.dispose()
 

@@ -22,9 +22,9 @@ from paperboy.semantic.meaning import (
     phrases,
     text_hash,
 )
-from store.engine import make_engine, upgrade
 from store.topic_vectors import TOPIC_VECTORS, TopicVectorStore
 from tests.conftest import PINNED
+from tests.databases import migrated_engine
 from tests.papers import saved_papers
 
 MODEL = "fake/16@test"
@@ -32,8 +32,7 @@ MODEL = "fake/16@test"
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+    engine = migrated_engine(database_url)
     yield engine
     engine.dispose()
 

@@ -34,6 +34,7 @@ from store.types import NewProfile, NewSubscriber, SubscriberSettings
 from store.vectors import EMBEDDINGS, NewVector, PaperText, VectorStore, decode, encode
 from tests.builders import batch, captured
 from tests.conftest import PINNED, capture
+from tests.databases import migrated_engine
 from tests.replay import replaying_fetcher
 
 DAY = captured("hf-api-daily-papers-2026-05-08.json")  # 37 papers
@@ -71,8 +72,7 @@ class FakeEmbedder:
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+    engine = migrated_engine(database_url)
     yield engine
     engine.dispose()
 

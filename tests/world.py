@@ -18,12 +18,12 @@ from paperboy.dispatch import Dispatcher, MailConfig
 from paperboy.ingest import plan_batch
 from paperboy.tokens import Purpose, Tokens
 from scraper.models import ScrapedPaper, View
-from store.engine import make_engine, upgrade
 from store.ledger import Ledger
 from store.repository import SqlStore
 from store.subscribers import SubscriberStore
 from store.types import Digest, NewSubscriber
 from tests.builders import outcome
+from tests.databases import migrated_engine
 from tests.papers import saved_papers
 
 # 2026-07-02 09:30 UTC: 08:30 in London, 18:30 in Tokyo, 05:30 in New York.
@@ -95,8 +95,7 @@ def mail_parts(digest: Digest) -> tuple[str, str]:
 
 @contextmanager
 def world(database_url: str, *, papers: tuple[ScrapedPaper, ...] | None = None) -> Iterator[World]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+    engine = migrated_engine(database_url)  # a copy of a migrated template (tests/databases.py)
     w = World(SqlStore(engine), SubscriberStore(engine), Ledger(engine), NOW, engine)
     w.ingest(saved_papers() if papers is None else papers, NOW - timedelta(hours=2))
     try:
