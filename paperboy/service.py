@@ -29,10 +29,13 @@ MAX_SEARCHES_PER_RUN = 20  # politeness: the rest wait for the next run
 _SEARCHABLE = frozenset({Field.ANY, Field.TITLE, Field.ABSTRACT, Field.KEYWORD})
 
 
-def fetch_plan(store: SqlStore, now: datetime, queries: Iterable[str] = ()) -> list[Source]:
-    """Today's list and trending every run; this week's and month's lists, and a keyword
-    search for each term the profiles look for, when not fetched in the last 20 hours."""
-    plan = [sources.day(), sources.trending()]
+def fetch_plan(
+    store: SqlStore, now: datetime, queries: Iterable[str] = (), *, feed: bool = False
+) -> list[Source]:
+    """Today's list and trending (and the third-party feed, when one is set) every run; this
+    week's and month's lists, and a keyword search for each term the profiles look for, when
+    not fetched in the last 20 hours."""
+    plan = [sources.day(), sources.trending(), *([sources.feed()] if feed else [])]
     year, week, _ = now.isocalendar()
     daily = [sources.week(f"{year}-W{week:02d}"), sources.month(f"{now:%Y-%m}")]
     searches = [sources.search(term) for term in search_terms(queries)]
@@ -197,6 +200,7 @@ def run_once(
     transports: Callable[[], Transport],
     now: datetime,
     queries: Iterable[str] = (),
+    feed: bool = False,
     workers: int = 4,
     watch: Callable[[], list[str]] | None = None,
     relay: Callable[[Report], str | None] | None = None,
@@ -207,7 +211,7 @@ def run_once(
     delivering, after each connection's message in hand (the rest wait for the next run).
     """
     stopping = dispatcher.stopping
-    fetched = fetch_job(ingestor, fetch_plan(store, now, queries), stopping=stopping)
+    fetched = fetch_job(ingestor, fetch_plan(store, now, queries, feed=feed), stopping=stopping)
     if stopping.is_set():
         return replace(fetched, kind=RunKind.RUN_ONCE)
     sent = dispatch_job(dispatcher, transports, workers=workers, relay=relay)

@@ -11,6 +11,9 @@ from urllib.parse import parse_qsl, urlsplit
 from paperboy.demo import ROUTES
 from tests.conftest import HF
 
+FEED_PATH = "/feeds/hf-weekly.xml"
+FEED_FILE = "thirdparty-rss-hf-weekly-2026-08-03.xml"
+
 
 class _Handler(BaseHTTPRequestHandler):
     requests: list[str]
@@ -21,6 +24,8 @@ class _Handler(BaseHTTPRequestHandler):
         params = {k: v for k, v in parse_qsl(url.query) if k not in ("limit", "p")}
         if url.path == "/robots.txt":
             return self._send(200, b"User-agent: *\nDisallow: /login\n", "text/plain")
+        if url.path == FEED_PATH:  # a third-party feed (PAPERBOY_FEED_URL), on the same server
+            return self._send(200, (HF / FEED_FILE).read_bytes(), "application/rss+xml")
         if dict(parse_qsl(url.query)).get("p", "0") != "0":
             return self._send(200, b"[]", "application/json")
         for route in ROUTES:

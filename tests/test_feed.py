@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +24,8 @@ from store.repository import SqlStore
 from store.types import Fetch
 from tests.conftest import PINNED, capture
 from tests.fakes import FakeTime
+from tests.replay_server import FEED_PATH, replay_server
+from tests.test_cli import rows, run
 
 FEED_HOST = "https://feeds.example.org"
 FEED_URL = f"{FEED_HOST}/hf/feed_weekly.xml?lang=en"
@@ -186,3 +189,39 @@ def test_a_good_fetch_of_the_feed_keeps_fetching_fresh_like_trending() -> None:
     assert freshness.stale([_row(View.FEED, Verdict.OK, 2)], PINNED) is None
     assert freshness.stale([_row(View.FEED, Verdict.OK, 40)], PINNED) is not None
     assert freshness.stale([_row(View.FEED, Verdict.BROKEN, 2)], PINNED) is not None
+
+
+def test_fetch_feed_from_the_cli_stores_its_papers(tmp_path: Path) -> None:
+    with replay_server() as (base, seen):
+        env = {"PAPERBOY_HF_BASE_URL": base, "PAPERBOY_REQUEST_DELAY": "0"}
+        fetched = run(tmp_path, "fetch", "--feed", PAPERBOY_FEED_URL=base + FEED_PATH, **env)
+        unset = run(tmp_path, "fetch", "--feed", **env)
+        both = run(tmp_path, "fetch", "--feed", "--trending", **env)
+    assert fetched.returncode == 0, fetched.stderr
+    assert "6 new papers stored." in " ".join(fetched.stdout.split())
+    assert seen == ["/robots.txt", FEED_PATH]
+    assert rows(tmp_path, "select source, path, verdict, paper_count from fetches") == [
+        ("feed", "feed", "ok", 6)
+    ]
+    assert rows(tmp_path, "select count(*) from papers") == [(6,)]
+    assert unset.returncode == 2
+    assert "PAPERBOY_FEED_URL" in unset.stderr
+    assert "Traceback" not in unset.stderr
+    assert both.returncode == 2
+    assert "choose one of" in both.stderr
+
+
+def test_run_once_fetches_the_feed_only_when_one_is_set(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with replay_server() as (base, seen):
+        env = {"PAPERBOY_HF_BASE_URL": base, "PAPERBOY_REQUEST_DELAY": "0"}
+        without = run(tmp_path / "a", "run-once", **env)
+        asked_without = list(seen)
+        with_feed = run(tmp_path / "b", "run-once", PAPERBOY_FEED_URL=base + FEED_PATH, **env)
+    assert without.returncode == 0, without.stderr
+    assert with_feed.returncode == 0, with_feed.stderr
+    assert FEED_PATH not in asked_without
+    assert seen.count(FEED_PATH) == 1
+    sources_b = [s for (s,) in rows(tmp_path / "b", "select source from fetches order by id")]
+    assert sources_b[:3] == ["day", "trending", "feed"]

@@ -34,6 +34,7 @@ def _selected_sources(
     trending: bool,
     search: str | None,
     backfill: int | None,
+    feed: bool = False,
 ) -> list[Source]:
     chosen = [
         name
@@ -44,6 +45,7 @@ def _selected_sources(
             ("--trending", trending or None),
             ("--search", search),
             ("--backfill", backfill),
+            ("--feed", feed or None),
         )
         if value is not None
     ]
@@ -65,6 +67,8 @@ def _selected_sources(
         raise typer.BadParameter(str(e)) from e
     if trending:
         return [sources.trending()]
+    if feed:
+        return [sources.feed()]
     if backfill is not None:
         today = system_clock().date()
         return [sources.day(today - timedelta(days=n)) for n in range(backfill)]
@@ -87,6 +91,9 @@ def fetch(
         help="Today and the N-1 days before it, one day at a time.",
         metavar="DAYS",
     ),
+    feed: bool = typer.Option(
+        False, "--feed", help="The third-party RSS feed PAPERBOY_FEED_URL names."
+    ),
 ) -> None:
     """Fetch a list from Hugging Face Papers (the latest day by default) into the store.
 
@@ -95,10 +102,19 @@ def fetch(
     """
     from paperboy.wiring import build_ingestor
 
-    selected = _selected_sources(day, week, month, trending, search, backfill)
+    selected = _selected_sources(day, week, month, trending, search, backfill, feed)
     st = state(ctx)
+    site = st.settings.hf_base_url
+    if feed:
+        if st.settings.feed_url is None:
+            raise typer.BadParameter(
+                "no feed is set: put its address in PAPERBOY_FEED_URL (an RSS feed of "
+                "Hugging Face's papers, e.g. https://example.org/feed_weekly.xml)",
+                param_hint="--feed",
+            )
+        site = st.settings.feed_url
     ingestor, client = build_ingestor(st.settings, st.store())
-    host = urlsplit(st.settings.hf_base_url).hostname or st.settings.hf_base_url
+    host = urlsplit(site).hostname or site
     with client, waiting(err, host) if backfill is None else nullcontext():
         report = _run(ingestor, selected, progress=backfill is not None)
     out.print(reports_table(report.fetched))

@@ -74,6 +74,7 @@ def run_once(
                 transports=transports,
                 now=system_clock(),
                 queries=_queries(st),
+                feed=st.settings.feed_url is not None,
                 workers=workers,
                 watch=lambda: alerts.check(
                     st.store(), health, transports, alert_config(st.settings), system_clock()
@@ -239,7 +240,12 @@ def serve(
             with runlog.run(RunKind.FETCH, health, system_clock) as counters:
                 report = fetch_job(
                     ingestor,
-                    fetch_plan(st.store(), system_clock(), _queries(st)),
+                    fetch_plan(
+                        st.store(),
+                        system_clock(),
+                        _queries(st),
+                        feed=st.settings.feed_url is not None,
+                    ),
                     stopping=dispatcher.stopping,
                     watch=lambda: alerts.check(
                         st.store(), health, transports, config, system_clock()
