@@ -8,11 +8,20 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
+from enum import StrEnum
 from typing import Any
 
 from paperboy import subscribers as rules
 from paperboy.errors import InputError, PaperboyError
 from store.types import NewProfile, NewSubscriber, Profile, Subscriber
+
+
+class FileFormat(StrEnum):
+    """What `subscriber import` reads and `subscriber export` writes."""
+
+    CSV = "csv"  # one row per profile
+    JSON = "json"  # an array of subscribers, each with its profiles
+
 
 CSV_COLUMNS = (
     "email",
@@ -37,9 +46,9 @@ _GUARDED = (*FORMULA_STARTS, "'")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")  # ASCII digits only; "٣" and 5,000 nines are refused
 
 
-def parse_import(text: str, fmt: str) -> list[NewSubscriber]:
+def parse_import(text: str, fmt: FileFormat) -> list[NewSubscriber]:
     """All subscribers in ``text``, or InputError listing every bad row (nothing half-read)."""
-    records = _csv_records(text) if fmt == "csv" else _json_records(text)
+    records = _csv_records(text) if fmt == FileFormat.CSV else _json_records(text)
     found: dict[str, NewSubscriber] = {}
     errors: list[str] = []
     for where, record in records:
@@ -50,7 +59,11 @@ def parse_import(text: str, fmt: str) -> list[NewSubscriber]:
             continue
         if new.email in found:  # CSV: one row per profile, the subscriber repeated
             earlier = found[new.email]
-            if fmt == "json" or earlier.settings != new.settings or earlier.status != new.status:
+            if (
+                fmt == FileFormat.JSON
+                or earlier.settings != new.settings
+                or earlier.status != new.status
+            ):
                 errors.append(f"{where}: {new.email} appears twice with different settings")
                 continue
             names = {p.name for p in earlier.profiles}
@@ -214,9 +227,9 @@ def _bool(value: object, name: str, default: bool = False) -> bool:
     raise InputError(f"{name} {value!r} is not true or false")
 
 
-def export(pairs: Iterable[tuple[Subscriber, Sequence[Profile]]], fmt: str) -> str:
+def export(pairs: Iterable[tuple[Subscriber, Sequence[Profile]]], fmt: FileFormat) -> str:
     """Every subscriber and profile, in the same format import reads."""
-    if fmt == "json":
+    if fmt == FileFormat.JSON:
         return json.dumps([_as_dict(s, p) for s, p in pairs], indent=2, ensure_ascii=False) + "\n"
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")

@@ -17,7 +17,7 @@ from paperboy.cli.app import out, state, subscriber_app
 from paperboy.cli.views import Format, as_json, plural, records, when
 from paperboy.clock import system_clock
 from paperboy.errors import InputError, PaperboyError
-from paperboy.transfer import export, parse_import
+from paperboy.transfer import FileFormat, export, parse_import
 from store.types import NewProfile, NewSubscriber, Subscriber, SubscriberSettings
 
 _ZONE = typer.Option(None, "--zone", help="IANA time zone, e.g. Europe/London.")
@@ -222,7 +222,7 @@ def _status(ctx: typer.Context, email: str, action: rules.Action) -> None:
     """Move a subscriber's status as the operator may (rules.transition)."""
     store = state(ctx).subscribers()
     address = rules.normalise_email(email)
-    status = rules.transition(rules.Status(store.require(address).status), action, operator=True)
+    status = rules.transition(store.require(address).status, action, operator=True)
     changed = store.set_status(address, status, system_clock())
     out.print(f"{escape(changed.email)} is now {changed.status}.")
 
@@ -328,8 +328,11 @@ def _write_whole(path: Path, text: str) -> None:
         ) from e
 
 
-def _format(fmt: str | None, file: Path | None) -> str:
-    chosen = (fmt or (file.suffix.lstrip(".") if file else "csv")).lower()
-    if chosen not in ("csv", "json"):
-        raise InputError(f"unknown format {chosen!r}", hint="use --format csv or --format json")
-    return chosen
+def _format(fmt: str | None, file: Path | None) -> FileFormat:
+    chosen = (fmt or (file.suffix.lstrip(".") if file else FileFormat.CSV)).lower()
+    try:
+        return FileFormat(chosen)
+    except ValueError:
+        raise InputError(
+            f"unknown format {chosen!r}", hint="use --format csv or --format json"
+        ) from None
