@@ -69,7 +69,7 @@ def run_checks(
     meaning = meaning_check(settings)
     checks.append(meaning)
     if database.status != Level.FAIL:
-        checks.extend(_fetches(SqlStore(engine), now))
+        checks.extend(_fetches(SqlStore(engine), now, feed=settings.feed_url is not None))
         checks.append(_deliveries(Ledger(engine)))
         checks.append(_guard("profiles", lambda: _profiles(SubscriberStore(engine), meaning)))
     return checks
@@ -164,14 +164,15 @@ def _robots(settings: Settings, transport: httpx.BaseTransport | None) -> Check:
     )
 
 
-def _fetches(store: SqlStore, now: datetime) -> list[Check]:
+def _fetches(store: SqlStore, now: datetime, *, feed: bool = False) -> list[Check]:
     checks = []
-    for source in SOURCES:
+    for source in (*SOURCES, View.FEED) if feed else SOURCES:
         good = store.last_fetch(verdicts=GOOD_VERDICTS, source=source)
         last = store.last_fetch(source=source)
         name = f"fetch {source}"
         if last is None:
-            status = Level.WARN if source in (View.WEEK, View.MONTH, View.SEARCH) else Level.FAIL
+            optional = (View.WEEK, View.MONTH, View.SEARCH, View.FEED)
+            status = Level.WARN if source in optional else Level.FAIL
             checks.append(Check(name, status, "never fetched"))
         elif last.verdict == Verdict.BROKEN:
             checks.append(Check(name, Level.FAIL, f"last fetch broken: {last.error}"))

@@ -225,3 +225,21 @@ def test_run_once_fetches_the_feed_only_when_one_is_set(tmp_path: Path) -> None:
     assert seen.count(FEED_PATH) == 1
     sources_b = [s for (s,) in rows(tmp_path / "b", "select source from fetches order by id")]
     assert sources_b[:3] == ["day", "trending", "feed"]
+
+
+def test_the_doctor_looks_at_the_feed_only_when_one_is_set(tmp_path: Path) -> None:
+    with replay_server() as (base, _):
+        env = {"PAPERBOY_HF_BASE_URL": base, "PAPERBOY_REQUEST_DELAY": "0"}
+        feed = {"PAPERBOY_FEED_URL": base + FEED_PATH}
+        assert run(tmp_path, "db", "upgrade").returncode == 0
+        before = run(tmp_path, "doctor", **feed, **env)
+        assert run(tmp_path, "fetch", "--feed", **feed, **env).returncode == 0
+        after = run(tmp_path, "doctor", **feed, **env)
+        without = run(tmp_path, "doctor", **env)
+    line = [x for x in before.stdout.splitlines() if "fetch feed" in x]
+    assert len(line) == 1
+    assert "never fetched" in line[0]
+    line = [x for x in after.stdout.splitlines() if "fetch feed" in x]
+    assert len(line) == 1
+    assert "last success" in line[0]
+    assert "fetch feed" not in without.stdout
