@@ -114,10 +114,7 @@ class SqlStore(Repository):
             .where(OBSERVATIONS.c.arxiv_id == arxiv_id)
             .order_by(OBSERVATIONS.c.first_seen_at, OBSERVATIONS.c.view, OBSERVATIONS.c.period)
         )
-        return [
-            Observation(**{k: v for k, v in r._mapping.items() if k != "fetch_id"})
-            for r in self._rows(query)
-        ]
+        return [_observation(r._mapping) for r in self._rows(query)]
 
     def list_papers(self, where: PaperFilter) -> list[Paper]:
         query: Select[Any] = select(PAPERS)
@@ -206,6 +203,11 @@ def _paper(m: Any) -> Paper:
     for name in ("authors", "ai_keywords", "media_urls"):
         values[name] = _tuple(values[name])
     return Paper(**values)
+
+
+def _observation(m: Any) -> Observation:
+    values = {k: v for k, v in dict(m).items() if k != "fetch_id"}
+    return Observation(**values | {"view": View(values["view"])})
 
 
 def _fetch(m: Any) -> Fetch:

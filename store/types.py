@@ -198,7 +198,7 @@ class Observation:
     """Where and how high a paper stood in one (view, period)."""
 
     arxiv_id: str
-    view: str
+    view: View
     period: str
     upvotes: int
     rank: int
@@ -234,7 +234,7 @@ class PaperFilter:
     text: str | None = None  # substring of title or abstract, case-insensitive
     min_upvotes: int = 0
     seen_since: datetime | None = None  # first seen at or after
-    view: str | None = None  # observed in this view ...
+    view: View | None = None  # observed in this view ...
     period: str | None = None  # ... and period
     limit: int = 50
 

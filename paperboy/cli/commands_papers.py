@@ -68,7 +68,7 @@ def papers(
             text=search,
             min_upvotes=min_upvotes,
             seen_since=since,
-            view=view.value if view else None,
+            view=view,
             period=period,
             limit=limit,
         )
