@@ -17,6 +17,20 @@ class Field(StrEnum):
     KEYWORD = "keyword"
 
 
+class Metric(StrEnum):
+    """What ``upvotes>=N`` / ``stars>=N`` compare."""
+
+    UPVOTES = "upvotes"
+    STARS = "stars"  # of the paper's GitHub repository
+
+
+class Feature(StrEnum):
+    """What ``has:`` asks for."""
+
+    CODE = "code"  # a GitHub repository
+    PROJECT = "project"  # a project page
+
+
 @dataclass(frozen=True, slots=True)
 class Term:
     """A word, a trailing-* prefix, or a quoted phrase, optionally limited to one field."""
@@ -31,7 +45,7 @@ class Term:
 class Compare:
     """``upvotes>=N`` or ``stars>=N`` (also >, <=, <, =)."""
 
-    metric: str  # upvotes | stars
+    metric: Metric
     op: str  # >= > <= < =
     value: int
 
@@ -40,7 +54,7 @@ class Compare:
 class Has:
     """``has:code`` (a GitHub repository) or ``has:project`` (a project page)."""
 
-    what: str
+    what: Feature
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +89,8 @@ class Or:
 Semantic = About | Like
 Node = Term | Compare | Has | About | Like | Not | And | Or
 
-METRICS = ("upvotes", "stars")
-HAS = ("code", "project")
+METRICS = tuple(Metric)
+HAS = tuple(Feature)
 OPERATORS = (">=", "<=", ">", "<", "=")
 
 

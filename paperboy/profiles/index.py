@@ -11,7 +11,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from paperboy.profiles.ast import Field
+from paperboy.profiles.ast import Feature, Field, Metric
 from paperboy.profiles.compiler import Probe
 from paperboy.profiles.document import Document
 
@@ -99,26 +99,26 @@ class PaperIndex:
                 found |= 1 << bit
         return found
 
-    def compare(self, metric: str, op: str, value: int) -> int:
+    def compare(self, metric: Metric, op: str, value: int) -> int:
         key = (metric, op, value)
         cached = self._filters.get(key)
         if cached is None:
             test = _OPS[op]
             cached = 0
             for bit, doc in enumerate(self.docs):
-                actual = doc.upvotes if metric == "upvotes" else doc.stars
+                actual = doc.upvotes if metric == Metric.UPVOTES else doc.stars
                 if test(actual, value):
                     cached |= 1 << bit
             self._filters[key] = cached
         return cached
 
-    def has(self, what: str) -> int:
+    def has(self, what: Feature) -> int:
         key = ("has", what, 0)
         cached = self._filters.get(key)
         if cached is None:
             cached = 0
             for bit, doc in enumerate(self.docs):
-                if doc.has_code if what == "code" else doc.has_project:
+                if doc.has_code if what == Feature.CODE else doc.has_project:
                     cached |= 1 << bit
             self._filters[key] = cached
         return cached

@@ -25,9 +25,11 @@ from paperboy.profiles.ast import (
     About,
     And,
     Compare,
+    Feature,
     Field,
     Has,
     Like,
+    Metric,
     Node,
     Not,
     Or,
@@ -325,7 +327,7 @@ class _Parser:
             what = text[4:].lower()
             if what not in HAS:
                 raise self.fail(token, f"unknown has:{what}; expected has:code or has:project")
-            return Has(what)
+            return Has(Feature(what))
         match = _COMPARE.match(text)
         assert match is not None
         metric, op, value = match.group(1).lower(), match.group(2), match.group(3)
@@ -335,7 +337,7 @@ class _Parser:
         if len(digits) > len(str(MAX_NUMBER)) or int(digits) > MAX_NUMBER:
             raise self.fail(token, f"{metric}{op} takes at most {MAX_NUMBER}")
         assert metric in METRICS
-        return Compare(metric, op, int(digits))
+        return Compare(Metric(metric), op, int(digits))
 
     def _about(self, token: Token) -> About:
         """``about:"a topic"`` or ``about:word``: 3 to 300 characters with a letter or digit."""

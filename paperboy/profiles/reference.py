@@ -13,9 +13,11 @@ from paperboy.profiles.ast import (
     About,
     And,
     Compare,
+    Feature,
     Field,
     Has,
     Like,
+    Metric,
     Node,
     Not,
     Or,
@@ -46,7 +48,7 @@ def matches(
         case About() | Like():
             return close is not None and close(Want(node, step, liked, rejected), paper)
         case Compare(metric, op, value):
-            actual = paper.upvotes if metric == "upvotes" else (paper.github_stars or 0)
+            actual = paper.upvotes if metric == Metric.UPVOTES else (paper.github_stars or 0)
             return {
                 ">=": actual >= value,
                 ">": actual > value,
@@ -55,7 +57,7 @@ def matches(
                 "=": actual == value,
             }[op]
         case Has(what):
-            return bool(paper.github_repo if what == "code" else paper.project_page)
+            return bool(paper.github_repo if what == Feature.CODE else paper.project_page)
         case Not(child):
             return not matches(child, paper, close, step=step, liked=liked, rejected=rejected)
         case And(children):
