@@ -69,7 +69,7 @@ def plan_batch(outcome: FetchOutcome) -> IngestBatch:
         verdict=outcome.verdict,
         started_at=outcome.started_at,
         finished_at=outcome.finished_at,
-        path=outcome.path.value if outcome.path else None,
+        path=outcome.path,
         status_code=outcome.status_code,
         paper_count=len(outcome.papers),
         error=outcome.error,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, desc, func, or_, select
 from sqlalchemy.engine import Connection
 
-from scraper.models import CONDITIONAL_PATHS, PARSED_VERDICTS, Validators, Verdict, View
+from scraper.models import CONDITIONAL_PATHS, PARSED_VERDICTS, ParsePath, Validators, Verdict, View
 from store.base import Repository
 from store.batching import chunks
 from store.tables import FetchRow, ObservationRow, PaperRow, core
@@ -213,6 +213,7 @@ def _observation(m: Any) -> Observation:
 def _fetch(m: Any) -> Fetch:
     values = {k: v for k, v in dict(m).items() if k not in ("etag", "last_modified")}
     values |= {"source": View(values["source"]), "verdict": Verdict(values["verdict"])}
+    values["path"] = ParsePath(values["path"]) if values["path"] else None
     return Fetch(**values)
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Final, Literal
 
 from base.errors import InputError
-from scraper.models import ScrapedPaper, Verdict, View
+from scraper.models import ParsePath, ScrapedPaper, Verdict, View
 
 
 class DeliveryState(StrEnum):
@@ -140,7 +140,7 @@ class FetchRecord:
     verdict: Verdict
     started_at: datetime
     finished_at: datetime
-    path: str | None = None
+    path: ParsePath | None = None
     status_code: int | None = None
     paper_count: int = 0
     error: str | None = None
@@ -218,7 +218,7 @@ class Fetch:
     started_at: datetime
     finished_at: datetime
     duration_ms: int
-    path: str | None
+    path: ParsePath | None
     status_code: int | None
     paper_count: int
     new_papers: int
