@@ -1,4 +1,9 @@
-"""The engine (SQLite with WAL by default, PostgreSQL via psycopg) and Alembic migrations."""
+"""The engine (SQLite with WAL by default, PostgreSQL via psycopg) and Alembic migrations.
+
+Opening a store reads the database's revision with one plain query and compares it with
+``HEAD``; Alembic (and the migration scripts) load only to upgrade, so a command that merely
+reads the store starts without them (issue 17; bench/cli_bench.py).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,10 @@ import sqlite3
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, column, create_engine, event, inspect, select, table
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -24,7 +25,16 @@ from sqlalchemy.exc import (
 )
 
 from base.errors import ConfigError, StoreError
+from store.errors import SchemaNotCurrent
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+HEAD = "0012"
+"""The newest migration's revision: what this Paperboy's schema is. A new migration moves it
+(tests/test_cli_startup.py checks it against the scripts' head)."""
+VERSION_TABLE = "alembic_version"  # where Alembic keeps a database's revision
+_VERSIONS = table(VERSION_TABLE, column("version_num"))
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "paperboy_read_only"  # execution option: a SQLite transaction that only reads
 BUSY_TIMEOUT = 30.0  # seconds a SQLite write waits for another program's lock (URL: ?timeout=)
@@ -134,30 +144,50 @@ def write_lock(engine: Engine) -> AbstractContextManager[Any]:
     return _WRITE_LOCKS.get(engine) or nullcontext()
 
 
-def _alembic_config(engine: Engine) -> Config:
+def _alembic_config(engine: Engine | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
+    if engine is not None:  # what migrations/env.py runs them on
+        config.attributes["engine"] = engine
     return config
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config(_NO_ENGINE)).get_current_head()
+    """The revision this Paperboy's schema is at (``HEAD``, the newest migration)."""
+    return HEAD
+
+
+def scripts_head() -> str:
+    """The head revision as the migration scripts say (reads them all, through Alembic)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at, or None for an empty database."""
+    """The revision the database is at, or None for an empty database: Alembic's version
+    table read with plain SQL, in a transaction that only reads."""
     try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+        with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+            if not inspect(connection).has_table(VERSION_TABLE):
+                return None
+            found = connection.execute(select(_VERSIONS.c.version_num))
+            versions = sorted(found.scalars())
     except OperationalError as e:
         raise _unreachable(engine, e) from e
+    if len(versions) > 1:  # Alembic's branches: Paperboy's history is one line
+        raise StoreError(f"the database is at several schema revisions at once: {versions}")
+    return versions[0] if versions else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (``paperboy db upgrade``)."""
+    from alembic import command
+
     try:
         command.upgrade(_alembic_config(engine), revision)
     except SQLAlchemyError as e:
@@ -168,18 +198,19 @@ def open_engine(url: str, *, migrate: bool = False) -> Engine:
     """An engine whose schema is current.
 
     A database with no tables yet (a new SQLite file, an empty PostgreSQL database) is migrated
-    at once; an older schema is upgraded only with ``migrate=True`` and otherwise refused, so an
-    operator decides when a shared database changes.
+    at once; an older schema is upgraded only with ``migrate=True`` and otherwise refused
+    (SchemaNotCurrent), so an operator decides when a shared database changes.
     """
     engine = make_engine(url)
-    current = current_revision(engine)
-    if current is None or (migrate and current != head_revision()):
-        upgrade(engine)
-    elif current != head_revision():
-        raise StoreError(
-            f"the database is at schema {current}, this Paperboy needs {head_revision()}",
-            hint="run `paperboy db upgrade` (back the database up first)",
-        )
+    try:
+        current = current_revision(engine)
+        if current is None or (migrate and current != HEAD):
+            upgrade(engine)
+        elif current != HEAD:
+            raise SchemaNotCurrent(current, HEAD)
+    except BaseException:
+        engine.dispose()  # its pooled connection goes now, not when collected
+        raise
     return engine
 
 
@@ -218,6 +249,3 @@ def explain(engine: Engine, error: SQLAlchemyError) -> str | None:
     if "disk is full" in text or "disk i/o error" in text:
         return f"the disk holding the SQLite database {path} is full or failing: free space"
     return None
-
-
-_NO_ENGINE = create_engine("sqlite://")

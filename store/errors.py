@@ -74,3 +74,12 @@ class DanglingRows(StoreError):
 
 class VectorsNotKept(StoreError):
     """Vectors could not be written (the database said why; nothing of them was kept)."""
+
+
+class SchemaNotCurrent(StoreError):
+    """The database's schema is not the one this Paperboy needs (nothing was changed)."""
+
+    def __init__(self, current: str, head: str) -> None:
+        self.current = current
+        self.head = head
+        super().__init__(f"the database is at schema {current}, this Paperboy needs {head}")

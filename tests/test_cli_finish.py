@@ -22,8 +22,18 @@ from paperboy import __version__
 from paperboy.cli.views import plural, waiting
 
 PAPERBOY = Path(sys.executable).with_name("paperboy")
-HEAVY = ("fastapi", "uvicorn", "starlette", "alembic", "apscheduler", "onnxruntime", "numpy")
-SLOW = ("sqlalchemy", "sqlmodel", "httpx", "jinja2", "pydantic_settings")  # not for --help
+HEAVY = (
+    *("fastapi", "uvicorn", "starlette", "alembic", "mako", "apscheduler", "onnxruntime", "numpy"),
+    *("markdown_it", "pygments", "email_validator"),  # Rich's Markdown and tracebacks; addresses
+)
+SLOW = (
+    "sqlalchemy",
+    "sqlmodel",
+    "httpx",
+    "jinja2",
+    "pydantic",
+    "pydantic_settings",
+)  # not for --help
 LONG = "a.rather.long.mailbox.name.for.tables@lists.subdomain.example.org"
 
 

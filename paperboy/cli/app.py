@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from paperboy import __version__
+from paperboy.cli.startup import lighten
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from store.repository import SqlStore
     from store.subscribers import SubscriberStore
 
+lighten()  # before the app is built: Typer loads Markdown, tracebacks, Pydantic only when used
 app = typer.Typer(
     name="paperboy",
     help="Trending Hugging Face papers, matched to your keywords, in your inbox.",

@@ -11,6 +11,7 @@ from store.errors import (
     NoSuchSubscriber,
     ProfileGone,
     ProfileNameTaken,
+    SchemaNotCurrent,
     VectorsNotKept,
 )
 
@@ -33,4 +34,6 @@ def hint_for(error: PaperboyError) -> str:
         return "nothing was changed; report this with the output of `paperboy db current`"
     if isinstance(error, VectorsNotKept):  # the database's own hint first (a full disk, a lock)
         return error.hint or "these vectors were not kept; `paperboy embed` computes them again"
+    if isinstance(error, SchemaNotCurrent):
+        return "run `paperboy db upgrade` (back the database up first)"
     return error.hint
