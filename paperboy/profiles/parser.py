@@ -46,7 +46,7 @@ MAX_LIKE = 20  # arXiv ids in one like:
 MAX_SEMANTIC = 10  # about: and like: atoms in one query (each also counts as a term)
 _NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: int() would also take "²" or "①" or "٣"
 _FIELDS = {f.value: f for f in Field if f is not Field.ANY}
-_COMPARE = re.compile(r"^(upvotes|stars)(>=|<=|>|<|=)(.*)$", re.IGNORECASE)
+_COMPARE = re.compile(rf"^({'|'.join(METRICS)})(>=|<=|>|<|=)(.*)$", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r"^([A-Za-z]+):")
 _SPECIAL = frozenset(":<>=")  # a word with none of these is neither a field, nor a filter
 _SEMANTIC = ("about", "like")
