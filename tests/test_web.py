@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+import uvloop
+from sqlalchemy import text
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from paperboy.clock import fixed_clock
 from paperboy.tokens import Purpose, Tokens
 from paperboy.web.app import WebContext, create_app
+from paperboy.web.health import TTL
+from paperboy.web.security import SECURITY_HEADERS
+from paperboy.wiring import server_config
 from tests.digests import latest_digest
 from tests.web_server import serving
 from tests.world import NOW, SECRET, World, mail_parts, world
@@ -31,6 +38,60 @@ def test_healthz(site: tuple[httpx.Client, World, Tokens]) -> None:
     client, _, _ = site
     response = client.get("/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+HEALTH_HEADERS = {
+    **{name.lower(): value for name, value in SECURITY_HEADERS.items()},
+    "cache-control": "no-store",
+    "content-type": "application/json",
+}
+
+
+def test_healthz_answered_in_front_of_the_app_keeps_its_headers_and_503(
+    site: tuple[httpx.Client, World, Tokens],
+) -> None:
+    """/healthz is answered before FastAPI's middleware and routing, with the headers the guard
+    puts on every answer; 503 while the schema is not current (checked at most once a second);
+    other methods still get the site's 405 page."""
+    client, w, _ = site
+
+    def checked() -> httpx.Response:
+        answer = client.get("/healthz?probe=1", headers={"Host": "10.0.0.7:8000"})
+        for name, value in HEALTH_HEADERS.items():
+            assert answer.headers.get(name) == value, name
+        assert answer.headers["content-length"] == str(len(answer.content))
+        return answer
+
+    assert checked().json() == {"status": "ok"}
+    with w.engine.begin() as c:
+        current = c.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        c.execute(text("UPDATE alembic_version SET version_num = 'elsewhere'"))
+    time.sleep(TTL + 0.1)
+    broken = checked()
+    assert broken.status_code == 503
+    assert broken.json() == {"status": "error", "detail": "schema not current"}
+    with w.engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": current})
+    time.sleep(TTL + 0.1)
+    assert checked().status_code == 200
+    for method in ("HEAD", "POST"):
+        other = client.request(method, "/healthz")
+        assert other.status_code == 405
+        assert other.headers["allow"] == "GET"
+        assert other.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_the_server_parses_http_with_httptools_on_uvloop(
+    site: tuple[httpx.Client, World, Tokens],
+) -> None:
+    """uvicorn's "auto" picks the C parser and loop when installed (they are dependencies)."""
+    _, w, tokens = site
+    config = server_config(
+        create_app(WebContext(w.engine, tokens, fixed_clock(NOW))), "127.0.0.1", 8000
+    )
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
+    assert config.get_loop_factory() is uvloop.new_event_loop
 
 
 def test_one_click_unsubscribe(site: tuple[httpx.Client, World, Tokens]) -> None:

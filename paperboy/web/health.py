@@ -3,6 +3,9 @@
 The migration scripts are read once, when the app is built (they only change with a new
 release, which restarts the process); the database is asked at most once per ``TTL`` seconds and
 the answer kept in between, so a load balancer polling hard costs one query a second.
+
+The check is itself a tiny ASGI app: paperboy.web.app calls it before FastAPI's middleware and
+routing (which cost more than the answer), so it sends the security headers those would add.
 """
 
 from __future__ import annotations
@@ -15,11 +18,19 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from paperboy.web.security import SECURITY_HEADERS
 from store.engine import current_revision, head_revision
 
 TTL = 1.0
 _OK = b'{"status":"ok"}'
+# What the guard puts on every answer, as the app's other JSON answers would carry them.
+_HEADERS = [
+    (b"content-type", b"application/json"),
+    *((name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()),
+    (b"cache-control", b"no-store"),
+]
 
 
 class HealthCheck:
@@ -36,13 +47,24 @@ class HealthCheck:
         self._answer: tuple[int, bytes] = (503, b"")
         self._until = float("-inf")
 
-    async def answer(self) -> Response:
-        """The kept answer; when it is older than ``TTL``, the database is asked in a worker
-        thread (an unreachable database must not stall the event loop)."""
-        status, body = self._answer
+    async def status(self) -> tuple[int, bytes]:
+        """The kept answer (HTTP status, JSON body); when it is older than ``TTL``, the
+        database is asked in a worker thread (an unreachable database must not stall the event
+        loop)."""
         if self._monotonic() >= self._until:
-            status, body = await asyncio.to_thread(self._refresh)
+            return await asyncio.to_thread(self._refresh)
+        return self._answer
+
+    async def answer(self) -> Response:
+        status, body = await self.status()
         return Response(body, status_code=status, media_type="application/json")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /healthz`` as ASGI: the kept answer with the security headers."""
+        status, body = await self.status()
+        headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def _refresh(self) -> tuple[int, bytes]:
         with self._lock:  # one check at a time; the others take its answer
