@@ -213,6 +213,15 @@ class LinkBuilder:
         purpose, or of an older form that is no longer honoured (TokenRevoked)."""
         return kind.decoded(self._tokens.read_subscriber(kind.PURPOSE, token))
 
+    def read_expired_confirm(self, token: str) -> ConfirmLink:
+        """What a confirmation token says whatever its age, for the page that offers a fresh
+        one in place of an expired one (its sign-up form, the address filled in). Never to
+        confirm with: that is ``read``'s. A forged or cross-purpose token is still TokenError.
+        """
+        return ConfirmLink.decoded(
+            self._tokens.read_subscriber(Purpose.CONFIRM, token, any_age=True)
+        )
+
     # -- forms -------------------------------------------------------------------------------
 
     def form_field(self, nonce: str) -> str:

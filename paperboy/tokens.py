@@ -137,9 +137,13 @@ class Tokens:
 
         return mint
 
-    def read_subscriber(self, purpose: Purpose, token: str) -> SubscriberRef:
-        """What a subscriber link names; TokenError if forged, expired or of another purpose."""
-        value, signed_at = self._read(purpose, token)
+    def read_subscriber(
+        self, purpose: Purpose, token: str, *, any_age: bool = False
+    ) -> SubscriberRef:
+        """What a subscriber link names; TokenError if forged, expired or of another purpose.
+        With ``any_age`` a genuine token past its age is read too (its signature and purpose
+        are still checked): for a page that offers a fresh link, never to act on it."""
+        value, signed_at = self._read(purpose, token, any_age=any_age)
         if isinstance(value, str) and value.startswith(_KEYED):
             link_key, _, detail = value.removeprefix(_KEYED).partition(":")
             return SubscriberRef(link_key, detail, signed_at)
@@ -148,10 +152,12 @@ class Tokens:
             return SubscriberRef("", "", signed_at, legacy_id=value)
         raise revoked()  # any other link of the old form named a row id: never trusted again
 
-    def _read(self, purpose: Purpose, token: str) -> tuple[int | str, datetime]:
+    def _read(
+        self, purpose: Purpose, token: str, *, any_age: bool = False
+    ) -> tuple[int | str, datetime]:
         try:
             value, stamp = self._serializer(purpose).loads(
-                token, max_age=MAX_AGE[purpose], return_timestamp=True
+                token, max_age=None if any_age else MAX_AGE[purpose], return_timestamp=True
             )
         except SignatureExpired as e:
             raise TokenExpired("this link has expired", hint="ask for a fresh link") from e

@@ -326,6 +326,44 @@ def test_manage_delete_and_undo_on_phone_and_desktop_light_and_dark(
         s.clock.advance(days=4)
         page.goto(link)
         assert "This confirmation link has expired" in page.inner_text("[role=alert]")
-        assert page.is_visible("#email")
+        assert page.input_value("#email") == "slow@example.org"  # the address it was mailed to
         shot("confirm-expired")
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("size", SIZES)
+def test_a_refused_manage_form_keeps_what_was_typed_in_a_browser(
+    browser: Any, sqlite_url: str, size: str, scheme: str
+) -> None:
+    """The cookie lost between showing the manage page and sending a form (cleared, expired):
+    the page comes back with the reason at its top and the typing in its fields, and sending
+    it again saves it."""
+    width, height = SIZES[size]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with web_site(sqlite_url) as s:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, color_scheme=scheme
+        )
+        page = context.new_page()
+        sid = s.world.subscribe("reader@example.org", profiles={"vision": "diffusion"})
+        page.goto(f"{s.base}/m/{s.world.link(s.tokens, Purpose.MANAGE, sid)}")
+        page.fill("#query-2", 'agent* -"<survey>"')
+        page.fill("#name-2", "agents")
+        context.clear_cookies()
+        page.click("#profile-2 button[value=save]")
+        refused = page.locator("#refused")
+        assert "allow cookies for this site and send it again" in refused.inner_text()
+        box = refused.bounding_box()
+        assert box
+        assert box["y"] + box["height"] <= height  # on screen without scrolling
+        assert page.input_value("#name-2") == "agents"
+        assert page.input_value("#query-2") == 'agent* -"<survey>"'
+        assert "Not done yet" in page.inner_text("#profile-2 .error")
+        _fits(page, width)
+        page.screenshot(path=str(ARTIFACTS / f"manage-refused-{size}-{scheme}.png"), full_page=True)
+        assert [p.name for p in s.world.people.profiles(sid)] == ["vision"]
+        page.click("#profile-2 button[value=save]")
+        assert page.inner_text(".flash") == "Profile saved."
+        assert sorted(p.name for p in s.world.people.profiles(sid)) == ["agents", "vision"]
         context.close()

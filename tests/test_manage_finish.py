@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from paperboy.tokens import Purpose
+from paperboy.clock import fixed_clock
+from paperboy.tokens import Purpose, Tokens
+from store.feedback import FeedbackStore, Signal
+from store.types import PaperFilter
 from tests.digests import latest_digest
 from tests.pages import Site, csrf_of, site
+from tests.world import SECRET
 
 
 @pytest.fixture
@@ -232,3 +237,185 @@ def test_a_failed_cookie_check_keeps_what_was_typed(web: tuple[Site, httpx.Clien
     assert link.status_code == 403
     assert 'value="me@example.org"' in link.text
     assert s.world.people.get("new@example.org") is not None
+
+
+HOSTILE_QUERY = 'diffusion -"<survey>" "<b>"'
+REFUSED = re.compile(r'<p class="error" role="alert" id="refused">The form could not be accepted')
+
+
+def _kept(answer: httpx.Response, *shown: str) -> None:
+    """A refused post's page: 403, the reason above every form, each of ``shown`` in it."""
+    assert answer.status_code == 403
+    found = REFUSED.search(answer.text)
+    assert found is not None, answer.text[:3000]
+    assert found.start() < answer.text.index("<form")
+    assert "send it again" in answer.text[found.start() :].split("</p>")[0]
+    for text in shown:
+        assert text in answer.text, text
+    assert "<survey>" not in answer.text
+    assert "<papers>" not in answer.text
+
+
+@pytest.mark.parametrize("cookie", ["none", "stale"])
+def test_a_failed_cookie_check_keeps_every_manage_form(
+    web: tuple[Site, httpx.Client], cookie: str
+) -> None:
+    """Each form of the manage page (profiles, a new profile, examples, delivery, pause, the
+    feedback undo) and the delete and undo pages: a post refused by the cookie check changes
+    nothing and shows the page again with what was sent, escaped; sending it again works."""
+    s, client = web
+    sid = s.world.subscribe("reader@example.org", profiles={"vision": "diffusion"})
+    (profile,) = s.world.people.profiles(sid)
+    paper = s.world.papers.list_papers(PaperFilter())[0].arxiv_id
+    feedback = FeedbackStore(s.world.engine)
+    feedback.record(profile.id, paper, Signal.LIKE, s.clock.now)
+    url, _ = manage(s, client, sid)
+    edited = {"original": "vision", "name": "vision 2", "query": HOSTILE_QUERY}
+    added = {"original": "", "name": "agents", "query": "agent* -<survey>"}
+    settings = {
+        "time": "18:45",
+        "zone": "Asia/Tokyo",
+        "frequency": "weekly",
+        "weekday": "fri",
+        "max_papers": "7",
+        "send_empty": "1",
+    }
+    posts: list[tuple[str, dict[str, str], tuple[str, ...]]] = [
+        (
+            "profiles",
+            edited | {"action": "save"},
+            (
+                'value="vision 2"',
+                "diffusion -&#34;&lt;survey&gt;&#34; &#34;&lt;b&gt;&#34;</textarea>",
+                'name="original" value="vision"',  # the stored name it edits
+            ),
+        ),
+        (
+            "profiles",
+            added | {"action": "preview"},
+            ('value="agents"', "agent* -&lt;survey&gt;</textarea>"),
+        ),
+        (
+            "examples",
+            {"name": "from <papers>", "ids": "2401.00001, <2402.00002>"},
+            ('value="from &lt;papers&gt;"', "2401.00001, &lt;2402.00002&gt;</textarea>"),
+        ),
+        (
+            "settings",
+            settings,
+            (
+                'value="18:45"',
+                '<option value="Asia/Tokyo" selected',
+                '<option value="weekly" selected',
+                '<option value="fri" selected',
+                'value="7"',
+                'name="send_empty" value="1" checked',
+            ),
+        ),
+        ("status", {"action": "pause"}, ("Not done yet: you asked to pause digests",)),
+        ("feedback", {"undo": f"{profile.id} {paper}"}, ("Not done yet: press Undo again.",)),
+    ]
+    for form, data, shown in posts:
+        before = s.world.people.require("reader@example.org")
+        profiles = s.world.people.profiles(sid)
+        rated = feedback.entries(profiles[0].id)
+        with httpx.Client(base_url=s.base, event_hooks=s.hooks) as other:
+            if cookie == "stale":  # a cookie of its own, and a form from another session
+                manage(s, other, sid)
+            refused = other.post(f"{url}/{form}", data=data | {"csrf": "stale"})
+            _kept(refused, *shown)
+            if cookie == "none":
+                assert "allow cookies for this site" in refused.text
+            assert s.world.people.require("reader@example.org") == before
+            assert s.world.people.profiles(sid) == profiles
+            assert feedback.entries(profiles[0].id) == rated
+            # The answer set the cookie and the page's fields: sending it again works.
+            again = other.post(f"{url}/{form}", data=data | {"csrf": csrf_of(refused.text)})
+            assert again.status_code != 403, (form, again.text)
+    now = s.world.people.require("reader@example.org")
+    assert (now.status, now.time_zone, now.send_hour, now.max_papers) == (
+        "paused",
+        "Asia/Tokyo",
+        18,
+        7,
+    )
+    assert [(p.name, p.query) for p in s.world.people.profiles(sid)] == [
+        ("vision 2", 'diffusion -"<survey>" "<b>"')
+    ]
+    assert feedback.entries(profile.id) == []
+
+    delete = f"{url}/delete"
+    with httpx.Client(base_url=s.base, event_hooks=s.hooks) as other:
+        refused = other.post(delete, data={"csrf": "stale"})
+        _kept(refused, "Delete your data?", f'action="{url}/delete"')
+        assert s.world.people.get("reader@example.org") is not None
+        assert other.post(delete, data={"csrf": csrf_of(refused.text)}).status_code == 200
+    assert s.world.people.get("reader@example.org") is None
+
+    gone = s.world.subscribe("gone@example.org")
+    one_click = f"/u/{s.world.link(s.tokens, Purpose.UNSUBSCRIBE, gone)}"
+    left = client.post(one_click, content="List-Unsubscribe=One-Click")
+    found = re.search(r'action="(/u/[^"]+/undo)"', left.text)
+    assert found is not None
+    with httpx.Client(base_url=s.base, event_hooks=s.hooks) as other:
+        refused = other.post(found.group(1), data={"csrf": "stale"})
+        _kept(refused, "Subscribe again?")
+        assert s.world.people.require("gone@example.org").status == "unsubscribed"
+        assert other.post(found.group(1), data={"csrf": csrf_of(refused.text)}).status_code == 200
+    assert s.world.people.require("gone@example.org").status == "active"
+
+
+def test_a_refused_post_for_a_dead_link_shows_only_the_link_page(
+    web: tuple[Site, httpx.Client],
+) -> None:
+    """What was sent comes back only to the link's owner: a forged manage link whose form
+    fails the cookie check gets the bad-link page, not the manage page."""
+    s, _ = web
+    with httpx.Client(base_url=s.base, event_hooks=s.hooks) as other:
+        refused = other.post(
+            "/m/forged.token.here/settings", data={"csrf": "stale", "zone": "Asia/Tokyo"}
+        )
+    assert refused.status_code == 400
+    assert "This link does not work" in refused.text
+    assert "Asia/Tokyo" not in refused.text
+
+
+def test_an_expired_confirmation_link_fills_in_the_address(
+    web: tuple[Site, httpx.Client],
+) -> None:
+    """The sign-up form an expired link offers has the address it was mailed to (escaped);
+    a forged or cross-purpose token, or one whose sign-up is gone, fills in nothing."""
+    s, client = web
+    address = "tom&jerry@example.org"
+    filled = 'value="tom&amp;jerry@example.org"'
+    csrf = csrf_of(client.get("/signup").text)
+    client.post("/signup", data={"csrf": csrf, "email": address, "query": "agents"})
+    (mail,) = s.mails_to(address)
+    link = s.link_in(mail, "/c/")
+    token = link.rsplit("/", 1)[1]
+    assert filled not in client.get(link).text  # still valid: the confirm page, not the form
+    s.clock.advance(days=3, minutes=1)
+    shown = client.get(link)
+    for expired in (shown, client.post(link, data={"csrf": csrf_of(shown.text)})):
+        assert expired.status_code == 400
+        assert "This confirmation link has expired" in expired.text
+        assert filled in expired.text
+        assert "tom&jerry" not in expired.text
+    key = s.world.people.require(address).link_key
+    then = s.clock.now - timedelta(days=4)
+    strangers = Tokens("another-secret-key-0123456789abcdef", fixed_clock(then))
+    ours = Tokens(SECRET, fixed_clock(then))
+    for wrong in (
+        token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"),  # the signature
+        strangers.for_subscriber(Purpose.CONFIRM, key),  # signed with another secret
+        ours.for_subscriber(Purpose.MANAGE, key),  # another purpose's token
+    ):
+        answer = client.get(f"/c/{wrong}")
+        assert answer.status_code == 400
+        assert "This link does not work" in answer.text
+        assert "jerry" not in answer.text
+    # Its sign-up erased (or signed up again: the key rotated), the link names nobody.
+    s.world.people.forget(address)
+    gone = client.get(link)
+    assert "This confirmation link has expired" in gone.text
+    assert "jerry" not in gone.text

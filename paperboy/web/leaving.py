@@ -99,23 +99,29 @@ def routes(site: Site) -> APIRouter:
             )
         return subscriber
 
-    @router.get("/u/{token}/undo")
-    def undo_page(request: Request, token: str) -> HTMLResponse:
-        """Shows the button; changes nothing."""
+    def undo_form(request: Request, token: str, refused: str = "") -> HTMLResponse:
+        """The button (again, with why, when a post's cookie check failed); changes nothing."""
         subscriber = undoable(token)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         return site.page(
             request,
             "undo",
+            403 if refused else 200,
             title="Subscribe again?",
             email=subscriber.email,
             schedule=schedule_text(subscriber),
+            refused=refused,
         )
+
+    @router.get("/u/{token}/undo")
+    def undo_page(request: Request, token: str) -> HTMLResponse:
+        return undo_form(request, token)
 
     @router.post("/u/{token}/undo")
     def undo(request: Request, token: str, csrf: str = Form("")) -> HTMLResponse:
-        subscriber = site.check_form(request, csrf) or undoable(token)
+        refused = site.check_form(request, csrf, lambda why: undo_form(request, token, why))
+        subscriber = refused or undoable(token)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         back = site.people.set_status(
@@ -127,24 +133,31 @@ def routes(site: Site) -> APIRouter:
             hint="the links in earlier digests no longer work; the next digest brings new ones",
         )
 
-    @router.get("/m/{token}/delete")
-    def delete_page(request: Request, token: str) -> HTMLResponse:
-        """Says what goes and shows the button; changes nothing."""
+    def delete_form(request: Request, token: str, refused: str = "") -> HTMLResponse:
+        """Says what goes and shows the button (again, with why, when a post's cookie check
+        failed); changes nothing."""
         subscriber = manage_owner(site, request, token)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         return site.page(
             request,
             "delete",
+            403 if refused else 200,
             title="Delete your data",
             email=subscriber.email,
             profiles=len(site.people.profiles(subscriber.id)),
             base=path(Purpose.MANAGE, token),
+            refused=refused,
         )
+
+    @router.get("/m/{token}/delete")
+    def delete_page(request: Request, token: str) -> HTMLResponse:
+        return delete_form(request, token)
 
     @router.post("/m/{token}/delete")
     def delete(request: Request, token: str, csrf: str = Form("")) -> HTMLResponse:
-        subscriber = site.check_form(request, csrf) or manage_owner(site, request, token)
+        refused = site.check_form(request, csrf, lambda why: delete_form(request, token, why))
+        subscriber = refused or manage_owner(site, request, token)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         with suppress(InputError):  # erased meanwhile, from another tab: the same outcome

@@ -4,7 +4,9 @@ next digest comes, the past digests, pause, resume, unsubscribe and "delete my d
 (paperboy.web.leaving). No passwords; the link is the key.
 
 Every change is a plain form post (CSRF-checked) answered by a redirect back to the page; a
-profile with a syntax error is shown again with the error under it and nothing is written.
+profile with a syntax error is shown again with the error under it and nothing is written. A
+post whose cookie check fails changes nothing either: the page comes back (403) with the reason
+at its top and every value of the form that was sent in its fields, ready to send again.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ FLASH = {
 # model) on every digest run, so a link holder must not add them without end.
 MAX_PROFILES = 20
 _PAGE_ACTIONS = frozenset({Action.PAUSE, Action.RESUME, Action.UNSUBSCRIBE})  # its buttons
+KEPT = "Not done yet: this is what you sent; send it again."  # by the form a refusal kept
+ACTION_TEXT = {
+    Action.PAUSE: "pause digests",
+    Action.RESUME: "resume digests",
+    Action.UNSUBSCRIBE: "unsubscribe",
+}
 STATUS_LABEL = {
     Status.ACTIVE: "getting digests",
     Status.PAUSED: "paused",
@@ -87,9 +95,23 @@ def routes(site: Site) -> APIRouter:
     def owner(request: Request, token: str) -> Subscriber | HTMLResponse:
         return manage_owner(site, request, token)
 
-    def posted(request: Request, token: str, csrf: str) -> Subscriber | HTMLResponse:
-        """The owner of the link, if the form passes its CSRF check."""
-        return site.check_form(request, csrf) or owner(request, token)
+    def posted(
+        request: Request,
+        token: str,
+        csrf: str,
+        again: Callable[[Subscriber, str], HTMLResponse],
+    ) -> Subscriber | HTMLResponse:
+        """The owner of the link, if the form passes its CSRF check. If its cookie check fails,
+        ``again(owner, reason)`` is the page once more with what was sent (for the link's owner
+        only: a link that names nobody gets its own page)."""
+
+        def kept(reason: str) -> HTMLResponse:
+            subscriber = owner(request, token)
+            if isinstance(subscriber, HTMLResponse):
+                return subscriber
+            return again(subscriber, reason)
+
+        return site.check_form(request, csrf, kept) or owner(request, token)
 
     def show(
         request: Request,
@@ -103,6 +125,9 @@ def routes(site: Site) -> APIRouter:
         settings_form: dict[str, str] | None = None,
         examples: dict[str, str] | None = None,
         announce: bool = False,  # the settings were just saved: the flash says the next digest
+        refused: str = "",  # why a post was not accepted (its form shows what was sent)
+        status_error: str = "",
+        said_error: tuple[str, str] = ("", ""),  # (the undo that was sent, why not done)
     ) -> HTMLResponse:
         forms = []
         stored = site.people.profiles(subscriber.id)
@@ -137,6 +162,9 @@ def routes(site: Site) -> APIRouter:
             subscriber=subscriber,
             status_label=STATUS_LABEL.get(Status(subscriber.status), subscriber.status),
             flash=flash,
+            refused=refused,
+            status_error=status_error,
+            said_error=said_error,
             profiles=forms,
             base=path(Purpose.MANAGE, token),
             form=settings_form or _settings_form(subscriber),
@@ -211,7 +239,11 @@ def routes(site: Site) -> APIRouter:
         query: str = Form(""),
         action: str = Form("save"),
     ) -> Response:
-        subscriber = posted(request, token, csrf)
+        def again(subscriber: Subscriber, why: str) -> HTMLResponse:
+            typed = ProfileForm(original, name, query, error=KEPT)
+            return show(request, token, subscriber, status=403, editing=typed, refused=why)
+
+        subscriber = posted(request, token, csrf, again)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         now = site.clock()
@@ -281,9 +313,6 @@ def routes(site: Site) -> APIRouter:
         send_empty: str = Form(""),
         thumbnails: str = Form(""),  # an unticked box sends nothing: no thumbnails
     ) -> Response:
-        subscriber = posted(request, token, csrf)
-        if isinstance(subscriber, HTMLResponse):
-            return subscriber
         typed = {
             "time": time,
             "zone": zone,
@@ -293,6 +322,21 @@ def routes(site: Site) -> APIRouter:
             "send_empty": send_empty,
             "thumbnails": thumbnails,
         }
+
+        def again(subscriber: Subscriber, why: str) -> HTMLResponse:
+            return show(
+                request,
+                token,
+                subscriber,
+                status=403,
+                refused=why,
+                settings_error=KEPT,
+                settings_form=typed,
+            )
+
+        subscriber = posted(request, token, csrf, again)
+        if isinstance(subscriber, HTMLResponse):
+            return subscriber
         errors: dict[str, str] = {}
         chosen = attempt(
             errors,
@@ -323,7 +367,12 @@ def routes(site: Site) -> APIRouter:
     def change_status(
         request: Request, token: str, csrf: str = Form(""), action: str = Form("")
     ) -> Response:
-        subscriber = posted(request, token, csrf)
+        def again(subscriber: Subscriber, why: str) -> HTMLResponse:
+            asked = next((t for a, t in ACTION_TEXT.items() if a.value == action), "")
+            note = f"Not done yet: you asked to {asked}; press the button again." if asked else ""
+            return show(request, token, subscriber, status=403, refused=why, status_error=note)
+
+        subscriber = posted(request, token, csrf, again)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         wanted = None
@@ -347,7 +396,12 @@ def routes(site: Site) -> APIRouter:
         request: Request, token: str, csrf: str = Form(""), undo: str = Form("")
     ) -> Response:
         """Undo one "More like this" / "Not interested" (``undo`` is "PROFILE_ID ARXIV_ID")."""
-        subscriber = posted(request, token, csrf)
+
+        def again(subscriber: Subscriber, why: str) -> HTMLResponse:
+            note = (undo, "Not done yet: press Undo again.")
+            return show(request, token, subscriber, status=403, refused=why, said_error=note)
+
+        subscriber = posted(request, token, csrf, again)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         profile, _, arxiv_id = undo.partition(" ")
@@ -365,7 +419,12 @@ def routes(site: Site) -> APIRouter:
         ids: str = Form(""),
     ) -> Response:
         """A new profile from pasted arXiv ids: its query is ``like:ID,ID,...``."""
-        subscriber = posted(request, token, csrf)
+
+        def again(subscriber: Subscriber, why: str) -> HTMLResponse:
+            typed = {"name": name, "ids": ids[:2000], "error": KEPT}
+            return show(request, token, subscriber, status=403, refused=why, examples=typed)
+
+        subscriber = posted(request, token, csrf, again)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         errors: dict[str, str] = {}

@@ -65,13 +65,14 @@ def routes(site: Site) -> APIRouter:
             errors=errors,
         )
 
-    def expired(request: Request) -> HTMLResponse:
-        """An expired confirmation link: the sign-up form again, to get a fresh one."""
+    def expired(request: Request, token: str) -> HTMLResponse:
+        """An expired confirmation link: the sign-up form again, to get a fresh one, with the
+        address the link was mailed to (the signature is checked; the age is not)."""
         why = (
             f"This confirmation link has expired: links to confirm work for {CONFIRM_DAYS} days."
             " Sign up again below and we will mail you a fresh one."
         )
-        return form_page(request, BLANK, {"form": why}, 400)
+        return form_page(request, BLANK | {"email": _mailed_to(site, token)}, {"form": why}, 400)
 
     @router.get("/signup")
     def signup_page(request: Request) -> HTMLResponse:
@@ -137,7 +138,7 @@ def routes(site: Site) -> APIRouter:
         """Shows a button; changes nothing (mail scanners follow links)."""
         subscriber = _waiting(site, token)
         if isinstance(subscriber, TokenExpired):
-            return expired(request)
+            return expired(request, token)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         return site.page(
@@ -153,7 +154,7 @@ def routes(site: Site) -> APIRouter:
     def confirm(request: Request, token: str, csrf: str = Form("")) -> HTMLResponse:
         subscriber = site.check_form(request, csrf) or _waiting(site, token)
         if isinstance(subscriber, TokenExpired):
-            return expired(request)
+            return expired(request, token)
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         confirmed = site.people.confirm_pending(subscriber.link_key, site.clock())
@@ -272,6 +273,17 @@ def _waiting(site: Site, token: str) -> Subscriber | HTMLResponse | TokenExpired
     if not allows(subscriber.status, Action.CONFIRM):  # confirmed already
         return _confirmed(site, subscriber, already=True)
     return subscriber
+
+
+def _mailed_to(site: Site, token: str) -> str:
+    """The address an expired confirmation link was mailed to, if it is genuine and its key
+    still names a sign-up (nothing for a forged link, nor once unsubscribed or erased)."""
+    try:
+        link = site.links.read_expired_confirm(token)
+    except TokenError:
+        return ""
+    found = site.people.by_link_key(link.ref.link_key) if link.ref.link_key else None
+    return found.email if found is not None else ""
 
 
 def _confirmed(site: Site, subscriber: Subscriber, *, already: bool) -> HTMLResponse:

@@ -72,10 +72,6 @@ class WebContext:
     semantics: Semantics | None = None
 
 
-def _sentence(text: str) -> str:
-    return f"{text[:1].upper()}{text[1:]}{'' if text[-1:] in '.!?' else '.'}" if text else ""
-
-
 @cache
 def zones() -> tuple[str, ...]:
     return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
@@ -187,7 +183,8 @@ class Site:
 
         ``again`` shows the form once more, with what was typed and the reason at its top, when
         the cookie check fails (a cookie lost or a day old is no reason to lose the typing);
-        that page sets the cookie, so sending it again works.
+        that page sets the cookie, so sending it again works. The reason says so: reloading the
+        page, the advice without ``again``, would lose the typing.
         """
         origin = request.headers.get("origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
@@ -201,7 +198,13 @@ class Site:
             self.csrf.check(request.cookies.get(CSRF_COOKIE), csrf)
         except FormRefused as e:
             if again is not None:
-                return again(f"The form could not be accepted: {e.message}. {_sentence(e.hint)}")
+                cookies = (
+                    "" if request.cookies.get(CSRF_COOKIE) else "allow cookies for this site and "
+                )
+                return again(
+                    f"The form could not be accepted: {e.message}. Nothing was changed;"
+                    f" what you sent is kept below: {cookies}send it again."
+                )
             return self.message(
                 "The form could not be accepted", e.message, status=403, hint=e.hint
             )
