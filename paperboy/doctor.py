@@ -24,7 +24,7 @@ from paperboy.semantic.closeness import Closeness, Want
 from paperboy.semantic.load import OFF_REASON
 from paperboy.semantic.minilm import MiniLM, model_files
 from paperboy.semantic.vectors import needs_meaning
-from paperboy.settings import Settings
+from paperboy.settings import MailTransport, Settings
 from scraper.http import ClientConfig, PoliteHttp, Politeness, build_client
 from scraper.models import GOOD_VERDICTS, Verdict, View
 from store.engine import current_revision, head_revision
@@ -97,9 +97,9 @@ def _database(engine: Engine) -> Check:
 
 
 def _mail(settings: Settings) -> Check:
-    if settings.mail_transport == "null":
+    if settings.mail_transport is MailTransport.NULL:
         return Check("mail", Level.WARN, "PAPERBOY_MAIL_TRANSPORT=null: digests are discarded")
-    if settings.mail_transport == "outbox":
+    if settings.mail_transport is MailTransport.OUTBOX:
         folder = settings.outbox_dir
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.utils import parseaddr
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -33,6 +34,14 @@ def _default_database_url() -> str:
 
 def _default_outbox_dir() -> Path:
     return default_data_dir() / "outbox"
+
+
+class MailTransport(StrEnum):
+    """PAPERBOY_MAIL_TRANSPORT: how digests and alerts leave (paperboy.wiring builds it)."""
+
+    OUTBOX = "outbox"  # .eml files in outbox_dir
+    SMTP = "smtp"  # a relay
+    NULL = "null"  # discarded (a dry run; the ledger still records them as sent)
 
 
 class Settings(BaseSettings):
@@ -73,7 +82,7 @@ class Settings(BaseSettings):
 
     # Mail: how digests and alerts leave (outbox: .eml files in outbox_dir; smtp: a relay;
     # null: discarded, for a dry run, though the ledger still records them as sent).
-    mail_transport: Literal["outbox", "smtp", "null"] = "outbox"
+    mail_transport: MailTransport = MailTransport.OUTBOX
     outbox_dir: Path = Field(default_factory=_default_outbox_dir)  # .eml files land here
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=587, ge=1, le=65535)

@@ -18,7 +18,7 @@ from paperboy.clock import Clock, system_clock
 from paperboy.dispatch import Dispatcher, MailConfig
 from paperboy.ingest import Ingestor
 from paperboy.semantic import runtime
-from paperboy.settings import Settings
+from paperboy.settings import MailTransport, Settings
 from paperboy.tokens import Tokens, load_secret
 from paperboy.web.app import WebContext, create_app
 from paperboy.web.limits import parse_networks
@@ -93,9 +93,9 @@ def _polite_http(
 
 def transport_factory(settings: Settings) -> Callable[[], Transport]:
     """A maker of transports (one per sending worker) for PAPERBOY_MAIL_TRANSPORT."""
-    if settings.mail_transport == "null":
+    if settings.mail_transport is MailTransport.NULL:
         return NullTransport
-    if settings.mail_transport == "outbox":
+    if settings.mail_transport is MailTransport.OUTBOX:
         directory = settings.outbox_dir
         return lambda: OutboxTransport(directory)
     config = smtp_config(settings)

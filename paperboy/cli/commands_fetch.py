@@ -204,6 +204,7 @@ def _demo_digest(st: State) -> None:
     from paperboy.demo import DEMO_PROFILES, DEMO_READER, prime_vectors
     from paperboy.semantic.runtime import shared
     from paperboy.service import dispatch_job
+    from paperboy.settings import MailTransport
     from paperboy.wiring import build_dispatcher, transport_factory
 
     people = st.subscribers()
@@ -222,7 +223,7 @@ def _demo_digest(st: State) -> None:
     report = dispatch_job(dispatcher, transport_factory(st.settings), workers=1)
     where = (
         f"in {escape(str(st.settings.outbox_dir))}"
-        if st.settings.mail_transport == "outbox"
+        if st.settings.mail_transport is MailTransport.OUTBOX
         else f"through {st.settings.mail_transport}"
     )
     out.print(

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the pipeline, the store and the templates load when a comma
     from sqlalchemy.engine import Engine
 
     from paperboy.mailrun import Report
+    from paperboy.settings import MailTransport
     from store.types import DigestRecord, Subscriber
 
 
@@ -115,7 +116,11 @@ def _print_previews(report: Report) -> None:
     out.print(table)
 
 
-def _print_report(composed: Report, delivered: Report, transport: str, outbox: str) -> None:
+def _print_report(
+    composed: Report, delivered: Report, transport: MailTransport, outbox: str
+) -> None:
+    from paperboy.settings import MailTransport
+
     out.print(
         f"{composed.due} due, {composed.composed} composed, {composed.empty} with nothing to send; "
         f"{delivery_counts(delivered)}"
@@ -130,7 +135,7 @@ def _print_report(composed: Report, delivered: Report, transport: str, outbox: s
         )
     for line in refusal_lines(delivered.refusals):
         err.print(line)
-    if transport == "outbox" and delivered.sent:
+    if transport is MailTransport.OUTBOX and delivered.sent:
         out.print(f"the messages are .eml files in {escape(outbox)}")
 
 
