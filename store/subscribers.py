@@ -171,9 +171,11 @@ class SubscriberStore(Repository):
         row = self._first(
             select(SUBSCRIBERS.c.id, SUBSCRIBERS.c.status).where(SUBSCRIBERS.c.link_key == link_key)
         )
-        if row is None or not allows(row["status"], Action.CONFIRM):
+        if row is None:
             return None
         current = Status(row["status"])
+        if not allows(current, Action.CONFIRM):  # confirmed already
+            return None
         with self._begin() as connection:
             found = connection.execute(
                 update(SUBSCRIBERS)

@@ -58,7 +58,7 @@ _MOVES: dict[Action, tuple[frozenset[Status], Status]] = {
 }
 
 
-def allows(current: str, action: Action) -> bool:
+def allows(current: Status, action: Action) -> bool:
     """Whether a subscriber who is ``current`` may take ``action`` (see ``transition``)."""
     return current in _MOVES[action][0]
 
