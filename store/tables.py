@@ -23,7 +23,8 @@ from sqlmodel import Field, SQLModel
 from store.columns import UTCDateTime
 from store.types import DeliveryState
 
-WAITING = "state IN ('pending', 'temp_failed')"  # deliveries a sender may claim
+# Deliveries a sender may claim (a partial index's predicate: the text the migrations wrote).
+WAITING = f"state IN ('{DeliveryState.PENDING}', '{DeliveryState.TEMP_FAILED}')"
 FINAL = frozenset(
     {DeliveryState.SENT, DeliveryState.PERM_FAILED, DeliveryState.EXPIRED, DeliveryState.UNKNOWN}
 )  # never sent (again)
@@ -84,12 +85,12 @@ class FetchRow(SQLModel, table=True):
     __table_args__ = (Index("ix_fetches_source_period", "source", "period"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    source: str = Field(max_length=16)  # day | week | month | trending | search
+    source: str = Field(max_length=16)  # a View (scraper.models): day, week, ..., feed
     period: str = Field(max_length=300)  # 2026-07-02 | 2026-W27 | 2026-07 | the search query
     url: str = _text(nullable=False)
-    path: str | None = Field(default=None, max_length=16)  # api | props | dom
+    path: str | None = Field(default=None, max_length=16)  # a ParsePath (scraper.models)
     status_code: int | None = None
-    verdict: str = Field(max_length=16, index=True)  # ok | empty | not_modified | broken
+    verdict: str = Field(max_length=16, index=True)  # a Verdict (scraper.models)
     paper_count: int = 0
     new_papers: int = 0
     error: str | None = _text()
@@ -113,7 +114,7 @@ class ObservationRow(SQLModel, table=True):
             String(32), ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
         )
     )
-    view: str = Field(max_length=16, primary_key=True)
+    view: str = Field(max_length=16, primary_key=True)  # a View (scraper.models)
     period: str = Field(max_length=300, primary_key=True)
     upvotes: int = 0
     rank: int = 0
@@ -135,11 +136,11 @@ class SubscriberRow(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True)  # normalised, compared case-insensitively
     # What every link in a mail names (never the id): random, rotated when old links must die.
     link_key: str = Field(sa_column=Column(String(32), nullable=False))
-    status: str = Field(max_length=16, index=True)  # pending|active|paused|unsubscribed|bounced
+    status: str = Field(max_length=16, index=True)  # a Status (store.types)
     time_zone: str = Field(max_length=64)  # IANA name
     send_hour: int  # 0..23, local time
     send_minute: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # 0..59
-    frequency: str = Field(max_length=16)  # daily | weekdays | weekly
+    frequency: str = Field(max_length=16)  # a Frequency (store.types)
     weekday: int = 0  # 0 = Monday; used by weekly
     max_papers: int = 20
     send_empty: bool = False  # send a short "nothing today" mail when nothing matched
@@ -216,7 +217,7 @@ class FeedbackRow(SQLModel, table=True):
         sa_column=Column(ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, index=True)
     )
     arxiv_id: str = Field(max_length=32)
-    signal: str = Field(max_length=8)  # like | reject
+    signal: str = Field(max_length=8)  # a Signal (store.feedback): like | reject
     created_at: datetime = _utc()
 
 
@@ -238,7 +239,7 @@ class DigestRow(SQLModel, table=True):
         )
     )
     period: str = Field(max_length=16)  # 2026-07-02 or 2026-W27, in the subscriber's zone
-    kind: str = Field(max_length=16)  # papers | nothing (a "nothing today" mail) | skipped
+    kind: str = Field(max_length=16)  # a DigestKind (store.types): papers | nothing | skipped
     window_start: datetime = _utc()  # papers first seen after this ...
     window_end: datetime = _utc()  # ... and up to this
     paper_ids: list[str] = _json()  # every matching paper, ranked; the mail shows the first ones
@@ -286,7 +287,7 @@ class DeliveryRow(SQLModel, table=True):
         sa_column=Column(ForeignKey("digests.id", ondelete="CASCADE"), nullable=False, unique=True)
     )
     recipient: str = Field(max_length=320)
-    state: str = Field(max_length=16, index=True)
+    state: str = Field(max_length=16, index=True)  # a DeliveryState (store.types)
     attempts: int = 0
     next_attempt_at: datetime = _utc()  # claims read the partial ix_deliveries_due
     deadline: datetime = _utc()  # retries stop here: the next digest is due
@@ -306,7 +307,7 @@ class RunRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(max_length=16, index=True)
-    kind: str = Field(max_length=16)  # run-once | fetch | dispatch
+    kind: str = Field(max_length=16)  # a RunKind (store.types): run-once | fetch | dispatch
     started_at: datetime = _utc(index=True)
     finished_at: datetime = _utc()
     counters: dict[str, int] = Field(sa_column=Column(JSON, nullable=False))
