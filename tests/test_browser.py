@@ -366,4 +366,15 @@ def test_a_refused_manage_form_keeps_what_was_typed_in_a_browser(
         page.click("#profile-2 button[value=save]")
         assert page.inner_text(".flash") == "Profile saved."
         assert sorted(p.name for p in s.world.people.profiles(sid)) == ["agents", "vision"]
+
+        page.click("#delete-data")  # a button-only form: the same page, its reason on top
+        context.clear_cookies()
+        page.click("button.danger")
+        assert page.inner_text("h1") == "Delete your data?"
+        assert "send it again" in page.inner_text("#refused")
+        _fits(page, width)
+        page.screenshot(path=str(ARTIFACTS / f"delete-refused-{size}-{scheme}.png"), full_page=True)
+        assert s.world.people.get("reader@example.org") is not None
+        page.click("button.danger")
+        assert page.inner_text("h1") == "Your data is deleted"
         context.close()
