@@ -12,6 +12,8 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from store.types import RunKind
+
 log = logging.getLogger(__name__)
 MISFIRE_GRACE = 3600  # a job that missed its time by less than an hour still runs, once
 
@@ -29,16 +31,16 @@ def build_scheduler(
         timezone="UTC",
     )
     scheduler.add_job(
-        _logged("fetch", fetch),
+        _logged(RunKind.FETCH, fetch),
         IntervalTrigger(seconds=fetch_every),
-        id="fetch",
+        id=RunKind.FETCH.value,
         replace_existing=True,
         next_run_time=_now(),
     )
     scheduler.add_job(
-        _logged("dispatch", dispatch),
+        _logged(RunKind.DISPATCH, dispatch),
         IntervalTrigger(seconds=dispatch_every),
-        id="dispatch",
+        id=RunKind.DISPATCH.value,
         replace_existing=True,
         next_run_time=_now(),
     )
@@ -58,14 +60,14 @@ def stop_on_signals(scheduler: BlockingScheduler, stopping: threading.Event) -> 
     signal.signal(signal.SIGINT, handler)
 
 
-def _logged(name: str, job: Callable[[], object]) -> Callable[[], None]:
+def _logged(name: RunKind, job: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
         try:
             job()
         except Exception:  # a failed run must not stop the schedule; it is logged and retried
             log.exception("the %s job failed; it runs again at its next time", name)
 
-    run.__name__ = name
+    run.__name__ = name.value
     return run
 
 

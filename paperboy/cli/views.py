@@ -35,14 +35,14 @@ VERDICT_STYLE: dict[str, str] = {
     Verdict.NOT_MODIFIED: "cyan",
     Verdict.BROKEN: "bold red",
 }
-STATE_STYLE = {
-    "sent": "green",
-    "pending": "cyan",
-    "sending": "cyan",
-    "temp_failed": "yellow",
-    "expired": "yellow",
-    "perm_failed": "bold red",
-    "unknown": "magenta",
+STATE_STYLE: dict[str, str] = {
+    DeliveryState.SENT: "green",
+    DeliveryState.PENDING: "cyan",
+    DeliveryState.SENDING: "cyan",
+    DeliveryState.TEMP_FAILED: "yellow",
+    DeliveryState.EXPIRED: "yellow",
+    DeliveryState.PERM_FAILED: "bold red",
+    DeliveryState.UNKNOWN: "magenta",
 }
 
 
