@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +19,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from paperboy.clock import fixed_clock
 from paperboy.tokens import Purpose, Tokens
 from paperboy.web.app import WebContext, create_app
-from paperboy.web.health import TTL
+from paperboy.web.health import TTL, HealthCheck
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.wiring import server_config
 from tests.digests import latest_digest
@@ -79,6 +83,36 @@ def test_healthz_answered_in_front_of_the_app_keeps_its_headers_and_503(
         assert other.status_code == 405
         assert other.headers["allow"] == "GET"
         assert other.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_a_health_check_that_fails_unforeseen_still_answers_503(
+    site: tuple[httpx.Client, World, Tokens], caplog: pytest.LogCaptureFixture
+) -> None:
+    """In front of the app, no error page catches it: the check itself answers 503, with the
+    headers, and logs the failure."""
+    _, w, _ = site
+
+    def broken_clock() -> float:
+        raise RuntimeError("no clock")
+
+    health = HealthCheck(w.engine, monotonic=broken_clock)
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/healthz", "headers": []}
+    with caplog.at_level(logging.ERROR, logger="paperboy.web.health"):
+        asyncio.run(health(scope, receive, send))
+    start, body = sent
+    assert start["status"] == 503
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    assert headers == HEALTH_HEADERS | {"content-length": str(len(body["body"]))}
+    assert json.loads(body["body"]) == {"status": "error", "detail": "RuntimeError"}
+    assert "the health check failed" in caplog.text
 
 
 def test_the_server_parses_http_with_httptools_on_uvloop(

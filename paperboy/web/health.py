@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from paperboy.web.security import SECURITY_HEADERS
 from store.engine import current_revision, head_revision
 
+log = logging.getLogger(__name__)
 TTL = 1.0
 _OK = b'{"status":"ok"}'
 # What the guard puts on every answer, as the app's other JSON answers would carry them.
@@ -60,8 +62,13 @@ class HealthCheck:
         return Response(body, status_code=status, media_type="application/json")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """``GET /healthz`` as ASGI: the kept answer with the security headers."""
-        status, body = await self.status()
+        """``GET /healthz`` as ASGI: the kept answer with the security headers. Outside the
+        app's error handling, a check that fails in an unforeseen way still answers 503."""
+        try:
+            status, body = await self.status()
+        except Exception as e:
+            log.exception("the health check failed")
+            status, body = 503, json.dumps({"status": "error", "detail": type(e).__name__}).encode()
         headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
