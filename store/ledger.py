@@ -379,7 +379,7 @@ def _outcome_values(claim: Claim, decided: Decided, now: datetime) -> dict[str, 
         DeliveryState.PERM_FAILED,
         DeliveryState.UNKNOWN,
     ):
-        raise ValueError(f"not an outcome the ledger records: {state!r}")
+        raise ValueError(f"not an outcome the ledger records: {str(state)!r}")
     values: dict[str, Any] = {
         "state": state,
         "last_code": decided.code,
