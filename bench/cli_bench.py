@@ -6,12 +6,19 @@ measured in the same run, is the bare interpreter (`python -c pass`): nothing a 
 `--tree DIR` runs the code in another checkout (e.g. `git archive HEAD~3 | tar -x -C /tmp/old`),
 so an old and a new tree are measured on the same machine in the same minute.
 
+Compiled bytecode is kept (in a temporary PYTHONPYCACHEPREFIX, PYTHONDONTWRITEBYTECODE dropped)
+and every command runs once before it is timed, as an installed package has its .pyc files:
+otherwise each run would also compile the tree's own modules. Besides CPU and wall time, each
+command's imports are summed from `python -X importtime` (the self times, median of 3 runs), and
+the heavy packages it loaded are listed.
+
     .venv/bin/python bench/cli_bench.py [--runs 15] [--tree DIR ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import resource
 import statistics
@@ -29,8 +36,12 @@ COMMANDS = (
     ("profile", "help"),
     ("papers", "--limit", "5"),
     ("fetches", "--limit", "5"),
+    ("status",),
 )
-HEAVY = ("fastapi", "uvicorn", "starlette", "alembic", "apscheduler", "onnxruntime", "numpy")
+HEAVY = (
+    *("fastapi", "uvicorn", "starlette", "alembic", "apscheduler", "onnxruntime", "numpy"),
+    *("markdown_it", "pygments", "email_validator", "pydantic", "sqlalchemy", "sqlmodel"),
+)
 
 
 def timed(
@@ -51,12 +62,35 @@ def timed(
     return seconds, cpu
 
 
-def loaded(env: dict[str, str], cwd: Path) -> str:
-    """Which heavy packages importing the CLI loads."""
-    probe = f"import paperboy.cli.main, sys; print([m for m in {HEAVY!r} if m in sys.modules])"
-    return subprocess.run(
+def loaded(command: tuple[str, ...], env: dict[str, str], cwd: Path) -> list[str]:
+    """Which heavy packages importing the CLI and running ``command`` loads."""
+    probe = (
+        "import contextlib, io, sys\nfrom paperboy.cli.main import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()): main({list(command)!r})\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    done = subprocess.run(
         [sys.executable, "-c", probe], env=env, cwd=cwd, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    )
+    return list(ast.literal_eval(done.stdout.strip().splitlines()[-1]))
+
+
+def imports(argv: list[str], env: dict[str, str], cwd: Path, runs: int = 3) -> float:
+    """Seconds spent importing, summed from ``-X importtime``'s self times (median of runs)."""
+    sums = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [argv[0], "-X", "importtime", *argv[1:]], env=env, cwd=cwd, capture_output=True
+        )
+        sums.append(sum(_self_us(line) for line in done.stderr.decode().splitlines()))
+    return statistics.median(sums) / 1e6
+
+
+def _self_us(line: str) -> int:
+    """The self time of one ``import time:    123 |    456 | module`` line (0 for others)."""
+    head, bar, _ = line.partition("|")
+    value = head.removeprefix("import time:").strip()
+    return int(value) if bar and value.isdigit() else 0
 
 
 def main() -> None:
@@ -67,11 +101,13 @@ def main() -> None:
     trees = [ROOT, *args.tree]
     with tempfile.TemporaryDirectory() as tmp:
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+            "PYTHONPYCACHEPREFIX": f"{tmp}/pycache",
             "PAPERBOY_OUTBOX_DIR": f"{tmp}/outbox",
             "PAPERBOY_SEMANTIC": "off",
             "COLUMNS": "100",
         }
+        timed([sys.executable, "-c", "pass"], env, ROOT, 1)
         wall, cpu = timed([sys.executable, "-c", "pass"], env, ROOT, args.runs)
         base, base_cpu = statistics.median(wall), statistics.median(cpu)
         print(f"machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, {args.runs} runs")
@@ -81,16 +117,19 @@ def main() -> None:
             tree_env = {**env, "PYTHONPATH": str(tree), "PAPERBOY_DATABASE_URL": database}
             demo = [sys.executable, "-c", ENTRY, "demo"]
             subprocess.run(demo, env=tree_env, cwd=tree, capture_output=True, check=False)
-            print(f"\n{tree}: importing the CLI loads {loaded(tree_env, tree)}")
+            print(f"\n{tree}:")
             for command in COMMANDS:
-                wall, cpu = timed(
-                    [sys.executable, "-c", ENTRY, *command], tree_env, tree, args.runs
-                )
+                argv = [sys.executable, "-c", ENTRY, *command]
+                timed(argv, tree_env, tree, 1)  # compiles what it imports, once
+                wall, cpu = timed(argv, tree_env, tree, args.runs)
                 median, used = statistics.median(wall), statistics.median(cpu)
+                importing = imports(argv, tree_env, tree)
+                heavy = ", ".join(loaded(command, tree_env, tree)) or "none of them"
                 print(
-                    f"  paperboy {' '.join(command):<22} wall median {median * 1000:5.0f} ms "
+                    f"  paperboy {' '.join(command):<20} wall median {median * 1000:5.0f} ms "
                     f"(min {min(wall) * 1000:5.0f}), CPU median {used * 1000:4.0f} ms "
-                    f"= {used / base_cpu:4.1f}x the bare interpreter's"
+                    f"= {used / base_cpu:4.1f}x bare; imports {importing * 1000:4.0f} ms; "
+                    f"loads {heavy}"
                 )
 
 

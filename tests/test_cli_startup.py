@@ -30,7 +30,7 @@ from tests.databases import migrated_engine
 # Never loaded by a command that only reads the store.
 NEVER = (
     *("alembic", "mako", "markdown_it", "pygments", "email_validator", "numpy", "onnxruntime"),
-    *("fastapi", "starlette", "uvicorn", "apscheduler", "jinja2", "httpx"),
+    *("fastapi", "starlette", "uvicorn", "apscheduler", "jinja2", "httpx", "rich._emoji_codes"),
 )
 
 
@@ -160,3 +160,13 @@ def test_present_values_are_still_checked(args: list[str], said: str, tmp_path: 
     )
     assert done.returncode == 2
     assert said in " ".join(done.stderr.replace("│", " ").split())
+
+
+def test_stored_text_is_printed_as_written_not_as_emoji() -> None:
+    from paperboy.cli.app import err, out
+
+    for console in (out, err):
+        with console.capture() as captured:
+            console.print("Rockets :rocket: to :smile: the moon", markup=False)
+            console.print("[bold]Rockets[/] :rocket:")
+        assert captured.get() == "Rockets :rocket: to :smile: the moon\nRockets :rocket:\n"

@@ -45,8 +45,10 @@ app.add_typer(profile_app, name="profile")
 digest_app = typer.Typer(help="Digests: preview what a subscriber would get.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# emoji=False: a stored title or message is printed as written (Rich would turn ":rocket:" in a
+# paper's title into 🚀), and Rich's table of emoji codes is not loaded.
+out = Console(highlight=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 
 @dataclass
