@@ -3,7 +3,7 @@
 Papers: the 160 of the saved captures (tests/data/hf) judged in ../shared/relevance/dev.json.
 Reported: macro precision, recall and F1 over the topics with at least one relevant paper, for
 the topic's naive words and its expert query, about:"<topic>" alone, about: with the naive words
-(OR and AND through the real Matcher; fused, a word hit adding ``BONUS`` standard deviations,
+(OR and AND through the real Matcher; fused, a word hit adding ``word_bonus`` standard deviations,
 through score.fuse since the Matcher fuses words and meaning only to rank), and about: after
 simulated feedback: per topic, the first 20 papers the profile shows (its matches, best first),
 the relevant ones clicked "More like this", up to five of the others (the best ranked)
@@ -42,7 +42,7 @@ from tests.parsing import parse_capture  # noqa: E402
 HF = ROOT / "tests" / "data" / "hf"
 DEV = ROOT.parent / "shared" / "relevance" / "dev.json"
 CACHE = Path("/tmp/paperboy-relevance-vectors.npz")  # noqa: S108  (a cache of public vectors)
-BONUS, SPLITS, SHOWN, REJECTS = 1.5, 20, 20, 5
+SPLITS, SHOWN, REJECTS = 20, 20, 5
 Bools = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float32]
 
@@ -183,7 +183,7 @@ class Run:
                 wants.append(Want(Like(tuple(liked)), 0, tuple(liked), tuple(rejected)))
             found = self.meaning.close(wants, papers)
             z = np.array(list(found[0].scores), dtype=np.float32)
-            out[t] = score.fuse(z[None], words[t][None], BONUS)[0]
+            out[t] = score.fuse(z[None], words[t][None], s.word_bonus)[0]
             close = out[t] >= score.cutoff(0, bool(liked), s)
             if liked:
                 close |= _bools(found[1].mask, n)
@@ -284,8 +284,10 @@ def main() -> None:
         f"{len(papers)} papers, {int((truth.sum(1) > 0).sum())} topics, model {embedder.model_id}"
     )
     print(
-        f"k={settings.k} bonus={BONUS} k_liked={settings.k_liked} near_liked={settings.near_liked} "
-        f"meaning_weight={settings.meaning_weight} held_back={settings.held_back}"
+        f"k={settings.k} bonus={settings.word_bonus} k_liked={settings.k_liked} "
+        f"near_liked={settings.near_liked} expand_z={settings.expand_z} "
+        f"expand_weight={settings.expand_weight} meaning_weight={settings.meaning_weight} "
+        f"held_back={settings.held_back}"
     )
     row("naive words (Matcher)", Outcome(naive, truth), [])
     row("expert query (Matcher)", Outcome(expert, truth), [])
@@ -310,7 +312,7 @@ def main() -> None:
         "about: alone (Matcher)": plain(alone, truth),
         "about: OR naive words (Matcher)": plain(words("OR"), truth),
         "about: AND naive words (Matcher)": plain(words("AND"), truth),
-        f"about: fused with naive words (+{BONUS} sd)": plain(fused, truth),
+        f"about: fused with naive words (+{settings.word_bonus} sd)": plain(fused, truth),
         "about: after feedback (Matcher)": after_feedback(alone, truth),
         "fused after feedback": after_feedback(fused, truth),
     }

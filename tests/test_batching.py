@@ -169,10 +169,22 @@ def per_want(
     its own products, its own BM25, score.nearest for its liked papers."""
     s = meaning.settings
     paper_rows = meaning._vectors.vectors(papers)
+    words = meaning._words(want)
     if isinstance(want.atom, About):
         texts = (want.atom.text, *phrases(want.atom.text))
         rows = HashEmbedder().embed(texts)
-    else:
+    if isinstance(want.atom, About) and not want.liked:
+        # blind feedback: the whole text's row moved toward its best background papers
+        back = rows @ meaning._background.T
+        own = score.zscores(back, score.spread(back, s))
+        mine = score.mixed(own[0], own[1:], s.phrase_weight)
+        if words:
+            terms = bm25.scores(words, meaning._bg_terms, meaning._corpus)
+            lexical = score.zscores(terms, score.spread(terms, s))
+            said = score.mixed(lexical[0], lexical[1:], s.phrase_weight)
+            mine = s.meaning_weight * mine + (1 - s.meaning_weight) * said
+        rows[:1] = score.expanded(rows[:1], meaning._background, mine[None], s)
+    if isinstance(want.atom, Like):
         examples = meaning._example_vectors(want.atom.arxiv_ids)
         rows = (
             score.unit(examples.mean(axis=0)[None])
@@ -182,7 +194,6 @@ def per_want(
     cosines = rows @ paper_rows.T
     z = score.zscores(cosines, score.calibrate(rows, meaning._background, s))
     found = score.mixed(z[0], z[1:], s.phrase_weight)
-    words = meaning._words(want)
     if words:
         docs = [bm25.terms(paper_text(p)) for p in papers]
         raw = bm25.scores(words, docs, meaning._corpus)

@@ -237,3 +237,54 @@ def test_ten_thousand_wants_against_a_thousand_papers() -> None:
     assert all(len(c.scores) == 1000 for c in found[:10])
     assert all(c.mask < 1 << 1000 for c in found)
     assert elapsed < 20  # measured ~1 s including embedding 10,000 texts; generous for CI
+
+
+def test_blind_feedback_moves_a_topic_toward_its_best_background_papers() -> None:
+    rng = np.random.default_rng(5)
+    background = score.unit(rng.standard_normal((40, 16)).astype(np.float32))
+    topic = score.unit(rng.standard_normal((1, 16)).astype(np.float32))
+    scores = np.linspace(3.0, -1.0, 40, dtype=np.float32)[None]  # papers 0-14 reach z 1.5
+    settings = dataclasses.replace(score.DEFAULT, expand_z=1.5, expand_weight=1.0)
+    moved = score.expanded(topic, background, scores, settings)
+    taken = score.unit(background[:15].mean(axis=0)[None])
+    assert np.allclose(moved, score.unit(topic + taken), atol=1e-5)
+    assert (moved @ taken.T).item() > (topic @ taken.T).item()
+    assert np.isclose(np.linalg.norm(moved), 1.0)
+    # none reaches expand_z: the best paper alone; many do: at most expand_max of them
+    nobody = score.expanded(topic, background, scores - 10, settings)
+    assert np.allclose(nobody, score.unit(topic + background[:1]), atol=1e-5)
+    capped = dataclasses.replace(settings, expand_max=3)
+    best_three = score.unit(background[:3].mean(axis=0)[None])
+    assert np.allclose(
+        score.expanded(topic, background, scores, capped), score.unit(topic + best_three)
+    )
+    off = dataclasses.replace(settings, expand_weight=0.0)
+    assert np.array_equal(score.expanded(topic, background, scores, off), topic)
+
+
+def test_blind_feedback_raises_a_topics_own_matches_and_keeps_why() -> None:
+    """With the background's papers as the batch, the papers an about: topic matched before
+    blind feedback score higher after it; why still names the sentence closest to the text."""
+    embedder = LexicalEmbedder()
+    papers = saved_papers()
+    by_id = {p.arxiv_id: p for p in papers}
+
+    def meaning_with(weight: float) -> VectorMeaning:
+        settings = dataclasses.replace(score.DEFAULT, expand_weight=weight)
+        return VectorMeaning(
+            embedder,
+            InMemoryVectors(embedder),
+            background_for(embedder),
+            lambda ids: [by_id[i] for i in ids if i in by_id],
+            settings,
+        )
+
+    plain, fed = meaning_with(0.0), meaning_with(1.0)
+    before, after = (m.close([Want(TOPIC)], papers)[0] for m in (plain, fed))
+    matched = sorted(bits(before.mask))
+    assert matched
+    gain = np.array([after.scores[i] - before.scores[i] for i in matched])
+    assert gain.mean() > 0
+    assert list(after.scores) != list(before.scores)
+    paper = papers[matched[0]]
+    assert fed.why(Want(TOPIC), paper) == plain.why(Want(TOPIC), paper)

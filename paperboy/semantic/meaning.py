@@ -3,9 +3,11 @@
 An ``about:`` want's score mixes two z-scores of the same text, each measured against a fixed
 background sample of papers (paperboy.semantic.score), never against the batch: meaning (the
 cosine of the embedded text, and of each of its phrases, to the paper) and words (BM25 of the
-text's own words, paperboy.semantic.bm25). A ``like:`` want scores the mean of its examples. Once
-a profile has liked papers, the z-score of each paper's cosine to the closest liked one is added;
-papers very close to a rejected one are held back. A paper's verdict is the same in a batch of
+text's own words, paperboy.semantic.bm25). The text's vector is first moved toward the
+background papers it matches best (blind feedback, score.expanded), once per want. A ``like:``
+want scores the mean of its examples. Once a profile has liked papers, the z-score of each
+paper's cosine to the closest liked one is added (and blind feedback is left out); papers very
+close to a rejected one are held back. A paper's verdict is the same in a batch of
 50 and in a preview of 500; all wants of a batch share one matrix product.
 """
 
@@ -126,11 +128,13 @@ class _Row(Sequence[float]):
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """What a want is scored with, computed once per distinct want: meaning rows (the whole
-    text or the examples' mean first, then the text's phrases) and their background spread,
+    """What a want is scored with, computed once per distinct want: the text's own vector (for
+    ``why``), meaning rows (the whole text moved by blind feedback, score.expanded, or the
+    examples' mean first, then the text's phrases) and their background spread,
     the same for the words (none for like:), and the liked papers with the background spread
     of the cosine to the closest of them."""
 
+    own: Vectors
     rows: Vectors
     meaning: score.Calibration
     words: tuple[Counter[str], ...]
@@ -259,7 +263,7 @@ class VectorMeaning:
         text, vectors = self._sentence_vectors(paper)
         if not text:
             return _clip(paper.title)
-        query = self._prepared([want])[0].rows[0]
+        query = self._prepared([want])[0].own
         return _clip(text[int(np.argmax(vectors @ query))])
 
     def _why_like(self, atom: Like, paper: PaperLike) -> str:
@@ -283,12 +287,8 @@ class VectorMeaning:
             )
             words = [self._words(w) for w in new]
             flat = [q for ws in words for q in ws]
-            lexical = batching.sliced(
-                score.spread(
-                    batching.TermWeights(self._bg_terms, self._corpus).scores(flat), self.settings
-                ),
-                batching.lengths(words),
-            )
+            said = batching.TermWeights(self._bg_terms, self._corpus).scores(flat)
+            lexical = batching.sliced(score.spread(said, self.settings), batching.lengths(words))
             # Every example and liked paper of the new wants looked up at once; each want's
             # calibrations taken with one product against the background for all of them.
             index, examples = self._indexed(
@@ -306,10 +306,11 @@ class VectorMeaning:
                 ),
             )
             like_rows = dict(zip(likes, means[:, None], strict=True))
-            rows = [like_rows[w] if w in like_rows else self._rows(w) for w in new]
-            meaning = batching.spreads(rows, self._background, self.settings)
+            own = [like_rows[w] if w in like_rows else self._rows(w) for w in new]
             lists = list(dict.fromkeys(w.liked for w in new))
             groups = dict(zip(lists, batching.id_groups(lists, index), strict=True))
+            rows = self._expanded(new, own, words, said)
+            meaning = batching.spreads(rows, self._background, self.settings)
             near = batching.sliced(
                 score.spread(
                     batching.nearest_many([examples[g] for g in groups.values()], self._background),
@@ -323,6 +324,7 @@ class VectorMeaning:
                     self._wants,
                     want,
                     _Prepared(
+                        own[i][0],
                         rows[i],
                         meaning[i],
                         words[i],
@@ -332,6 +334,44 @@ class VectorMeaning:
                     ),
                 )
         return [self._wants[w] for w in wants]
+
+    def _expanded(
+        self,
+        wants: Sequence[Want],
+        rows: Sequence[Vectors],
+        words: Sequence[tuple[Counter[str], ...]],
+        said: Vectors,
+    ) -> list[Vectors]:
+        """``rows`` with each about: want's whole-text row moved by score.expanded toward the
+        background papers the want scores highest: its own score over the background (meaning
+        and words z-scores mixed as ``close`` mixes them; ``said`` is sqrt-BM25 of every query
+        of ``words``, in order, over the background). Not once the profile has liked papers:
+        the near-liked score speaks for the topic then (with both, split-half F1 after
+        feedback 0.624 -> 0.619)."""
+        s = self.settings
+        about = [i for i, w in enumerate(wants) if isinstance(w.atom, About) and not w.liked]
+        if not about or s.expand_weight <= 0:
+            return list(rows)
+        blocks = [rows[i] for i in about]
+        sims = np.concatenate(blocks) @ self._background.T
+        scores = batching.mixed_groups(
+            score.zscores(sims, score.spread(sims, s)), batching.lengths(blocks), s.phrase_weight
+        )
+        worded = [j for j, i in enumerate(about) if words[i]]
+        if worded:
+            sizes = batching.lengths(words)
+            first = batching.starts(sizes)
+            asked = [about[j] for j in worded]
+            index = np.concatenate([np.arange(first[i], first[i] + sizes[i]) for i in asked])
+            lexical = batching.mixed_groups(
+                score.zscores(said, score.spread(said, s)), sizes[asked], s.phrase_weight, index
+            )
+            scores[worded] = s.meaning_weight * scores[worded] + (1 - s.meaning_weight) * lexical
+        moved = score.expanded(np.stack([b[0] for b in blocks]), self._background, scores, s)
+        out = list(rows)
+        for j, i in enumerate(about):
+            out[i] = np.concatenate([moved[j : j + 1], rows[i][1:]]).astype(np.float32)
+        return out
 
     def _rows(self, want: Want) -> Vectors:
         if isinstance(want.atom, About):
