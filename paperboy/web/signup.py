@@ -277,13 +277,15 @@ def _waiting(site: Site, token: str) -> Subscriber | HTMLResponse | TokenExpired
 
 def _mailed_to(site: Site, token: str) -> str:
     """The address an expired confirmation link was mailed to, if it is genuine and its key
-    still names a sign-up (nothing for a forged link, nor once unsubscribed or erased)."""
+    still names a sign-up waiting to be confirmed (nothing for a forged link, nor once
+    confirmed, paused, bounced, unsubscribed or erased: an old link, forwarded or leaked, must
+    not tell whose it was)."""
     try:
         link = site.links.read_expired_confirm(token)
     except TokenError:
         return ""
     found = site.people.by_link_key(link.ref.link_key) if link.ref.link_key else None
-    return found.email if found is not None else ""
+    return found.email if found is not None and found.status == Status.PENDING else ""
 
 
 def _confirmed(site: Site, subscriber: Subscriber, *, already: bool) -> HTMLResponse:

@@ -1,0 +1,233 @@
+"""A hostile review of the morning's changes: the third-party RSS feed (a hostile feed server, a
+hostile PAPERBOY_FEED_URL, the feed on Hugging Face's own host) and the pages (the /healthz
+front, forms kept after a failed cookie check, an expired confirmation link's address).
+
+Everything runs for real: the feed over HTTP from a hostile server on 127.0.0.1 through the
+wiring the CLI uses, the pages under uvicorn."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
+
+import httpx
+import pytest
+
+from base.clock import fixed_clock
+from base.errors import ConfigError
+from paperboy.settings import load_settings
+from paperboy.wiring import build_ingestor
+from scraper import sources
+from store.repository import SqlStore
+from store.types import Fetch, Status
+from tests.conftest import HF, PINNED
+from tests.hostile_server import Reply, answer, hostile_server
+from tests.pages import Site, csrf_of, site
+from tests.replay_server import FEED_PATH, _Handler
+
+FEED = "/feed.xml"
+RSS = (HF / "thirdparty-rss-hf-weekly-2026-08-03.xml").read_bytes()
+
+
+def rss(*items: str) -> bytes:
+    return f"<rss version='2.0'><channel><title>x</title>{''.join(items)}</channel></rss>".encode()
+
+
+def item(link: str, *, date: str = "Mon, 03 Aug 2026 02:05:52 +0000") -> str:
+    return f"<item><title>A paper</title><link>{link}</link><pubDate>{date}</pubDate></item>"
+
+
+def feed_fetch(
+    store: SqlStore, database_url: str, routes: dict[str, Reply], **env: str
+) -> tuple[Fetch, list[str]]:
+    """`paperboy fetch --feed` as the CLI wires it, against a hostile server on 127.0.0.1."""
+    with hostile_server(routes) as (base, seen):
+        settings = load_settings(
+            _env_file=None,
+            database_url=database_url,
+            hf_base_url="https://hf.invalid",
+            feed_url=base + FEED,
+            semantic="off",
+            max_retries=env.pop("max_retries", "1"),
+            **env,
+        )
+        ingestor, client = build_ingestor(settings, store, clock=fixed_clock(PINNED), delay=0)
+        with client:
+            ingestor.run(sources.feed())
+    fetch = store.last_fetch()
+    assert fetch is not None
+    return fetch, seen
+
+
+# -- a hostile feed server --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (rss(item("javascript:" + "a" * 1_000_000)), "item[0].link"),
+        (rss(item("https://arxiv.org/abs/2401.00001", date="Mon, " + "9" * 1_000_000)), "pubDate"),
+    ],
+)
+def test_a_huge_bad_item_is_quoted_short_in_the_broken_row(
+    store: SqlStore, database_url: str, body: bytes, where: str
+) -> None:
+    """A scraped value quoted in the error is cut short: a megabyte of link is not stored in
+    the fetch row, printed by `paperboy fetches` or logged."""
+    fetch, _ = feed_fetch(store, database_url, {"=" + FEED: answer(body)})
+    assert fetch.verdict == "broken"
+    assert fetch.error_kind == "parse"
+    assert fetch.error is not None
+    assert where in fetch.error
+    assert len(fetch.error) < 500, len(fetch.error)
+
+
+def test_a_failing_feed_host_is_not_called_hugging_face(
+    store: SqlStore, database_url: str
+) -> None:
+    """The broken row says which site failed: the feed's host, not Hugging Face."""
+    fetch, _ = feed_fetch(store, database_url, {"=" + FEED: answer(b"down", status=503)})
+    assert fetch.verdict == "broken"
+    assert fetch.error is not None
+    assert "Hugging Face" not in fetch.error
+    assert "HTTP 503" in fetch.error
+    assert "127.0.0.1" in fetch.error
+    robots, _ = feed_fetch(store, database_url, {"=/robots.txt": answer(b"x", status=500)})
+    assert robots.error_kind == "robots"
+    assert robots.error is not None
+    assert "Hugging Face" not in robots.error
+
+
+def _to_itself(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(302)
+    handler.send_header("Location", FEED)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+def test_a_redirect_loop_is_given_up_at_once_not_retried(
+    store: SqlStore, database_url: str
+) -> None:
+    """A loop is no network trouble that a retry cures: one round of redirects is asked (not
+    one per retry), and the row says it was a redirect loop."""
+    fetch, seen = feed_fetch(
+        store, database_url, {"=" + FEED: _to_itself}, max_retries="3"
+    )
+    assert fetch.verdict == "broken"
+    assert fetch.error is not None
+    assert "redirect" in fetch.error
+    assert fetch.error_kind != "network"
+    assert len(seen) <= 25, len(seen)  # httpx follows 20 hops; 4 tries would be 84
+
+
+# -- a hostile PAPERBOY_FEED_URL ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://feeds.example.org:99999/feed.xml",  # port out of range
+        "https://feeds.example.org:abc/feed.xml",  # not a port
+        "https://feeds.example.org:0/feed.xml",
+        "https://feeds example.org/feed.xml",  # a space in the host
+        "https://feeds%20example.org/feed.xml",
+        "https://" + "a" * 64 + ".example.org/feed.xml",  # a DNS label over 63
+        "https://feeds.example.org\\@evil.example/feed.xml",
+    ],
+)
+def test_a_feed_url_that_cannot_be_fetched_is_a_config_error(value: str) -> None:
+    """Refused when the settings are read (the CLI exits 2 naming the setting), not at fetch
+    time as an "unexpected error" with a traceback in the log."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None, feed_url=value)
+    assert caught.value.setting == "PAPERBOY_FEED_URL"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://feeds.example.org/hf/feed.xml?lang=en",
+        "http://127.0.0.1:8080/feed.xml",
+        "http://[::1]:8080/feed.xml",
+        "https://bücher.example/feed.xml",  # IDN: sent as xn--bcher-kva.example
+        "https://feeds.example.org.:443/feed.xml",
+    ],
+)
+def test_a_fetchable_feed_url_is_accepted(value: str) -> None:
+    assert load_settings(_env_file=None, feed_url=value).feed_url == value
+
+
+# -- the feed on Hugging Face's own host ----------------------------------------------------
+
+
+def test_the_feed_on_hugging_faces_host_keeps_the_spacing(
+    store: SqlStore, database_url: str
+) -> None:
+    """One host, one spacing: the feed's requests wait PAPERBOY_REQUEST_DELAY after the
+    site's, as every request to one host does."""
+    arrivals: list[tuple[float, str]] = []
+    lock = threading.Lock()
+
+    def timed(handler: BaseHTTPRequestHandler) -> None:
+        with lock:
+            arrivals.append((time.monotonic(), handler.path))
+        _Handler.do_GET(handler)  # type: ignore[arg-type]
+
+    with hostile_server({"": timed}) as (base, _):
+        settings = load_settings(
+            _env_file=None,
+            database_url=database_url,
+            hf_base_url=base,
+            feed_url=base + FEED_PATH,
+            semantic="off",
+        )
+        ingestor, client = build_ingestor(settings, store, clock=fixed_clock(PINNED), delay=0.4)
+        with client:
+            trending = ingestor.run(sources.trending())
+            feed = ingestor.run(sources.feed())
+    assert trending.outcome.verdict.value == "ok"
+    assert feed.outcome.verdict.value == "ok"
+    times = [t for t, _ in arrivals]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 0.35, arrivals
+
+
+# -- pages: an expired confirmation link ------------------------------------------------------
+
+
+@pytest.fixture
+def web(database_url: str) -> Iterator[tuple[Site, httpx.Client]]:
+    with site(database_url) as s, httpx.Client(base_url=s.base, event_hooks=s.hooks) as client:
+        yield s, client
+
+
+@pytest.mark.parametrize("then", [Status.ACTIVE, Status.PAUSED, Status.BOUNCED])
+def test_an_expired_confirmation_link_shows_no_address_once_the_sign_up_is_over(
+    web: tuple[Site, httpx.Client], then: Status
+) -> None:
+    """The sign-up form an expired link offers fills in the address only while the sign-up it
+    was mailed for is still waiting: once confirmed (then paused, or bounced), a forwarded or
+    leaked old link reveals nothing."""
+    s, client = web
+    address = "reader@example.org"
+    csrf = csrf_of(client.get("/signup").text)
+    client.post("/signup", data={"csrf": csrf, "email": address, "query": "agents"})
+    (mail,) = s.mails_to(address)
+    link = s.link_in(mail, "/c/")
+    page = client.get(link)
+    done = client.post(link, data={"csrf": csrf_of(page.text)})
+    assert done.status_code == 200
+    assert s.world.people.require(address).status == Status.ACTIVE
+    if then is not Status.ACTIVE:
+        s.world.people.set_status(address, then, s.clock.now)
+    s.clock.advance(days=3, minutes=1)
+    shown = client.get(link)
+    assert shown.status_code == 400
+    assert "This confirmation link has expired" in shown.text
+    assert "reader@" not in shown.text
+    assert 'value="reader' not in shown.text
+    posted = client.post(link, data={"csrf": csrf_of(shown.text)})
+    assert "reader@" not in posted.text
