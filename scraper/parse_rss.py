@@ -27,7 +27,9 @@ def parse_feed(body: str | bytes, source: str) -> ParsedPage:
     try:
         root = fromstring(body)  # defusedxml: no entity expansion, no external entities
     except (XMLParseError, DefusedXmlException) as e:
-        raise ParseError(source, "", f"not a well-formed RSS feed ({e})") from e
+        raise ParseError(
+            source, "", f"not a well-formed RSS feed ({fields.clip(str(e), 200)})"
+        ) from e
     channel = root.find("channel")
     if root.tag != "rss" or channel is None:
         raise ParseError(source, root.tag, "expected <rss><channel>")
@@ -40,8 +42,10 @@ def _item(item: Element, where: str, source: str) -> ScrapedPaper:
     match = _ARXIV_LINK.match(link)
     arxiv_id = fields.arxiv_id(match.group(1)) if match else None
     title = fields.clean_text(item.findtext("title") or "", fields.MAX_TITLE)
-    if arxiv_id is None or not title:
-        raise ParseError(source, f"{where}.link", f"not an arXiv paper link: {link!r}")
+    if arxiv_id is None:
+        raise ParseError(source, f"{where}.link", f"not an arXiv paper link: {_shown(link)}")
+    if not title:
+        raise ParseError(source, f"{where}.title", "the item has no title")
     labelled = _labelled(item.findtext("description") or "")
     names = (fields.clean_text(a, fields.MAX_NAME) for a in labelled.get("Authors", "").split(","))
     every = tuple(name for name in names if name)
@@ -49,7 +53,7 @@ def _item(item: Element, where: str, source: str) -> ScrapedPaper:
     try:
         published_at = fields.instant(published) if published else None
     except ValueError as e:
-        raise ParseError(source, f"{where}.pubDate", f"not a date: {published!r}") from e
+        raise ParseError(source, f"{where}.pubDate", f"not a date: {_shown(published)}") from e
     return ScrapedPaper(
         arxiv_id=arxiv_id,
         title=title,
@@ -60,6 +64,13 @@ def _item(item: Element, where: str, source: str) -> ScrapedPaper:
         published_at=published_at,
         thumbnail=labelled.get("thumbnail"),
     )
+
+
+def _shown(value: str) -> str:
+    """A scraped value quoted in an error message, cut short (a hostile feed's link or date may
+    be a megabyte: the message is stored in the fetch row, printed and logged)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def _labelled(description: str) -> dict[str, str]:

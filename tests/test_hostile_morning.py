@@ -70,6 +70,14 @@ def feed_fetch(
     [
         (rss(item("javascript:" + "a" * 1_000_000)), "item[0].link"),
         (rss(item("https://arxiv.org/abs/2401.00001", date="Mon, " + "9" * 1_000_000)), "pubDate"),
+        (
+            b"<!DOCTYPE rss [<!ENTITY e SYSTEM '" + b"a" * 1_000_000 + b"'>]><rss>&e;</rss>",
+            "not a well-formed RSS feed",
+        ),
+        (
+            rss("<item><title> </title><link>https://arxiv.org/abs/2401.00001</link></item>"),
+            "title",
+        ),
     ],
 )
 def test_a_huge_bad_item_is_quoted_short_in_the_broken_row(
@@ -85,9 +93,7 @@ def test_a_huge_bad_item_is_quoted_short_in_the_broken_row(
     assert len(fetch.error) < 500, len(fetch.error)
 
 
-def test_a_failing_feed_host_is_not_called_hugging_face(
-    store: SqlStore, database_url: str
-) -> None:
+def test_a_failing_feed_host_is_not_called_hugging_face(store: SqlStore, database_url: str) -> None:
     """The broken row says which site failed: the feed's host, not Hugging Face."""
     fetch, _ = feed_fetch(store, database_url, {"=" + FEED: answer(b"down", status=503)})
     assert fetch.verdict == "broken"
@@ -113,9 +119,7 @@ def test_a_redirect_loop_is_given_up_at_once_not_retried(
 ) -> None:
     """A loop is no network trouble that a retry cures: one round of redirects is asked (not
     one per retry), and the row says it was a redirect loop."""
-    fetch, seen = feed_fetch(
-        store, database_url, {"=" + FEED: _to_itself}, max_retries="3"
-    )
+    fetch, seen = feed_fetch(store, database_url, {"=" + FEED: _to_itself}, max_retries="3")
     assert fetch.verdict == "broken"
     assert fetch.error is not None
     assert "redirect" in fetch.error
