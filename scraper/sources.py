@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from scraper.models import View
@@ -15,6 +16,7 @@ MAX_QUERY_LENGTH = 250  # the site's search box maxlength
 MAX_FEED_URL = 2000
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$", re.ASCII)  # "٢٠٢٦" is no year for the site
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.ASCII)  # a DNS label
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,5 +113,32 @@ def feed_origin(url: str) -> tuple[str, str]:
         raise ValueError(f"{text[:200]!r} is not an http(s) URL like https://example.org/feed.xml")
     if parts.username or parts.password:
         raise ValueError("the feed URL must not carry a user name or password")
+    try:
+        port = parts.port  # ValueError: not a number, or out of range
+    except ValueError as e:
+        raise ValueError(f"the feed URL's port is not a port from 1 to 65535 ({e})") from None
+    if port == 0:
+        raise ValueError("the feed URL's port is not a port from 1 to 65535")
+    _check_host(parts.hostname)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return f"{parts.scheme}://{parts.netloc}", path
+
+
+def _check_host(host: str) -> None:
+    """ValueError unless ``host`` is an IP address or a DNS name (IDN allowed) that can be
+    looked up: letters, digits, hyphens and underscores, labels of 1 to 63 characters."""
+    try:
+        ip_address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        ascii_name = host.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_name = ""
+    if (
+        not ascii_name
+        or len(ascii_name) > 253
+        or not all(map(_LABEL.fullmatch, ascii_name.split(".")))
+    ):
+        raise ValueError(f"the feed URL's host {host[:100]!r} is not a host name or an IP address")

@@ -7,10 +7,10 @@ wiring the CLI uses, the pages under uvicorn."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 
 import httpx
@@ -188,15 +188,15 @@ def test_the_feed_on_hugging_faces_host_keeps_the_spacing(
             feed_url=base + FEED_PATH,
             semantic="off",
         )
-        ingestor, client = build_ingestor(settings, store, clock=fixed_clock(PINNED), delay=0.4)
+        ingestor, client = build_ingestor(settings, store, clock=fixed_clock(PINNED), delay=1.5)
         with client:
             trending = ingestor.run(sources.trending())
             feed = ingestor.run(sources.feed())
     assert trending.outcome.verdict.value == "ok"
     assert feed.outcome.verdict.value == "ok"
     times = [t for t, _ in arrivals]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert min(gaps) >= 0.35, arrivals
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 1.4, arrivals  # the delay; storing trending's papers takes far less
 
 
 # -- pages: an expired confirmation link ------------------------------------------------------
