@@ -119,7 +119,7 @@ def create_app(context: WebContext) -> Paperboy:
         except TokenError as e:
             return site.refused(e)
         if subscriber.status != Status.UNSUBSCRIBED:
-            gone = transition(Status(subscriber.status), Action.UNSUBSCRIBE)
+            gone = transition(subscriber.status, Action.UNSUBSCRIBE)
             subscriber = site.people.set_status(subscriber.email, gone, site.clock())
         return leaving.unsubscribed(site, subscriber)  # the undo: a fresh link of the new key
 

@@ -125,7 +125,7 @@ def routes(site: Site) -> APIRouter:
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         back = site.people.set_status(
-            subscriber.email, transition(Status(subscriber.status), Action.UNDO), site.clock()
+            subscriber.email, transition(subscriber.status, Action.UNDO), site.clock()
         )
         return site.message(
             "You are subscribed again",

@@ -34,7 +34,7 @@ from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site, attempt
 from store.digest_index import DigestIndex, PastDigest
 from store.feedback import Feedback, FeedbackStore
-from store.types import Profile, Subscriber
+from store.types import DigestKind, Profile, Subscriber
 
 FLASH = {
     "profile": "Profile saved.",
@@ -160,7 +160,7 @@ def routes(site: Site) -> APIRouter:
             status,
             title="Your digest",
             subscriber=subscriber,
-            status_label=STATUS_LABEL.get(Status(subscriber.status), subscriber.status),
+            status_label=STATUS_LABEL.get(subscriber.status, subscriber.status),
             flash=flash,
             refused=refused,
             status_error=status_error,
@@ -379,11 +379,11 @@ def routes(site: Site) -> APIRouter:
         # Not for a sign-up yet to confirm, nor for an address that bounces.
         if action in _PAGE_ACTIONS and subscriber.status not in (Status.PENDING, Status.BOUNCED):
             with suppress(InputError):  # a move the status does not allow: nothing changes
-                wanted = transition(Status(subscriber.status), Action(action))
+                wanted = transition(subscriber.status, Action(action))
         if wanted is None:
             return site.message(
                 "Nothing changed",
-                f"This digest is {STATUS_LABEL[Status(subscriber.status)]}.",
+                f"This digest is {STATUS_LABEL[subscriber.status]}.",
                 status=400,
             )
         changed = site.people.set_status(subscriber.email, wanted, site.clock())
@@ -463,7 +463,7 @@ def _past(d: PastDigest, url: str) -> dict[str, object]:
         "subject": d.subject,
         "url": url,
         "sent": f"{d.created_at.day} {d.created_at:%B %Y}",
-        "papers": d.shown if d.kind == "papers" else 0,
+        "papers": d.shown if d.kind == DigestKind.PAPERS else 0,
     }
 
 

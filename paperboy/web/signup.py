@@ -36,7 +36,7 @@ BLANK = {
     "examples": "",
     "time": "08:00",
     "zone": "UTC",
-    "frequency": "daily",
+    "frequency": rules.Frequency.DAILY,
     "weekday": "mon",
     "prefill_zone": "True",  # pages.js picks the browser's zone, if there is JavaScript
 }
@@ -87,7 +87,7 @@ def routes(site: Site) -> APIRouter:
         examples: str = Form(""),
         time: str = Form("08:00"),
         zone: str = Form("UTC"),
-        frequency: str = Form("daily"),
+        frequency: str = Form(rules.Frequency.DAILY),
         weekday: str = Form("mon"),
     ) -> HTMLResponse:
         form = {
