@@ -51,7 +51,11 @@ def build_ingestor(
 
         @contextmanager
         def connect(origin: str) -> Iterator[PoliteHttp]:
-            feed_http, feed_client = _polite_http(settings, origin, transport, delay)
+            if _same_site(origin, settings.hf_base_url):
+                yield http  # one host, one spacing: the site's own client
+                return
+            name = httpx.URL(origin).host or origin
+            feed_http, feed_client = _polite_http(settings, origin, transport, delay, name)
             with feed_client:
                 yield feed_http
 
@@ -66,8 +70,9 @@ def _polite_http(
     base_url: str,
     transport: httpx.BaseTransport | None,
     delay: float | None,
+    name: str = "Hugging Face",
 ) -> tuple[PoliteHttp, httpx.Client]:
-    """A polite client bound to one site, as the settings ask."""
+    """A polite client bound to one site, as the settings ask (``name``: the site in errors)."""
     client = build_client(
         ClientConfig(
             base_url=base_url,
@@ -87,8 +92,17 @@ def _polite_http(
         limits=Limits(
             max_response_bytes=settings.max_response_bytes, deadline=settings.request_deadline
         ),
+        site=name,
     )
     return http, client
+
+
+def _same_site(origin: str, base_url: str) -> bool:
+    """Whether the feed's origin is the site's own (scheme, host and port; the spacing is per
+    client), and the site's base URL has no path that its client would put before the feed's."""
+    a, b = httpx.URL(origin), httpx.URL(base_url)
+    same = (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+    return same and b.path in ("", "/")
 
 
 def transport_factory(settings: Settings) -> Callable[[], Transport]:

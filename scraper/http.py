@@ -127,8 +127,10 @@ class PoliteHttp:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
+        site: str = "Hugging Face",
     ) -> None:
         self._client = client
+        self._site = site  # who answered, in error messages (the feed's client names its host)
         self._politeness = politeness
         self._limits = limits
         self._sleep, self._monotonic, self._jitter = sleep, monotonic, jitter
@@ -163,7 +165,7 @@ class PoliteHttp:
                     continue
                 if status in RETRYABLE_STATUS:
                     self._backoff_or_raise(
-                        url, attempts, f"Hugging Face answered HTTP {status}", BadAnswer, status
+                        url, attempts, f"{self._site} answered HTTP {status}", BadAnswer, status
                     )
                     continue
                 if status == 429:
@@ -190,6 +192,13 @@ class PoliteHttp:
                     return response, self._read(response, url, deadline)
                 finally:
                     response.close()
+            except httpx.TooManyRedirects as e:  # a loop: no retry cures it
+                raise BadAnswer(
+                    url,
+                    f"{self._site} redirects in a loop (more than {self._client.max_redirects}"
+                    " redirects)",
+                    hint="the next scheduled run will try again",
+                ) from e
             except httpx.HTTPError as e:
                 if time.monotonic() >= deadline:
                     raise self._too_slow(url) from e
