@@ -61,9 +61,7 @@ class RelayError(SendError):
             code=code,
             permanent=False,
             step=step,
-            hint=hint
-            or "check the relay and PAPERBOY_SMTP_* and PAPERBOY_MAIL_FROM (`paperboy doctor` "
-            "tries the login); the digests wait and go out on the next run",
+            hint=hint,  # none: the application words it (paperboy.sending.RELAY_HINT)
         )
 
 
@@ -77,7 +75,7 @@ class Unconfirmed(SendError):
             code=None,
             permanent=True,
             step="end of data",
-            hint="not sent again (at most once); `paperboy deliveries --state unknown` lists it",
+            hint="not sent again (at most once)",
         )
 
 

@@ -30,6 +30,11 @@ from paperboy.mailrun import MailConfig, Report
 from store.types import Action, Claim, Delivered, DeliveryState, Status, Subscriber, transition
 
 log = logging.getLogger(__name__)
+# What the operator reads when the relay refused us and its error says nothing more specific.
+RELAY_HINT = (
+    "check the relay and PAPERBOY_SMTP_* and PAPERBOY_MAIL_FROM (`paperboy doctor` tries the "
+    "login); the digests wait and go out on the next run"
+)
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -124,7 +129,8 @@ class Sender:
         report.breaker = report.breaker or breaker.reason
         for result in outcomes:
             if isinstance(result, RelayError):  # the transport refused us: said as breaker
-                report.breaker = report.breaker or f"{result.message} ({result.hint})"
+                said = f"{result.message} ({result.hint or RELAY_HINT})"
+                report.breaker = report.breaker or said
             elif isinstance(result, PaperboyError):  # the store failed: the CLI says why
                 hint = f" ({result.hint})" if result.hint else ""
                 report.errors.append(f"{result.message}{hint}")
@@ -246,7 +252,7 @@ class Sender:
             # Our relay or our own sender refused: nobody's delivery is at fault. It waits (its
             # attempt not counted) and the run stops, like the breaker, with the operator told.
             # (_deliver says why in the report's ``breaker``.)
-            log.error("delivery stopped: %s (%s)", error.message, error.hint)
+            log.error("delivery stopped: %s (%s)", error.message, error.hint or RELAY_HINT)
             raise error
         if (
             next_state.state == DeliveryState.UNKNOWN

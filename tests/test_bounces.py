@@ -158,6 +158,22 @@ def test_the_relay_error_carries_a_hint_for_the_operator() -> None:
     assert "PAPERBOY_SMTP_USERNAME" in stopped.value.hint
 
 
+def test_a_relay_refusal_without_a_hint_of_its_own_gets_the_operators_words(
+    database_url: str,
+) -> None:
+    """The mailer names no command; the sender words what to check (the same words as before)."""
+    with world(database_url) as w:
+        w.subscribe(READERS[0])
+        d = w.dispatcher(new_day(w, 0))
+        d.compose()
+        report = d.deliver(lambda: FakeTransport(default=relay_refusal(535, "AUTH")))
+    assert report.breaker == (
+        "AUTH refused: 535 authentication required (check the relay and PAPERBOY_SMTP_* and "
+        "PAPERBOY_MAIL_FROM (`paperboy doctor` tries the login); the digests wait and go out "
+        "on the next run)"
+    )
+
+
 def test_an_untrusted_certificate_stops_the_run(tmp_path: Path) -> None:
     """A relay whose certificate we cannot check is our configuration, never a reader's."""
     context: ssl.SSLContext = server_tls_context(tmp_path)
