@@ -22,6 +22,7 @@ from store.types import transition as transition
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_PAPERS_LIMIT = 100
 _PROFILE_NAME = re.compile(r"^[\w][\w .\-]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 but tab, LF, CR; and DEL
 _SEND_TIME = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?")  # [0-9], not \d: ASCII digits only
 
 
@@ -139,6 +140,13 @@ def profile(name: str, query: str) -> NewProfile:
         raise InputError(
             f"profile name {shown(name)} is not usable",
             hint="1 to 64 letters, digits, spaces, dots, dashes or underscores",
+        )
+    control = _CONTROL.search(query)
+    if control:  # NUL: PostgreSQL refuses the write; none of them means anything in a query
+        raise InputError(
+            f"the query has a control character ({control.group()!r}) at column"
+            f" {control.start() + 1}",
+            hint="type the query again without it",
         )
     parse(query, cleaned)  # raises ProfileSyntaxError naming the column
     return NewProfile(name=cleaned, query=" ".join(query.split()))
