@@ -19,6 +19,7 @@ import pytest
 from base.clock import fixed_clock
 from base.errors import ConfigError
 from paperboy.settings import load_settings
+from paperboy.tokens import Purpose
 from paperboy.wiring import build_ingestor
 from scraper import sources
 from store.repository import SqlStore
@@ -235,3 +236,110 @@ def test_an_expired_confirmation_link_shows_no_address_once_the_sign_up_is_over(
     assert 'value="reader' not in shown.text
     posted = client.post(link, data={"csrf": csrf_of(shown.text)})
     assert "reader@" not in posted.text
+
+
+# -- pages: what a failed cookie check shows again ------------------------------------------
+
+XSS = (
+    "\"'><script>alert(1)</script></textarea></select><img src=x onerror=alert(1)>\x00&amp;{{7*7}}"
+)
+
+
+def _safe(page: httpx.Response) -> None:
+    """No sent value reaches the page as markup: every one escaped (a NUL may come back as it
+    came: HTML parsers read it as U+FFFD, never as markup)."""
+    assert page.status_code < 500, page.status_code
+    for bad in ("<script>alert", "<img src=x", "onerror=alert(1)>"):
+        assert bad not in page.text, bad
+    assert "</textarea></select>" not in page.text
+
+
+TYPED = {"original", "name", "query", "ids", "time", "max_papers"}  # text the page shows again
+
+
+def test_every_field_a_refused_form_shows_again_is_escaped(
+    web: tuple[Site, httpx.Client],
+) -> None:
+    """Each field of each form kept after a failed cookie check, sent a hostile value (quotes,
+    closing tags, an event handler, NUL, a template expression): shown escaped, never a 500."""
+    s, client = web
+    sid = s.world.subscribe("reader@example.org", profiles={"vision": "diffusion"})
+    url = f"/m/{s.world.link(s.tokens, Purpose.MANAGE, sid)}"
+    assert client.get(url).status_code == 200
+    posts = {
+        "profiles": ["original", "name", "query", "action"],
+        "examples": ["name", "ids"],
+        "settings": [
+            "time", "zone", "frequency", "weekday", "max_papers", "send_empty", "thumbnails"
+        ],
+        "status": ["action"],
+        "feedback": ["undo"],
+        "delete": ["csrf"],
+    }  # fmt: skip
+    for form, names in posts.items():
+        for name in names:
+            with httpx.Client(base_url=s.base, event_hooks=s.hooks) as other:
+                refused = other.post(f"{url}/{form}", data={"csrf": "stale", name: XSS})
+            assert refused.status_code == 403, (form, name, refused.status_code)
+            _safe(refused)
+            if name in TYPED:  # a free-text field comes back as typed, escaped
+                assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;/textarea&gt;" in refused.text
+    signup = {"email": XSS, "query": XSS, "examples": XSS, "zone": XSS, "time": XSS}
+    for name, value in signup.items():
+        with httpx.Client(base_url=s.base, event_hooks=s.hooks) as other:
+            _safe(other.post("/signup", data={"csrf": "stale", name: value}))
+            _safe(other.post("/link", data={"csrf": "stale", "email": value}))
+
+
+def test_a_query_with_a_nul_is_refused_with_its_column_not_a_500(
+    web: tuple[Site, httpx.Client],
+) -> None:
+    """A NUL kept in a refused form comes back when it is sent again: the query is refused
+    saying where (PostgreSQL refuses NUL in text: a 500 before), on the manage page and on
+    sign-up (where the queue's write failed after "Check your inbox"), and nothing is kept."""
+    s, client = web
+    sid = s.world.subscribe("reader@example.org", profiles={"vision": "diffusion"})
+    url = f"/m/{s.world.link(s.tokens, Purpose.MANAGE, sid)}"
+    csrf = csrf_of(client.get(url).text)
+    before = s.world.people.profiles(sid)
+    for data in ({"original": "", "name": "agents"}, {"original": "vision", "name": "vision"}):
+        answer = client.post(f"{url}/profiles", data=data | {"csrf": csrf, "query": "a\x00gents"})
+        assert answer.status_code == 400
+        assert "control character" in answer.text
+        assert "column 2" in answer.text
+    assert s.world.people.profiles(sid) == before
+    csrf = csrf_of(client.get("/signup").text)
+    signed = client.post(
+        "/signup", data={"csrf": csrf, "email": "new@example.org", "query": "agents\x00"}
+    )
+    assert signed.status_code == 400
+    assert "control character" in signed.text
+    assert s.world.people.get("new@example.org") is None
+
+
+def test_a_profile_edited_after_it_was_renamed_elsewhere_keeps_the_typing(
+    web: tuple[Site, httpx.Client],
+) -> None:
+    """The form names a profile renamed or removed in another tab: refused by the cookie check
+    or by the store, what was typed comes back in the "add a profile" form, saying so; sending
+    it again adds it."""
+    s, client = web
+    sid = s.world.subscribe("reader@example.org", profiles={"vision": "diffusion"})
+    url = f"/m/{s.world.link(s.tokens, Purpose.MANAGE, sid)}"
+    csrf = csrf_of(client.get(url).text)
+    s.world.people.remove_profile("reader@example.org", "vision")
+    typed = {"original": "vision", "name": "robots", "query": "humanoid robots"}
+    with httpx.Client(base_url=s.base, event_hooks=s.hooks) as other:
+        refused = other.post(f"{url}/profiles", data=typed | {"csrf": "stale"})
+    failed = client.post(f"{url}/profiles", data=typed | {"csrf": csrf})
+    for page in (refused, failed):
+        assert page.status_code in (400, 403)
+        assert 'value="robots"' in page.text
+        assert "humanoid robots</textarea>" in page.text
+        assert "no longer there" in page.text
+        assert 'name="original" value=""' in page.text
+    again = client.post(f"{url}/profiles", data=typed | {"original": "", "csrf": csrf})
+    assert again.status_code == 303
+    assert [(p.name, p.query) for p in s.world.people.profiles(sid)] == [
+        ("robots", "humanoid robots")
+    ]

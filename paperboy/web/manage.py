@@ -131,6 +131,13 @@ def routes(site: Site) -> APIRouter:
     ) -> HTMLResponse:
         forms = []
         stored = site.people.profiles(subscriber.id)
+        if editing is not None and editing.original not in {"", *(p.name for p in stored)}:
+            # The profile it edited is gone (renamed or removed in another tab): what was typed
+            # comes back in the "add a profile" form rather than nowhere.
+            gone = (
+                f"The profile {editing.original[:100]!r} is no longer there: sending this adds it."
+            )
+            editing = replace(editing, original="", error=f"{editing.error} {gone}".strip())
         for p in stored:
             if editing is not None and editing.original == p.name:
                 forms.append(replace(editing, profile_id=p.id))
