@@ -18,7 +18,7 @@ from datetime import datetime
 from base.clock import Clock
 from base.errors import BadAnswer, FetchError, PaperboyError, ParseError
 from scraper import fields
-from scraper.fetch import Fetcher
+from scraper.fetch import Fetcher, error_kind
 from scraper.http import PoliteHttp
 from scraper.models import FetchOutcome, ParsePath, Validators, Verdict, View
 from scraper.parse_rss import parse_feed
@@ -98,13 +98,7 @@ class FeedFetcher:
         )
 
     def _broken(self, started: datetime, url: str, error: PaperboyError) -> FetchOutcome:
-        kind = (
-            error.kind
-            if isinstance(error, FetchError)
-            else "parse"
-            if isinstance(error, ParseError)
-            else "internal"
-        )
+        kind = error_kind(error)
         log.warning("the feed %s is broken: %s", url, error.message)
         return replace(
             self._outcome(started, url, Verdict.BROKEN, 0),

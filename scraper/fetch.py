@@ -184,13 +184,7 @@ class HuggingFaceFetcher:
         attempt: _Attempt,
         error: PaperboyError,
     ) -> FetchOutcome:
-        kind = (
-            error.kind
-            if isinstance(error, FetchError)
-            else "parse"
-            if isinstance(error, ParseError)
-            else "internal"
-        )
+        kind = error_kind(error)
         status = error.status_code if isinstance(error, FetchError) else attempt.status_code
         message = "; ".join(
             [*attempt.errors, f"page: {error.message}"] if attempt.errors else [error.message]
@@ -233,6 +227,13 @@ class HuggingFaceFetcher:
             if page is None or page.path is ParsePath.API
             else Validators(),
         )
+
+
+def error_kind(error: PaperboyError) -> str:
+    """What the broken fetch row calls the error: a FetchError's kind, ``parse`` or ``internal``."""
+    if isinstance(error, FetchError):
+        return error.kind
+    return "parse" if isinstance(error, ParseError) else "internal"
 
 
 def _same_list(
