@@ -4,7 +4,8 @@ Each command runs as the console script does (`paperboy.cli.main:main` in a fres
 against a temporary SQLite store, already migrated, holding the bundled demo papers. The baseline,
 measured in the same run, is the bare interpreter (`python -c pass`): nothing a CLI can go under.
 `--tree DIR` runs the code in another checkout (e.g. `git archive HEAD~3 | tar -x -C /tmp/old`),
-so an old and a new tree are measured on the same machine in the same minute.
+so an old and a new tree are measured on the same machine in the same minutes, taking turns run
+by run.
 
 Compiled bytecode is kept (in a temporary PYTHONPYCACHEPREFIX, PYTHONDONTWRITEBYTECODE dropped)
 and every command runs once before it is timed, as an installed package has its .pyc files:
@@ -37,6 +38,14 @@ COMMANDS = (
     ("papers", "--limit", "5"),
     ("fetches", "--limit", "5"),
     ("status",),
+)
+# What a command that reads the store cannot go under, whatever the CLI does: its libraries'
+# imports alone (each in a fresh interpreter, like the commands).
+FLOORS = (
+    ("import sqlalchemy", "import sqlalchemy"),
+    ("+ pydantic-settings", "import sqlalchemy, pydantic_settings"),
+    ("+ sqlmodel", "import sqlalchemy, pydantic_settings, sqlmodel"),
+    ("+ rich, typer", "import sqlalchemy, pydantic_settings, sqlmodel, rich.table, typer"),
 )
 HEAVY = (
     *("fastapi", "uvicorn", "starlette", "alembic", "apscheduler", "onnxruntime", "numpy"),
@@ -112,25 +121,43 @@ def main() -> None:
         base, base_cpu = statistics.median(wall), statistics.median(cpu)
         print(f"machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, {args.runs} runs")
         print(f"baseline `python -c pass`: {base * 1000:.0f} ms wall, {base_cpu * 1000:.0f} ms CPU")
+        for label, code in FLOORS:
+            timed([sys.executable, "-c", code], env, ROOT, 1)
+            wall, cpu = timed([sys.executable, "-c", code], env, ROOT, args.runs)
+            print(
+                f"  floor {label:<24} wall median {statistics.median(wall) * 1000:5.0f} ms, "
+                f"CPU median {statistics.median(cpu) * 1000:4.0f} ms"
+            )
+        tree_envs = []
         for number, tree in enumerate(trees):
             database = f"sqlite:///{tmp}/bench{number}.db"  # each tree its own schema
             tree_env = {**env, "PYTHONPATH": str(tree), "PAPERBOY_DATABASE_URL": database}
             demo = [sys.executable, "-c", ENTRY, "demo"]
             subprocess.run(demo, env=tree_env, cwd=tree, capture_output=True, check=False)
-            print(f"\n{tree}:")
-            for command in COMMANDS:
-                argv = [sys.executable, "-c", ENTRY, *command]
+            tree_envs.append(tree_env)
+        for command in COMMANDS:
+            argv = [sys.executable, "-c", ENTRY, *command]
+            print(f"\npaperboy {' '.join(command)}")
+            for tree, tree_env in zip(trees, tree_envs, strict=True):
                 timed(argv, tree_env, tree, 1)  # compiles what it imports, once
-                wall, cpu = timed(argv, tree_env, tree, args.runs)
-                median, used = statistics.median(wall), statistics.median(cpu)
+            # The trees take turns, run by run: a change of load falls on all of them alike.
+            runs: list[tuple[list[float], list[float]]] = [([], []) for _ in trees]
+            for _ in range(args.runs):
+                for (walls, cpus), tree, tree_env in zip(runs, trees, tree_envs, strict=True):
+                    wall, cpu = timed(argv, tree_env, tree, 1)
+                    walls += wall
+                    cpus += cpu
+            for (walls, cpus), tree, tree_env in zip(runs, trees, tree_envs, strict=True):
+                median, used = statistics.median(walls), statistics.median(cpus)
                 importing = imports(argv, tree_env, tree)
                 heavy = ", ".join(loaded(command, tree_env, tree)) or "none of them"
                 print(
-                    f"  paperboy {' '.join(command):<20} wall median {median * 1000:5.0f} ms "
-                    f"(min {min(wall) * 1000:5.0f}), CPU median {used * 1000:4.0f} ms "
+                    f"  {tree!s:<16} wall median {median * 1000:5.0f} ms "
+                    f"(min {min(walls) * 1000:5.0f}), CPU median {used * 1000:4.0f} ms "
                     f"= {used / base_cpu:4.1f}x bare; imports {importing * 1000:4.0f} ms; "
                     f"loads {heavy}"
                 )
+        print(f"\nmachine load at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
