@@ -4,7 +4,7 @@ for the groupings people misread (AND binds tighter than OR, so `a OR b -c` keep
 from __future__ import annotations
 
 from paperboy.profiles.ast import And, Node, Not, Or, to_query
-from paperboy.profiles.parser import _Lexer
+from paperboy.profiles.parser import TokenKind, _Lexer
 
 
 def grouped(node: Node) -> str:
@@ -102,10 +102,10 @@ def _mixed(query: str) -> bool:
     groups: list[set[str]] = [set()]
     mixed = False
     for token in _Lexer(query, "query").tokens():
-        if token.kind == "lparen":
+        if token.kind is TokenKind.LPAREN:
             groups.append(set())
-        elif token.kind == "rparen" and len(groups) > 1:
+        elif token.kind is TokenKind.RPAREN and len(groups) > 1:
             mixed |= {"or", "not"} <= groups.pop()
-        elif token.kind in ("or", "not", "minus"):
-            groups[-1].add("or" if token.kind == "or" else "not")
+        elif token.kind in (TokenKind.OR, TokenKind.NOT, TokenKind.MINUS):
+            groups[-1].add("or" if token.kind is TokenKind.OR else "not")
     return mixed or any({"or", "not"} <= g for g in groups)

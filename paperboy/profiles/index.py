@@ -104,9 +104,10 @@ class PaperIndex:
         cached = self._filters.get(key)
         if cached is None:
             test = _OPS[op]
+            upvotes = metric == Metric.UPVOTES  # once, not per paper
             cached = 0
             for bit, doc in enumerate(self.docs):
-                actual = doc.upvotes if metric == Metric.UPVOTES else doc.stars
+                actual = doc.upvotes if upvotes else doc.stars
                 if test(actual, value):
                     cached |= 1 << bit
             self._filters[key] = cached
@@ -116,9 +117,10 @@ class PaperIndex:
         key = ("has", what, 0)
         cached = self._filters.get(key)
         if cached is None:
+            code = what == Feature.CODE  # once, not per paper
             cached = 0
             for bit, doc in enumerate(self.docs):
-                if doc.has_code if what == Feature.CODE else doc.has_project:
+                if doc.has_code if code else doc.has_project:
                     cached |= 1 << bit
             self._filters[key] = cached
         return cached
