@@ -29,7 +29,8 @@ class Timing:
 
     def __post_init__(self) -> None:
         # "weekly" as typed or stored becomes Frequency.WEEKLY (an unknown one: ValueError).
-        object.__setattr__(self, "frequency", Frequency(self.frequency))
+        if not isinstance(self.frequency, Frequency):  # a member already: no Enum call
+            object.__setattr__(self, "frequency", Frequency(self.frequency))
 
 
 def period_of(timing: Timing, now: datetime) -> str | None:
