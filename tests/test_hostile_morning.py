@@ -8,6 +8,8 @@ wiring the CLI uses, the pages under uvicorn."""
 from __future__ import annotations
 
 import itertools
+import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -343,3 +345,70 @@ def test_a_profile_edited_after_it_was_renamed_elsewhere_keeps_the_typing(
     assert [(p.name, p.query) for p in s.world.people.profiles(sid)] == [
         ("robots", "humanoid robots")
     ]
+
+
+# -- pages: /healthz in front of the app ------------------------------------------------------
+
+
+def _raw(base: str, request: bytes) -> bytes:
+    """Send bytes as they are (no client tidies the target) and read until the server closes."""
+    host, _, port = base.removeprefix("http://").partition(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    return data
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [
+        ("/healthz", 200),
+        ("/healthz?probe=1", 200),
+        ("http://evil.example/healthz", 200),  # absolute form: still the path /healthz
+        ("/healthz/", 308),  # to /healthz, a path: never built from the Host header
+        ("/healthz%2F", 308),
+        ("//healthz", 404),
+        ("/%2Fhealthz", 404),
+        ("/HEALTHZ", 404),
+        ("/healthz%00", 404),
+        ("/./healthz", 404),
+        ("/x/../healthz", 404),
+        ("/healthz;x", 404),
+    ],
+)
+def test_only_get_healthz_itself_is_answered_in_front(
+    web: tuple[Site, httpx.Client], target: str, status: int
+) -> None:
+    """Path tricks reach the front only for /healthz itself; the rest get the app's pages, and
+    every answer carries the guard's headers."""
+    s, _ = web
+    answer = _raw(
+        s.base, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith(f"HTTP/1.1 {status} "), lines[0]
+    names = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in lines[1:]}
+    for header in ("content-security-policy", "x-frame-options", "x-content-type-options"):
+        assert header in names, (target, header)
+    assert names.get("cache-control") == "no-store"
+    assert "evil.example" not in answer.decode("latin-1")
+    if status == 200:
+        assert body == b'{"status":"ok"}'
+    if status == 308:
+        assert names["location"] in ("/healthz", "https://paperboy.example.org/healthz")
+
+
+def test_a_body_sent_to_healthz_is_never_read_as_a_request(
+    web: tuple[Site, httpx.Client],
+) -> None:
+    """The front reads no body; the server still consumes it by its length: a request hidden
+    in it is never answered (no smuggling through the front on a kept-alive connection)."""
+    s, _ = web
+    hidden = b"GET /nothere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    first = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(hidden)
+    last = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    answer = _raw(s.base, first + hidden + last)
+    assert re.findall(rb"HTTP/1\.1 (\d{3})", answer) == [b"200", b"200"]
