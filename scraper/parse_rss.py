@@ -7,6 +7,7 @@ publish one item per paper with the authors, upvotes and abstract in the descrip
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 from xml.etree.ElementTree import ParseError as XMLParseError
 
@@ -19,6 +20,7 @@ from scraper import fields
 from scraper.models import ParsedPage, ParsePath, ScrapedPaper
 
 _ARXIV_LINK = re.compile(r"^https?://(?:www\.)?arxiv\.org/abs/(.+?)(?:v\d+)?/?$")
+_HF_HOST = "huggingface.co"  # thumbnails come from its CDN (cdn-thumbnails.huggingface.co)
 _LABELLED = re.compile(r"^(Authors|Upvotes|Summary):\s*(.*)$", re.DOTALL)
 
 
@@ -83,6 +85,15 @@ def _labelled(description: str) -> dict[str, str]:
             found[match.group(1)] = match.group(2).strip()
     img = tree.css_first("img[src]")
     thumbnail = fields.web_url(img.attributes.get("src")) if img is not None else None
-    if thumbnail:
+    if thumbnail and _from_hugging_face(thumbnail):
         found["thumbnail"] = thumbnail
     return found
+
+
+def _from_hugging_face(url: str) -> bool:
+    """Whether an image is Hugging Face's own (https, huggingface.co or a subdomain). A digest
+    shows each paper's thumbnail: one from anywhere else would let the feed's author see every
+    digest opened (who, when, from where), a tracking pixel in each subscriber's mail."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    return parts.scheme == "https" and (host == _HF_HOST or host.endswith("." + _HF_HOST))

@@ -412,3 +412,26 @@ def test_a_body_sent_to_healthz_is_never_read_as_a_request(
     last = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     answer = _raw(s.base, first + hidden + last)
     assert re.findall(rb"HTTP/1\.1 (\d{3})", answer) == [b"200", b"200"]
+
+
+def test_a_feed_thumbnail_from_elsewhere_than_hugging_face_is_not_kept(
+    store: SqlStore, database_url: str
+) -> None:
+    """Digests show each paper's thumbnail: one on the feed author's own host would be a
+    tracking pixel in every subscriber's mail. Only Hugging Face's images (https) are kept."""
+    shown = {
+        "2401.00001": "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2401.00001.png",
+        "2401.00002": "https://tracker.example/pixel.png?paper=2401.00002",
+        "2401.00003": "http://cdn-thumbnails.huggingface.co/social-thumbnails/papers/x.png",
+        "2401.00004": "https://huggingface.co.tracker.example/x.png",
+        "2401.00005": "https://huggingface.co@tracker.example/x.png",
+    }
+    items = "".join(
+        f"<item><title>Paper {i}</title><link>https://arxiv.org/abs/{i}</link><description>"
+        f"&lt;p&gt;Authors: A&lt;/p&gt;&lt;img src=&quot;{src}&quot;&gt;</description></item>"
+        for i, src in shown.items()
+    )
+    fetch, _ = feed_fetch(store, database_url, {"=" + FEED: answer(rss(items))})
+    assert fetch.verdict == "ok", fetch.error
+    kept = {i: getattr(store.get_paper(i), "thumbnail", "?") for i in shown}
+    assert kept == {i: shown[i] if i == "2401.00001" else None for i in shown}
