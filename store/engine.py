@@ -20,7 +20,6 @@ from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
     NoSuchModuleError,
-    OperationalError,
     SQLAlchemyError,
 )
 
@@ -177,7 +176,7 @@ def current_revision(engine: Engine) -> str | None:
                 return None
             found = connection.execute(select(_VERSIONS.c.version_num))
             versions = sorted(found.scalars())
-    except OperationalError as e:
+    except SQLAlchemyError as e:  # unreachable, refused, or not a database at all
         raise _unreachable(engine, e) from e
     if len(versions) > 1:  # Alembic's branches: Paperboy's history is one line
         raise StoreError(f"the database is at several schema revisions at once: {versions}")
@@ -248,4 +247,9 @@ def explain(engine: Engine, error: SQLAlchemyError) -> str | None:
         )
     if "disk is full" in text or "disk i/o error" in text:
         return f"the disk holding the SQLite database {path} is full or failing: free space"
+    if "not a database" in text or "malformed" in text:
+        return (
+            f"{path} is not a SQLite database, or a damaged one: check that "
+            "PAPERBOY_DATABASE_URL names Paperboy's database (restore a backup if it is damaged)"
+        )
     return None

@@ -170,3 +170,17 @@ def test_stored_text_is_printed_as_written_not_as_emoji() -> None:
             console.print("Rockets :rocket: to :smile: the moon", markup=False)
             console.print("[bold]Rockets[/] :rocket:")
         assert captured.get() == "Rockets :rocket: to :smile: the moon\nRockets :rocket:\n"
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    """Reading the revision met it first, and only an OperationalError was expected (exit 70)."""
+    (tmp_path / "pb.db").write_text("a shopping list, not a database\n" * 40)
+    done = _run(
+        "import sys\nfrom paperboy.cli.main import main\nsys.exit(main(['papers']))",
+        f"sqlite:///{tmp_path / 'pb.db'}",
+    )
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 1, said
+    assert "error: cannot use the database" in said
+    assert "file is not a database" in said
+    assert "is not a SQLite database, or a damaged one" in said
