@@ -53,7 +53,9 @@ class SqlStore(Repository):
             fetch_id = connection.execute(
                 FETCHES.insert().values(**fetch).returning(FETCHES.c.id)
             ).scalar_one()
-            upsert_papers(connection, batch.papers)
+            # The feed is a second opinion: it never rewrites what Hugging Face said of a paper.
+            second = batch.fetch.source == View.FEED
+            upsert_papers(connection, batch.papers, second_opinion=second)
             upsert_observations(connection, batch.observations, fetch_id)
         return IngestResult(
             fetch_id=fetch_id, new_papers=new_papers, updated_papers=len(set(ids) & known)

@@ -14,7 +14,7 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Table, case, func
+from sqlalchemy import JSON, Table, case, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -61,10 +61,22 @@ OBSERVATION_COLUMNS = (
 )
 
 
-def upsert_papers(connection: Connection, papers: Sequence[PaperUpsert]) -> None:
-    """Insert new papers; refresh mutable fields of known ones; never move first_seen_at."""
+def upsert_papers(
+    connection: Connection, papers: Sequence[PaperUpsert], *, second_opinion: bool = False
+) -> None:
+    """Insert new papers; refresh mutable fields of known ones; never move first_seen_at.
+
+    A ``second_opinion`` (the third-party feed) adds papers and fills what is missing, but never
+    replaces what is known: no title, abstract or authors of Hugging Face's rewritten, and
+    upvotes only ever raised (its snapshot may be days older than the site's count).
+    """
     if papers:
-        prepared = _prepare(connection, PAPERS, _papers_statement, PAPER_COLUMNS)
+        build, key = (
+            (_second_opinion_statement, "papers-second")
+            if second_opinion
+            else (_papers_statement, PAPERS.name)
+        )
+        prepared = _prepare(connection, PAPERS, build, PAPER_COLUMNS, key)
         _execute(connection, prepared, [(*_scraped(u.paper), u.seen_at, u.seen_at) for u in papers])
 
 
@@ -91,6 +103,25 @@ def _papers_statement(connection: Connection) -> Any:
     greatest = func.greatest if connection.dialect.name == "postgresql" else func.max
     updates["author_count"] = greatest(new["author_count"], PAPERS.c.author_count)
     return stmt.on_conflict_do_update(index_elements=["arxiv_id"], set_=updates)
+
+
+def _second_opinion_statement(connection: Connection) -> Any:
+    stmt = _insert(connection, PAPERS)
+    new = stmt.excluded
+    kept = (*_ALWAYS, *_KEEP_IF_MISSING, *_LISTS, "author_count")
+    updates: dict[str, Any] = {
+        name: func.coalesce(PAPERS.c[name], new[name]) for name in kept if name != "last_seen_at"
+    }
+    updates |= {name: _fuller_only_if_empty(name, new) for name in _LISTS}
+    greatest = func.greatest if connection.dialect.name == "postgresql" else func.max
+    updates["upvotes"] = greatest(new["upvotes"], PAPERS.c.upvotes)
+    updates["last_seen_at"] = new["last_seen_at"]
+    return stmt.on_conflict_do_update(index_elements=["arxiv_id"], set_=updates)
+
+
+def _fuller_only_if_empty(name: str, new: Any) -> Any:
+    empty = func.json_array_length(PAPERS.c[name]) == literal_column("0")  # no bound value
+    return case((empty, new[name]), else_=PAPERS.c[name])
 
 
 def _observations_statement(connection: Connection) -> Any:
@@ -125,10 +156,14 @@ class _Prepared:
 
 
 def _prepare(
-    connection: Connection, table: Table, build: Any, columns: tuple[str, ...]
+    connection: Connection,
+    table: Table,
+    build: Any,
+    columns: tuple[str, ...],
+    key: str | None = None,
 ) -> _Prepared:
     compiled = compiled_once(
-        connection, ("upsert", table.name), lambda: build(connection), column_keys=columns
+        connection, ("upsert", key or table.name), lambda: build(connection), column_keys=columns
     )
     order = (
         tuple(columns.index(name) for name in compiled.names)

@@ -435,3 +435,55 @@ def test_a_feed_thumbnail_from_elsewhere_than_hugging_face_is_not_kept(
     assert fetch.verdict == "ok", fetch.error
     kept = {i: getattr(store.get_paper(i), "thumbnail", "?") for i in shown}
     assert kept == {i: shown[i] if i == "2401.00001" else None for i in shown}
+
+
+def test_the_feed_never_rewrites_what_hugging_face_said_of_a_paper(
+    store: SqlStore, database_url: str
+) -> None:
+    """The feed is a second opinion: for a paper Hugging Face already gave, it cannot deface
+    the title, abstract or authors, nor roll its upvotes back to an older snapshot (it ran after
+    trending every run); it may raise them, and it adds the papers Hugging Face did not give."""
+    known = "2605.05242"  # the first paper of the trending capture: 86 upvotes, 19 authors
+
+    def feed_item(arxiv_id: str, title: str, upvotes: int) -> str:
+        about = f"&lt;p&gt;Authors: Mallory&lt;/p&gt;&lt;p&gt;Upvotes: {upvotes}&lt;/p&gt;"
+        about += "&lt;p&gt;Summary: buy now&lt;/p&gt;"
+        link = f"https://arxiv.org/abs/{arxiv_id}"
+        return (
+            f"<item><title>{title}</title><link>{link}</link><description>{about}</description>"
+            + ("</item>")
+        )
+
+    stale = rss(feed_item(known, "Defaced", 3), feed_item("2401.00009", "A new one", 5))
+    fresher = rss(feed_item(known, "Defaced again", 90))
+    answers = iter([stale, fresher])
+    with hostile_server({"=" + FEED: lambda h: answer(next(answers))(h)}) as (base, _):
+        settings = load_settings(
+            _env_file=None,
+            database_url=database_url,
+            hf_base_url=base,
+            feed_url=base + FEED,
+            semantic="off",
+        )
+        ingestor, client = build_ingestor(settings, store, clock=fixed_clock(PINNED), delay=0)
+        with client:
+            assert ingestor.run(sources.trending()).outcome.verdict.value == "ok"
+            before = store.get_paper(known)
+            assert ingestor.run(sources.feed()).outcome.verdict.value == "ok"
+            after = store.get_paper(known)
+            assert ingestor.run(sources.feed()).outcome.verdict.value == "ok"
+            raised = store.get_paper(known)
+    assert before is not None
+    assert after is not None
+    assert raised is not None
+    assert (after.title, after.summary, after.authors) == (
+        before.title,
+        before.summary,
+        before.authors,
+    )
+    assert after.upvotes == before.upvotes == 86
+    assert raised.title == before.title
+    assert raised.upvotes == 90
+    added = store.get_paper("2401.00009")
+    assert added is not None
+    assert (added.title, added.upvotes) == ("A new one", 5)
