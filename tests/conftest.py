@@ -23,6 +23,13 @@ DATA = Path(__file__).parent / "data"
 HF = DATA / "hf"
 PINNED = datetime(2026, 7, 2, 21, 40, 39, tzinfo=UTC)
 
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 set, which a plain pytest run does not
+# have: a Rich console made while a test module is imported (paperboy.cli.app's) would keep 80
+# columns for good. The tests that care about width set COLUMNS for the call (tests/cli.py: 200).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
 POSTGRES_URL = os.environ.get(
     "PAPERBOY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
