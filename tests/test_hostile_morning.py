@@ -211,7 +211,9 @@ def web(database_url: str) -> Iterator[tuple[Site, httpx.Client]]:
         yield s, client
 
 
-@pytest.mark.parametrize("then", [Status.ACTIVE, Status.PAUSED, Status.BOUNCED])
+@pytest.mark.parametrize(
+    "then", [Status.ACTIVE, Status.PAUSED, Status.BOUNCED, Status.UNSUBSCRIBED]
+)
 def test_an_expired_confirmation_link_shows_no_address_once_the_sign_up_is_over(
     web: tuple[Site, httpx.Client], then: Status
 ) -> None:
