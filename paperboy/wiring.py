@@ -43,7 +43,8 @@ def build_ingestor(
     """The ingestor and the client it owns (close it when done).
 
     With ``PAPERBOY_FEED_URL`` set, the feed source goes to a fetcher of its own that opens a
-    client for the feed's host each time it fetches (scraper/feed.py).
+    client for the feed's host each time it fetches (scraper/feed.py); a feed on the site's own
+    host goes through the site's client, so one spacing covers both.
     """
     http, client = _polite_http(settings, settings.hf_base_url, transport, delay)
     fetcher: Fetcher = HuggingFaceFetcher(http, RobotsGate(http, settings.hf_base_url), clock)
