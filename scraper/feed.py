@@ -3,8 +3,10 @@
 Hugging Face publishes no feed of its own; mirrors (python-feedgen style, e.g.
 huangboming/huggingface-daily-paper-feed) republish its lists as RSS. An operator whose network
 cannot reach hf.co, or who wants a second opinion, points ``PAPERBOY_FEED_URL`` at one. The feed
-is fetched through its own polite client (its own host, robots.txt and spacing) and its papers
-are filed under the ``feed`` view for the day they were seen, like trending.
+is fetched through a polite client bound to its host (its robots.txt; on Hugging Face's own host,
+the site's client and spacing) and its papers are filed under the ``feed`` view for the day they
+were seen, like trending. It is a second opinion: the store lets it add papers and fill gaps,
+never rewrite what Hugging Face said of a paper.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ Connect = Callable[[str], AbstractContextManager[PoliteHttp]]  # origin -> a cli
 class FeedFetcher:
     """Fetches the feed source; never raises (whatever goes wrong is a ``broken`` outcome).
 
-    ``connect`` opens a polite client bound to the feed's own origin for one fetch (one feed
-    a run: a connection of its own, closed afterwards, robots.txt asked afresh).
+    ``connect`` opens a polite client bound to the feed's origin for one fetch (one feed a run:
+    closed afterwards, robots.txt asked afresh; the wiring hands over the site's client when
+    the feed lives on Hugging Face's host, so the two share their spacing).
     """
 
     def __init__(self, url: str, connect: Connect, clock: Clock) -> None:
