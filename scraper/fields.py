@@ -16,10 +16,12 @@ _WHITESPACE = re.compile(r"\s+")
 _NONCHARACTERS = "".join(
     f"{chr(p + 0xFFFE)}{chr(p + 0xFFFF)}" for p in range(0x10000, 0x110000, 0x10000)
 )
+# Bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069) are dropped too:
+# in a title they can make a mail or page show text in another order than it has ("Trojan
+# Source"); right-to-left scripts display without them.
 _NOT_TEXT = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
-    + _NONCHARACTERS
-    + "]"
+    "\u202a-\u202e\u2066-\u2069" + _NONCHARACTERS + "]"
 )
 _NOT_URL = re.compile(r"[\x00-\x20\x7f\"'<>\\^`{|}]")
 _COUNT = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,6})?)\s*([kKmM]?)\s*$", re.ASCII)

@@ -95,6 +95,13 @@ def test_clean_text_drops_what_xml_and_databases_refuse() -> None:
     )
 
 
+def test_clean_text_drops_bidirectional_overrides_and_keeps_right_to_left_text() -> None:
+    spoof = "Safe model \u202egnp.exe\u202c and \u2067isolated\u2069 text"
+    assert fields.clean_text(spoof) == "Safe model gnp.exe and isolated text"
+    hebrew = "\u05e9\u05dc\u05d5\u05dd \u200fworld"  # a right-to-left mark is harmless
+    assert fields.clean_text(hebrew) == hebrew
+
+
 def test_a_title_with_a_lone_surrogate_and_nonxml_characters_is_stored_cleaned(
     store: SqlStore,
 ) -> None:
