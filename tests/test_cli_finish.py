@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,8 +19,8 @@ from rich.console import Console
 
 from paperboy import __version__
 from paperboy.cli.views import plural, waiting
+from tests import cli
 
-PAPERBOY = Path(sys.executable).with_name("paperboy")
 HEAVY = (
     *("fastapi", "uvicorn", "starlette", "alembic", "mako", "apscheduler", "onnxruntime", "numpy"),
     *("markdown_it", "pygments", "email_validator"),  # Rich's Markdown and tracebacks; addresses
@@ -38,23 +37,9 @@ LONG = "a.rather.long.mailbox.name.for.tables@lists.subdomain.example.org"
 
 
 def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")} | {
-        "HOME": str(home),
-        "XDG_DATA_HOME": str(home / "data"),
-        "PAPERBOY_DATABASE_URL": f"sqlite:///{home / 'pb.db'}",
-        "PAPERBOY_SEMANTIC": "off",
-        "COLUMNS": "80",
-        **env,
-    }
-    return subprocess.run(
-        [str(PAPERBOY), *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=home,
-        timeout=300,
-        check=False,
-    )
+    """The CLI at 80 columns, the lexical fallback, on home's database (in this process:
+    tests/cli.py; what importing it loads is checked in a fresh interpreter below)."""
+    return cli.run(home, *args, **({"PAPERBOY_SEMANTIC": "off", "COLUMNS": "80"} | env))
 
 
 def loaded_by(code: str) -> list[str]:
