@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from store.engine import head_revision, make_engine, upgrade
-from tests.cli import PAPERBOY, run  # run and PAPERBOY are imported from here too
+from tests.cli import PAPERBOY, in_process, run  # run and PAPERBOY are imported from here too
 from tests.replay_server import replay_server
 from tests.smtp_server import free_port
 
@@ -45,9 +45,7 @@ def test_demo_stores_the_bundled_pages(tmp_path: Path) -> None:
 def test_default_database_is_a_new_sqlite_file_in_the_data_dir(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
     env |= {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
-    result = subprocess.run(
-        [str(PAPERBOY), "demo"], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
-    )
+    result = in_process(tmp_path, ["demo"], env)  # no PAPERBOY_DATABASE_URL at all
     assert result.returncode == 0, result.stderr
     database = tmp_path / "data" / "paperboy" / "paperboy.db"
     assert database.is_file()
