@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, is_
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +28,6 @@ Matrix = npt.NDArray[np.float32]
 Bools = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.intp]
 
-BM25_BLOCK = 4096  # queries summed at a time (a few block x papers float32 matrices)
 _ids = attrgetter("arxiv_id")
 
 
@@ -58,7 +57,7 @@ def reduce_rows(ufunc: np.ufunc, source: Matrix, flat: Ints, first: Ints, sizes:
     order = np.argsort(-sizes, kind="stable")
     ranked, at = sizes[order], first[order]
     full = int(np.count_nonzero(ranked))
-    found: Matrix = source[flat[at[:full]]].astype(np.float32)
+    found: Matrix = source[flat[at[:full]]].astype(np.float32, copy=False)
     for k in range(1, int(ranked[0])):
         n = int(np.count_nonzero(ranked > k))
         ufunc(found[:n], source[flat[at[:n] + k]], out=found[:n])
@@ -168,6 +167,16 @@ class Batch:
     key: tuple[str, ...]
     rows: Matrix
     held: dict[tuple[str, ...], int] = field(default_factory=dict)
+    papers: tuple[PaperLike, ...] = ()  # the very objects, for a quick "same batch?"
+
+    def holds(self, papers: Sequence[PaperLike]) -> bool:
+        """Whether ``papers`` is this batch: the same objects in the same order (a check of
+        pointers, as the matcher asks ``held_back`` hundreds of times with its batch's list),
+        else the same arXiv ids in the same order."""
+        mine = self.papers
+        if len(papers) == len(mine) and all(map(is_, papers, mine)):
+            return True
+        return batch_key(papers) == self.key
 
 
 class LastBatch:
@@ -180,7 +189,7 @@ class LastBatch:
 
     def put(self, papers: Sequence[PaperLike], rows: Matrix) -> Batch:
         """The batch's vectors, just read (what was kept for another batch is forgotten)."""
-        self._last = found = Batch(batch_key(papers), rows)
+        self._last = found = Batch(batch_key(papers), rows, papers=tuple(papers))
         return found
 
     def get(
@@ -189,7 +198,7 @@ class LastBatch:
         """The kept batch when ``papers`` is the batch seen last, else one read through
         ``vectors`` (and kept)."""
         last = self._last
-        if last is not None and batch_key(papers) == last.key:
+        if last is not None and last.holds(papers):
             return last
         return self.put(papers, vectors(papers))
 
@@ -212,36 +221,64 @@ class TermWeights:
     def distinct(self, queries: Sequence[Counter[str]]) -> tuple[Matrix, Ints]:
         """sqrt(BM25) of each distinct query (the same phrase in many topics is summed once)
         and, for each query, its row."""
+        asked = Queries.of(queries)
+        return self.summed(asked), asked.index
+
+    def summed(self, asked: Queries) -> Matrix:
+        """sqrt(BM25) of each of ``asked.unique`` (rows) against each document (columns): the
+        weights of the wanted terms found in some document (terms x documents), and each
+        query's sum of its terms' rows, in its order (reduce_rows)."""
         docs, corpus = self._docs, self._corpus
-        keys = list(map(tuple, queries))
-        number = {key: i for i, key in enumerate(dict.fromkeys(keys))}
-        index = np.fromiter(map(number.__getitem__, keys), np.intp, len(keys))
-        unique = list(number)
-        wanted = {t for q in unique for t in q}
-        columns: dict[str, int] = {}  # a wanted term found in some document: its row
-        term_rows: list[int] = []  # and for each (term, document) where it is found:
-        doc_rows: list[int] = []  # the document
-        tfs: list[int] = []  # the term's count there
-        for j, doc in enumerate(docs):
+        wanted, number = asked.wanted, asked.number
+        term_rows: list[int] = []  # for each (wanted term, document) where it is found: the term
+        tfs: list[int] = []  # its count there
+        found: list[int] = []  # and how many wanted terms each document holds
+        for doc in docs:
             hits = wanted.intersection(doc)
-            if hits:
-                term_rows.extend([columns.setdefault(t, len(columns)) for t in hits])
-                tfs.extend([doc[t] for t in hits])
-                doc_rows.extend([j] * len(hits))
-        sums = np.zeros((len(unique), len(docs)), dtype=np.float32)
-        if not columns:
-            return sums, index
+            term_rows.extend(map(number.__getitem__, hits))
+            tfs.extend(map(doc.__getitem__, hits))
+            found.append(len(hits))
+        if not term_rows:
+            return np.zeros((len(asked.unique), len(docs)), dtype=np.float32)
         # weighed in float64, as bm25.scores does
-        found_in = np.array(doc_rows, dtype=np.intp)
+        found_in = np.repeat(np.arange(len(docs), dtype=np.intp), found)
         length = np.array([sum(d.values()) for d in docs], dtype=np.float64)[found_in]
         tf, norm = np.array(tfs, dtype=np.float64), K1 * (1 - B + B * length / corpus.mean_length)
-        weights = np.zeros((len(columns), len(docs)), dtype=np.float32)
-        weights[np.array(term_rows, dtype=np.intp), found_in] = tf * (K1 + 1) / (tf + norm)
-        weights *= np.array([corpus.idf(t) for t in columns], dtype=np.float32)[:, None]
-        for at in range(0, len(unique), BM25_BLOCK):
-            block = [[columns[t] for t in q if t in columns] for q in unique[at : at + BM25_BLOCK]]
-            sizes = np.fromiter(map(len, block), np.intp, len(block))
-            flat = np.fromiter(chain.from_iterable(block), np.intp)
-            sums[at : at + len(block)] = reduce_rows(np.add, weights, flat, starts(sizes), sizes)
+        rows = np.array(term_rows, dtype=np.intp)
+        weights = np.zeros((len(asked.terms), len(docs)), dtype=np.float32)
+        weights[rows, found_in] = tf * (K1 + 1) / (tf + norm)
+        weights *= np.array([corpus.idf(t) for t in asked.terms], dtype=np.float32)[:, None]
+        # each query's terms found in some document (the others would add rows of zeros)
+        present = np.bincount(rows, minlength=len(asked.terms)).astype(bool)[asked.flat]
+        sizes = np.bincount(asked.owner[present], minlength=len(asked.unique))
+        sums = reduce_rows(np.add, weights, asked.flat[present], starts(sizes), sizes)
         np.sqrt(np.maximum(sums, 0.0, out=sums), out=sums)
-        return sums, index
+        return sums
+
+
+@dataclass(frozen=True, slots=True)
+class Queries:
+    """BM25 queries as ``TermWeights.summed`` reads them, worked out from the queries alone
+    (so a batch of wants asked again does not redo it): each distinct query's terms in order
+    (``unique``), each query's number among them (``index``), every term wanted."""
+
+    unique: list[tuple[str, ...]]
+    index: Ints
+    wanted: frozenset[str]
+    terms: list[str]  # the wanted terms, numbered
+    number: dict[str, int]  # each wanted term's number
+    flat: Ints  # the term numbers of every distinct query, one query after the other
+    owner: Ints  # and for each, its query's number
+
+    @classmethod
+    def of(cls, queries: Sequence[Counter[str]]) -> Queries:
+        keys = list(map(tuple, queries))
+        numbered = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+        index = np.fromiter(map(numbered.__getitem__, keys), np.intp, len(keys))
+        unique = list(numbered)
+        terms = list(dict.fromkeys(chain.from_iterable(unique)))
+        number = {t: i for i, t in enumerate(terms)}
+        sizes = np.fromiter(map(len, unique), np.intp, len(unique))
+        flat = np.fromiter(map(number.__getitem__, chain.from_iterable(unique)), np.intp)
+        owner = np.repeat(np.arange(len(unique), dtype=np.intp), sizes)
+        return cls(unique, index, frozenset(terms), terms, number, flat, owner)

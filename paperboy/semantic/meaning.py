@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Protocol, TypeVar, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from paperboy.profiles.ast import About, Like
 from paperboy.profiles.document import PaperLike
@@ -38,6 +39,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 WHY_CHARS = 200
+PLANS = 4  # lists of wants whose plan (VectorMeaning._plan) is kept
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _PHRASE = re.compile(r"[,:;]| and | or | such as ", re.IGNORECASE)
 
@@ -143,6 +145,34 @@ class _Prepared:
     near: score.Calibration
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What ``close`` needs of a list of wants before it sees a paper, worked out once per
+    list (``VectorMeaning._plan``): the distinct meaning rows and their background spread,
+    where each want reads its rows (``index``, ``sizes``; ``whole``: its whole-text row), the
+    wants with words and their distinct BM25 queries, the wants with liked papers and their
+    distinct lists, the rejected lists, and each want's cut-off."""
+
+    wants: tuple[Want, ...]
+    generation: int  # VectorMeaning._generation when made (-1: never valid again)
+    settings: score.Settings
+    rows: Vectors
+    meaning: score.Calibration
+    index: batching.Ints
+    sizes: batching.Ints
+    whole: batching.Ints
+    worded: batching.Ints
+    queries: batching.Queries | None
+    lexical: score.Calibration  # of each distinct query
+    word_sizes: batching.Ints
+    liked: batching.Ints
+    liked_lists: list[Vectors]
+    liked_list: batching.Ints  # each liked want's list, by its place in liked_lists
+    near: score.Calibration
+    rejected: list[tuple[str, ...]]
+    cuts: npt.NDArray[np.float32]
+
+
 class VectorMeaning:
     """``Meaning`` over an Embedder, stored paper vectors and a fixed background sample.
 
@@ -176,6 +206,8 @@ class VectorMeaning:
         self._terms: OrderedDict[str, Counter[str]] = OrderedDict()
         self._sentences: OrderedDict[str, tuple[list[str], Vectors]] = OrderedDict()
         self._batch = batching.LastBatch()  # the last batch's vectors, for held_back
+        self._plans: tuple[_Plan, ...] = ()  # the last few lists of wants' plans, newest first
+        self._generation = 0  # how many prepared wants were forgotten (a plan then is stale)
 
     @property
     def model_id(self) -> str:
@@ -186,57 +218,105 @@ class VectorMeaning:
             return []
         if not papers:
             return [Closeness(0, ()) for _ in wants]
-        prepared = self._prepared(wants)
+        plan = self._plan(wants)
         paper_rows = self._vectors.vectors(papers)
         batch = self._batch.put(papers, paper_rows)
+        s = self.settings
         # Every want's rows (the whole text first, then its phrases) in one matrix, a row
         # asked by many wants (the same phrase, the same like:) once: one product, one
-        # z-score; each want's phrases mixed in by batching.mixed_groups.
+        # z-score (in place, the cosine floor of the whole-text rows read first); each want's
+        # phrases mixed in by batching.mixed_groups.
+        cosines = plan.rows @ paper_rows.T
+        floor = (cosines >= s.floor)[plan.whole]
+        z = score.zscores_in_place(cosines, plan.meaning)
+        out = batching.mixed_groups(z, plan.sizes, s.phrase_weight, plan.index)
+        del z, cosines
+        if len(plan.worded):
+            weights = batching.TermWeights([self._paper_terms(p) for p in papers], self._corpus)
+            assert plan.queries is not None
+            lexical = score.zscores_in_place(weights.summed(plan.queries), plan.lexical)
+            said = batching.mixed_groups(
+                lexical, plan.word_sizes, s.phrase_weight, plan.queries.index
+            )
+            mine = out[plan.worded]
+            mine *= s.meaning_weight
+            said *= 1 - s.meaning_weight
+            mine += said
+            out[plan.worded] = mine
+        if len(plan.liked):  # one product for every distinct liked list of the batch
+            near = batching.nearest_many(plan.liked_lists, paper_rows)[plan.liked_list]
+            near = score.zscores_in_place(near, plan.near)
+            near *= s.near_liked
+            out[plan.liked] += near
+        self._hold_back_all(plan.rejected, batch)
+        masks = out >= plan.cuts[:, None]
+        masks &= floor
+        return [
+            Closeness(bits, _Row(row)) for bits, row in zip(score.bitsets(masks), out, strict=True)
+        ]
+
+    def _plan(self, wants: Sequence[Want]) -> _Plan:
+        """What ``close`` works out from the wants alone, kept for the last few lists of wants
+        (the matcher asks the same ones batch after batch): while no prepared want has been
+        forgotten since and the settings are the same, the same as working it out again."""
+        asked = tuple(wants)
+        for plan in self._plans:
+            if (
+                plan.generation == self._generation
+                and len(plan.wants) == len(asked)
+                and plan.settings == self.settings
+                and plan.wants == asked
+            ):
+                return plan
+        plan = self._new_plan(asked)
+        self._plans = (plan, *self._plans[: PLANS - 1])
+        return plan
+
+    def _new_plan(self, wants: tuple[Want, ...]) -> _Plan:
+        generation = self._generation
+        prepared = self._prepared(wants)
+        if self._generation != generation:  # a want of this very list forgotten: keep none
+            generation = -1
+        s = self.settings
         sizes = batching.lengths(p.rows for p in prepared)
         rows = np.concatenate([p.rows for p in prepared])
         calibration = _joined([p.meaning for p in prepared])
         first, index = batching.distinct_rows(rows)
-        cosines = rows[first] @ paper_rows.T
-        z = score.zscores(
-            cosines, score.Calibration(calibration.mean[first], calibration.std[first])
-        )
-        whole = cosines[index[batching.starts(sizes)]]
-        s = self.settings
-        out = batching.mixed_groups(z, sizes, s.phrase_weight, index)
         worded = [i for i, p in enumerate(prepared) if p.words]
+        queries = None
+        lexical = _joined([])
         if worded:
-            weights = batching.TermWeights([self._paper_terms(p) for p in papers], self._corpus)
-            raw, index = weights.distinct([w for i in worded for w in prepared[i].words])
+            queries = batching.Queries.of([w for i in worded for w in prepared[i].words])
             spread = _joined([prepared[i].lexical for i in worded])
-            first = np.unique(index, return_index=True)[1]  # a distinct query's first asker
-            lexical = score.zscores(raw, score.Calibration(spread.mean[first], spread.std[first]))
-            said = batching.mixed_groups(
-                lexical,
-                batching.lengths(prepared[i].words for i in worded),
-                s.phrase_weight,
-                index,
-            )
-            out[worded] = s.meaning_weight * out[worded] + (1 - s.meaning_weight) * said
+            asker = np.unique(queries.index, return_index=True)[1]  # a query's first asker
+            lexical = score.Calibration(spread.mean[asker], spread.std[asker])
         liked = [i for i, p in enumerate(prepared) if len(p.liked)]
-        if liked:  # one product for every distinct liked list of the batch
-            lists = {wants[i].liked: prepared[i].liked for i in liked}
-            near = batching.nearest_many(list(lists.values()), paper_rows)
-            which = {key: j for j, key in enumerate(lists)}
-            near = near[[which[wants[i].liked] for i in liked]]
-            calibration = _joined([prepared[i].near for i in liked])
-            out[liked] += s.near_liked * score.zscores(near, calibration)
-        self._hold_back_all([w.rejected for w in wants if w.rejected], batch)
-        cuts = np.array(
-            [
-                score.cutoff(w.step, bool(p.liked.size), s, _more_like_liked(w))
-                for w, p in zip(wants, prepared, strict=True)
-            ],
-            dtype=np.float32,
-        )
-        masks = score.close_mask(whole, out, cuts, s)
-        return [
-            Closeness(bits, _Row(row)) for bits, row in zip(score.bitsets(masks), out, strict=True)
+        lists = {wants[i].liked: prepared[i].liked for i in liked}
+        which = {key: j for j, key in enumerate(lists)}
+        cuts = [
+            score.cutoff(w.step, bool(p.liked.size), s, _more_like_liked(w))
+            for w, p in zip(wants, prepared, strict=True)
         ]
+        return _Plan(
+            wants=wants,
+            generation=generation,
+            settings=s,
+            rows=np.ascontiguousarray(rows[first]),
+            meaning=score.Calibration(calibration.mean[first], calibration.std[first]),
+            index=index,
+            sizes=sizes,
+            whole=index[batching.starts(sizes)],
+            worded=np.array(worded, dtype=np.intp),
+            queries=queries,
+            lexical=lexical,
+            word_sizes=batching.lengths(prepared[i].words for i in worded),
+            liked=np.array(liked, dtype=np.intp),
+            liked_lists=list(lists.values()),
+            liked_list=np.array([which[wants[i].liked] for i in liked], dtype=np.intp),
+            near=_joined([prepared[i].near for i in liked]),
+            rejected=[w.rejected for w in wants if w.rejected],
+            cuts=np.array(cuts, dtype=np.float32),
+        )
 
     def held_back(self, rejected: tuple[str, ...], papers: Sequence[PaperLike]) -> int:
         if not rejected or not papers:
@@ -446,6 +526,8 @@ class VectorMeaning:
         cache[key] = value
         if len(cache) > self._cache_size:
             cache.popitem(last=False)
+            if cache is self._wants:  # a plan holding the forgotten want is stale
+                self._generation += 1
 
 
 def _more_like_liked(want: Want) -> bool:

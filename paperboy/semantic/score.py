@@ -92,6 +92,17 @@ def zscores(cosines: Matrix, calibration: Calibration) -> Matrix:
     return z.astype(np.float32, copy=False)  # no copy of a float32 batch
 
 
+def zscores_in_place(cosines: Matrix, calibration: Calibration) -> Matrix:
+    """``zscores(cosines, calibration)`` written over ``cosines`` (a float32 batch's matrix,
+    read no more): the same two operations, no second matrix."""
+    kinds = (cosines.dtype, calibration.mean.dtype, calibration.std.dtype)
+    if any(kind != np.float32 for kind in kinds):  # other types: the same arithmetic as before
+        return zscores(cosines, calibration)
+    cosines -= calibration.mean[:, None]
+    cosines /= calibration.std[:, None]
+    return cosines
+
+
 def close_mask(
     cosines: Matrix, z: Matrix, cuts: npt.NDArray[np.float32], settings: Settings = DEFAULT
 ) -> Bools:
