@@ -10,8 +10,8 @@ by run.
 Compiled bytecode is kept (in a temporary PYTHONPYCACHEPREFIX, PYTHONDONTWRITEBYTECODE dropped)
 and every command runs once before it is timed, as an installed package has its .pyc files:
 otherwise each run would also compile the tree's own modules. Besides CPU and wall time, each
-command's imports are summed from `python -X importtime` (the self times, median of 3 runs), and
-the heavy packages it loaded are listed.
+command's imports are summed from `python -X importtime` (the self times, median of 3 runs) and
+counted, and the heavy packages it loaded are listed.
 
     .venv/bin/python bench/cli_bench.py [--runs 15] [--tree DIR ...]
 """
@@ -84,22 +84,25 @@ def loaded(command: tuple[str, ...], env: dict[str, str], cwd: Path) -> list[str
     return list(ast.literal_eval(done.stdout.strip().splitlines()[-1]))
 
 
-def imports(argv: list[str], env: dict[str, str], cwd: Path, runs: int = 3) -> float:
-    """Seconds spent importing, summed from ``-X importtime``'s self times (median of runs)."""
-    sums = []
+def imports(argv: list[str], env: dict[str, str], cwd: Path, runs: int = 3) -> tuple[float, int]:
+    """Seconds spent importing, summed from ``-X importtime``'s self times (median of runs; wall
+    clock inside the interpreter, so a loaded machine inflates it), and how many modules."""
+    sums, count = [], 0
     for _ in range(runs):
         done = subprocess.run(
             [argv[0], "-X", "importtime", *argv[1:]], env=env, cwd=cwd, capture_output=True
         )
-        sums.append(sum(_self_us(line) for line in done.stderr.decode().splitlines()))
-    return statistics.median(sums) / 1e6
+        times = [_self_us(line) for line in done.stderr.decode().splitlines()]
+        sums.append(sum(t for t in times if t is not None))
+        count = sum(t is not None for t in times)
+    return statistics.median(sums) / 1e6, count
 
 
-def _self_us(line: str) -> int:
-    """The self time of one ``import time:    123 |    456 | module`` line (0 for others)."""
+def _self_us(line: str) -> int | None:
+    """The self time of one ``import time:    123 |    456 | module`` line (None for others)."""
     head, bar, _ = line.partition("|")
     value = head.removeprefix("import time:").strip()
-    return int(value) if bar and value.isdigit() else 0
+    return int(value) if bar and value.isdigit() else None
 
 
 def main() -> None:
@@ -149,12 +152,13 @@ def main() -> None:
                     cpus += cpu
             for (walls, cpus), tree, tree_env in zip(runs, trees, tree_envs, strict=True):
                 median, used = statistics.median(walls), statistics.median(cpus)
-                importing = imports(argv, tree_env, tree)
+                importing, modules = imports(argv, tree_env, tree)
                 heavy = ", ".join(loaded(command, tree_env, tree)) or "none of them"
                 print(
                     f"  {tree!s:<16} wall median {median * 1000:5.0f} ms "
                     f"(min {min(walls) * 1000:5.0f}), CPU median {used * 1000:4.0f} ms "
-                    f"= {used / base_cpu:4.1f}x bare; imports {importing * 1000:4.0f} ms; "
+                    f"= {used / base_cpu:4.1f}x bare; imports {importing * 1000:4.0f} ms "
+                    f"({modules} modules); "
                     f"loads {heavy}"
                 )
         print(f"\nmachine load at the end {os.getloadavg()[0]:.1f}")
