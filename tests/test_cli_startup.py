@@ -36,7 +36,9 @@ NEVER = (
 
 def test_head_is_the_migration_scripts_head() -> None:
     """A new migration must move HEAD (store/engine.py) with it."""
-    assert HEAD == scripts_head() == head_revision()
+    head = scripts_head()
+    assert head == HEAD, f"a new migration: set store.engine.HEAD to {head!r}"
+    assert head_revision() == HEAD
 
 
 def test_the_revision_read_with_plain_sql_is_alembics(database_url: str) -> None:
