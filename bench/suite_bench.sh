@@ -15,7 +15,7 @@ TIME=(/usr/bin/time -f "%U user %S sys %e wall (s)")
 if [ "${1:-}" = "--gates" ]; then
   cache=$(mktemp -d)
   trap 'rm -rf "$cache"' EXIT
-  for gate in "ruff format --check ." "ruff check --no-cache ." \
+  for gate in "ruff format --check --no-cache ." "ruff check --no-cache ." \
     "mypy --strict --cache-dir $cache base paperboy scraper store mailer" "lint-imports --no-cache"; do
     printf '%-72s ' "$gate"
     # shellcheck disable=SC2086  # the gate's words
