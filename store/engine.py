@@ -167,6 +167,14 @@ def scripts_head() -> str:
     return head
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision of the migration scripts (reads them all, through Alembic)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database: Alembic's version
     table read with plain SQL, in a transaction that only reads."""
@@ -184,9 +192,13 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (``paperboy db upgrade``)."""
+    """Apply migrations up to ``revision`` (``paperboy db upgrade``); a database at a revision
+    the scripts do not know (migrated by a newer Paperboy) is refused, unchanged."""
     from alembic import command
 
+    current = current_revision(engine)
+    if current is not None and current not in known_revisions():
+        raise SchemaNotCurrent(current, HEAD, known=False)
     try:
         command.upgrade(_alembic_config(engine), revision)
     except SQLAlchemyError as e:
@@ -206,7 +218,7 @@ def open_engine(url: str, *, migrate: bool = False) -> Engine:
         if current is None or (migrate and current != HEAD):
             upgrade(engine)
         elif current != HEAD:
-            raise SchemaNotCurrent(current, HEAD)
+            raise SchemaNotCurrent(current, HEAD, known=current in known_revisions())
     except BaseException:
         engine.dispose()  # its pooled connection goes now, not when collected
         raise

@@ -77,9 +77,17 @@ class VectorsNotKept(StoreError):
 
 
 class SchemaNotCurrent(StoreError):
-    """The database's schema is not the one this Paperboy needs (nothing was changed)."""
+    """The database's schema is not the one this Paperboy needs (nothing was changed).
+    ``known``: ``current`` is one of this Paperboy's migrations (an upgrade brings it to
+    ``head``); otherwise a newer Paperboy, or another tool, migrated the database."""
 
-    def __init__(self, current: str, head: str) -> None:
+    def __init__(self, current: str, head: str, *, known: bool = True) -> None:
         self.current = current
         self.head = head
-        super().__init__(f"the database is at schema {current}, this Paperboy needs {head}")
+        self.known = known
+        super().__init__(
+            f"the database is at schema {current}, this Paperboy needs {head}"
+            if known
+            else f"the database is at schema {current}, which this Paperboy does not know "
+            f"(it needs {head})"
+        )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from paperboy.cli.hints import hint_for
 from store.engine import (
@@ -186,3 +187,27 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     assert "error: cannot use the database" in said
     assert "file is not a database" in said
     assert "is not a SQLite database, or a damaged one" in said
+
+
+def test_a_database_a_newer_paperboy_migrated_is_refused_with_its_own_hint(tmp_path: Path) -> None:
+    """It said `run paperboy db upgrade`, which then failed as an internal error (exit 70)."""
+    url = f"sqlite:///{tmp_path / 'pb.db'}"
+    engine = migrated_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    for args in (["papers"], ["db", "upgrade"], ["db", "current"]):
+        done = _run(
+            f"import sys\nfrom paperboy.cli.main import main\nsys.exit(main({args!r}))", url
+        )
+        said = " ".join(done.stderr.split() + done.stdout.split())
+        assert done.returncode == 1, said
+        if args == ["db", "current"]:
+            assert f"database: 9999; this Paperboy: {HEAD} (migrated by a newer Paperboy" in said
+        else:
+            assert "the database is at schema 9999, which this Paperboy does not know" in said
+            assert "a newer Paperboy (or another tool) migrated this database" in said
+            assert "db upgrade" not in said
+    engine = make_engine(url)
+    assert current_revision(engine) == "9999"  # nothing was changed
+    engine.dispose()

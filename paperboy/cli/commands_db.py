@@ -25,11 +25,16 @@ def db_upgrade(ctx: typer.Context) -> None:
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Show the schema revision of the database and the one this Paperboy needs."""
-    from store.engine import current_revision, head_revision, make_engine
+    from store.engine import current_revision, head_revision, known_revisions, make_engine
 
     engine = make_engine(state(ctx).settings.database_url)
     current = current_revision(engine)
     head = head_revision()
-    status = "up to date" if current == head else "run `paperboy db upgrade`"
+    if current == head:
+        status = "up to date"
+    elif current is not None and current not in known_revisions():
+        status = "migrated by a newer Paperboy: run that version"
+    else:
+        status = "run `paperboy db upgrade`"
     out.print(f"database: {current or 'empty'}; this Paperboy: {head} ({status})")
     raise typer.Exit(0 if current == head else 1)

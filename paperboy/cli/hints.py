@@ -34,6 +34,11 @@ def hint_for(error: PaperboyError) -> str:
         return "nothing was changed; report this with the output of `paperboy db current`"
     if isinstance(error, VectorsNotKept):  # the database's own hint first (a full disk, a lock)
         return error.hint or "these vectors were not kept; `paperboy embed` computes them again"
+    if isinstance(error, SchemaNotCurrent) and not error.known:
+        return (
+            "a newer Paperboy (or another tool) migrated this database: run that version, or "
+            "restore the backup taken before it upgraded"
+        )
     if isinstance(error, SchemaNotCurrent):
         return "run `paperboy db upgrade` (back the database up first)"
     return error.hint
