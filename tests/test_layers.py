@@ -153,17 +153,12 @@ def _strings(tree: ast.AST) -> list[str]:
     ]
 
 
-# store/engine.py's "run `paperboy db upgrade`" is moving out separately (issue 18).
-_NOT_YET = {"store/engine.py"}
-
-
 @pytest.mark.parametrize(
     "path",
     sorted(
         str(p.relative_to(ROOT))
         for layer in ("store", "mailer", "scraper")
         for p in (ROOT / layer).rglob("*.py")
-        if str(p.relative_to(ROOT)) not in _NOT_YET
     ),
 )
 def test_the_layers_below_name_no_cli_command(path: str) -> None:
