@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from mailer.smtp import Security, SmtpConfig, SmtpTimeouts, SmtpTransport
@@ -20,9 +19,6 @@ from paperboy.ingest import Ingestor
 from paperboy.semantic import runtime
 from paperboy.settings import MailTransport, Settings
 from paperboy.tokens import Tokens, load_secret
-from paperboy.web.app import WebContext, create_app
-from paperboy.web.limits import parse_networks
-from paperboy.web.mails import PageMailer
 from scraper.feed import FeedFetcher, Sources
 from scraper.fetch import Fetcher, HuggingFaceFetcher
 from scraper.http import ClientConfig, Limits, PoliteHttp, Politeness, build_client
@@ -30,6 +26,10 @@ from scraper.robots import RobotsGate
 from store.ledger import Ledger
 from store.repository import SqlStore
 from store.subscribers import SubscriberStore
+
+if TYPE_CHECKING:  # the web framework and the server load only for the commands that serve
+    import uvicorn
+    from fastapi import FastAPI
 
 
 def build_ingestor(
@@ -168,6 +168,10 @@ def alert_config(settings: Settings) -> AlertConfig:
 
 
 def build_web(settings: Settings, engine: Engine, *, clock: Clock = system_clock) -> FastAPI:
+    from paperboy.web.app import WebContext, create_app
+    from paperboy.web.limits import parse_networks
+    from paperboy.web.mails import PageMailer
+
     secret = load_secret(settings.secret_key.get_secret_value(), settings.secret_key_file)
     tokens = Tokens(secret, clock)
     mailer = PageMailer(
@@ -195,6 +199,8 @@ def server_config(
     """How uvicorn serves the pages. Its own proxy handling is off: by default it believes
     X-Forwarded-For from 127.0.0.1 whatever it says; the app's guard believes it only from
     PAPERBOY_TRUSTED_PROXIES."""
+    import uvicorn
+
     return uvicorn.Config(
         app,
         host=host,

@@ -116,6 +116,14 @@ def test_reading_an_up_to_date_store_loads_no_migrations(
     assert _loaded_after(args, database_url, NEVER) == []
 
 
+@pytest.mark.parametrize("args", [["send", "--dry-run"], ["deliveries"]])
+def test_mail_commands_load_no_web_framework_nor_server(args: list[str], database_url: str) -> None:
+    """The composition root imports the pages and uvicorn only for the commands that serve."""
+    migrated_engine(database_url).dispose()
+    watched = ("fastapi", "starlette", "uvicorn", "apscheduler", "alembic")
+    assert _loaded_after(args, database_url, watched) == []
+
+
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["profile", "help"]])
 def test_help_and_version_load_no_pydantic_nor_rich_markdown(
     args: list[str], tmp_path: Path
