@@ -16,6 +16,7 @@ matcher's and the maths'. Target: < 1 s.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -201,26 +202,30 @@ class HashEmbedder:
 
 
 class Timed:
-    """The Meaning, with the time spent in close() and held_back() added up."""
+    """The Meaning, with the time spent in close() and held_back() added up (wall in
+    ``seconds``, CPU of the process in ``cpu_spent``)."""
 
     def __init__(self, inner: VectorMeaning) -> None:
         self.inner, self.seconds, self.wants = inner, 0.0, 0
+        self.cpu_spent = 0.0
 
     @property
     def model_id(self) -> str:
         return self.inner.model_id
 
     def close(self, wants: Sequence[Want], papers: Sequence[PaperLike]) -> list[Closeness]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         found = self.inner.close(wants, papers)
         self.seconds += time.perf_counter() - start
+        self.cpu_spent += time.process_time() - cpu
         self.wants = len(wants)
         return found
 
     def held_back(self, rejected: tuple[str, ...], papers: Sequence[PaperLike]) -> int:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         found = self.inner.held_back(rejected, papers)
         self.seconds += time.perf_counter() - start
+        self.cpu_spent += time.process_time() - cpu
         return found
 
     def why(self, want: Want, paper: PaperLike) -> str:
@@ -272,12 +277,17 @@ def semantic_specs(corpus: list[ScrapedPaper], keyword: list[ProfileSpec]) -> li
     return found
 
 
-def semantic_case(corpus: list[ScrapedPaper], keyword: list[ProfileSpec]) -> None:
+def semantic_case(corpus: list[ScrapedPaper], keyword: list[ProfileSpec], warm: int = 5) -> None:
+    """Cold once (topics embedded and calibrated), then ``warm`` times as the service runs
+    (a new Matcher each time, topics known): the least CPU and wall of the warm runs, each
+    split into meaning (close and held_back) and the matcher's own part (the shared machine
+    inflates wall; CPU is the figure to compare)."""
     spec_list = semantic_specs(corpus, keyword)
     meaning = Timed(meaning_for(corpus))
     runs = []
-    for _ in range(2):  # the first run embeds and calibrates every topic; the second reuses them
-        meaning.seconds = 0.0
+    matches = 0
+    for _ in range(1 + warm):
+        meaning.seconds = meaning.cpu_spent = 0.0
         start = time.perf_counter()
         matcher = Matcher(spec_list, meaning)
         compiled = time.perf_counter()
@@ -285,27 +295,43 @@ def semantic_case(corpus: list[ScrapedPaper], keyword: list[ProfileSpec]) -> Non
         result = matcher.match(corpus)
         cpu = time.process_time() - cpu
         done = time.perf_counter()
-        runs.append((compiled - start, done - compiled, meaning.seconds, len(result), cpu))
-    cold, warm = runs
+        matches = len(result)
+        runs.append((compiled - start, done - compiled, meaning.seconds, cpu, meaning.cpu_spent))
+    cold, warm_runs = runs[0], runs[1:]
     semantic = sum(1 for s in spec_list if "about:" in s.query or "like:" in s.query)
     print(
         f"meaning: {len(spec_list):,} profiles, {semantic:,} with about:/like: "
-        f"({meaning.wants:,} distinct wants), {len(corpus):,} papers, {warm[3]:,} matches"
+        f"({meaning.wants:,} distinct wants), {len(corpus):,} papers, {matches:,} matches"
     )
     print(
         f"  cold (topics embedded and calibrated): compile {cold[0]:.3f} s, match {cold[1]:.3f} s "
-        f"(meaning {cold[2]:.3f} s)"
+        f"wall, {cold[3]:.3f} s CPU (meaning {cold[2]:.3f} s wall, {cold[4]:.3f} s CPU)"
     )
+    if not warm_runs:
+        return
+    best = min(warm_runs, key=lambda r: r[3])
     print(
-        f"  warm: compile {warm[0]:.3f} s, match {warm[1]:.3f} s wall, {warm[4]:.3f} s CPU "
-        f"(meaning {warm[2]:.3f} s, the matcher's own part {warm[1] - warm[2]:.3f} s); "
+        f"  warm, least of {len(warm_runs)}: compile {min(r[0] for r in warm_runs):.3f} s; "
+        f"match {best[3]:.3f} s CPU (meaning {best[4]:.3f}, the matcher's own part "
+        f"{best[3] - best[4]:.3f}); wall {min(r[1] for r in warm_runs):.3f} s "
+        f"(that run {best[1]:.3f}: meaning {best[2]:.3f}, own part {best[1] - best[2]:.3f}); "
         "target: match < 1 s"
     )
+    print("  warm CPU per run: " + ", ".join(f"{r[3]:.3f}" for r in warm_runs))
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--semantic-only", action="store_true", help="only the meaning case (issue 16)"
+    )
+    parser.add_argument("--warm", type=int, default=5, help="warm runs of the meaning case")
+    args = parser.parse_args()
     corpus = papers()
     spec_list = specs(corpus)
+    if args.semantic_only:
+        semantic_case(corpus, spec_list, args.warm)
+        return
     terms = sum(len(re.findall(r'"[^"]+"|\S+', s.query)) for s in spec_list)
     print(
         f"{len(spec_list):,} profiles ({terms / len(spec_list):.1f} terms on average), "
@@ -357,7 +383,7 @@ def main() -> None:
         f"ours: {per_paper * 1000:.2f} ms/paper; ratio {slow / per_paper:.0f}x "
         f"(target: total < 1 s, >= 50x)"
     )
-    semantic_case(corpus, spec_list)
+    semantic_case(corpus, spec_list, args.warm)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from paperboy.profiles.document import PaperLike
 from paperboy.semantic import batching, bm25, score
 from paperboy.semantic.bm25 import K1, B
 from paperboy.semantic.closeness import Closeness, Want
-from paperboy.semantic.meaning import InMemoryVectors, VectorMeaning, paper_text
+from paperboy.semantic.meaning import PLAN_KEPT_FROM, InMemoryVectors, VectorMeaning, paper_text
 from tests.papers import saved_papers
 from tests.test_batching import DIM, HashEmbedder, random_wants, unit_rows
 
@@ -105,16 +105,19 @@ def test_a_plan_is_dropped_once_one_of_its_wants_is_forgotten() -> None:
             background_texts=[paper_text(p) for p in papers[::3]],
         )
 
-    asked = [Want(Like((late.arxiv_id,)), -2), Want(About("diffusion models"))]
-    meaning = meaning_of(3)
+    topics = [Want(About(f"subject number {i}")) for i in range(PLAN_KEPT_FROM - 1)]
+    asked = [Want(Like((late.arxiv_id,)), -2), *topics]  # a list long enough for its plan kept
+    size = len(asked)  # the cache holds one list of wants
+    meaning = meaning_of(size)
     before = answers(meaning.close(asked, papers))
     assert before[0][0] == 0  # the example is unknown: close to nothing
     known[late.arxiv_id] = late
     assert answers(meaning.close(asked, papers)) == before  # prepared, and kept: as before
-    others = [Want(About(f"topic number {i}")) for i in range(3)]
-    meaning.close(others, papers)  # the cache of 3 forgets both wants of ``asked``
+    assert meaning._plans  # kept
+    others = [Want(About(f"another subject {i}")) for i in range(size)]
+    meaning.close(others, papers)  # the cache forgets every want of ``asked``
     after = answers(meaning.close(asked, papers))
-    assert after == answers(meaning_of(3).close(asked, papers))
+    assert after == answers(meaning_of(size).close(asked, papers))
     assert after[0][0] != 0
 
 
@@ -192,6 +195,21 @@ def test_the_last_batch_is_found_by_its_papers_or_their_ids() -> None:
     assert last.get(changed, read) is not kept
     assert last.get(papers[::-1], read).key == batching.batch_key(papers[::-1])
     assert calls == [20, 20]
+
+
+def test_a_short_list_of_wants_leaves_the_kept_plans_alone() -> None:
+    papers = list(saved_papers())
+    batch = batch_of(papers, 30)
+    wants = random_wants(papers, 80)
+    meaning = random_meaning(papers + batch)
+    meaning.close(wants, batch)
+    kept = meaning._plans
+    other = random_meaning(papers + batch)
+    other._prepared(wants)  # prepared together, as above (a want's background product alone
+    # may round otherwise)
+    for want in wants[:10]:  # previews of one topic each
+        assert answers(meaning.close([want], batch)) == answers(other.close([want], batch))
+    assert meaning._plans == kept
 
 
 def test_held_back_after_close_reads_the_batch_close_worked_out() -> None:

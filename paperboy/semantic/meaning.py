@@ -40,6 +40,7 @@ V = TypeVar("V")
 
 WHY_CHARS = 200
 PLANS = 4  # lists of wants whose plan (VectorMeaning._plan) is kept
+PLAN_KEPT_FROM = 32  # wants in a list whose plan is kept (a shorter one's costs little)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _PHRASE = re.compile(r"[,:;]| and | or | such as ", re.IGNORECASE)
 
@@ -269,7 +270,8 @@ class VectorMeaning:
             ):
                 return plan
         plan = self._new_plan(asked)
-        self._plans = (plan, *self._plans[: PLANS - 1])
+        if len(asked) >= PLAN_KEPT_FROM:  # a preview's few wants do not push out a dispatch's
+            self._plans = (plan, *self._plans[: PLANS - 1])
         return plan
 
     def _new_plan(self, wants: tuple[Want, ...]) -> _Plan:
