@@ -127,7 +127,7 @@ def run(
             with w.ledger._engine.begin() as connection:
                 from sqlalchemy import update
 
-                from store.ledger import DELIVERIES
+                from store.tables import DELIVERIES
 
                 connection.execute(
                     update(DELIVERIES)

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from store.engine import make_engine, upgrade  # noqa: E402
-from store.ledger import DELIVERIES, DIGESTS, MESSAGES, SUBSCRIBERS, Ledger  # noqa: E402
+from store.ledger import Ledger  # noqa: E402
+from store.tables import DELIVERIES, DIGESTS, MESSAGES, SUBSCRIBERS  # noqa: E402
 from store.types import Delivered, DigestRecord  # noqa: E402
 
 START = datetime(2026, 6, 1, 8, tzinfo=UTC)

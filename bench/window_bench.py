@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from store.engine import make_engine, upgrade  # noqa: E402
-from store.ledger import DELIVERIES, DIGESTS, SUBSCRIBERS, Ledger  # noqa: E402
-from store.tables import WAITING  # noqa: E402
+from store.ledger import Ledger  # noqa: E402
+from store.tables import DELIVERIES, DIGESTS, SUBSCRIBERS, WAITING  # noqa: E402
 
 START = datetime(2026, 6, 1, 8, tzinfo=UTC)
 INDEX = "ix_digests_subscriber_window"

@@ -1,1 +1,1 @@
-"""State: SQLModel tables, the engine (SQLite by default, PostgreSQL), migrations, repositories."""
+"""State: Core tables, the engine (SQLite by default, PostgreSQL), migrations, repositories."""

@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, desc, select
+from sqlalchemy import desc, select
 
 from store.base import Repository
-from store.tables import DigestRow, core
+from store.tables import DIGESTS
 from store.types import DigestKind
 
-DIGESTS: Table = core(DigestRow)
 SHOWN = 20  # the list's length: older digests stay reachable from their mails
 
 

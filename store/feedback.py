@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -18,10 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from store.base import Repository
 from store.batching import chunks
 from store.errors import ProfileGone
-from store.tables import FeedbackRow, PaperRow, core
+from store.tables import FEEDBACK, PAPERS
 
-FEEDBACK: Table = core(FeedbackRow)
-PAPERS: Table = core(PaperRow)
 # Profiles per query in for_profiles: well under SQLite's 32,766 bound parameters, so the
 # dispatch's thousands of profiles are one query (two past 10,000).
 _CHUNK = 10_000

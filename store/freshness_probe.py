@@ -7,12 +7,11 @@ on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import func, select
 
 from store.base import Repository
-from store.tables import FetchRow, core
+from store.tables import FETCHES
 
-FETCHES: Table = core(FetchRow)
 _NEWEST = select(func.coalesce(func.max(FETCHES.c.id), 0))
 
 

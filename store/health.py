@@ -6,16 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, desc, select, update
+from sqlalchemy import desc, select, update
 
 from scraper.models import Verdict, View
 from store.base import Repository
-from store.tables import AlertRow, FetchRow, RunRow, core
+from store.tables import ALERTS, FETCHES, RUNS
 from store.types import RunKind
-
-RUNS: Table = core(RunRow)
-ALERTS: Table = core(AlertRow)
-FETCHES: Table = core(FetchRow)
 
 
 @dataclass(frozen=True, slots=True)

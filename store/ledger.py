@@ -25,7 +25,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     Executable,
-    Table,
     and_,
     bindparam,
     desc,
@@ -45,7 +44,7 @@ from store.base import Repository
 from store.batching import chunks, compiled_once
 from store.columns import UTCDateTime, driver_instant
 from store.errors import MessageMissing
-from store.tables import FINAL, WAITING, DeliveryRow, DigestRow, MessageRow, SubscriberRow, core
+from store.tables import DELIVERIES, DIGESTS, FINAL, MESSAGES, WAITING
 from store.types import (
     RELEASED,
     Claim,
@@ -57,11 +56,6 @@ from store.types import (
     DigestRecord,
     Released,
 )
-
-DIGESTS: Table = core(DigestRow)
-DELIVERIES: Table = core(DeliveryRow)
-MESSAGES: Table = core(MessageRow)
-SUBSCRIBERS: Table = core(SubscriberRow)
 
 
 class Ledger(Repository):

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from scraper.models import CONDITIONAL_PATHS, PARSED_VERDICTS, ParsePath, Validators, Verdict, View
 from store.base import Repository
 from store.batching import chunks
-from store.tables import FetchRow, ObservationRow, PaperRow, core
+from store.tables import FETCHES, OBSERVATIONS, PAPERS
 from store.types import (
     Fetch,
     IngestBatch,
@@ -22,9 +22,8 @@ from store.types import (
     Paper,
     PaperFilter,
 )
-from store.upsert import OBSERVATIONS, PAPERS, upsert_observations, upsert_papers
+from store.upsert import upsert_observations, upsert_papers
 
-FETCHES = core(FetchRow)
 _LOOKUP_CHUNK = 500  # ids per IN (...) clause, well under every driver's parameter limit
 
 
@@ -219,4 +218,4 @@ def _fetch(m: Any) -> Fetch:
     return Fetch(**values)
 
 
-__all__ = ["ObservationRow", "PaperRow", "SqlStore"]
+__all__ = ["SqlStore"]

@@ -16,7 +16,7 @@ from base.errors import InputError
 from store.base import Repository
 from store.batching import chunks
 from store.errors import AlreadySubscribed, NoSuchProfile, NoSuchSubscriber, ProfileNameTaken
-from store.tables import ProfileRow, SubscriberRow, core
+from store.tables import PROFILES, SUBSCRIBERS
 from store.types import (
     Action,
     Frequency,
@@ -29,9 +29,6 @@ from store.types import (
     allows,
     transition,
 )
-
-SUBSCRIBERS = core(SubscriberRow)
-PROFILES = core(ProfileRow)
 
 
 class SubscriberStore(Repository):

@@ -1,16 +1,19 @@
-"""The SQLModel tables. Only the store's modules touch these; everyone else gets frozen types."""
+"""The tables (SQLAlchemy Core, on one MetaData). Only the store's modules touch these; everyone
+else gets frozen types."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
+    MetaData,
     String,
     Table,
     Text,
@@ -18,7 +21,6 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlmodel import Field, SQLModel
 
 from store.columns import UTCDateTime
 from store.types import DeliveryState
@@ -29,298 +31,287 @@ FINAL = frozenset(
     {DeliveryState.SENT, DeliveryState.PERM_FAILED, DeliveryState.EXPIRED, DeliveryState.UNKNOWN}
 )  # never sent (again)
 
-
-def _utc(*, nullable: bool = False, index: bool = False) -> Any:
-    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+METADATA = MetaData()  # what the migrations must build (store/migrations/env.py, tests)
 
 
-def _json() -> Any:
-    return Field(sa_column=Column(JSON, nullable=False))
+def _id() -> Column[Any]:
+    return Column("id", Integer, primary_key=True)
 
 
-def _text(*, nullable: bool = True) -> Any:
-    return Field(sa_column=Column(Text, nullable=nullable))
+def _utc(name: str, *, nullable: bool = False, index: bool = False) -> Column[Any]:
+    return Column(name, UTCDateTime(), nullable=nullable, index=index)
 
 
-def core(row: type[SQLModel]) -> Table:
-    """A row class's Core table, typed: SQLModel builds it as ``row.__table__`` but declares no
-    type for that, so it is looked up in the metadata under the row's table name."""
-    name = row.__tablename__
-    assert isinstance(name, str)  # every row here names its table
-    return row.metadata.tables[name]
+def _json(name: str) -> Column[Any]:
+    return Column(name, JSON, nullable=False)
 
 
-class PaperRow(SQLModel, table=True):
-    """One row per arXiv id; mutable fields follow the latest fetch, first_seen_at never moves."""
-
-    __tablename__ = "papers"
-
-    arxiv_id: str = Field(sa_column=Column(String(32), primary_key=True))
-    title: str = _text(nullable=False)
-    summary: str | None = _text()
-    authors: list[str] = _json()
-    author_count: int = 0
-    organization: str | None = Field(default=None, max_length=200)
-    organization_slug: str | None = Field(default=None, max_length=200)
-    published_at: datetime | None = _utc(nullable=True)
-    submitted_on_daily_at: datetime | None = _utc(nullable=True)
-    submitter: str | None = Field(default=None, max_length=200)
-    upvotes: int = 0
-    num_comments: int | None = None
-    github_repo: str | None = _text()
-    github_stars: int | None = None
-    project_page: str | None = _text()
-    ai_summary: str | None = _text()
-    ai_keywords: list[str] = _json()
-    thumbnail: str | None = _text()
-    media_urls: list[str] = _json()
-    first_seen_at: datetime = _utc(index=True)
-    last_seen_at: datetime = _utc()
+def _text(name: str, *, nullable: bool = True) -> Column[Any]:
+    return Column(name, Text, nullable=nullable)
 
 
-class FetchRow(SQLModel, table=True):
-    """One row per fetch of one source, whatever its verdict."""
-
-    __tablename__ = "fetches"
-    __table_args__ = (Index("ix_fetches_source_period", "source", "period"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    source: str = Field(max_length=16)  # a View (scraper.models): day, week, ..., feed
-    period: str = Field(max_length=300)  # 2026-07-02 | 2026-W27 | 2026-07 | the search query
-    url: str = _text(nullable=False)
-    path: str | None = Field(default=None, max_length=16)  # a ParsePath (scraper.models)
-    status_code: int | None = None
-    verdict: str = Field(max_length=16, index=True)  # a Verdict (scraper.models)
-    paper_count: int = 0
-    new_papers: int = 0
-    error: str | None = _text()
-    error_kind: str | None = Field(default=None, max_length=32)
-    requests: int = 0
-    started_at: datetime = _utc(index=True)
-    finished_at: datetime = _utc()
-    duration_ms: int = 0
-    etag: str | None = _text()
-    last_modified: str | None = Field(default=None, max_length=64)
+def _str(name: str, length: int, *, nullable: bool = False, index: bool = False) -> Column[Any]:
+    return Column(name, String(length), nullable=nullable, index=index)
 
 
-class ObservationRow(SQLModel, table=True):
-    """A paper's latest upvotes and rank in one (view, period): "it trended in week 27"."""
-
-    __tablename__ = "observations"
-    __table_args__ = (Index("ix_observations_view_period", "view", "period"),)
-
-    arxiv_id: str = Field(
-        sa_column=Column(
-            String(32), ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
-        )
-    )
-    view: str = Field(max_length=16, primary_key=True)  # a View (scraper.models)
-    period: str = Field(max_length=300, primary_key=True)
-    upvotes: int = 0
-    rank: int = 0
-    first_seen_at: datetime = _utc()
-    last_seen_at: datetime = _utc()
-    fetch_id: int | None = Field(default=None, foreign_key="fetches.id", ondelete="SET NULL")
+def _int(name: str, default: int | None = None) -> Column[Any]:
+    """An integer column: NOT NULL with its default, nullable without one."""
+    return Column(name, Integer, nullable=default is None, default=default)
 
 
-class SubscriberRow(SQLModel, table=True):
-    """A subscriber; unsubscribed ones are kept (suppression) until forgotten."""
+# One row per arXiv id; mutable fields follow the latest fetch, first_seen_at never moves.
+PAPERS = Table(
+    "papers",
+    METADATA,
+    Column("arxiv_id", String(32), primary_key=True),
+    _text("title", nullable=False),
+    _text("summary"),
+    _json("authors"),  # list[str]
+    _int("author_count", 0),
+    _str("organization", 200, nullable=True),
+    _str("organization_slug", 200, nullable=True),
+    _utc("published_at", nullable=True),
+    _utc("submitted_on_daily_at", nullable=True),
+    _str("submitter", 200, nullable=True),
+    _int("upvotes", 0),
+    _int("num_comments"),
+    _text("github_repo"),
+    _int("github_stars"),
+    _text("project_page"),
+    _text("ai_summary"),
+    _json("ai_keywords"),  # list[str]
+    _text("thumbnail"),
+    _json("media_urls"),  # list[str]
+    _utc("first_seen_at", index=True),
+    _utc("last_seen_at"),
+)
 
-    __tablename__ = "subscribers"
-    __table_args__ = (
-        UniqueConstraint("link_key", name="uq_subscribers_link_key"),
-        {"sqlite_autoincrement": True},  # a deleted id is never handed out again
-    )
+# One row per fetch of one source, whatever its verdict.
+FETCHES = Table(
+    "fetches",
+    METADATA,
+    _id(),
+    _str("source", 16),  # a View (scraper.models): day, week, ..., feed
+    _str("period", 300),  # 2026-07-02 | 2026-W27 | 2026-07 | the search query
+    _text("url", nullable=False),
+    _str("path", 16, nullable=True),  # a ParsePath (scraper.models)
+    _int("status_code"),
+    _str("verdict", 16, index=True),  # a Verdict (scraper.models)
+    _int("paper_count", 0),
+    _int("new_papers", 0),
+    _text("error"),
+    _str("error_kind", 32, nullable=True),
+    _int("requests", 0),
+    _utc("started_at", index=True),
+    _utc("finished_at"),
+    _int("duration_ms", 0),
+    _text("etag"),
+    _str("last_modified", 64, nullable=True),
+    Index("ix_fetches_source_period", "source", "period"),
+)
 
-    id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=320, unique=True)  # normalised, compared case-insensitively
+# A paper's latest upvotes and rank in one (view, period): "it trended in week 27".
+OBSERVATIONS = Table(
+    "observations",
+    METADATA,
+    Column(
+        "arxiv_id",
+        String(32),
+        ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("view", String(16), primary_key=True),  # a View (scraper.models)
+    Column("period", String(300), primary_key=True),
+    _int("upvotes", 0),
+    _int("rank", 0),
+    _utc("first_seen_at"),
+    _utc("last_seen_at"),
+    Column("fetch_id", Integer, ForeignKey("fetches.id", ondelete="SET NULL"), nullable=True),
+    Index("ix_observations_view_period", "view", "period"),
+)
+
+# A subscriber; unsubscribed ones are kept (suppression) until forgotten.
+SUBSCRIBERS = Table(
+    "subscribers",
+    METADATA,
+    _id(),
+    # normalised, compared case-insensitively
+    Column("email", String(320), nullable=False, unique=True),
     # What every link in a mail names (never the id): random, rotated when old links must die.
-    link_key: str = Field(sa_column=Column(String(32), nullable=False))
-    status: str = Field(max_length=16, index=True)  # a Status (store.types)
-    time_zone: str = Field(max_length=64)  # IANA name
-    send_hour: int  # 0..23, local time
-    send_minute: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # 0..59
-    frequency: str = Field(max_length=16)  # a Frequency (store.types)
-    weekday: int = 0  # 0 = Monday; used by weekly
-    max_papers: int = 20
-    send_empty: bool = False  # send a short "nothing today" mail when nothing matched
+    _str("link_key", 32),
+    _str("status", 16, index=True),  # a Status (store.types)
+    _str("time_zone", 64),  # IANA name
+    Column("send_hour", Integer, nullable=False),  # 0..23, local time
+    Column("send_minute", Integer, nullable=False, default=0, server_default="0"),  # 0..59
+    _str("frequency", 16),  # a Frequency (store.types)
+    _int("weekday", 0),  # 0 = Monday; used by weekly
+    _int("max_papers", 20),
+    # send a short "nothing today" mail when nothing matched
+    Column("send_empty", Boolean, nullable=False, default=False),
     # a small thumbnail beside each title in the mail (False: none)
-    thumbnails: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
-    created_at: datetime = _utc()
-    updated_at: datetime = _utc()
-    confirmed_at: datetime | None = _utc(nullable=True)
-    unsubscribed_at: datetime | None = _utc(nullable=True)
+    Column("thumbnails", Boolean, nullable=False, default=True, server_default=true()),
+    _utc("created_at"),
+    _utc("updated_at"),
+    _utc("confirmed_at", nullable=True),
+    _utc("unsubscribed_at", nullable=True),
+    UniqueConstraint("link_key", name="uq_subscribers_link_key"),
+    sqlite_autoincrement=True,  # a deleted id is never handed out again
+)
 
-
-class ProfileRow(SQLModel, table=True):
-    """A named keyword profile of one subscriber."""
-
-    __tablename__ = "profiles"
-    __table_args__ = (
-        UniqueConstraint("subscriber_id", "name", name="uq_profiles_subscriber_name"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    subscriber_id: int = Field(
-        sa_column=Column(
-            ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    name: str = Field(max_length=64)
-    query: str = _text(nullable=False)
+# A named keyword profile of one subscriber.
+PROFILES = Table(
+    "profiles",
+    METADATA,
+    _id(),
+    Column(
+        "subscriber_id",
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    _str("name", 64),
+    _text("query", nullable=False),
     # How close a paper must be to the profile's about:/like: (0 = the default; negative is
     # broader, positive narrower), valid for the model it was set with (paperboy.semantic).
-    closeness: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    closeness_model: str | None = Field(default=None, max_length=64)
-    created_at: datetime = _utc()
-    updated_at: datetime = _utc()
+    Column("closeness", Integer, nullable=False, default=0, server_default="0"),
+    _str("closeness_model", 64, nullable=True),
+    _utc("created_at"),
+    _utc("updated_at"),
+    UniqueConstraint("subscriber_id", "name", name="uq_profiles_subscriber_name"),
+)
 
+# One vector per (paper, model): float16 bytes, and a hash of the text it was computed from
+# (recomputed when the title or abstract changes).
+EMBEDDINGS = Table(
+    "embeddings",
+    METADATA,
+    Column(
+        "arxiv_id",
+        String(32),
+        ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("model", String(64), primary_key=True),
+    _str("text_hash", 64),
+    Column("vector", LargeBinary, nullable=False),
+    _utc("created_at"),
+)
 
-class EmbeddingRow(SQLModel, table=True):
-    """One vector per (paper, model): float16 bytes, and a hash of the text it was computed from
-    (recomputed when the title or abstract changes)."""
+# The vector of a topic text (an ``about:`` or a profile's description) per model, so a cold
+# process does not embed every profile's topic again.
+TOPIC_VECTORS = Table(
+    "topic_vectors",
+    METADATA,
+    Column("text_hash", String(64), primary_key=True),
+    Column("model", String(64), primary_key=True),
+    Column("vector", LargeBinary, nullable=False),
+    _utc("created_at"),
+)
 
-    __tablename__ = "embeddings"
+# A subscriber's signal on one paper for one profile: "like" (more like this) or "reject" (not
+# interested). One per (profile, paper): the latest signal wins, undo deletes it.
+FEEDBACK = Table(
+    "feedback",
+    METADATA,
+    _id(),
+    Column("profile_id", ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, index=True),
+    _str("arxiv_id", 32),
+    _str("signal", 8),  # a Signal (store.feedback): like | reject
+    _utc("created_at"),
+    UniqueConstraint("profile_id", "arxiv_id", name="uq_feedback_profile_paper"),
+)
 
-    arxiv_id: str = Field(
-        sa_column=Column(
-            String(32), ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
-        )
-    )
-    model: str = Field(sa_column=Column(String(64), primary_key=True))
-    text_hash: str = Field(max_length=64)
-    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime = _utc()
+# One digest per (subscriber, period): what was decided, kept compact for the archive page
+# (rendered on demand from ``paper_ids``). Its message bytes are a ``messages`` row.
+DIGESTS = Table(
+    "digests",
+    METADATA,
+    _id(),
+    Column(
+        "subscriber_id",
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    _str("period", 16),  # 2026-07-02 or 2026-W27, in the subscriber's zone
+    _str("kind", 16),  # a DigestKind (store.types): papers | nothing | skipped
+    _utc("window_start"),  # papers first seen after this ...
+    _utc("window_end"),  # ... and up to this
+    _json("paper_ids"),  # every matching paper, ranked; the mail shows the first ones
+    _int("shown", 0),
+    _text("subject", nullable=False),
+    _str("message_id", 255),
+    _utc("created_at", index=True),
+    UniqueConstraint("subscriber_id", "period", name="uq_digests_subscriber_period"),
+    # Each due subscriber's previous window end, read from the index alone (migration 0012).
+    Index("ix_digests_subscriber_window", "subscriber_id", "window_end"),
+)
 
+# A digest's MIME message, built once and sent as is: kept only while its delivery may send it
+# (deleted in the update that makes the delivery final; never made for a skipped digest).
+#
+# A table of its own so the digest rows stay small and dense: bytes kept in the digest row left a
+# nearly empty page per digest once cleared (bench/RESULTS.md).
+MESSAGES = Table(
+    "messages",
+    METADATA,
+    Column(
+        "digest_id",
+        ForeignKey("digests.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("message", LargeBinary, nullable=False),
+)
 
-class TopicVectorRow(SQLModel, table=True):
-    """The vector of a topic text (an ``about:`` or a profile's description) per model, so a cold
-    process does not embed every profile's topic again."""
+# The delivery ledger: pending -> sending -> sent | temp_failed | expired | perm_failed | unknown
+# (see store.ledger: only perm_failed, a refusal of the recipient, is a bounce).
+DELIVERIES = Table(
+    "deliveries",
+    METADATA,
+    _id(),
+    Column("digest_id", ForeignKey("digests.id", ondelete="CASCADE"), nullable=False, unique=True),
+    _str("recipient", 320),
+    _str("state", 16, index=True),  # a DeliveryState (store.types)
+    _int("attempts", 0),
+    _utc("next_attempt_at"),  # claims read the partial ix_deliveries_due
+    _utc("deadline"),  # retries stop here: the next digest is due
+    _str("lease_owner", 64, nullable=True),
+    _utc("lease_until", nullable=True),
+    _utc("data_started_at", nullable=True),  # DATA began: a crash now is "unknown"
+    _int("last_code"),
+    _text("last_error"),
+    _utc("sent_at", nullable=True),
+    _utc("updated_at"),
+    Index(  # the waiting deliveries in claiming order (migration 0006)
+        "ix_deliveries_due",
+        "next_attempt_at",
+        "id",
+        sqlite_where=text(WAITING),
+        postgresql_where=text(WAITING),
+    ),
+)
 
-    __tablename__ = "topic_vectors"
+# The heartbeat: one row per unattended run, with its counters.
+RUNS = Table(
+    "runs",
+    METADATA,
+    _id(),
+    _str("run_id", 16, index=True),
+    _str("kind", 16),  # a RunKind (store.types): run-once | fetch | dispatch
+    _utc("started_at", index=True),
+    _utc("finished_at"),
+    _json("counters"),  # dict[str, int]
+)
 
-    text_hash: str = Field(sa_column=Column(String(64), primary_key=True))
-    model: str = Field(sa_column=Column(String(64), primary_key=True))
-    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime = _utc()
-
-
-class FeedbackRow(SQLModel, table=True):
-    """A subscriber's signal on one paper for one profile: "like" (more like this) or "reject"
-    (not interested). One per (profile, paper): the latest signal wins, undo deletes it."""
-
-    __tablename__ = "feedback"
-    __table_args__ = (UniqueConstraint("profile_id", "arxiv_id", name="uq_feedback_profile_paper"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    profile_id: int = Field(
-        sa_column=Column(ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, index=True)
-    )
-    arxiv_id: str = Field(max_length=32)
-    signal: str = Field(max_length=8)  # a Signal (store.feedback): like | reject
-    created_at: datetime = _utc()
-
-
-class DigestRow(SQLModel, table=True):
-    """One digest per (subscriber, period): what was decided, kept compact for the archive page
-    (rendered on demand from ``paper_ids``). Its message bytes are a ``messages`` row."""
-
-    __tablename__ = "digests"
-    __table_args__ = (
-        UniqueConstraint("subscriber_id", "period", name="uq_digests_subscriber_period"),
-        # Each due subscriber's previous window end, read from the index alone (migration 0012).
-        Index("ix_digests_subscriber_window", "subscriber_id", "window_end"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    subscriber_id: int = Field(
-        sa_column=Column(
-            ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    period: str = Field(max_length=16)  # 2026-07-02 or 2026-W27, in the subscriber's zone
-    kind: str = Field(max_length=16)  # a DigestKind (store.types): papers | nothing | skipped
-    window_start: datetime = _utc()  # papers first seen after this ...
-    window_end: datetime = _utc()  # ... and up to this
-    paper_ids: list[str] = _json()  # every matching paper, ranked; the mail shows the first ones
-    shown: int = 0
-    subject: str = _text(nullable=False)
-    message_id: str = Field(max_length=255)
-    created_at: datetime = _utc(index=True)
-
-
-class MessageRow(SQLModel, table=True):
-    """A digest's MIME message, built once and sent as is: kept only while its delivery may send
-    it (deleted in the update that makes the delivery final; never made for a skipped digest).
-
-    A table of its own so the digest rows stay small and dense: bytes kept in the digest row left
-    a nearly empty page per digest once cleared (bench/RESULTS.md).
-    """
-
-    __tablename__ = "messages"
-
-    digest_id: int = Field(
-        sa_column=Column(
-            ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
-        )
-    )
-    message: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-
-
-class DeliveryRow(SQLModel, table=True):
-    """The delivery ledger: pending -> sending -> sent | temp_failed | expired | perm_failed |
-    unknown (see store.ledger: only perm_failed, a refusal of the recipient, is a bounce)."""
-
-    __tablename__ = "deliveries"
-    __table_args__ = (  # the waiting deliveries in claiming order (migration 0006)
-        Index(
-            "ix_deliveries_due",
-            "next_attempt_at",
-            "id",
-            sqlite_where=text(WAITING),
-            postgresql_where=text(WAITING),
-        ),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    digest_id: int = Field(
-        sa_column=Column(ForeignKey("digests.id", ondelete="CASCADE"), nullable=False, unique=True)
-    )
-    recipient: str = Field(max_length=320)
-    state: str = Field(max_length=16, index=True)  # a DeliveryState (store.types)
-    attempts: int = 0
-    next_attempt_at: datetime = _utc()  # claims read the partial ix_deliveries_due
-    deadline: datetime = _utc()  # retries stop here: the next digest is due
-    lease_owner: str | None = Field(default=None, max_length=64)
-    lease_until: datetime | None = _utc(nullable=True)
-    data_started_at: datetime | None = _utc(nullable=True)  # DATA began: a crash now is "unknown"
-    last_code: int | None = None
-    last_error: str | None = _text()
-    sent_at: datetime | None = _utc(nullable=True)
-    updated_at: datetime = _utc()
-
-
-class RunRow(SQLModel, table=True):
-    """The heartbeat: one row per unattended run, with its counters."""
-
-    __tablename__ = "runs"
-
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(max_length=16, index=True)
-    kind: str = Field(max_length=16)  # a RunKind (store.types): run-once | fetch | dispatch
-    started_at: datetime = _utc(index=True)
-    finished_at: datetime = _utc()
-    counters: dict[str, int] = Field(sa_column=Column(JSON, nullable=False))
-
-
-class AlertRow(SQLModel, table=True):
-    """An incident the operator was told about: opened once, closed when it recovers."""
-
-    __tablename__ = "alerts"
-
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=64, index=True)  # broken:day | stale
-    message: str = _text(nullable=False)
-    opened_at: datetime = _utc()
-    closed_at: datetime | None = _utc(nullable=True)
-    mailed_at: datetime | None = _utc(nullable=True)
+# An incident the operator was told about: opened once, closed when it recovers.
+ALERTS = Table(
+    "alerts",
+    METADATA,
+    _id(),
+    _str("key", 64, index=True),  # broken:day | stale
+    _text("message", nullable=False),
+    _utc("opened_at"),
+    _utc("closed_at", nullable=True),
+    _utc("mailed_at", nullable=True),
+)

@@ -12,16 +12,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from store.base import Repository
 from store.batching import chunks
-from store.tables import TopicVectorRow, core
+from store.tables import TOPIC_VECTORS
 from store.vectors import PAGE, FloatRow, decode, encode
-
-TOPIC_VECTORS: Table = core(TopicVectorRow)
 
 
 class TopicVectorStore(Repository):

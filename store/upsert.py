@@ -21,11 +21,8 @@ from sqlalchemy.engine import Connection
 from scraper.models import ScrapedPaper
 from store.batching import compiled_once
 from store.columns import UTCDateTime, driver_instant
-from store.tables import ObservationRow, PaperRow, core
+from store.tables import OBSERVATIONS, PAPERS
 from store.types import ObservationUpsert, PaperUpsert
-
-PAPERS: Table = core(PaperRow)
-OBSERVATIONS: Table = core(ObservationRow)
 
 # Fields that follow the latest fetch; a fetch that lacks one (the search API has no AI summary,
 # the DOM fallback no abstract) keeps what an earlier fetch stored.

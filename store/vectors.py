@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, Table, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -23,13 +23,9 @@ from base.errors import StoreError
 from store.base import Repository
 from store.batching import chunks
 from store.errors import VectorsNotKept
-from store.tables import EmbeddingRow, PaperRow, ProfileRow, SubscriberRow, core
+from store.tables import EMBEDDINGS, PAPERS, PROFILES, SUBSCRIBERS
 from store.types import Status
 
-EMBEDDINGS: Table = core(EmbeddingRow)
-PAPERS: Table = core(PaperRow)
-PROFILES: Table = core(ProfileRow)
-SUBSCRIBERS: Table = core(SubscriberRow)
 STORED = np.dtype("<f2")  # little-endian float16, whatever the machine
 PAGE = 500  # papers per read when looking for missing vectors; ids per IN (...) clause
 

@@ -10,12 +10,12 @@ from datetime import UTC, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlmodel import SQLModel
 
 from paperboy.errors import StoreError
 from scraper.models import Verdict, View
 from store.engine import current_revision, head_revision, make_engine, upgrade
 from store.repository import SqlStore
+from store.tables import METADATA
 from store.types import PaperFilter
 from tests.builders import api_url, batch, captured, with_upvotes
 from tests.conftest import PINNED
@@ -30,7 +30,7 @@ def test_migrations_create_exactly_the_models(database_url: str) -> None:
         upgrade(engine)
         assert current_revision(engine) == head_revision()
         with engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+            diff = compare_metadata(MigrationContext.configure(connection), METADATA)
     finally:
         engine.dispose()
     assert diff == []

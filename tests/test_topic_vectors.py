@@ -22,7 +22,8 @@ from paperboy.semantic.meaning import (
     phrases,
     text_hash,
 )
-from store.topic_vectors import TOPIC_VECTORS, TopicVectorStore
+from store.tables import TOPIC_VECTORS
+from store.topic_vectors import TopicVectorStore
 from tests.conftest import PINNED
 from tests.databases import migrated_engine
 from tests.papers import saved_papers

@@ -30,8 +30,9 @@ from scraper import sources
 from store.engine import make_engine, upgrade
 from store.repository import SqlStore
 from store.subscribers import SubscriberStore
+from store.tables import EMBEDDINGS
 from store.types import NewProfile, NewSubscriber, SubscriberSettings
-from store.vectors import EMBEDDINGS, NewVector, PaperText, VectorStore, decode, encode
+from store.vectors import NewVector, PaperText, VectorStore, decode, encode
 from tests.builders import batch, captured
 from tests.conftest import PINNED, capture
 from tests.databases import migrated_engine

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection, Engine
-from sqlmodel import SQLModel
 
-import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from store.errors import DanglingRows
+from store.tables import METADATA
 
-target_metadata = SQLModel.metadata
+target_metadata = METADATA
 
 
 def run_migrations_online() -> None:
