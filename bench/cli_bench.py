@@ -44,8 +44,7 @@ COMMANDS = (
 FLOORS = (
     ("import sqlalchemy", "import sqlalchemy"),
     ("+ pydantic-settings", "import sqlalchemy, pydantic_settings"),
-    ("+ sqlmodel", "import sqlalchemy, pydantic_settings, sqlmodel"),
-    ("+ rich, typer", "import sqlalchemy, pydantic_settings, sqlmodel, rich.table, typer"),
+    ("+ rich, typer", "import sqlalchemy, pydantic_settings, rich.table, typer"),
 )
 HEAVY = (
     *("fastapi", "uvicorn", "starlette", "alembic", "apscheduler", "onnxruntime", "numpy"),
