@@ -54,6 +54,16 @@ def _str(name: str, length: int, *, nullable: bool = False, index: bool = False)
     return Column(name, String(length), nullable=nullable, index=index)
 
 
+def _owner() -> Column[Any]:
+    """The subscriber a row belongs to; erasing the subscriber erases the row."""
+    return Column(
+        "subscriber_id",
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+
+
 def _int(name: str, default: int | None = None) -> Column[Any]:
     """An integer column: NOT NULL with its default, nullable without one."""
     return Column(name, Integer, nullable=default is None, default=default)
@@ -163,12 +173,7 @@ PROFILES = Table(
     "profiles",
     METADATA,
     _id(),
-    Column(
-        "subscriber_id",
-        ForeignKey("subscribers.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _owner(),
     _str("name", 64),
     _text("query", nullable=False),
     # How close a paper must be to the profile's about:/like: (0 = the default; negative is
@@ -227,12 +232,7 @@ DIGESTS = Table(
     "digests",
     METADATA,
     _id(),
-    Column(
-        "subscriber_id",
-        ForeignKey("subscribers.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _owner(),
     _str("period", 16),  # 2026-07-02 or 2026-W27, in the subscriber's zone
     _str("kind", 16),  # a DigestKind (store.types): papers | nothing | skipped
     _utc("window_start"),  # papers first seen after this ...
