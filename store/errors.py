@@ -33,6 +33,15 @@ class ProfileNameTaken(InputError):
         super().__init__(f"{email} already has a profile named {name!r}")
 
 
+class TooManyProfiles(InputError):
+    """A subscriber keeps at most ``limit`` profiles (the store checks it in the write)."""
+
+    def __init__(self, email: str, limit: int) -> None:
+        self.email = email
+        self.limit = limit
+        super().__init__(f"{email} would have more than {limit} profiles (at most {limit})")
+
+
 class NoSuchProfile(InputError):
     """The subscriber has no profile of this name."""
 

@@ -15,7 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from base.errors import InputError
 from store.base import Repository
 from store.batching import chunks
-from store.errors import AlreadySubscribed, NoSuchProfile, NoSuchSubscriber, ProfileNameTaken
+from store.errors import (
+    AlreadySubscribed,
+    NoSuchProfile,
+    NoSuchSubscriber,
+    ProfileNameTaken,
+    TooManyProfiles,
+)
 from store.tables import PROFILES, SUBSCRIBERS
 from store.types import (
     Action,
@@ -29,6 +35,8 @@ from store.types import (
     allows,
     transition,
 )
+
+MAX_PROFILES = 20  # a subscriber's profiles, whoever adds them (CLI, pages, import)
 
 
 class SubscriberStore(Repository):
@@ -82,7 +90,22 @@ class SubscriberStore(Repository):
         profiles: Sequence[NewProfile],
         now: datetime,
     ) -> None:
+        """Insert ``profiles``, keeping the subscriber at MAX_PROFILES or fewer: the subscriber's
+        row is locked first (PostgreSQL; SQLite's write transaction already is one writer), so
+        two additions at once cannot both pass the count."""
         if profiles:
+            owner = connection.execute(
+                select(SUBSCRIBERS.c.email)
+                .where(SUBSCRIBERS.c.id == subscriber_id)
+                .with_for_update()
+            ).scalar_one()
+            kept = connection.execute(
+                select(func.count())
+                .select_from(PROFILES)
+                .where(PROFILES.c.subscriber_id == subscriber_id)
+            ).scalar_one()
+            if kept + len(profiles) > MAX_PROFILES:
+                raise TooManyProfiles(owner, MAX_PROFILES)
             connection.execute(
                 PROFILES.insert(),
                 [

@@ -11,6 +11,7 @@ import pytest
 from paperboy.profiles.parser import parse
 from paperboy.profiles.reference import matches
 from scraper.parse_html import parse_page
+from store.subscribers import MAX_PROFILES
 from tests.conftest import capture
 from tests.papers import saved_papers
 from tests.test_cli import rows, run
@@ -119,6 +120,17 @@ def test_profiles_add_edit_list_remove(tmp_path: Path) -> None:
     assert 'title:llm OR "language models"' in listed.stdout
     assert run(tmp_path, "profile", "remove", "bob@example.org", "language").returncode == 0
     assert rows(tmp_path, "select count(*) from profiles") == [(0,)]
+
+
+def test_the_cli_keeps_a_subscriber_at_the_stores_profile_limit(tmp_path: Path) -> None:
+    profiles = [arg for i in range(MAX_PROFILES) for arg in ("--profile", f"p{i}=word{i}")]
+    assert run(tmp_path, "subscriber", "add", "bob@example.org", *profiles).returncode == 0
+    over = run(tmp_path, "profile", "add", "bob@example.org", "one-more", "diffusion")
+    assert over.returncode == 2
+    assert f"at most {MAX_PROFILES}" in over.stderr
+    assert "paperboy profile remove" in over.stderr
+    assert "Traceback" not in over.stderr
+    assert rows(tmp_path, "select count(*) from profiles") == [(MAX_PROFILES,)]
 
 
 def test_profile_test_highlights_what_it_would_match(tmp_path: Path) -> None:

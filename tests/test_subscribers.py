@@ -5,14 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
 from paperboy import subscribers as rules
 from paperboy.errors import InputError, ProfileSyntaxError
 from paperboy.transfer import export, parse_import
-from store.subscribers import SubscriberStore
+from store.engine import make_engine
+from store.errors import TooManyProfiles
+from store.subscribers import MAX_PROFILES, SubscriberStore
+from store.tables import PROFILES, SUBSCRIBERS
 from store.types import NewSubscriber, SubscriberSettings
 from tests.conftest import PINNED
 from tests.databases import migrated_engine
@@ -286,3 +291,67 @@ def test_hostile_import_files_are_one_input_error(text: str, fmt: str, message: 
     with pytest.raises(InputError, match=re.escape(message)) as info:
         parse_import(text, fmt)
     assert len(info.value.message) < 300
+
+
+def test_the_store_keeps_a_subscriber_at_twenty_profiles_whoever_adds(
+    people: SubscriberStore,
+) -> None:
+    """The cap was only the manage page's: the CLI, an import or a second tab went past it."""
+    added = people.add(alice(**{f"p{i:02d}": f"word{i}" for i in range(MAX_PROFILES)}), PINNED)
+    with pytest.raises(TooManyProfiles) as caught:
+        people.add_profile(added.email, rules.profile("one-more", "diffusion"), PINNED)
+    assert caught.value.limit == MAX_PROFILES
+    assert "alice@example.org" in caught.value.message
+    assert len(people.profiles(added.id)) == MAX_PROFILES  # nothing written
+    with pytest.raises(TooManyProfiles):
+        people.add(
+            NewSubscriber(
+                email="bob@example.org",
+                status="active",
+                settings=rules.settings(zone="UTC", hour=7),
+                profiles=tuple(rules.profile(f"b{i}", "x") for i in range(MAX_PROFILES + 1)),
+            ),
+            PINNED,
+        )
+    assert people.get("bob@example.org") is None  # the subscriber is not half written
+
+
+def test_an_addition_waits_for_one_in_flight_and_then_counts_it(
+    people: SubscriberStore, database_url: str
+) -> None:
+    """Two additions at once cannot both pass the count: the second waits for the first's
+    transaction (the subscriber's row is locked on PostgreSQL, SQLite has one writer)."""
+    added = people.add(alice(**{f"p{i:02d}": f"w{i}" for i in range(MAX_PROFILES - 1)}), PINNED)
+    outcomes: list[str] = []
+
+    def add() -> None:
+        try:
+            people.add_profile(added.email, rules.profile("over", "diffusion"), PINNED)
+            outcomes.append("added")
+        except TooManyProfiles:
+            outcomes.append("refused")
+
+    other = make_engine(database_url)
+    try:
+        with other.begin() as first:  # another addition, in flight: it locked, counted 19
+            first.execute(
+                select(SUBSCRIBERS.c.id).where(SUBSCRIBERS.c.id == added.id).with_for_update()
+            )
+            second = threading.Thread(target=add)
+            second.start()
+            second.join(timeout=0.7)
+            assert second.is_alive(), f"the second addition did not wait: {outcomes}"
+            first.execute(
+                PROFILES.insert().values(
+                    subscriber_id=added.id,
+                    name="last",
+                    query="diffusion",
+                    created_at=PINNED,
+                    updated_at=PINNED,
+                )
+            )
+        second.join(timeout=30)
+    finally:
+        other.dispose()
+    assert outcomes == ["refused"]
+    assert len(people.profiles(added.id)) == MAX_PROFILES

@@ -12,6 +12,7 @@ from store.errors import (
     ProfileGone,
     ProfileNameTaken,
     SchemaNotCurrent,
+    TooManyProfiles,
     VectorsNotKept,
 )
 
@@ -22,6 +23,8 @@ def hint_for(error: PaperboyError) -> str:
         return "use `paperboy subscriber set` to change an existing subscriber"
     if isinstance(error, NoSuchSubscriber):
         return "`paperboy subscriber list` shows who there is"
+    if isinstance(error, TooManyProfiles):
+        return "remove one with `paperboy profile remove`, or join two with OR in one profile"
     if isinstance(error, ProfileNameTaken):
         return "use `paperboy profile edit` to change it"
     if isinstance(error, NoSuchProfile):

@@ -34,6 +34,7 @@ from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site, attempt
 from store.digest_index import DigestIndex, PastDigest
 from store.feedback import Feedback, FeedbackStore
+from store.subscribers import MAX_PROFILES
 from store.types import DigestKind, Profile, Subscriber
 
 FLASH = {
@@ -47,7 +48,6 @@ FLASH = {
 }
 # Profiles one subscriber may keep through the page: each is matched (about:/like: asked of the
 # model) on every digest run, so a link holder must not add them without end.
-MAX_PROFILES = 20
 _PAGE_ACTIONS = frozenset({Action.PAUSE, Action.RESUME, Action.UNSUBSCRIBE})  # its buttons
 KEPT = "Not done yet: this is what you sent; send it again."  # by the form a refusal kept
 ACTION_TEXT = {
