@@ -54,6 +54,16 @@ def _str(name: str, length: int, *, nullable: bool = False, index: bool = False)
     return Column(name, String(length), nullable=nullable, index=index)
 
 
+def _paper_key() -> Column[Any]:
+    """The paper a row is about, part of its primary key; erasing the paper erases the row."""
+    return Column(
+        "arxiv_id",
+        String(32),
+        ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+
+
 def _owner() -> Column[Any]:
     """The subscriber a row belongs to; erasing the subscriber erases the row."""
     return Column(
@@ -124,12 +134,7 @@ FETCHES = Table(
 OBSERVATIONS = Table(
     "observations",
     METADATA,
-    Column(
-        "arxiv_id",
-        String(32),
-        ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _paper_key(),
     Column("view", String(16), primary_key=True),  # a View (scraper.models)
     Column("period", String(300), primary_key=True),
     _int("upvotes", 0),
@@ -190,12 +195,7 @@ PROFILES = Table(
 EMBEDDINGS = Table(
     "embeddings",
     METADATA,
-    Column(
-        "arxiv_id",
-        String(32),
-        ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _paper_key(),
     Column("model", String(64), primary_key=True),
     _str("text_hash", 64),
     Column("vector", LargeBinary, nullable=False),
