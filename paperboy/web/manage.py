@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
@@ -33,9 +34,10 @@ from paperboy.web.preview import Preview, preview
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site, attempt
 from store.digest_index import DigestIndex, PastDigest
+from store.errors import TooManyProfiles
 from store.feedback import Feedback, FeedbackStore
 from store.subscribers import MAX_PROFILES
-from store.types import DigestKind, Profile, Subscriber
+from store.types import DigestKind, NewProfile, Profile, Subscriber
 
 FLASH = {
     "profile": "Profile saved.",
@@ -46,8 +48,6 @@ FLASH = {
     "undone": "Done: that paper no longer counts either way.",
     "examples": "Profile saved: it starts from the papers you gave.",
 }
-# Profiles one subscriber may keep through the page: each is matched (about:/like: asked of the
-# model) on every digest run, so a link holder must not add them without end.
 _PAGE_ACTIONS = frozenset({Action.PAUSE, Action.RESUME, Action.UNSUBSCRIBE})  # its buttons
 KEPT = "Not done yet: this is what you sent; send it again."  # by the form a refusal kept
 ACTION_TEXT = {
@@ -209,13 +209,16 @@ def routes(site: Site) -> APIRouter:
         site.people.set_closeness(subscriber.email, name, step, model, site.clock())
         return step
 
-    def room(subscriber: Subscriber) -> None:
-        """InputError if the subscriber already keeps MAX_PROFILES profiles."""
-        if len(site.people.profiles(subscriber.id)) >= MAX_PROFILES:
+    def add(subscriber: Subscriber, profile: NewProfile, now: datetime) -> None:
+        """Add ``profile``; the store refuses one past MAX_PROFILES (counted in its write),
+        said here in the page's words."""
+        try:
+            site.people.add_profile(subscriber.email, profile, now)
+        except TooManyProfiles as e:
             raise InputError(
                 f"at most {MAX_PROFILES} profiles",
                 hint="remove one first, or join two with OR",
-            )
+            ) from e
 
     def may_ask(request: Request, query: str) -> bool:
         """A preview that asks meaning counts under the previews' per-network limit."""
@@ -300,8 +303,7 @@ def routes(site: Site) -> APIRouter:
             if original:
                 site.people.edit_profile(subscriber.email, original, profile, now)
             else:
-                room(subscriber)
-                site.people.add_profile(subscriber.email, profile, now)
+                add(subscriber, profile, now)
         except InputError as e:  # a name taken twice, a profile removed meanwhile
             typed = ProfileForm(original, name, query, error=e.message)
             return show(request, token, subscriber, status=400, editing=typed)
@@ -442,8 +444,7 @@ def routes(site: Site) -> APIRouter:
         )
         if profile is not None:
             try:
-                room(subscriber)
-                site.people.add_profile(subscriber.email, profile, site.clock())
+                add(subscriber, profile, site.clock())
             except InputError as e:  # the name is taken, or no room for another profile
                 errors["ids"] = e.message
         if errors:
