@@ -21,7 +21,15 @@ from paperboy.settings import MailTransport, Settings
 from paperboy.tokens import Tokens, load_secret
 from scraper.feed import FeedFetcher, Sources
 from scraper.fetch import Fetcher, HuggingFaceFetcher
-from scraper.http import ClientConfig, Limits, PoliteHttp, Politeness, build_client
+from scraper.http import (
+    HUGGING_FACE,
+    ClientConfig,
+    Limits,
+    PoliteHttp,
+    Politeness,
+    build_client,
+    same_origin,
+)
 from scraper.robots import RobotsGate
 from store.ledger import Ledger
 from store.repository import SqlStore
@@ -71,7 +79,7 @@ def _polite_http(
     base_url: str,
     transport: httpx.BaseTransport | None,
     delay: float | None,
-    name: str = "Hugging Face",
+    name: str = HUGGING_FACE,
 ) -> tuple[PoliteHttp, httpx.Client]:
     """A polite client bound to one site, as the settings ask (``name``: the site in errors)."""
     client = build_client(
@@ -101,9 +109,7 @@ def _polite_http(
 def _same_site(origin: str, base_url: str) -> bool:
     """Whether the feed's origin is the site's own (scheme, host and port; the spacing is per
     client), and the site's base URL has no path that its client would put before the feed's."""
-    a, b = httpx.URL(origin), httpx.URL(base_url)
-    same = (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
-    return same and b.path in ("", "/")
+    return same_origin(origin, base_url) and httpx.URL(base_url).path in ("", "/")
 
 
 def transport_factory(settings: Settings) -> Callable[[], Transport]:

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 RATE_LIMITED_STATUS = frozenset({429, 503})
 MAX_BACKOFF_SECONDS = 30.0
+HUGGING_FACE = "Hugging Face"  # the site a client talks to unless told otherwise, in messages
 MAX_ETAG = 256  # longer validators are not worth sending back
 MAX_LAST_MODIFIED = 64  # the store's column; an HTTP date is 29 characters
 _SENDABLE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")  # visible ASCII
@@ -78,12 +79,18 @@ def build_client(
     )
 
 
+def same_origin(url: httpx.URL | str, other: httpx.URL | str) -> bool:
+    """Whether two URLs name one site: the same scheme, host and port."""
+    a, b = httpx.URL(url), httpx.URL(other)
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
 def _same_site(base_url: str) -> Callable[[httpx.Request], None]:
     site = httpx.URL(base_url)
 
     def check(request: httpx.Request) -> None:
         url = request.url
-        if (url.scheme, url.host, url.port) != (site.scheme, site.host, site.port):
+        if not same_origin(url, site):
             raise OffSiteRedirect(
                 str(url)[:300],
                 f"redirected away from {site.host}; only the configured site is followed",
@@ -127,7 +134,7 @@ class PoliteHttp:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
-        site: str = "Hugging Face",
+        site: str = HUGGING_FACE,
     ) -> None:
         self._client = client
         self._site = site  # who answered, in error messages (the feed's client names its host)
@@ -273,7 +280,10 @@ class PoliteHttp:
         if attempts > self._politeness.max_retries:
             tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
             raise error(
-                url, f"{problem}, gave up after {tries}", status_code=status, hint=_hint(error)
+                url,
+                f"{problem}, gave up after {tries}",
+                status_code=status,
+                hint=_hint(error, self._site),
             )
         backoff = self._politeness.backoff_base * 2 ** (attempts - 1) * (0.5 + self._jitter())
         log.info("retrying %s in %.1fs: %s", url, backoff, problem)
@@ -410,7 +420,10 @@ def _describe(error: httpx.HTTPError, url: str) -> str:
     return f"request to {host} failed: {type(error).__name__}"
 
 
-def _hint(error: type[FetchError]) -> str:
+def _hint(error: type[FetchError], site: str) -> str:
+    """What to do when ``site`` keeps failing (the mirror setting only where it is the site's)."""
     if issubclass(error, Unreachable):
-        return "check the network, or point PAPERBOY_HF_BASE_URL at a reachable mirror"
-    return "Hugging Face may be having trouble; the next scheduled run will try again"
+        if site == HUGGING_FACE:
+            return "check the network, or point PAPERBOY_HF_BASE_URL at a reachable mirror"
+        return "check the network and the address"
+    return f"{site} may be having trouble; the next scheduled run will try again"
