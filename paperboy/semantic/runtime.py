@@ -181,6 +181,10 @@ class Semantics:
         self._meaning: Meaning | None = None
         self._saved: Meaning | None = None
         self._reason: str | None = None
+        # Made by the first _build, shared by both meanings (previews' and saved profiles'):
+        # the paper vectors kept in memory (read once for both) and the lexical fallback.
+        self._vectors: KeptVectors | None = None
+        self._fallback: Meaning | None = None
 
     @classmethod
     def of(cls, settings: Settings, engine: Engine, clock: Clock = system_clock) -> Semantics:
@@ -240,13 +244,19 @@ class Semantics:
 
     def _build(self, *, keep_topics: bool = False) -> tuple[Meaning, str | None]:
         embedder, reason = load_embedder(self.choice)
-        lexical = _lexical(self._engine)
+        if self._fallback is None:
+            self._fallback = _lexical(self._engine)
+        lexical = self._fallback
         if reason is not None:
             log.warning("about: and like: use lexical similarity: %s", reason)
             return lexical, reason
-        stored = StoredVectors(embedder, _vector_store(self._engine), clock=self._clock)
+        if self._vectors is None:
+            stored = StoredVectors(embedder, _vector_store(self._engine), clock=self._clock)
+            self._vectors = KeptVectors(stored, embedder.dim)
         topics = _topic_store(self._engine) if keep_topics else None
-        return Fallback(_vector_meaning(embedder, stored, self._engine, topics), lexical), None
+        return Fallback(
+            _vector_meaning(embedder, self._vectors, self._engine, topics), lexical
+        ), None
 
 
 def meaning_for(
@@ -261,12 +271,12 @@ def _lexical(engine: Engine) -> Meaning:
     from paperboy.semantic.lexical import LexicalEmbedder
 
     embedder = LexicalEmbedder()
-    return _vector_meaning(embedder, Computed(embedder), engine)
+    return _vector_meaning(embedder, KeptVectors(Computed(embedder), embedder.dim), engine)
 
 
 def _vector_meaning(
     embedder: Embedder,
-    source: PaperVectors,
+    kept: KeptVectors,
     engine: Engine,
     topics: TopicVectorStore | None = None,
 ) -> Meaning:
@@ -274,7 +284,6 @@ def _vector_meaning(
     from paperboy.semantic.meaning import VectorMeaning
     from store.repository import SqlStore
 
-    kept = KeptVectors(source, embedder.dim)
     lookup = SqlStore(engine).papers_by_id
     return VectorMeaning(embedder, kept, background_for(embedder), lookup, topics=topics)
 
