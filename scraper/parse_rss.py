@@ -71,8 +71,7 @@ def _item(item: Element, where: str, source: str) -> ScrapedPaper:
 def _shown(value: str) -> str:
     """A scraped value quoted in an error message, cut short (a hostile feed's link or date may
     be a megabyte: the message is stored in the fetch row, printed and logged)."""
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."
+    return fields.clip(repr(value[:200]), 80)
 
 
 def _labelled(description: str) -> dict[str, str]:
