@@ -220,12 +220,6 @@ def routes(site: Site) -> APIRouter:
                 hint="remove one first, or join two with OR",
             ) from e
 
-    def may_ask(request: Request, query: str) -> bool:
-        """A preview that asks meaning counts under the previews' per-network limit."""
-        if site.context.semantics is None or not needs_meaning([query[:2000]]):
-            return True
-        return site.limiter.allow(preview=site.client_ip(request))
-
     def back(token: str, what: str) -> Response:
         return RedirectResponse(
             f"{path(Purpose.MANAGE, token)}?saved={what}", status_code=303, headers=SECURITY_HEADERS
@@ -257,7 +251,9 @@ def routes(site: Site) -> APIRouter:
         if isinstance(subscriber, HTMLResponse):
             return subscriber
         now = site.clock()
-        if action in ("preview", "broader", "narrower") and not may_ask(request, query):
+        if action in ("preview", "broader", "narrower") and not site.may_ask_meaning(
+            site.client_ip(request), query
+        ):
             return site.message(
                 "Too many previews",
                 "Previews with about: or like: from this network are limited for now.",

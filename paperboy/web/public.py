@@ -19,10 +19,9 @@ from fastapi.responses import HTMLResponse, Response
 from paperboy.digest import paper_entry
 from paperboy.links import FeedLink
 from paperboy.profiles.matcher import Match
-from paperboy.semantic.vectors import needs_meaning
 from paperboy.tokens import Purpose, TokenError
 from paperboy.web.library import Shelf, library_for
-from paperboy.web.preview import QUERY_CHARS, Preview, matches, search
+from paperboy.web.preview import Preview, matches, search
 from paperboy.web.security import SECURITY_HEADERS
 from paperboy.web.site import Site
 from store.types import Paper, PaperFilter
@@ -130,19 +129,14 @@ def _recent(site: Site, papers: Sequence[Paper], since: datetime) -> HTMLRespons
 def _searched(site: Site, q: str, now: datetime, ip: str) -> HTMLResponse:
     """A search; one that asks meaning (about:, like:: model time for each new topic text, and
     its vector stored) counts under the previews' per-network limit."""
-    semantics = site.context.semantics
-    if (
-        semantics is not None
-        and needs_meaning([q[:QUERY_CHARS]])
-        and not site.limiter.allow(preview=ip)
-    ):
+    if not site.may_ask_meaning(ip, q):
         return site.message(
             "Too many searches",
             "Searches with about: or like: from this network are limited for now.",
             status=429,
             hint="wait a minute and try again; plain word searches still work",
         )
-    return _found(site, search(site.papers, q, now, semantics=semantics))
+    return _found(site, search(site.papers, q, now, semantics=site.context.semantics))
 
 
 def _found(site: Site, found: Preview) -> HTMLResponse:

@@ -19,11 +19,13 @@ from mailer.render import environment
 from paperboy.clock import Clock
 from paperboy.errors import InputError, ProfileSyntaxError
 from paperboy.links import FRESH_LINK, LinkBuilder, P
+from paperboy.semantic.vectors import needs_meaning
 from paperboy.subscribers import WEEKDAYS, Frequency
 from paperboy.tokens import TokenError, TokenRevoked, Tokens, revoked
 from paperboy.web.limits import Network, address_key, network_key
 from paperboy.web.mails import PageMailer
 from paperboy.web.outgoing import CAPACITY, RETRY_DELAYS, MailQueue
+from paperboy.web.preview import QUERY_CHARS
 from paperboy.web.security import (
     CSRF_COOKIE,
     DEFAULT_LIMITS,
@@ -217,6 +219,14 @@ class Site:
         Behind a trusted proxy, the guard has already put the forwarded address in the scope.
         """
         return network_key(request.client.host if request.client else "unknown")
+
+    def may_ask_meaning(self, ip: str, query: str) -> bool:
+        """Whether a query from the network ``ip`` may be answered now: one that asks meaning
+        (about:, like:: model time for each new topic text, and its vector stored) counts under
+        the previews' per-network limit; any other query is not counted."""
+        if self.context.semantics is None or not needs_meaning([query[:QUERY_CHARS]]):
+            return True
+        return self.limiter.allow(preview=ip)
 
     def allowed(self, request: Request, address: str) -> bool:
         """One more mail for ``address`` (however tagged) asked from this network, if within
