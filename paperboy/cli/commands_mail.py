@@ -13,6 +13,7 @@ from rich.table import Table
 from paperboy import subscribers as rules
 from paperboy.cli.app import app, digest_app, err, out, state
 from paperboy.cli.views import (
+    FORMAT,
     DeliveryState,
     Format,
     as_json,
@@ -213,9 +214,7 @@ def deliveries(
     ctx: typer.Context,
     limit: int = typer.Option(30, "--limit", min=1, max=10_000, help="At most this many."),
     state_: DeliveryState | None = typer.Option(None, "--state", help="Only this state."),
-    format_: Format = typer.Option(
-        Format.TABLE, "--format", help="table for people, json (an array of objects) for scripts."
-    ),
+    format_: Format = FORMAT,
 ) -> None:
     """Recent deliveries from the ledger with their states, newest first."""
     from store.ledger import Ledger

@@ -9,6 +9,7 @@ import typer
 
 from paperboy.cli.app import app, out, state
 from paperboy.cli.views import (
+    FORMAT,
     Format,
     as_json,
     fetch_errors,
@@ -23,10 +24,6 @@ from paperboy.errors import PaperboyError
 from scraper.models import Verdict, View
 from scraper.sources import day, month, week
 from store.types import PaperFilter
-
-FORMAT = typer.Option(
-    Format.TABLE, "--format", help="table for people, json (an array of objects) for scripts."
-)
 
 
 @app.command()

@@ -13,7 +13,7 @@ from rich.text import Text
 from paperboy import subscribers as rules
 from paperboy.cli import commands_feedback  # noqa: F401  (registers `profile like|unlike`)
 from paperboy.cli.app import State, err, out, profile_app, state
-from paperboy.cli.views import Format, as_json, plural, records
+from paperboy.cli.views import FORMAT, Format, as_json, plural, records
 from paperboy.clock import system_clock
 from paperboy.profiles.ast import semantic_atoms
 from paperboy.profiles.explain import grouped, warnings
@@ -188,9 +188,7 @@ def _said(step: int) -> str:
 def list_(
     ctx: typer.Context,
     email: str | None = typer.Argument(None, help="Only this subscriber's profiles."),
-    format_: Format = typer.Option(
-        Format.TABLE, "--format", help="table for people, json (an array of objects) for scripts."
-    ),
+    format_: Format = FORMAT,
 ) -> None:
     """List profiles, of one subscriber or of everyone."""
     store = state(ctx).subscribers()

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from paperboy import subscribers as rules
 from paperboy.cli.app import out, state, subscriber_app
-from paperboy.cli.views import Format, as_json, plural, records, when
+from paperboy.cli.views import FORMAT, Format, as_json, plural, records, when
 from paperboy.clock import system_clock
 from paperboy.errors import InputError, PaperboyError
 from paperboy.transfer import FileFormat, export, parse_import
@@ -99,9 +99,7 @@ def _merge(
 def list_(
     ctx: typer.Context,
     status: rules.Status | None = typer.Option(None, "--status", help="Only this status."),
-    format_: Format = typer.Option(
-        Format.TABLE, "--format", help="table for people, json (an array of objects) for scripts."
-    ),
+    format_: Format = FORMAT,
 ) -> None:
     """List subscribers with their schedule and number of profiles."""
     store = state(ctx).subscribers()

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import typer
 from rich.markup import escape
 from rich.table import Table
 
@@ -51,6 +52,12 @@ class Format(StrEnum):
 
     TABLE = "table"
     JSON = "json"
+
+
+# The --format option of every listing command.
+FORMAT = typer.Option(
+    Format.TABLE, "--format", help="table for people, json (an array of objects) for scripts."
+)
 
 
 def records(rows: Iterable[Any]) -> list[dict[str, Any]]:
