@@ -254,9 +254,8 @@ class Sender:
             # (_deliver says why in the report's ``breaker``.)
             log.error("delivery stopped: %s (%s)", error.message, error.hint or RELAY_HINT)
             raise error
-        if (
-            next_state.state == DeliveryState.UNKNOWN
-        ):  # at most once: it may have arrived, so never again
+        # At most once: it may have arrived, so never again.
+        if next_state.state == DeliveryState.UNKNOWN:
             log.warning("delivery %s to %s: %s", claim.delivery_id, claim.recipient, error)
             return next_state, next_state.counted
         log.warning(

@@ -76,9 +76,8 @@ class Ledger(Repository):
                 digest_id = connection.execute(
                     DIGESTS.insert().values(**values).returning(DIGESTS.c.id)
                 ).scalar_one()
-                if (
-                    digest.kind != DigestKind.SKIPPED
-                ):  # a skipped digest is never sent: no bytes kept
+                # A skipped digest is never sent: no bytes kept.
+                if digest.kind != DigestKind.SKIPPED:
                     connection.execute(
                         MESSAGES.insert().values(digest_id=digest_id, message=message)
                     )

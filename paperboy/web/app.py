@@ -78,7 +78,7 @@ def create_app(context: WebContext) -> Paperboy:
 
     # Polled hard: answered on the event loop, before the middleware, from a check made at
     # most once a second. The route is what the routing knows of it (HEAD and POST get 405).
-    health = app.health = HealthCheck(context.engine)  # reads the migration scripts once, here
+    health = app.health = HealthCheck(context.engine)
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -1,8 +1,8 @@
 """/healthz: is the database reachable and its schema current? Cheap enough to be polled.
 
-The migration scripts are read once, when the app is built (they only change with a new
-release, which restarts the process); the database is asked at most once per ``TTL`` seconds and
-the answer kept in between, so a load balancer polling hard costs one query a second.
+The schema this Paperboy needs is store.engine.HEAD (no migration script is read); the database
+is asked at most once per ``TTL`` seconds and the answer kept in between, so a load balancer
+polling hard costs one query a second.
 
 The check is itself a tiny ASGI app: paperboy.web.app calls it before FastAPI's middleware and
 routing (which cost more than the answer), so it sends the security headers those would add.
