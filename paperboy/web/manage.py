@@ -48,9 +48,8 @@ FLASH = {
     "undone": "Done: that paper no longer counts either way.",
     "examples": "Profile saved: it starts from the papers you gave.",
 }
-_PAGE_ACTIONS = frozenset({Action.PAUSE, Action.RESUME, Action.UNSUBSCRIBE})  # its buttons
 KEPT = "Not done yet: this is what you sent; send it again."  # by the form a refusal kept
-ACTION_TEXT = {
+ACTION_TEXT = {  # the page's buttons, as the refused page says what was asked
     Action.PAUSE: "pause digests",
     Action.RESUME: "resume digests",
     Action.UNSUBSCRIBE: "unsubscribe",
@@ -373,7 +372,7 @@ def routes(site: Site) -> APIRouter:
         request: Request, token: str, csrf: str = Form(""), action: str = Form("")
     ) -> Response:
         def again(subscriber: Subscriber, why: str) -> HTMLResponse:
-            asked = next((t for a, t in ACTION_TEXT.items() if a.value == action), "")
+            asked = ACTION_TEXT[Action(action)] if action in ACTION_TEXT else ""
             note = f"Not done yet: you asked to {asked}; press the button again." if asked else ""
             return show(request, token, subscriber, status=403, refused=why, status_error=note)
 
@@ -382,7 +381,7 @@ def routes(site: Site) -> APIRouter:
             return subscriber
         wanted = None
         # Not for a sign-up yet to confirm, nor for an address that bounces.
-        if action in _PAGE_ACTIONS and subscriber.status not in (Status.PENDING, Status.BOUNCED):
+        if action in ACTION_TEXT and subscriber.status not in (Status.PENDING, Status.BOUNCED):
             with suppress(InputError):  # a move the status does not allow: nothing changes
                 wanted = transition(subscriber.status, Action(action))
         if wanted is None:
