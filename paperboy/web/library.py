@@ -60,19 +60,19 @@ class Index:
     def __init__(self, shelf: Shelf, docs: list[Document]) -> None:
         self.shelf = shelf
         self._docs = docs
-        self._batch = PreparedBatch(shelf.papers, PaperIndex(docs))
+        self._batch = self._prepared()
         self._uses = 0
         self._lock = threading.Lock()
+
+    def _prepared(self) -> PreparedBatch:
+        return PreparedBatch(self.shelf.papers, PaperIndex(self._docs))
 
     def use(self) -> PreparedBatch:
         """The shelf as a batch the Matcher matches (Matcher.match_prepared)."""
         with self._lock:
             self._uses += 1
             if self._uses > QUERIES_PER_INDEX:
-                self._batch, self._uses = (
-                    PreparedBatch(self.shelf.papers, PaperIndex(self._docs)),
-                    1,
-                )
+                self._batch, self._uses = self._prepared(), 1
             return self._batch
 
 
