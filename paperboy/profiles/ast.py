@@ -72,6 +72,15 @@ class Like:
 
 
 @dataclass(frozen=True, slots=True)
+class Hint:
+    """``~word``, ``~prefix*`` or ``~"a phrase"`` beside an ``about:`` or ``like:`` (in the same
+    group): not required, a hint of what the topic is about. A paper with the hint needs less
+    closeness, one without it more (paperboy.semantic.score ``hint_bonus``, ``k_hinted``)."""
+
+    term: Term
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     child: Node
 
@@ -87,7 +96,7 @@ class Or:
 
 
 Semantic = About | Like
-Node = Term | Compare | Has | About | Like | Not | And | Or
+Node = Term | Compare | Has | About | Like | Hint | Not | And | Or
 
 METRICS = tuple(Metric)
 HAS = tuple(Feature)
@@ -111,6 +120,8 @@ def _print(node: Node, parent: type | None) -> str:
             return f'about:"{text}"'
         case Like(arxiv_ids):
             return "like:" + ",".join(arxiv_ids)
+        case Hint(term):
+            return "~" + _term(term)
         case Not(child):
             return "NOT " + _print(child, Not)
         case And(children):
@@ -130,10 +141,13 @@ def _term(term: Term) -> str:
 
 
 def positive_terms(node: Node) -> list[Term]:
-    """Terms that count in favour of a match (not under a NOT): what emails highlight."""
+    """Terms that count in favour of a match (not under a NOT), hints too: what emails
+    highlight."""
     match node:
         case Term():
             return [node]
+        case Hint(term):
+            return [term]
         case And(children) | Or(children):
             return [t for c in children for t in positive_terms(c)]
     return []
@@ -159,3 +173,29 @@ def positive_semantic(node: Node) -> list[Semantic]:
         case And(children) | Or(children):
             return [a for c in children for a in positive_semantic(c)]
     return []
+
+
+def hinted_semantic(node: Node) -> list[tuple[Semantic, tuple[Term, ...]]]:
+    """``positive_semantic`` with each atom's hints: the ``~terms`` of every group (AND) it
+    sits in, outermost first (``about:"x" (like:1 OR about:"y" ~a) ~b``: x with b, the like:
+    with b, y with b and a)."""
+    return _hinted(node, ())
+
+
+def _hinted(node: Node, hints: tuple[Term, ...]) -> list[tuple[Semantic, tuple[Term, ...]]]:
+    match node:
+        case About() | Like():
+            return [(node, hints)]
+        case And(children):
+            mine = hints_of(children, hints)
+            return [a for c in children for a in _hinted(c, mine)]
+        case Or(children):
+            return [a for c in children for a in _hinted(c, hints)]
+    return []
+
+
+def hints_of(children: tuple[Node, ...], outer: tuple[Term, ...] = ()) -> tuple[Term, ...]:
+    """The hints a group's atoms take: those of the groups around it, then its own ``~terms``
+    (each once)."""
+    own = tuple(c.term for c in children if isinstance(c, Hint))
+    return tuple(dict.fromkeys((*outer, *own))) if own else outer

@@ -35,12 +35,14 @@ from paperboy.profiles.ast import (
     Compare,
     Field,
     Has,
+    Hint,
     Like,
     Node,
     Not,
     Or,
     Term,
-    positive_semantic,
+    hinted_semantic,
+    hints_of,
     semantic_atoms,
     to_query,
 )
@@ -56,6 +58,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # A compiled profile: given every term's papers (by term id) and the index, its papers.
 Program = Callable[[list[int], PaperIndex], int]
+WantOf = Callable[[About | Like, tuple[Term, ...]], Want]  # an atom and its hints, as asked
 
 # How much a close paper's meaning score (standard deviations above the topic's background,
 # typically 2 to 5 for a close paper) counts against the word score (3 a title hit, 1 abstract).
@@ -346,11 +349,11 @@ class Matcher:
             return
         step = spec.step_for(meaning.model_id)
 
-        def want(atom: About | Like) -> Want:
-            return Want(atom, step, spec.liked, spec.rejected)
+        def want(atom: About | Like, hints: tuple[Term, ...] = ()) -> Want:
+            return Want(atom, step, spec.liked, spec.rejected, hints)
 
         program = self._compile(node, want)
-        wants = [self._want_id(want(a))[0] for a in dict.fromkeys(positive_semantic(node))]
+        wants = [self._want_id(want(a, h))[0] for a, h in dict.fromkeys(hinted_semantic(node))]
         liked = None
         if spec.liked:
             number, liked = self._want_id(liked_want(step, spec.liked, spec.rejected))
@@ -427,17 +430,22 @@ class Matcher:
             self._probes.append(None)
         return number, self._want_slots[number]
 
-    def _compile(self, node: Node, want: Callable[[About | Like], Want] | None) -> Program:
+    def _compile(self, node: Node, want: WantOf | None, hints: tuple[Term, ...] = ()) -> Program:
+        """``node``'s program; its about:/like: atoms asked with ``hints`` (the ~terms of the
+        groups around it) and those of their own group."""
         match node:
             case Term():
                 tid = self._term_id(node)
                 return lambda masks, index: masks[tid]
             case About() | Like():
                 assert want is not None  # a profile with these is compiled only with meaning
-                _, slot = self._want_id(want(node))
+                _, slot = self._want_id(want(node, hints))
                 return lambda masks, index: masks[slot]
             case And(children):
-                slots, parts = self._leaves(children, want)
+                mine = hints_of(children, hints)
+                slots, parts = self._leaves(
+                    [c for c in children if not isinstance(c, Hint)], want, mine
+                )
                 if not slots:
                     return lambda masks, index: _all(parts, masks, index)
                 get = _getter(slots)
@@ -447,7 +455,7 @@ class Matcher:
                     parts, masks, index, reduce(and_, get(masks), index.everything)
                 )
             case Or(children):
-                slots, parts = self._leaves(children, want)
+                slots, parts = self._leaves(children, want, hints)
                 if not slots:
                     return lambda masks, index: _any(parts, masks, index)
                 get = _getter(slots)
@@ -455,8 +463,10 @@ class Matcher:
                     return lambda masks, index: reduce(or_, get(masks), 0)
                 return lambda masks, index: _any(parts, masks, index, reduce(or_, get(masks), 0))
             case Not(child):
-                inner = self._compile(child, want)
+                inner = self._compile(child, want, hints)
                 return lambda masks, index: index.everything & ~inner(masks, index)
+            case Hint():  # never required (the parser keeps it beside an atom it moves)
+                return lambda masks, index: index.everything
             case Compare(metric, op, value):
                 return lambda masks, index: index.compare(metric, op, value)
             case Has(what):
@@ -464,7 +474,7 @@ class Matcher:
         raise TypeError(f"not a query node: {node!r}")
 
     def _leaves(
-        self, children: Iterable[Node], want: Callable[[About | Like], Want] | None
+        self, children: Iterable[Node], want: WantOf | None, hints: tuple[Term, ...]
     ) -> tuple[tuple[int, ...], tuple[Program, ...]]:
         """An AND's or OR's children: the slots of its terms and atoms, read together in C
         (an itemgetter and a reduce), and the programs of the rest (NOT, filters, groups)."""
@@ -476,9 +486,9 @@ class Matcher:
                     slots.append(self._term_id(child))
                 case About() | Like():
                     assert want is not None
-                    slots.append(self._want_id(want(child))[1])
+                    slots.append(self._want_id(want(child, hints))[1])
                 case _:
-                    parts.append(self._compile(child, want))
+                    parts.append(self._compile(child, want, hints))
         return tuple(slots), tuple(parts)
 
 

@@ -1,5 +1,6 @@
 """Parse profile queries: words, "phrases", implicit AND, OR, NOT/-, parentheses, fields, filters,
-and the meaning atoms ``about:"a topic"`` and ``like:2407.21783,2501.00001``.
+the meaning atoms ``about:"a topic"`` and ``like:2407.21783,2501.00001``, and their hints
+``~word`` / ``~"a phrase"`` (in the same group as an about: or like:).
 
 A hand-written recursive-descent parser: tiny, and it can say exactly where a query went wrong
 (``profile 'vision': unexpected ')' at column 14``), which no off-the-shelf grammar gives for free.
@@ -29,12 +30,14 @@ from paperboy.profiles.ast import (
     Feature,
     Field,
     Has,
+    Hint,
     Like,
     Metric,
     Node,
     Not,
     Or,
     Term,
+    positive_semantic,
 )
 
 MAX_QUERY_LENGTH = 1000
@@ -49,10 +52,12 @@ _NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: int() would also take "²"
 _FIELDS = {f.value: f for f in Field if f is not Field.ANY}
 _COMPARE = re.compile(rf"^({'|'.join(METRICS)})(>=|<=|>|<|=)(.*)$", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r"^([A-Za-z]+):")
+_HINT_FIELD = re.compile(r"~[A-Za-z]+:")
 _SPECIAL = frozenset(":<>=")  # a word with none of these is neither a field, nor a filter
 _SEMANTIC = ("about", "like")
 _ABOUT_EXAMPLE = 'e.g. about:"speculative decoding for LLM serving"'
 _LIKE_EXAMPLE = "e.g. like:2407.21783 or like:2407.21783,2501.00001"
+_HINT_EXAMPLE = 'e.g. about:"LLM agents that operate computers" ~GUI ~agents'
 # arXiv identifiers: 0704.0001 to 1412.9999 (four digits after the dot), 1501.00001 on (five);
 # before April 2007 archive[.CLASS]/YYMMNNN (cs/0101001, math.GT/0309136, hep-th/9901001).
 _NEW_ID = re.compile(r"([0-9]{2})(0[1-9]|1[0-2])\.([0-9]{4,5})(?:v[0-9]+)?", re.ASCII)
@@ -74,6 +79,7 @@ class TokenKind(StrEnum):
     AND = "and"
     NOT = "not"
     MINUS = "minus"  # a leading -
+    HINT = "hint"  # a leading ~ (a hint for about:/like:)
     END = "end"
 
 
@@ -90,12 +96,13 @@ _OR = TokenKind.OR
 _AND = TokenKind.AND
 _NOT = TokenKind.NOT
 _MINUS = TokenKind.MINUS
+_HINT = TokenKind.HINT
 _END = TokenKind.END
 _KEYWORD = {"OR": _OR, "AND": _AND, "NOT": _NOT}
 _MEANING_KIND = {"about": _ABOUT, "like": _LIKE}
 
 
-_TERMS = frozenset({_PHRASE, _WORD, _FILTER, _ABOUT, _LIKE})
+_TERMS = frozenset({_PHRASE, _WORD, _FILTER, _ABOUT, _LIKE, _HINT})
 _MEANINGS = frozenset({_ABOUT, _LIKE})
 _NEGATIONS = frozenset({_NOT, _MINUS})
 _STARTS_TERM = _TERMS | {_LPAREN} | _NEGATIONS
@@ -173,6 +180,16 @@ class _Lexer:
                 field = None
             elif text == "-" and self.text[match.end() : match.end() + 1] in ('"', "("):
                 found.append(Token(_MINUS, "-", column))  # -"a phrase" or -(a group)
+            elif text == "~" and self.text[match.end() : match.end() + 1] == '"':
+                found.append(Token(_HINT, "~", column))  # ~"a phrase"
+            elif _HINT_FIELD.fullmatch(text) and self.text[match.end() : match.end() + 1] == '"':
+                found.append(Token(_HINT, "~", column))  # ~title:"a phrase"
+                name = text[1:-1]
+                if name.lower() in _SEMANTIC:
+                    raise self.fail(
+                        column + 1, f"a ~hint takes a word or a phrase, {_HINT_EXAMPLE}"
+                    )
+                field = self._field(name, column + 1)
             else:
                 found.append(self._word(text, column, found))
         found.append(Token(_END, "", len(self.text) + 1))
@@ -199,6 +216,11 @@ class _Lexer:
             # (a loop, not recursion: "-----…-a" is as long as the query allows).
             found.append(Token(_MINUS, "-", column))
             word, column = word[1:], column + 1
+        if word[0] == "~" and len(word) > 1:  # ~word: the hint mark, then the word itself
+            found.append(Token(_HINT, "~", column))
+            word, column = word[1:], column + 1
+            if word[0] in "-~":
+                raise self.fail(column, f"expected a word or a phrase after '~', {_HINT_EXAMPLE}")
         keyword = _KEYWORD.get(word)
         if keyword is not None:
             return Token(keyword, word, column)
@@ -258,14 +280,27 @@ class _Parser:
         return _flat(Or, children)
 
     def and_expr(self) -> Node:
-        children = [self.unary()]
+        hints: list[Token] = []  # where each ~hint of this group was written
+        children = [self._hinted_unary(hints)]
         while self._starts_term() or self.current.kind is _AND:
             if self.current.kind is _AND:
                 operator = self.advance()
                 if not self._starts_term():
                     raise self._missing_term(operator, "AND")
-            children.append(self.unary())
+            children.append(self._hinted_unary(hints))
+        if hints and not any(positive_semantic(c) for c in children):
+            raise self.fail(
+                hints[0],
+                f"~{hints[0].text} is a hint for about: or like: and needs one beside it in "
+                f"the same group, {_HINT_EXAMPLE}; to require the word, write it without '~'",
+            )
         return _flat(And, children)
+
+    def _hinted_unary(self, hints: list[Token]) -> Node:
+        if self.current.kind is _HINT:
+            following = self.tokens[self.index + 1]
+            hints.append(following._replace(column=self.current.column))
+        return self.unary()
 
     def unary(self) -> Node:
         negations = 0
@@ -273,6 +308,10 @@ class _Parser:
             operator = self.advance()
             if not self._starts_term():
                 raise self._missing_term(operator, "NOT" if operator.kind is _NOT else "-")
+            if self.current.kind is _HINT:
+                raise self.fail(
+                    self.current, "a ~hint cannot be excluded; to exclude the word, write -word"
+                )
             self._enter(operator)
             negations += 1
         node = self.primary()
@@ -306,6 +345,9 @@ class _Parser:
                 )
             self.advance()
             return self._about(token) if token.kind is _ABOUT else self._like(token)
+        if token.kind is _HINT:
+            self.advance()
+            return self._hint(token)
         if token.kind is _PHRASE:
             self.advance()
             return Term(token.text, token.field, phrase=True)
@@ -352,6 +394,17 @@ class _Parser:
         if not any(c.isalnum() for c in text):
             raise self.fail(token, f"{text!r} has no letters or digits: expected a word")
         return Term(text, token.field)
+
+    def _hint(self, mark: Token) -> Hint:
+        """``~word``, ``~prefix*`` or ``~"a phrase"`` (also in a field: ``~title:GUI``)."""
+        token = self.current
+        if token.kind is _WORD:
+            self.advance()
+            return Hint(self._word(token))
+        if token.kind is _PHRASE:
+            self.advance()
+            return Hint(Term(token.text, token.field, phrase=True))
+        raise self.fail(mark, f"expected a word or a phrase after '~', {_HINT_EXAMPLE}")
 
     def _filter(self, token: Token) -> Node:
         text = token.text

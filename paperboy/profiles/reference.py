@@ -16,12 +16,14 @@ from paperboy.profiles.ast import (
     Feature,
     Field,
     Has,
+    Hint,
     Like,
     Metric,
     Node,
     Not,
     Or,
     Term,
+    hints_of,
     semantic_atoms,
 )
 from paperboy.profiles.document import PaperLike
@@ -40,13 +42,21 @@ def matches(
     step: int = 0,
     liked: tuple[str, ...] = (),
     rejected: tuple[str, ...] = (),
+    hints: tuple[Term, ...] = (),
 ) -> bool:
-    """Does the query hold for the paper (each semantic atom asked as the profile shapes it)?"""
+    """Does the query hold for the paper (each semantic atom asked as the profile shapes it,
+    with the ``~hints`` of the groups around it)?"""
+
+    def holds(child: Node, around: tuple[Term, ...] = hints) -> bool:
+        return matches(child, paper, close, step=step, liked=liked, rejected=rejected, hints=around)
+
     match node:
         case Term():
-            return _term(node, paper)
+            return has_term(node, paper)
+        case Hint():
+            return True  # a hint is never required: it moves its atoms' cut-off
         case About() | Like():
-            return close is not None and close(Want(node, step, liked, rejected), paper)
+            return close is not None and close(Want(node, step, liked, rejected, hints), paper)
         case Compare(metric, op, value):
             actual = paper.upvotes if metric == Metric.UPVOTES else (paper.github_stars or 0)
             return {
@@ -59,17 +69,12 @@ def matches(
         case Has(what):
             return bool(paper.github_repo if what == Feature.CODE else paper.project_page)
         case Not(child):
-            return not matches(child, paper, close, step=step, liked=liked, rejected=rejected)
+            return not holds(child)
         case And(children):
-            return all(
-                matches(c, paper, close, step=step, liked=liked, rejected=rejected)
-                for c in children
-            )
+            mine = hints_of(children, hints)
+            return all(holds(c, mine) for c in children)
         case Or(children):
-            return any(
-                matches(c, paper, close, step=step, liked=liked, rejected=rejected)
-                for c in children
-            )
+            return any(holds(c) for c in children)
     raise TypeError(node)
 
 
@@ -113,7 +118,9 @@ def _values(paper: PaperLike, field: Field) -> Iterable[str | None]:
     }[field]
 
 
-def _term(term: Term, paper: PaperLike) -> bool:
+def has_term(term: Term, paper: PaperLike) -> bool:
+    """Whether a word, prefix or phrase occurs in the paper (in its field): what a term of
+    the language means, the slow obvious way."""
     for value in _values(paper, term.field):
         if not value:
             continue

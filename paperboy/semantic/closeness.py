@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from paperboy.profiles.ast import Semantic
+from paperboy.profiles.ast import Semantic, Term
 from paperboy.profiles.document import PaperLike
 
 
@@ -25,6 +25,7 @@ class Want:
     step: int = 0  # the closeness setting: 0 default, < 0 broader, > 0 narrower
     liked: tuple[str, ...] = ()  # arXiv ids clicked "More like this" for this profile
     rejected: tuple[str, ...] = ()  # arXiv ids clicked "Not interested" for this profile
+    hints: tuple[Term, ...] = ()  # the ~terms beside it: not required, each one found counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,10 @@ from typing import Protocol, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
-from paperboy.profiles.ast import About, Like
-from paperboy.profiles.document import PaperLike
+from paperboy.profiles.ast import About, Like, Term
+from paperboy.profiles.compiler import Probe
+from paperboy.profiles.document import PaperLike, analyse
+from paperboy.profiles.index import PaperIndex
 from paperboy.semantic import batching, bm25, score
 from paperboy.semantic.background import texts_and_vectors
 from paperboy.semantic.closeness import Closeness, Want
@@ -172,6 +174,9 @@ class _Plan:
     near: score.Calibration
     rejected: list[tuple[str, ...]]
     cuts: npt.NDArray[np.float32]
+    hinted: batching.Ints  # the wants with ~hints
+    hints: tuple[Term, ...]  # their distinct hints
+    hint_weights: Vectors  # hinted wants x hints: each hint's share of its want's weight
 
 
 class VectorMeaning:
@@ -249,6 +254,8 @@ class VectorMeaning:
             near = score.zscores_in_place(near, plan.near)
             near *= s.near_liked
             out[plan.liked] += near
+        if len(plan.hinted):
+            out[plan.hinted] += score.hinted(plan.hint_weights, _hint_hits(plan.hints, papers), s)
         self._hold_back_all(plan.rejected, batch)
         masks = out >= plan.cuts[:, None]
         masks &= floor
@@ -296,9 +303,17 @@ class VectorMeaning:
         lists = {wants[i].liked: prepared[i].liked for i in liked}
         which = {key: j for j, key in enumerate(lists)}
         cuts = [
-            score.cutoff(w.step, bool(p.liked.size), s, _more_like_liked(w))
+            score.cutoff(w.step, bool(p.liked.size), s, _more_like_liked(w), bool(w.hints))
             for w, p in zip(wants, prepared, strict=True)
         ]
+        hinted = [i for i, w in enumerate(wants) if w.hints]
+        hints = tuple(dict.fromkeys(t for i in hinted for t in wants[i].hints))
+        hint_weights = np.zeros((len(hinted), len(hints)), dtype=np.float32)
+        column = {t: j for j, t in enumerate(hints)}
+        for row, i in enumerate(hinted):
+            for t in dict.fromkeys(wants[i].hints):
+                hint_weights[row, column[t]] = self._hint_weight(t)
+        hint_weights /= np.maximum(hint_weights.sum(axis=1, keepdims=True), 1e-12)
         return _Plan(
             wants=wants,
             generation=generation,
@@ -318,7 +333,17 @@ class VectorMeaning:
             near=_joined([prepared[i].near for i in liked]),
             rejected=[w.rejected for w in wants if w.rejected],
             cuts=np.array(cuts, dtype=np.float32),
+            hinted=np.array(hinted, dtype=np.intp),
+            hints=hints,
+            hint_weights=hint_weights,
         )
+
+    def _hint_weight(self, hint: Term) -> float:
+        """How much a hint says: the IDF over the background of its rarest word or word pair
+        (a phrase's pair, a prefix's stem), the highest IDF when the background lacks it."""
+        found = self._text_terms(hint.text)
+        unseen = self._corpus.idf("")  # no background paper has the empty term
+        return max((self._corpus.idf(t) for t in found), default=unseen)
 
     def held_back(self, rejected: tuple[str, ...], papers: Sequence[PaperLike]) -> int:
         if not rejected or not papers:
@@ -529,6 +554,16 @@ class VectorMeaning:
             cache.popitem(last=False)
             if cache is self._wants:  # a plan holding the forgotten want is stale
                 self._generation += 1
+
+
+def _hint_hits(hints: Sequence[Term], papers: Sequence[PaperLike]) -> npt.NDArray[np.bool_]:
+    """Which papers contain each hint (hints x papers), as the matcher reads a term: the
+    papers' analysed words (analysed once, kept by ``analyse``) indexed for this batch."""
+    index = PaperIndex([analyse(p) for p in papers])
+    width = (len(papers) + 7) // 8
+    packed = b"".join(index.term(Probe.of(t)).to_bytes(width, "little") for t in hints)
+    bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8), bitorder="little")
+    return bits.reshape(len(hints), width * 8)[:, : len(papers)].astype(bool)
 
 
 def _more_like_liked(want: Want) -> bool:
