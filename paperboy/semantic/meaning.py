@@ -176,7 +176,8 @@ class _Plan:
     cuts: npt.NDArray[np.float32]
     hinted: batching.Ints  # the wants with ~hints
     hints: tuple[Term, ...]  # their distinct hints
-    hint_weights: Vectors  # hinted wants x hints: each hint's share of its want's weight
+    hint_index: batching.Ints  # hinted wants x most hints of one: which of ``hints`` (0: none)
+    hint_share: Vectors  # the same shape: each hint's share of its want's weight (0: none)
 
 
 class VectorMeaning:
@@ -255,7 +256,8 @@ class VectorMeaning:
             near *= s.near_liked
             out[plan.liked] += near
         if len(plan.hinted):
-            out[plan.hinted] += score.hinted(plan.hint_weights, _hint_hits(plan.hints, papers), s)
+            hits = _hint_hits(plan.hints, papers)
+            out[plan.hinted] += score.hinted(plan.hint_index, plan.hint_share, hits, s)
         self._hold_back_all(plan.rejected, batch)
         masks = out >= plan.cuts[:, None]
         masks &= floor
@@ -308,12 +310,14 @@ class VectorMeaning:
         ]
         hinted = [i for i, w in enumerate(wants) if w.hints]
         hints = tuple(dict.fromkeys(t for i in hinted for t in wants[i].hints))
-        hint_weights = np.zeros((len(hinted), len(hints)), dtype=np.float32)
         column = {t: j for j, t in enumerate(hints)}
+        most = max((len(set(wants[i].hints)) for i in hinted), default=0)
+        hint_index = np.zeros((len(hinted), most), dtype=np.intp)
+        hint_share = np.zeros((len(hinted), most), dtype=np.float32)
         for row, i in enumerate(hinted):
-            for t in dict.fromkeys(wants[i].hints):
-                hint_weights[row, column[t]] = self._hint_weight(t)
-        hint_weights /= np.maximum(hint_weights.sum(axis=1, keepdims=True), 1e-12)
+            for j, t in enumerate(dict.fromkeys(wants[i].hints)):
+                hint_index[row, j], hint_share[row, j] = column[t], self._hint_weight(t)
+        hint_share /= np.maximum(hint_share.sum(axis=1, keepdims=True), 1e-12)
         return _Plan(
             wants=wants,
             generation=generation,
@@ -335,7 +339,8 @@ class VectorMeaning:
             cuts=np.array(cuts, dtype=np.float32),
             hinted=np.array(hinted, dtype=np.intp),
             hints=hints,
-            hint_weights=hint_weights,
+            hint_index=hint_index,
+            hint_share=hint_share,
         )
 
     def _hint_weight(self, hint: Term) -> float:

@@ -171,14 +171,20 @@ def expanded(
     return unit(whole + settings.expand_weight * centroids)
 
 
-def hinted(weights: Matrix, hits: Bools, settings: Settings = DEFAULT) -> Matrix:
+def hinted(
+    index: npt.NDArray[np.intp], share: Matrix, hits: Bools, settings: Settings = DEFAULT
+) -> Matrix:
     """What ~hints add to each want's score: ``hint_bonus`` x the share of its hints' weight
-    found in each paper (``weights``: wants x distinct hints, each row summing to 1 over the
-    want's own hints; ``hits``: distinct hints x papers). With the higher cut-off
+    found in each paper (``hits``: distinct hints x papers; ``index`` and ``share``: wants x
+    most hints of one, which hint and its share of the want's weight, each row's shares
+    summing to 1, padding 0). With the higher cut-off
     (``k_hinted``), a paper with every hint needs z >= k_hinted - hint_bonus (1.1), one with
     none z >= k_hinted (2.85): the words move the bar, they are not required. Dev set, the naive
     words as hints: 0.714 (about: alone) -> 0.750 (bench/RESULTS.md, round 6)."""
-    added: Matrix = (settings.hint_bonus * (weights @ hits.astype(np.float32))).astype(np.float32)
+    added = np.zeros((len(index), hits.shape[1]), dtype=np.float32)
+    for j in range(index.shape[1]):  # a want has a few hints: a few gathers, no dense product
+        added += share[:, j, None] * hits[index[:, j]]
+    added *= settings.hint_bonus
     return added
 
 
