@@ -48,6 +48,7 @@ MIN_PREFIX = 3
 MIN_ABOUT, MAX_ABOUT = 3, 300  # characters of an about: topic, spaces collapsed
 MAX_LIKE = 20  # arXiv ids in one like:
 MAX_SEMANTIC = 10  # about: and like: atoms in one query (each also counts as a term)
+MAX_HINTS = 10  # ~hints in one query (each also counts as a term; each is a gather per batch)
 _NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: int() would also take "²" or "①" or "٣"
 _FIELDS = {f.value: f for f in Field if f is not Field.ANY}
 _COMPARE = re.compile(rf"^({'|'.join(METRICS)})(>=|<=|>|<|=)(.*)$", re.IGNORECASE)
@@ -249,6 +250,7 @@ class _Parser:
         self.depth = 0  # parentheses and NOTs open around the current token
         self.terms = 0
         self.semantic = 0  # about: and like: atoms
+        self.hints = 0
 
     @property
     def current(self) -> Token:
@@ -346,6 +348,11 @@ class _Parser:
             self.advance()
             return self._about(token) if token.kind is _ABOUT else self._like(token)
         if token.kind is _HINT:
+            self.hints += 1
+            if self.hints > MAX_HINTS:
+                raise self.fail(
+                    token, f"more than {MAX_HINTS} ~hints (keep the few words that name the topic)"
+                )
             self.advance()
             return self._hint(token)
         if token.kind is _PHRASE:
