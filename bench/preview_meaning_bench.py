@@ -58,6 +58,7 @@ TOPICS = [
     'about:"quantization of large language models"',
 ]
 KEYWORDS = 'diffusion OR "video generation" OR agent*'
+HINTED = f"{TOPIC} ~reinforcement ~reasoning"  # the topic with the words a subscriber types
 
 
 def store_week(store: SqlStore, count: int) -> None:
@@ -144,12 +145,14 @@ def main() -> None:
         fresh = [timed(topic(t), 1)[0] for t in TOPICS]
         words = timed(lambda: preview(store, KEYWORDS, NOW, semantics=semantics), args.repeat)
         searched = timed(lambda: search(store, TOPIC, NOW, semantics=semantics), args.repeat)
+        hinted = timed(lambda: preview(store, HINTED, NOW, semantics=semantics), args.repeat)
         print(summary("cold (first topic preview)", cold))
         print(summary("warm (same topic)", warm))
         print(summary("narrower step (same topic)", narrower))
         print(summary("a new topic each time", fresh))
         print(summary("baseline: keyword preview", words))
         print(summary("topic search on / (warm)", searched))
+        print(summary("the topic with two ~hints (warm)", hinted))
         ratio = statistics.median(warm) / statistics.median(words)
         print(f"warm topic / keyword preview: {ratio:.1f}x")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

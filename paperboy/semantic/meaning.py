@@ -27,7 +27,7 @@ import numpy.typing as npt
 from paperboy.profiles.ast import About, Like, Term
 from paperboy.profiles.compiler import Probe
 from paperboy.profiles.document import PaperLike, analyse
-from paperboy.profiles.index import PaperIndex
+from paperboy.profiles.index import term_hits
 from paperboy.semantic import batching, bm25, score
 from paperboy.semantic.background import texts_and_vectors
 from paperboy.semantic.closeness import Closeness, Want
@@ -562,11 +562,11 @@ class VectorMeaning:
 
 
 def _hint_hits(hints: Sequence[Term], papers: Sequence[PaperLike]) -> npt.NDArray[np.bool_]:
-    """Which papers contain each hint (hints x papers), as the matcher reads a term: the
-    papers' analysed words (analysed once, kept by ``analyse``) indexed for this batch."""
-    index = PaperIndex([analyse(p) for p in papers])
+    """Which papers contain each hint (hints x papers), as the matcher reads a term (the
+    papers' analysed words, kept by ``analyse``; ``term_hits`` equals the batch index)."""
+    found = term_hits([Probe.of(t) for t in hints], [analyse(p) for p in papers])
     width = (len(papers) + 7) // 8
-    packed = b"".join(index.term(Probe.of(t)).to_bytes(width, "little") for t in hints)
+    packed = b"".join(mask.to_bytes(width, "little") for mask in found)
     bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8), bitorder="little")
     return bits.reshape(len(hints), width * 8)[:, : len(papers)].astype(bool)
 
