@@ -21,6 +21,7 @@ from paperboy.profiles.highlight import snippet, spans
 from paperboy.profiles.parser import (
     MAX_ABOUT,
     MAX_DEPTH,
+    MAX_HINTS,
     MAX_LIKE,
     MAX_NUMBER,
     MAX_QUERY_LENGTH,
@@ -64,19 +65,25 @@ By meaning (papers on a topic, whatever words they use):
   about:robotics                                 one word needs no quotes
   like:2407.21783   like:2407.21783,2501.00001   close to these papers (arXiv ids, no spaces)
   -about:"surveys of the field"                  not about this topic
+  about:"computer-use agents" ~GUI ~agents       with hints: never required
   Each match says why: the abstract's sentence closest to the topic, or "close to <paper>".
   How close counts is the profile's closeness: broader (-1, -2, ...) or narrower (1, 2, ...).
+  Hints, ~word ~prefix* ~"a phrase" ~title:word, sit beside an about: or like:
+  (same group). A paper with them needs less closeness, one without them more.
+  Without ~ a word is required: about:"computer-use agents" GUI needs GUI too.
 
 Limits: {MAX_QUERY_LENGTH} characters, {MAX_TERMS} terms, {MAX_DEPTH} levels of nesting \
 (each parenthesis and
 each NOT or - is one level); numbers are written with the digits 0-9, at most {MAX_NUMBER};
 about: and like: count as terms, at most {MAX_SEMANTIC} in a query, {MAX_LIKE} ids in a like:.
+~hints count as terms too, at most {MAX_HINTS} in a query.
 
 Examples:
   ("variational inference" OR bayesian*) -survey
   (diffusion OR "flow matching") video has:code upvotes>=5
   author:"Yann LeCun" OR org:meta
   about:"speculative decoding for LLM serving" -survey upvotes>=3
+  about:"LLM agents that operate computers" ~GUI ~agents
   like:2407.21783 OR title:llama
 
 Try a query on the papers stored in the last week before saving it:

@@ -1,15 +1,18 @@
-"""How a query was understood: its tree printed with every group in parentheses, and warnings
-for the groupings people misread (AND binds tighter than OR, so `a OR b -c` keeps c under a)."""
+"""How a query was understood: its tree printed with every group in parentheses (hints as
+``~word``), and warnings for what people misread: the grouping (AND binds tighter than OR, so
+`a OR b -c` keeps c under a), and plain words beside an about: or like:, which are required
+where ``~word`` hints were likely meant."""
 
 from __future__ import annotations
 
-from paperboy.profiles.ast import And, Node, Not, Or, to_query
+from paperboy.profiles.ast import About, And, Hint, Like, Node, Not, Or, Term, to_query
 from paperboy.profiles.parser import TokenKind, _Lexer
 
 
 def grouped(node: Node) -> str:
     """The query with explicit grouping: each AND and OR of several parts in parentheses,
-    exclusions written -x, e.g. ("variational inference" OR (bayesian* -survey))."""
+    exclusions written -x and hints ~x, e.g. ("variational inference" OR (bayesian* -survey)),
+    (about:"computer-use agents" ~GUI ~agents)."""
     match node:
         case Not(child):
             return "-" + grouped(child)
@@ -21,12 +24,13 @@ def grouped(node: Node) -> str:
 
 
 def warnings(node: Node, query: str | None = None) -> list[str]:
-    """One sentence for each OR whose alternatives carry their own exclusion; given the text,
-    only when an exclusion was written beside an OR without parentheses around its side."""
-    if query is not None and not _mixed(query):
-        return []
+    """One sentence for each OR whose alternatives carry their own exclusion (given the text,
+    only when an exclusion was written beside an OR without parentheses around its side), and
+    one for each group that requires plain words beside an about: or like:."""
     found: list[str] = []
-    _walk(node, found)
+    if query is None or _mixed(query):
+        _walk(node, found)
+    _required_beside_meaning(node, found)
     return list(dict.fromkeys(found))
 
 
@@ -41,6 +45,41 @@ def _walk(node: Node, found: list[str]) -> None:
             found.extend(_excluded(node))
             for c in children:
                 _walk(c, found)
+
+
+def _required_beside_meaning(node: Node, found: list[str]) -> None:
+    """For each group (AND) holding an about: or like: and plain words: the words are
+    required, so a paper on the topic without them is left out; written ``~word`` they would
+    be hints (paperboy.profiles.ast.Hint). Words under a NOT are left alone: excluding is
+    meant."""
+    match node:
+        case And(children):
+            atoms = [c for c in children if isinstance(c, About | Like)]
+            words = [c for c in children if isinstance(c, Term)]
+            if atoms and words:
+                found.append(_words_are_required(words, atoms[0]))
+            for c in children:
+                _required_beside_meaning(c, found)
+        case Or(children):
+            for c in children:
+                _required_beside_meaning(c, found)
+
+
+def _words_are_required(words: list[Term], atom: About | Like) -> str:
+    """``gui and agents are required beside about: (AND), … write ~gui ~agents …``."""
+    listed = [to_query(w) for w in words]
+    shown = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+    if len(listed) == 1:
+        are, lacking, them, hints = "is", "it", "it", "a hint"
+    else:
+        are, lacking, them, hints = "are", "any of them", "them", "hints"
+    kind = "about:" if isinstance(atom, About) else "like:"
+    marked = " ".join(to_query(Hint(w)) for w in words)
+    return (
+        f"{shown} {are} required beside {kind} (AND), so close papers lacking {lacking} are "
+        f"left out; write {marked} to make {them} {hints}: never required, a paper with {them} "
+        "needs less closeness"
+    )
 
 
 def _excluded(node: Or) -> list[str]:
