@@ -4,7 +4,15 @@ scores each candidate the same way: dev F1 at its best cut-off k (and at the kep
 (k chosen on 9 topics, scored on the 10th), SH (background and BM25 IDF from one random half,
 scored on the other, 20 splits, at the dev-chosen k). Vectors are cached under /tmp.
 
-    python bench/meaning_quality.py [design-name-prefix ...]
+    python bench/meaning_quality.py                            # the kept design
+    python bench/meaning_quality.py all | design-name-prefix ...  # round 5's designs
+    python bench/meaning_quality.py families                   # round 5's families
+    python bench/meaning_quality.py round6                     # round 6 (below)
+
+Round 6 adds the topic's naive words to the kept "moved" design of round 5: as a soft BM25
+score, per-word fractions (plain, any / all bonuses, IDF-weighted), ~hints (IDF or equal
+weights, c x share^p, k tuned, also as families with LOTO nested), a word-calibrated cut-off,
+and the papers' ai_summary / ai_keywords in their vectors and terms.
 """
 
 from __future__ import annotations
@@ -13,8 +21,9 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.relevance_bench import DEV, dev_papers, word_masks  # noqa: E402
+from paperboy.profiles.document import PaperLike  # noqa: E402
 from paperboy.semantic import background, batching, bm25  # noqa: E402
+from paperboy.semantic.embedder import Embedder  # noqa: E402
 from paperboy.semantic.meaning import paper_text, phrases  # noqa: E402
 
 CACHE = Path("/tmp/paperboy-quality-vectors.npz")  # noqa: S108  (public vectors)
@@ -60,14 +71,15 @@ def load() -> Data:
     titles = [p.title for p in papers]
     topic_texts = [[t["about"], *phrases(t["about"])] for t in topics]
     flat = [x for ts in topic_texts for x in ts]
-    model: list[object] = []
+    model: list[Embedder] = []
 
     def embed(xs: list[str]) -> F:
         if not model:
             from paperboy.semantic.minilm import MiniLM
 
             model.append(MiniLM.load())
-        return model[0].embed(xs).astype(np.float32)  # type: ignore[attr-defined]
+        rows: F = model[0].embed(xs).astype(np.float32)
+        return rows
 
     if CACHE.exists():
         with np.load(CACHE) as npz:
@@ -128,7 +140,8 @@ class View:
 
 def mix(z: F, w: float = 0.5) -> F:
     """whole row (0) mixed with the mean of the phrase rows."""
-    return z[0] if len(z) == 1 else (1 - w) * z[0] + w * z[1:].mean(0)
+    mixed: F = z[0] if len(z) == 1 else (1 - w) * z[0] + w * z[1:].mean(0)
+    return mixed
 
 
 def views(d: Data) -> list[View]:
@@ -206,7 +219,7 @@ def evaluate(
         "dev@2": at2,
         "loto": float(np.nanmean(loto)),
         "sh": float(np.mean(sh)),
-        "per_topic": table[best],  # type: ignore[dict-item]
+        "per_topic": table[best],
     }
 
 
@@ -229,7 +242,8 @@ def main() -> None:
 
 
 def unit(x: F) -> F:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+    rows: F = x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+    return rows
 
 
 def on_bg(v: View) -> View:
@@ -433,9 +447,7 @@ def run_round5(names: Sequence[str]) -> None:
         report(name, evaluate(d, design, vs, fixed))
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["families"]:
-    pass
-elif __name__ == "__main__" and len(sys.argv) > 1:
+if __name__ == "__main__" and sys.argv[1:] and sys.argv[1:] not in (["families"], ["round6"]):
     run_round5(sys.argv[1:] if sys.argv[1] != "all" else [])
     sys.exit()
 
@@ -522,8 +534,316 @@ def run_families() -> None:
             f"LOTO {r['loto']:.3f}  SH {r['sh']:.3f}",
             flush=True,
         )
-        print("    per topic:", " ".join(f"{x:.2f}" for x in r["topics"]), flush=True)  # type: ignore[union-attr]
+        print("    per topic:", " ".join(f"{x:.2f}" for x in np.asarray(r["topics"])), flush=True)
+
+
+# ---------------------------------------------------------------- round 6: the naive words
+# beside about: (``python bench/meaning_quality.py round6``). Every design starts from the
+# kept "moved" design of round 5 (``moved``) and adds the topic's naive words some way.
+
+MOVED_K = 1.7  # the moved design's shipped cut-off
+AI_CACHE = Path("/tmp/paperboy-quality-ai-vectors.npz")  # noqa: S108  (public vectors)
+
+
+def moved() -> Design:
+    """The kept design of round 5: the whole row moved towards the background papers with
+    kept z >= 2 (at most 30, beta 1), scored as ``kept``; shipped at k 1.7."""
+    return prf_design(30, 1.0, "whole", zmin=2.0)
+
+
+def memo(design: Design) -> Design:
+    """``design`` worked out once per view (a view is its data, background and scored papers);
+    the designs below add to its score and never change it in place."""
+    done: dict[tuple[int, ...], tuple[View, tuple[F, B]]] = {}
+
+    def once(v: View) -> tuple[F, B]:
+        key = (id(v.d), id(v.bg), id(v.bg_vec), id(v.scored))
+        if key not in done:
+            done[key] = (v, design(v))  # the view kept, so that its ids stay its own
+        return done[key][1]
+
+    return once
+
+
+@dataclass(frozen=True)
+class Words:
+    """The naive words of each topic (each one a hint), read the ways round 6 reads them."""
+
+    hints: list[list[str]]  # per topic, its naive words
+    keys: list[list[str]]  # per topic, each word's key BM25 term (its first word pair, else term)
+    matched: list[B]  # per topic: words x papers, the word as the Matcher reads it
+    present: list[B]  # per topic: words x papers, the key term among the paper's BM25 terms
+
+
+def dev_in_order(d: Data) -> list[PaperLike]:
+    """The dev papers in ``d``'s order."""
+    papers = dev_papers(json.loads(DEV.read_text())["papers"])
+    assert [p.arxiv_id for p in papers] == d.ids, "the dev papers are not in the data's order"
+    return papers
+
+
+def naive_words(d: Data, papers: Sequence[PaperLike]) -> Words:
+    hints = [t["naive"].split() for t in d.topics]
+
+    def key(word: str) -> str:
+        found = list(bm25.terms(word))
+        pairs = [x for x in found if " " in x]
+        return pairs[0] if pairs else found[0]
+
+    keys = [[key(w) for w in ws] for ws in hints]
+    present = [np.array([[k in terms for terms in d.terms] for k in ks]) for ks in keys]
+    return Words(hints, keys, [word_masks(ws, papers) for ws in hints], present)
+
+
+def soft_design(base: Design, queries: Sequence[Counter[str]], c: float, clip: bool) -> Design:
+    """The naive words as a soft score: + c x the z-score (against the background) of the
+    BM25 score of the naive words as one query (``clip``: only a positive z counts)."""
+
+    def design(v: View) -> tuple[F, B]:
+        s, m = base(v)
+        zw, _ = v.bm25(queries)
+        added = np.maximum(zw, 0) if clip else zw
+        return cast(F, s + c * added), m
+
+    return design
+
+
+def run_soft(d: Data, vs: list[View], base: Design) -> None:
+    """soft.py: the kept design, the bench's fused +0.75 at k 1.7, then the naive words as a
+    soft BM25 score (all terms, or single words only; clipped at 0 or not)."""
+    print("-- the naive words as a soft BM25 score (soft.py)", flush=True)
+    report("moved k1.7", evaluate(d, base, vs, MOVED_K))
+    report("moved +bool .75 k1.7", evaluate(d, fused_design(base, 0.75), vs, MOVED_K))
+    every = [bm25.terms(t["naive"]) for t in d.topics]
+    single = [Counter({k: n for k, n in q.items() if " " not in k}) for q in every]
+    for c in (0.1, 0.2, 0.3, 0.4, 0.5, 0.75):
+        for uni, queries in ((0, every), (1, single)):
+            for clip in (False, True):
+                design = soft_design(base, queries, c, clip)
+                report(f"moved soft c{c} uni{uni} clip{int(clip)}", evaluate(d, design, vs))
+
+
+def fraction_design(base: Design, frac: F, c: float, power: int, all_from: float = 1.0) -> Design:
+    """+ c x fraction**power (``frac``: topics x papers, the share of the topic's words in the
+    paper, plain or IDF-weighted); a paper with every word (fraction >= ``all_from``) matches
+    without the cosine floor."""
+
+    def design(v: View) -> tuple[F, B]:
+        s, m = base(v)
+        f = frac[:, v.scored]
+        return s + c * f**power, m | (f >= all_from)
+
+    return design
+
+
+def any_all_design(base: Design, some: B, every: B, c_any: float, c_all: float) -> Design:
+    """+ c_any if the paper has any of the words, + c_all more if it has all (which also
+    lifts the cosine floor)."""
+
+    def design(v: View) -> tuple[F, B]:
+        s, m = base(v)
+        a, b = some[:, v.scored], every[:, v.scored]
+        return s + c_any * a + c_all * b, m | b
+
+    return design
+
+
+def run_per_word(d: Data, vs: list[View], base: Design, w: Words) -> None:
+    """perword.py: each word matched alone (the Matcher), then the share of the words found
+    (linear or squared), any / all bonuses, and the IDF-weighted share. The IDF here is over
+    all 160 dev papers, for dev and split half alike (as in perword.py)."""
+    print("-- per-word fractions (perword.py)", flush=True)
+    frac = np.array([m.astype(np.float32).mean(axis=0) for m in w.matched])
+    for t, topic in enumerate(d.topics):
+        hit = frac[t] > 0
+        print(
+            f"{topic['id']} any-word hits {hit.sum()} rel among {(d.truth[t] & hit).sum()} / "
+            f"{d.truth[t].sum()}  all-words {(frac[t] == 1).sum()}"
+        )
+    for c in (0.25, 0.5, 0.75, 1.0, 1.5):
+        for how, power in (("lin", 1), ("sq", 2)):
+            design = fraction_design(base, frac, c, power)
+            report(f"frac {how} c{c}", evaluate(d, design, vs))
+            report(f"frac {how} c{c} @1.7", evaluate(d, design, vs, MOVED_K))
+    corpus = bm25.Corpus.of(d.terms)
+    idfs = [np.array([corpus.idf(k) for k in ks]) for ks in w.keys]
+    for topic, ws, idf in zip(d.topics, w.hints, idfs, strict=True):
+        print(topic["id"], ws, np.round(idf, 2))
+    weighted = np.array(
+        [(m.T.astype(np.float32) @ i) / i.sum() for m, i in zip(w.matched, idfs, strict=True)]
+    )
+    for c_any in (0.25, 0.5, 0.75, 1.0):
+        for c_all in (0.0, 0.25, 0.5, 0.75):
+            design = any_all_design(base, frac > 0, frac == 1, c_any, c_all)
+            report(f"any {c_any} all +{c_all}", evaluate(d, design, vs))
+    for c in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
+        for power in (1, 2):
+            design = fraction_design(base, weighted, c, power, all_from=0.999)
+            report(f"idf frac c{c} p{power}", evaluate(d, design, vs))
+
+
+def hint_design(base: Design, w: Words, hits: list[B], c: float, power: int, mode: str) -> Design:
+    """The ~hints design: + c x share**power, the share of the topic's hint weight found in
+    the paper (``hits``: per topic, words x papers); each hint's weight its key term's IDF over
+    the view's background ('idf') or equal ('eq'). The cosine floor stays."""
+
+    def design(v: View) -> tuple[F, B]:
+        s, m = base(v)
+        corpus = bm25.Corpus.of([v.d.terms[i] for i in v.bg])
+        out = s.copy()
+        for t, keys in enumerate(w.keys):
+            weight = (
+                np.array([corpus.idf(k) for k in keys]) if mode == "idf" else np.ones(len(keys))
+            )
+            share = (weight / weight.sum()) @ hits[t][:, v.scored].astype(np.float32)
+            out[t] = s[t] + c * share**power
+        return out, m
+
+    return design
+
+
+def per_topic_line(d: Data, design: Design, vs: list[View], fixed: float | None = None) -> None:
+    """Each topic's dev F1 at the design's cut-off."""
+    table = np.asarray(evaluate(d, design, vs, fixed)["per_topic"])
+    print("   ", " ".join(f"{t['id'][:6]} {x:.2f}" for t, x in zip(d.topics, table, strict=True)))
+
+
+def report_family(name: str, r: dict[str, object], topics: bool = False) -> None:
+    """One family's choice (``family``): its member and k chosen on dev, nested LOTO, SH."""
+    print(
+        f"{name:45s} -> {r['best']!s:14s} k {r['k']:.2f}  dev {r['dev']:.3f}  "
+        f"LOTO {r['loto']:.3f}  SH {r['sh']:.3f}",
+        flush=True,
+    )
+    if topics:
+        print("    per topic:", " ".join(f"{x:.2f}" for x in np.asarray(r["topics"])), flush=True)
+
+
+def run_hints(d: Data, vs: list[View], base: Design, w: Words) -> None:
+    """hint.py and hint2.py: the ~hints design (IDF or equal weights, c x share**p) with a hit
+    read as the key term among the paper's BM25 terms (hint.py) or as the Matcher reads the
+    word (hint2.py, what the Matcher ships); each grid also as a family (member and k chosen
+    together on dev, LOTO nested)."""
+    print("-- ~hints, a hit = the key term among the paper's terms (hint.py)", flush=True)
+    print("key terms:", w.keys)
+    per_topic_line(d, base, vs, MOVED_K)
+    cs, powers = (1.0, 1.25, 1.5, 1.75, 2.0), (1, 2)
+    for mode in ("idf", "eq"):
+        for c in cs:
+            for p in powers:
+                design = hint_design(base, w, w.present, c, p, mode)
+                report(f"{mode} c{c} p{p}", evaluate(d, design, vs))
+        per_topic_line(d, hint_design(base, w, w.present, 1.5, 2, mode), vs)
+    for modes in (("idf",), ("idf", "eq")):
+        members = {
+            f"{mode} c{c} p{p}": hint_design(base, w, w.present, c, p, mode)
+            for mode in modes
+            for c in cs
+            for p in powers
+        }
+        report_family(f"family {'/'.join(modes)}", family(d, vs, members))
+    print("-- ~hints, a hit = the word as the Matcher reads it (hint2.py)", flush=True)
+    for mode in ("idf", "eq"):
+        for c in cs:
+            for p in powers:
+                design = hint_design(base, w, w.matched, c, p, mode)
+                report(f"{mode} c{c} p{p}", evaluate(d, design, vs))
+        members = {
+            f"{mode} c{c} p{p}": hint_design(base, w, w.matched, c, p, mode)
+            for c in cs
+            for p in powers
+        }
+        report_family(f"FAMILY {mode}", family(d, vs, members), topics=True)
+
+
+def calibrated_design(base: Design, w: Words, q: float, f0: float, lo: float, k: float) -> Design:
+    """The word-calibrated cut: each topic's cut-off becomes max(lo, min(k, the q-quantile of
+    the background's scores among its papers with an IDF-weighted hint share >= f0)), applied
+    as a shift of the score by k - cut (so the fixed k stays the cut)."""
+
+    def design(v: View) -> tuple[F, B]:
+        s, m = base(v)
+        background_s, _ = base(on_bg(v))
+        corpus = bm25.Corpus.of([v.d.terms[i] for i in v.bg])
+        out = s.copy()
+        for t, keys in enumerate(w.keys):
+            idf = np.array([corpus.idf(key) for key in keys])
+            share = (idf / idf.sum()) @ w.present[t][:, v.bg].astype(np.float32)
+            picked = background_s[t][share >= f0 - 1e-6]
+            cut = max(lo, min(k, float(np.quantile(picked, q)))) if len(picked) else k
+            out[t] = s[t] + (k - cut)
+        return out, m
+
+    return design
+
+
+def run_calibrated_cut(d: Data, vs: list[View], base: Design, w: Words) -> None:
+    """hint.py's word-calibrated cut, each at its fixed k (1.7 or 2)."""
+    print("-- word-calibrated cut (hint.py)", flush=True)
+    for k in (1.7, 2.0):
+        for q in (0.25, 0.5, 0.75):
+            for f0 in (0.2, 0.5, 1.0):
+                for lo in (0.5, 1.0):
+                    design = calibrated_design(base, w, q, f0, lo, k)
+                    report(f"wcal K{k} q{q} f0 {f0} lo {lo} (fixed k)", evaluate(d, design, vs, k))
+
+
+def ai_vectors(d: Data, papers: Sequence[PaperLike]) -> tuple[F, F]:
+    """The vectors of each paper's ai_summary and of its ai_keywords (comma-joined), cached."""
+    if AI_CACHE.exists():
+        with np.load(AI_CACHE) as npz:
+            return npz["summary"], npz["keywords"]
+    summary = d.embed([p.ai_summary or "" for p in papers])
+    keywords = d.embed([", ".join(p.ai_keywords) for p in papers])
+    np.savez(AI_CACHE, summary=summary, keywords=keywords)
+    return summary, keywords
+
+
+def with_ai(d: Data, papers: Sequence[PaperLike], a_s: float, a_k: float, kw_terms: bool) -> Data:
+    """``d`` with each paper's vector unit(v + a_s x its ai_summary's + a_k x its
+    ai_keywords' vector, each where the paper has one), the background the same vectors
+    (through float16, as shipped), and (``kw_terms``) the ai_keywords added to its terms."""
+    summary, keywords = ai_vectors(d, papers)
+    has_s = np.array([bool(p.ai_summary) for p in papers])[:, None]
+    has_k = np.array([bool(p.ai_keywords) for p in papers])[:, None]
+    vec = unit(d.vec + a_s * summary * has_s + a_k * keywords * has_k).astype(np.float32)
+    terms = [
+        t + bm25.terms(" . ".join(p.ai_keywords)) if kw_terms else t
+        for t, p in zip(d.terms, papers, strict=True)
+    ]
+    bg16 = vec.astype(np.float16).astype(np.float32)
+    return replace(d, vec=vec, bg16=bg16, terms=terms)
+
+
+def run_ai(d: Data, papers: Sequence[PaperLike]) -> None:
+    """ai.py: the moved design with the papers' ai_summary / ai_keywords added to their
+    vectors (weights a_s, a_k) and the ai_keywords to their BM25 terms (tuned k)."""
+    print("-- ai_summary / ai_keywords in the vectors and terms (ai.py)", flush=True)
+    vs = views(d)
+    report("moved", evaluate(d, memo(moved()), vs, MOVED_K))
+    report("moved tuned", evaluate(d, memo(moved()), vs))
+    for a_s in (0.0, 0.3, 0.6, 1.0):
+        for a_k in (0.0, 0.3, 0.6):
+            for kw_terms in (False, True):
+                changed = with_ai(d, papers, a_s, a_k, kw_terms)
+                name = f"ai_summary {a_s} ai_kw vec {a_k} kw terms {kw_terms}"
+                report(name, evaluate(changed, moved(), views(changed)))
+
+
+def run_round6() -> None:
+    """Round 6: the naive words beside about: (soft, per word, ~hints, a calibrated cut) and
+    the papers' AI fields, each from the kept moved design."""
+    d = load()
+    vs = views(d)
+    papers = dev_in_order(d)
+    base = memo(moved())
+    words = naive_words(d, papers)
+    run_soft(d, vs, base)
+    run_per_word(d, vs, base, words)
+    run_hints(d, vs, base, words)
+    run_calibrated_cut(d, vs, base, words)
+    run_ai(d, papers)
 
 
 if __name__ == "__main__":
-    run_families() if sys.argv[1:] == ["families"] else main()
+    {"families": run_families, "round6": run_round6}.get(" ".join(sys.argv[1:]), main)()
