@@ -60,7 +60,8 @@ SPECS = st.builds(
 def test_matcher_equals_the_reference_with_meaning_and_feedback(
     drawn: list[tuple[str, int, tuple[str, ...], tuple[str, ...], str | None]], with_meaning: bool
 ) -> None:
-    """The combination logic: about:/like: under AND, OR, NOT with words and filters, each
+    """The combination logic: about:/like: under AND, OR, NOT with words and filters, ~hints
+    (each atom asked with those of its groups: the fake's closeness depends on them), each
     profile's closeness step (for its model), likes that add papers, rejections that remove."""
     specs = [
         ProfileSpec(i, i % 7, f"p{i}", q, step, liked, rejected, model)

@@ -3,11 +3,14 @@ reasons, and that keyword-only work never asks meaning anything.
 
 The fake decides closeness by a hash of (want, arXiv id), independent of the batch, as the real
 one promises; so the matcher (one question per batch, bitsets) must equal the reference evaluator
-(one paper at a time) on any query, setting and feedback.
+(one paper at a time) on any query, setting and feedback. Like the real one, a want's ~hints
+raise its cut-off and a paper containing them gains: a hint lost, or given to the wrong atom,
+changes what is close.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Sequence
@@ -15,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from paperboy.profiles.ast import About, Like, semantic_atoms
+from paperboy.profiles.ast import About, Field, Like, Term, semantic_atoms
 from paperboy.profiles.document import PaperLike
 from paperboy.profiles.matcher import Matcher, ProfileSpec, ranked
 from paperboy.profiles.parser import parse
-from paperboy.profiles.reference import liked_want, profile_matches
+from paperboy.profiles.reference import has_term, liked_want, profile_matches
 from paperboy.semantic.closeness import Closeness, Want
+from tests.cli import run
 from tests.papers import saved_papers
-from tests.test_cli import run
 
 PAPERS = saved_papers()
 
@@ -33,22 +36,38 @@ def _hash(*parts: object) -> int:
 
 class FakeMeaning:
     """Closeness by hash: a score 0-10 per (want, paper); close at 6 + step (narrower is
-    higher); held back when a hash of (rejected, paper) says so. Counts what it is asked."""
+    higher); held back when a hash of (rejected, paper) says so. Counts what it is asked.
+
+    A want with ~hints needs ``HINT_RAISE`` more, and a paper gains ``HINT_BONUS`` x the share
+    of the want's distinct hints it contains (as the reference reads a term), as the real
+    meaning does with its IDF weights."""
 
     model_id = "fake-model"
+    HINT_RAISE = 1.0
+    HINT_BONUS = 2.5
 
     def __init__(self) -> None:
         self.asked: list[int] = []  # wants per close() call
+        self.wants: list[Want] = []  # every want asked, in order
         self.held: list[tuple[str, ...]] = []
         self.whys: list[tuple[Want, str]] = []
 
-    @staticmethod
-    def score(want: Want, paper: PaperLike) -> float:
-        return _hash(want.atom, want.liked, want.rejected, paper.arxiv_id) % 1000 / 100
+    @classmethod
+    def score(cls, want: Want, paper: PaperLike) -> float:
+        base = _hash(want.atom, want.liked, want.rejected, paper.arxiv_id) % 1000 / 100
+        return base + cls.hint_gain(want, paper)
+
+    @classmethod
+    def hint_gain(cls, want: Want, paper: PaperLike) -> float:
+        """What the want's hints add for this paper (0 without hints)."""
+        hints = set(want.hints)
+        found = sum(has_term(h, paper) for h in hints)
+        return cls.HINT_BONUS * found / len(hints) if hints else 0.0
 
     @classmethod
     def is_close(cls, want: Want, paper: PaperLike) -> bool:
-        return cls.score(want, paper) >= 6 + want.step
+        raised = cls.HINT_RAISE if want.hints else 0.0
+        return cls.score(want, paper) >= 6 + want.step + raised
 
     @staticmethod
     def is_held_back(rejected: tuple[str, ...], paper: PaperLike) -> bool:
@@ -56,6 +75,7 @@ class FakeMeaning:
 
     def close(self, wants: Sequence[Want], papers: Sequence[PaperLike]) -> list[Closeness]:
         self.asked.append(len(wants))
+        self.wants.extend(wants)
         return [
             Closeness(
                 sum(1 << i for i, p in enumerate(papers) if self.is_close(w, p)),
@@ -104,6 +124,11 @@ QUERIES = [
     'about:"video generation" OR title:llama',
     'NOT (about:"agents" like:2403.13802,2407.21783)',
     "(about:robotics OR about:retrieval) has:code",
+    # ~hints: never required, each atom asked with those of its group and the groups around it
+    'about:"language model agents" ~agent* ~title:llama',
+    '(like:2407.21783 ~"language model") OR about:"video generation" ~video -survey',
+    'about:"reasoning" (like:2403.13802 OR about:"diffusion models" ~diffus*) ~title:model',
+    'NOT (about:"surveys of a field" ~survey) upvotes>=1',
 ]
 
 
@@ -114,6 +139,39 @@ def test_each_semantic_query_matches_what_the_reference_says(query: str) -> None
     result = found([spec], meaning)
     assert result == expected(spec, meaning)
     assert meaning.asked == [len(set(semantic_atoms(parse(query))))]  # one call, each atom once
+
+
+def test_each_atom_is_asked_with_the_hints_of_its_groups_outer_first() -> None:
+    meaning = FakeMeaning()
+    query = 'about:"reasoning" (like:2403.13802 OR about:"diffusion models" ~diffus*) ~title:model'
+    Matcher([ProfileSpec(1, 1, "p", query)], meaning).match(PAPERS)
+    model, diffus = Term("model", Field.TITLE), Term("diffus", prefix=True)
+    assert {(w.atom, w.hints) for w in meaning.wants} == {
+        (About("reasoning"), (model,)),
+        (Like(("2403.13802",)), (model,)),
+        (About("diffusion models"), (model, diffus)),
+    }
+
+
+def test_the_same_atom_with_and_without_hints_is_two_questions() -> None:
+    meaning = FakeMeaning()
+    query = 'about:"language model agents" ~agent* OR about:"language model agents"'
+    result = {p for _, p in found([ProfileSpec(1, 1, "p", query)], meaning)}
+    agent = Term("agent", prefix=True)
+    bare = Want(About("language model agents"))
+    hinted = dataclasses.replace(bare, hints=(agent,))
+    assert meaning.asked == [2]
+    assert set(meaning.wants) == {bare, hinted}
+    close = FakeMeaning.is_close
+    assert result == {p.arxiv_id for p in PAPERS if close(bare, p) or close(hinted, p)}
+    # the fake's hint moves papers both ways (so a hint lost or misplaced shows): some papers
+    # containing it join, some lacking it leave
+    gained = [p for p in PAPERS if close(hinted, p) and not close(bare, p)]
+    lost = [p for p in PAPERS if close(bare, p) and not close(hinted, p)]
+    assert gained
+    assert lost
+    assert all(has_term(agent, p) for p in gained)
+    assert not any(has_term(agent, p) for p in lost)
 
 
 def test_the_query_combines_meaning_with_words_and_filters() -> None:
@@ -249,12 +307,13 @@ def test_a_liked_profile_says_close_to_the_example() -> None:
 def test_profile_test_shows_why_and_takes_a_closeness(tmp_path: Path) -> None:
     """`profile test` on the demo papers with the lexical fallback (the model's own figures are
     the semantic helpers' tests): each paper on a line of its own, the reason indented below."""
-    off = {"PAPERBOY_SEMANTIC": "off"}
     assert run(tmp_path, "demo").returncode == 0
     query = 'about:"video generation with diffusion models" -survey'
     counts = {}
     for step in ("-3", "0", "3"):
-        result = run(tmp_path, "profile", "test", query, "--closeness", step, **off)
+        result = run(
+            tmp_path, "profile", "test", query, "--closeness", step, PAPERBOY_SEMANTIC="off"
+        )
         assert result.returncode == 0, result.stderr
         assert "about: and like: use lexical similarity" in result.stderr
         counts[step] = int(result.stdout.split(" of 161 papers")[0].split()[-1])
