@@ -88,16 +88,6 @@ def test_each_atom_takes_the_hints_of_its_groups(
     assert hinted_semantic(parse(query)) == hinted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "parser._flat merges a parenthesised AND group into the AND around it, so the inner "
-        'group\'s ~a reaches about:"topic x" too (and the outer ~b no longer comes first), '
-        'though the parser checked the inner group on its own (`about:"x" (~a ~b)` is '
-        "refused). Fix: _flat keeps a child And holding a Hint as a group, and ast._print "
-        "puts an And inside an And in parentheses so that it round-trips."
-    ),
-)
 def test_a_parenthesised_group_keeps_its_hints_to_itself() -> None:
     node = parse('about:"topic x" (about:"topic y" ~a) ~b')
     assert hinted_semantic(node) == [(X, (B,)), (Y, (B, A))]

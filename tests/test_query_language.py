@@ -197,17 +197,6 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the lexer makes a MINUS token of '-' only before '\"' or '(' (a '-~' before a phrase "
-        "is left to _word, which drops the '-' and finds a bare '~'), so an excluded hint phrase "
-        'is refused with "\'~\' has no letters or digits" or "expected a word or a phrase '
-        "after 'title:'\" instead of the 'cannot be excluded' of -~word. Fix: in _Lexer, a word "
-        "ending in '~' right before a '\"' (or a ~field:) yields its MINUS tokens and then a "
-        "HINT token, as a lone '~' before '\"' does."
-    ),
-)
 @pytest.mark.parametrize("query", ['about:"xyz" -~"a b"', 'about:"xyz" -~title:"a b"'])
 def test_an_excluded_hint_phrase_says_a_hint_cannot_be_excluded(query: str) -> None:
     with pytest.raises(ProfileSyntaxError) as info:

@@ -126,7 +126,8 @@ def _print(node: Node, parent: type | None) -> str:
             return "NOT " + _print(child, Not)
         case And(children):
             text = " ".join(_print(c, And) for c in children)
-            return f"({text})" if parent in (Not,) else text
+            # an AND inside an AND is a group with its own ~hints (the parser keeps it apart)
+            return f"({text})" if parent in (Not, And) else text
         case Or(children):
             text = " OR ".join(_print(c, Or) for c in children)
             return f"({text})" if parent in (Not, And) else text

@@ -128,7 +128,7 @@ def written(node: Node, parent: type | None = None) -> str:
             return "-" + written(child, Not)
         case And(children):
             text = " ".join(written(c, And) for c in children)
-            return f"({text})" if parent is Not else text
+            return f"({text})" if parent in (Not, And) else text
         case Or(children):
             text = " OR ".join(written(c, Or) for c in children)
             return f"({text})" if parent in (Not, And) else text

@@ -53,7 +53,8 @@ _NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: int() would also take "²"
 _FIELDS = {f.value: f for f in Field if f is not Field.ANY}
 _COMPARE = re.compile(rf"^({'|'.join(METRICS)})(>=|<=|>|<|=)(.*)$", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r"^([A-Za-z]+):")
-_HINT_FIELD = re.compile(r"~[A-Za-z]+:")
+_QUOTED_HINT = re.compile(r"(?P<neg>-*)~(?:(?P<name>[A-Za-z]+):)?")  # before a '"'
+
 _SPECIAL = frozenset(":<>=")  # a word with none of these is neither a field, nor a filter
 _SEMANTIC = ("about", "like")
 _ABOUT_EXAMPLE = 'e.g. about:"speculative decoding for LLM serving"'
@@ -181,16 +182,18 @@ class _Lexer:
                 field = None
             elif text == "-" and self.text[match.end() : match.end() + 1] in ('"', "("):
                 found.append(Token(_MINUS, "-", column))  # -"a phrase" or -(a group)
-            elif text == "~" and self.text[match.end() : match.end() + 1] == '"':
-                found.append(Token(_HINT, "~", column))  # ~"a phrase"
-            elif _HINT_FIELD.fullmatch(text) and self.text[match.end() : match.end() + 1] == '"':
-                found.append(Token(_HINT, "~", column))  # ~title:"a phrase"
-                name = text[1:-1]
-                if name.lower() in _SEMANTIC:
+            elif (hint := _QUOTED_HINT.fullmatch(text)) and self.text[match.end() :][:1] == '"':
+                # ~"a phrase", ~title:"a phrase", and excluded: -~"a phrase" (refused later)
+                for _ in hint.group("neg"):
+                    found.append(Token(_MINUS, "-", column))
+                    column += 1
+                found.append(Token(_HINT, "~", column))
+                name = hint.group("name")
+                if name and name.lower() in _SEMANTIC:
                     raise self.fail(
                         column + 1, f"a ~hint takes a word or a phrase, {_HINT_EXAMPLE}"
                     )
-                field = self._field(name, column + 1)
+                field = self._field(name, column + 1) if name else None
             else:
                 found.append(self._word(text, column, found))
         found.append(Token(_END, "", len(self.text) + 1))
@@ -496,8 +499,13 @@ def arxiv_id_of(text: str) -> str | None:
 
 
 def _flat(kind: type[And] | type[Or], children: list[Node]) -> Node:
-    """One child stands alone; nested nodes of the same kind merge (a (b c) is a b c)."""
+    """One child stands alone; nested nodes of the same kind merge (a (b c) is a b c), except
+    a group with ~hints: they belong to its own atoms (about:"x" (about:"y" ~a) is not ~a's
+    for x)."""
     flat: list[Node] = []
     for child in children:
-        flat.extend(child.children if isinstance(child, kind) else (child,))
+        if isinstance(child, kind) and not any(isinstance(c, Hint) for c in child.children):
+            flat.extend(child.children)
+        else:
+            flat.append(child)
     return flat[0] if len(flat) == 1 else kind(tuple(flat))
