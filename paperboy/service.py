@@ -15,7 +15,7 @@ from paperboy.dispatch import Dispatcher, Report
 from paperboy.errors import ProfileSyntaxError
 from paperboy.ingest import Ingestor, IngestReport
 from paperboy.profiles.ast import Field, positive_terms
-from paperboy.profiles.parser import parse
+from paperboy.profiles.parser import parse_stored
 from scraper import sources
 from scraper.models import GOOD_VERDICTS, Verdict, View
 from scraper.sources import MAX_QUERY_LENGTH as MAX_SEARCH
@@ -52,7 +52,7 @@ def search_terms(queries: Iterable[str]) -> list[str]:
     found: dict[str, str] = {}
     for query in queries:
         try:
-            node = parse(query)
+            node = parse_stored(query)
         except ProfileSyntaxError:
             continue
         for term in positive_terms(node):

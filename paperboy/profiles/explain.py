@@ -6,7 +6,7 @@ where ``~word`` hints were likely meant."""
 from __future__ import annotations
 
 from paperboy.profiles.ast import About, And, Hint, Like, Node, Not, Or, Term, to_query
-from paperboy.profiles.parser import TokenKind, _Lexer
+from paperboy.profiles.parser import MAX_HINTS, TokenKind, _Lexer
 
 
 def grouped(node: Node) -> str:
@@ -30,8 +30,19 @@ def warnings(node: Node, query: str | None = None) -> list[str]:
     found: list[str] = []
     if query is None or _mixed(query):
         _walk(node, found)
-    _required_beside_meaning(node, found)
+    _required_beside_meaning(node, found, MAX_HINTS - _hint_count(node))
     return list(dict.fromkeys(found))
+
+
+def _hint_count(node: Node) -> int:
+    match node:
+        case Hint():
+            return 1
+        case Not(child):
+            return _hint_count(child)
+        case And(children) | Or(children):
+            return sum(_hint_count(c) for c in children)
+    return 0
 
 
 def _walk(node: Node, found: list[str]) -> None:
@@ -47,25 +58,25 @@ def _walk(node: Node, found: list[str]) -> None:
                 _walk(c, found)
 
 
-def _required_beside_meaning(node: Node, found: list[str]) -> None:
+def _required_beside_meaning(node: Node, found: list[str], room: int) -> None:
     """For each group (AND) holding an about: or like: and plain words: the words are
     required, so a paper on the topic without them is left out; written ``~word`` they would
-    be hints (paperboy.profiles.ast.Hint). Words under a NOT are left alone: excluding is
-    meant."""
+    be hints (paperboy.profiles.ast.Hint), as many as the query has ``room`` for. Words under a
+    NOT are left alone: excluding is meant."""
     match node:
         case And(children):
             atoms = [c for c in children if isinstance(c, About | Like)]
             words = [c for c in children if isinstance(c, Term)]
             if atoms and words:
-                found.append(_words_are_required(words, atoms[0]))
+                found.append(_words_are_required(words, atoms[0], room))
             for c in children:
-                _required_beside_meaning(c, found)
+                _required_beside_meaning(c, found, room)
         case Or(children):
             for c in children:
-                _required_beside_meaning(c, found)
+                _required_beside_meaning(c, found, room)
 
 
-def _words_are_required(words: list[Term], atom: About | Like) -> str:
+def _words_are_required(words: list[Term], atom: About | Like, room: int) -> str:
     """``gui and agents are required beside about: (AND), … write ~gui ~agents …``."""
     listed = [to_query(w) for w in words]
     shown = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
@@ -74,10 +85,19 @@ def _words_are_required(words: list[Term], atom: About | Like) -> str:
     else:
         are, lacking, them, hints = "are", "any of them", "them", "hints"
     kind = "about:" if isinstance(atom, About) else "like:"
+    said = f"{shown} {are} required beside {kind} (AND), so close papers lacking {lacking} "
+    said += "are left out"
+    if room <= 0:
+        return f"{said}; the query already holds the most ~hints a query may ({MAX_HINTS})"
+    if len(words) > room:  # the suggestion must parse: name the words that fit
+        chosen = " ".join(to_query(Hint(w)) for w in words[:room])
+        return (
+            f"{said}; a query holds at most {MAX_HINTS} ~hints: write {chosen} to make the "
+            "words that name the topic best hints (or choose others)"
+        )
     marked = " ".join(to_query(Hint(w)) for w in words)
     return (
-        f"{shown} {are} required beside {kind} (AND), so close papers lacking {lacking} are "
-        f"left out; write {marked} to make {them} {hints}: never required, a paper with {them} "
+        f"{said}; write {marked} to make {them} {hints}: never required, a paper with {them} "
         "needs less closeness"
     )
 

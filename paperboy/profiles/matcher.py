@@ -49,7 +49,7 @@ from paperboy.profiles.ast import (
 from paperboy.profiles.compiler import FIELD_WEIGHT, Probe, probes
 from paperboy.profiles.document import PaperLike, analyse
 from paperboy.profiles.index import PaperIndex, bits
-from paperboy.profiles.parser import parse
+from paperboy.profiles.parser import parse_stored
 from paperboy.profiles.reference import liked_want
 from paperboy.semantic.closeness import Closeness, Meaning, Want
 
@@ -462,8 +462,8 @@ class Matcher:
                 if not parts:
                     return lambda masks, index: reduce(or_, get(masks), 0)
                 return lambda masks, index: _any(parts, masks, index, reduce(or_, get(masks), 0))
-            case Not(child):
-                inner = self._compile(child, want, hints)
+            case Not(child):  # the group's hints are for what it wants, not what it excludes
+                inner = self._compile(child, want)
                 return lambda masks, index: index.everything & ~inner(masks, index)
             case Hint():  # never required (the parser keeps it beside an atom it moves)
                 return lambda masks, index: index.everything
@@ -553,8 +553,8 @@ def _bulk() -> Iterator[None]:
 
 @lru_cache(maxsize=65536)
 def _parse(query: str) -> Node:
-    """Profiles often share a query ("diffusion"): parse each text once."""
-    return parse(query)
+    """Profiles often share a query ("diffusion"): parse each stored text once."""
+    return parse_stored(query)
 
 
 def _word_scores(probes: tuple[Probe, ...], mask: int, index: PaperIndex) -> dict[int, int]:

@@ -53,6 +53,7 @@ _NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: int() would also take "²"
 _FIELDS = {f.value: f for f in Field if f is not Field.ANY}
 _COMPARE = re.compile(rf"^({'|'.join(METRICS)})(>=|<=|>|<|=)(.*)$", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r"^([A-Za-z]+):")
+_LEGACY_TILDE = re.compile(r"(?:(?<=[\s(])|^)(-*)~+")  # a ~ (after any -) that starts a word
 _QUOTED_HINT = re.compile(r"(?P<neg>-*)~(?:(?P<name>[A-Za-z]+):)?")  # before a '"'
 
 _SPECIAL = frozenset(":<>=")  # a word with none of these is neither a field, nor a filter
@@ -115,6 +116,25 @@ class Token(NamedTuple):
     text: str
     column: int  # 1-based
     field: Field = Field.ANY
+
+
+def parse_stored(query: str, profile: str = "query") -> Node:
+    """A query read back from the store: as ``parse``, except that one saved before ~hints
+    existed, when a ``~`` belonged to its word (``GPT ~4`` matched what ``GPT 4`` matches), and
+    refused now, is read as it was then, each ``~`` that starts a word dropped: an old profile
+    keeps matching instead of holding its subscriber's digests back. What people type goes
+    through ``parse`` and is refused with the reason."""
+    try:
+        return parse(query, profile)
+    except ProfileSyntaxError:
+        if "~" not in query:
+            raise
+        legacy = _LEGACY_TILDE.sub(r"\1", query)
+        try:
+            return parse(legacy, profile)
+        except ProfileSyntaxError:
+            pass
+        raise
 
 
 def parse(query: str, profile: str = "query") -> Node:
@@ -412,6 +432,8 @@ class _Parser:
             self.advance()
             return Hint(self._word(token))
         if token.kind is _PHRASE:
+            if not any(c.isalnum() for c in token.text):  # could never be found, yet weighs
+                raise self.fail(token, f'"{token.text}" has no letters or digits: expected a hint')
             self.advance()
             return Hint(Term(token.text, token.field, phrase=True))
         raise self.fail(mark, f"expected a word or a phrase after '~', {_HINT_EXAMPLE}")

@@ -68,8 +68,8 @@ def matches(
             }[op]
         case Has(what):
             return bool(paper.github_repo if what == Feature.CODE else paper.project_page)
-        case Not(child):
-            return not holds(child)
+        case Not(child):  # the group's hints are for what it wants, not what it excludes
+            return not holds(child, ())
         case And(children):
             mine = hints_of(children, hints)
             return all(holds(c, mine) for c in children)

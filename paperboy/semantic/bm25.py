@@ -49,7 +49,10 @@ class Corpus:
         return cls(len(documents), dict(frequency), max(mean, 1.0))
 
     def idf(self, term: str) -> float:
-        df = self.frequency.get(term, 0)
+        return self.idf_of(self.frequency.get(term, 0))
+
+    def idf_of(self, df: int) -> float:
+        """The IDF of a term found in ``df`` background papers."""
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
 

@@ -17,7 +17,7 @@ import hashlib
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar, overload
 
@@ -285,7 +285,7 @@ class VectorMeaning:
 
     def _new_plan(self, wants: tuple[Want, ...]) -> _Plan:
         generation = self._generation
-        prepared = self._prepared(wants)
+        prepared = self._prepared([_unhinted(w) for w in wants])  # hints change none of it
         if self._generation != generation:  # a want of this very list forgotten: keep none
             generation = -1
         s = self.settings
@@ -309,14 +309,17 @@ class VectorMeaning:
             for w, p in zip(wants, prepared, strict=True)
         ]
         hinted = [i for i, w in enumerate(wants) if w.hints]
-        hints = tuple(dict.fromkeys(t for i in hinted for t in wants[i].hints))
-        column = {t: j for j, t in enumerate(hints)}
-        most = max((len(set(wants[i].hints)) for i in hinted), default=0)
+        # A hint is what the matcher finds for it: ~GUI and ~gui, ~model and ~models are one.
+        own = [_distinct_hints(wants[i].hints) for i in hinted]
+        hints = tuple(_distinct_hints([t for ts in own for t in ts]))
+        column = {Probe.of(t).key: j for j, t in enumerate(hints)}
+        most = max(map(len, own), default=0)
         hint_index = np.zeros((len(hinted), most), dtype=np.intp)
         hint_share = np.zeros((len(hinted), most), dtype=np.float32)
-        for row, i in enumerate(hinted):
-            for j, t in enumerate(dict.fromkeys(wants[i].hints)):
-                hint_index[row, j], hint_share[row, j] = column[t], self._hint_weight(t)
+        for row, ts in enumerate(own):
+            for j, t in enumerate(ts):
+                hint_index[row, j] = column[Probe.of(t).key]
+                hint_share[row, j] = self._hint_weight(t)
         hint_share /= np.maximum(hint_share.sum(axis=1, keepdims=True), 1e-12)
         return _Plan(
             wants=wants,
@@ -345,10 +348,17 @@ class VectorMeaning:
 
     def _hint_weight(self, hint: Term) -> float:
         """How much a hint says: the IDF over the background of its rarest word or word pair
-        (a phrase's pair, a prefix's stem), the highest IDF when the background lacks it."""
+        (a phrase's pair); a prefix's, of the background papers with a word it starts; the
+        highest when no background paper has it; the lowest (as if every paper had it) for a
+        hint of stop words alone (``~the``, ``~method``), which says nothing of the topic."""
+        corpus = self._corpus
+        if hint.prefix:
+            stem = Probe.of(hint).words[0]
+            return corpus.idf_of(sum(1 for doc in self._bg_terms if _starts(doc, stem)))
         found = self._text_terms(hint.text)
-        unseen = self._corpus.idf("")  # no background paper has the empty term
-        return max((self._corpus.idf(t) for t in found), default=unseen)
+        if not found:
+            return corpus.idf_of(corpus.size)
+        return max(corpus.idf(t) for t in found)
 
     def held_back(self, rejected: tuple[str, ...], papers: Sequence[PaperLike]) -> int:
         if not rejected or not papers:
@@ -375,7 +385,7 @@ class VectorMeaning:
         text, vectors = self._sentence_vectors(paper)
         if not text:
             return _clip(paper.title)
-        query = self._prepared([want])[0].own
+        query = self._prepared([_unhinted(want)])[0].own
         return _clip(text[int(np.argmax(vectors @ query))])
 
     def _why_like(self, atom: Like, paper: PaperLike) -> str:
@@ -569,6 +579,24 @@ def _hint_hits(hints: Sequence[Term], papers: Sequence[PaperLike]) -> npt.NDArra
     packed = b"".join(mask.to_bytes(width, "little") for mask in found)
     bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8), bitorder="little")
     return bits.reshape(len(hints), width * 8)[:, : len(papers)].astype(bool)
+
+
+def _unhinted(want: Want) -> Want:
+    """The want without its hints: what its rows and calibrations depend on."""
+    return replace(want, hints=()) if want.hints else want
+
+
+def _distinct_hints(hints: Sequence[Term]) -> list[Term]:
+    """A want's hints, one per thing the matcher finds (the first written of each)."""
+    seen: dict[object, Term] = {}
+    for hint in hints:
+        seen.setdefault(Probe.of(hint).key, hint)
+    return list(seen.values())
+
+
+def _starts(doc: Counter[str], stem: str) -> bool:
+    """Whether a background paper has a word (not a pair) starting with ``stem``."""
+    return any(t.startswith(stem) and " " not in t for t in doc)
 
 
 def _more_like_liked(want: Want) -> bool:

@@ -17,7 +17,7 @@ from paperboy.clock import Clock, system_clock
 from paperboy.errors import ProfileSyntaxError
 from paperboy.profiles.ast import About, And, Like, Node, Not, Or
 from paperboy.profiles.document import PaperLike
-from paperboy.profiles.parser import parse
+from paperboy.profiles.parser import parse_stored
 from paperboy.semantic.embedder import Embedder, Vectors
 from store.vectors import FloatRow, NewVector, PaperText, StoredVector, decode, encode
 
@@ -200,7 +200,7 @@ def needs_meaning(queries: Iterable[str]) -> bool:
 
 def _uses_meaning(query: str) -> bool:
     try:
-        return _has_semantic(parse(query))
+        return _has_semantic(parse_stored(query))
     except ProfileSyntaxError:  # a parser without about:/like: yet, or a broken query
         return _SEMANTIC.search(query) is not None
 
