@@ -6,6 +6,7 @@ import pytest
 
 from paperboy.errors import ProfileSyntaxError
 from paperboy.profiles.ast import Hint, to_query
+from paperboy.profiles.explain import grouped, written
 from paperboy.profiles.parser import MAX_HINTS, parse
 
 
@@ -36,3 +37,15 @@ def test_hints_in_nested_groups_count_together() -> None:
     outer = " ".join(f"~b{i}" for i in range(half))
     with pytest.raises(ProfileSyntaxError, match="~hints"):
         parse(f'(about:"web agents" {inner} OR like:2407.21783) {outer}')
+
+
+@pytest.mark.parametrize(
+    "query", ['-NOT about:"robot arms"', 'NOT -title:"robot arms"', '--abstract:"robot arms" x']
+)
+def test_a_double_exclusion_of_a_field_phrase_prints_to_a_form_that_parses_back(
+    query: str,
+) -> None:
+    """explain writes NOT NOT x as --x; before a field's phrase that was refused."""
+    node = parse(query)
+    assert parse(written(node)) == node
+    assert parse(grouped(node)) == node

@@ -152,7 +152,7 @@ def parse(query: str, profile: str = "query") -> Node:
 _TOKEN = re.compile(
     r"""(?P<space>\s+)
       | (?P<paren>[()])
-      | (?P<fieldphrase>(?P<neg>-)?(?P<name>[A-Za-z]+):(?=\"))
+      | (?P<fieldphrase>(?P<neg>-*)(?P<name>[A-Za-z]+):(?=\"))
       | (?P<phrase>\"[^\"]*\"?)
       | (?P<word>[^\s()\"]+)""",
     re.VERBOSE,
@@ -181,7 +181,7 @@ class _Lexer:
             if kind == "paren":
                 found.append(Token(_LPAREN if text == "(" else _RPAREN, text, column))
             elif kind == "fieldphrase":
-                if match.group("neg"):
+                for _ in match.group("neg"):  # -about:"x", and --about:"x" as explain prints
                     found.append(Token(_MINUS, "-", column))
                     column += 1
                 name = match.group("name").lower()
