@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
+from paperboy.semantic.background import background_for
+from paperboy.semantic.lexical import LexicalEmbedder
+from paperboy.semantic.meaning import InMemoryVectors, VectorMeaning
 from scraper.models import ScrapedPaper
 from tests.builders import captured
 
@@ -28,3 +32,16 @@ def saved_papers() -> tuple[ScrapedPaper, ...]:
 
 def by_id(arxiv_id: str) -> ScrapedPaper:
     return next(p for p in saved_papers() if p.arxiv_id == arxiv_id)
+
+
+def lexical_meaning(papers: Sequence[ScrapedPaper]) -> VectorMeaning:
+    """The real VectorMeaning over the lexical fallback embedder (no model), looking ``papers``
+    up by arXiv id, with the shipped background."""
+    embedder = LexicalEmbedder()
+    known = {p.arxiv_id: p for p in papers}
+    return VectorMeaning(
+        embedder,
+        InMemoryVectors(embedder),
+        background_for(embedder),
+        lambda ids: [known[i] for i in ids if i in known],
+    )

@@ -20,11 +20,10 @@ from paperboy.profiles.matcher import MEANING_WEIGHT, Matcher, ProfileSpec, rank
 from paperboy.profiles.parser import parse
 from paperboy.profiles.reference import has_term, matches
 from paperboy.semantic import bm25, score
-from paperboy.semantic.background import background_for, texts_and_vectors
+from paperboy.semantic.background import texts_and_vectors
 from paperboy.semantic.closeness import Closeness, Want
-from paperboy.semantic.lexical import LexicalEmbedder
-from paperboy.semantic.meaning import InMemoryVectors, VectorMeaning
-from tests.papers import saved_papers
+from paperboy.semantic.meaning import VectorMeaning
+from tests.papers import lexical_meaning, saved_papers
 from tests.test_semantic_query import FakeMeaning
 
 PAPERS = saved_papers()
@@ -46,14 +45,7 @@ def having(term: Term) -> set[int]:
 
 @pytest.fixture(scope="module")
 def meaning() -> VectorMeaning:
-    embedder = LexicalEmbedder()
-    by_id = {p.arxiv_id: p for p in PAPERS}
-    return VectorMeaning(
-        embedder,
-        InMemoryVectors(embedder),
-        background_for(embedder),
-        lambda ids: [by_id[i] for i in ids if i in by_id],
-    )
+    return lexical_meaning(PAPERS)
 
 
 # Which hints each atom takes (paperboy.profiles.ast.hinted_semantic).

@@ -26,12 +26,11 @@ from paperboy.profiles.matcher import Matcher, PreparedBatch, ProfileSpec
 from paperboy.profiles.parser import MAX_HINTS, parse
 from paperboy.profiles.reference import has_term, matches
 from paperboy.profiles.text import raw_words, words
-from paperboy.semantic.background import background_for, texts_and_vectors
+from paperboy.semantic.background import texts_and_vectors
 from paperboy.semantic.closeness import Want
-from paperboy.semantic.lexical import LexicalEmbedder
-from paperboy.semantic.meaning import InMemoryVectors, VectorMeaning
+from paperboy.semantic.meaning import VectorMeaning
 from paperboy.web.preview import Preview
-from tests.papers import saved_papers
+from tests.papers import lexical_meaning, saved_papers
 from tests.test_semantic_query import FakeMeaning
 
 PAPERS = saved_papers()
@@ -41,14 +40,7 @@ TOPIC = About("image generation with diffusion models")
 
 @pytest.fixture(scope="module")
 def meaning() -> VectorMeaning:
-    embedder = LexicalEmbedder()
-    by_id = {p.arxiv_id: p for p in PAPERS}
-    return VectorMeaning(
-        embedder,
-        InMemoryVectors(embedder),
-        background_for(embedder),
-        lambda ids: [by_id[i] for i in ids if i in by_id],
-    )
+    return lexical_meaning(PAPERS)
 
 
 def found(meaning: VectorMeaning, query: str) -> set[str]:
@@ -371,26 +363,20 @@ def gains(meaning: VectorMeaning, first: Term, second: Term) -> tuple[float, flo
     return only(first, second), only(second, first)
 
 
-def test_of_two_content_words_the_rarer_in_the_background_gains_more(
-    meaning: VectorMeaning,
+@pytest.mark.parametrize(
+    ("common", "rare"),
+    [("video", "consistency"), ("method", "video")],
+    ids=["two content words", "a stop word against a content word"],
+)
+def test_of_two_hints_the_one_fewer_background_papers_say_gains_more(
+    meaning: VectorMeaning, common: str, rare: str
 ) -> None:
-    video, consistency = Term("video"), Term("consistency")
-    video_count = background_papers(lambda t: "video" in words(t))
-    consistency_count = background_papers(lambda t: "consistency" in words(t))
-    assert consistency_count < video_count
-    video_gain, consistency_gain = gains(meaning, video, consistency)
-    assert consistency_gain > video_gain
-
-
-def test_a_stop_word_hint_said_by_more_background_papers_gains_less(
-    meaning: VectorMeaning,
-) -> None:
-    method, video = Term("method"), Term("video")
-    method_count = background_papers(lambda t: "method" in words(t))
-    video_count = background_papers(lambda t: "video" in words(t))
-    assert video_count < method_count
-    method_gain, video_gain = gains(meaning, method, video)
-    assert video_gain > method_gain
+    """A stop word ("method") is left out of the IDF's words: it must weigh least, not most."""
+    common_count = background_papers(lambda t: common in words(t))
+    rare_count = background_papers(lambda t: rare in words(t))
+    assert rare_count < common_count
+    common_gain, rare_gain = gains(meaning, Term(common), Term(rare))
+    assert rare_gain > common_gain
 
 
 def test_a_prefix_hint_said_by_more_background_papers_gains_less(meaning: VectorMeaning) -> None:
