@@ -41,18 +41,21 @@ if TYPE_CHECKING:
 MAX_CLOSENESS = 5
 
 GRAMMAR = f"""\
-A profile is a query over new papers. Case, accents and simple plurals do not matter, words
-match whole words ("cat" never matches "concatenate"), and "high-fidelity" = "high fidelity".
+A profile is a query over new papers. Case, accents and simple plurals do not
+matter; words match whole words ("cat" never matches "concatenate"), and
+"high-fidelity" = "high fidelity".
 
   diffusion video          both words (AND is implied; writing AND is allowed)
   "neural radiance"        the exact phrase
-  diffusion OR flow        either (AND binds tighter: a b OR c is (a b) OR c, and
-                           a OR b -c is a OR (b -c): write (a OR b) -c to exclude from both)
+  diffusion OR flow        either. AND binds tighter: a b OR c is (a b) OR c,
+                           and a OR b -c is a OR (b -c): write (a OR b) -c
+                           to exclude from both
   -survey   NOT survey     exclude papers with the word
   (video OR audio) -survey parentheses group
   diffus*                  any word starting with diffus (at least 3 letters)
 
-Fields (a bare term looks in the title, the abstract, the AI summary and the AI keywords):
+Fields (a bare term looks in the title, the abstract, the AI summary and the
+AI keywords):
   title:llama   abstract:"variational inference"   author:"Yann LeCun"
   org:nvidia    keyword:"reinforcement learning"
 
@@ -60,23 +63,26 @@ Filters:
   upvotes>=20   stars>=100   (also >, <=, <, =)     has:code   has:project
 
 By meaning (papers on a topic, whatever words they use):
-  about:"speculative decoding for LLM serving"   close in meaning to the text \
-({MIN_ABOUT}-{MAX_ABOUT} characters)
+  about:"speculative decoding for LLM serving"   close in meaning to the text
+                                                 ({MIN_ABOUT}-{MAX_ABOUT} characters)
   about:robotics                                 one word needs no quotes
-  like:2407.21783   like:2407.21783,2501.00001   close to these papers (arXiv ids, no spaces)
+  like:2407.21783,2501.00001                     close to these papers (arXiv
+                                                 ids, no spaces)
   -about:"surveys of the field"                  not about this topic
   about:"computer-use agents" ~GUI ~agents       with hints: never required
-  Each match says why: the abstract's sentence closest to the topic, or "close to <paper>".
-  How close counts is the profile's closeness: broader (-1, -2, ...) or narrower (1, 2, ...).
+  Each match says why: the abstract's sentence closest to the topic, or
+  "close to <paper>". How close counts is the profile's closeness: broader
+  (-1, -2, ...) or narrower (1, 2, ...).
   Hints, ~word ~prefix* ~"a phrase" ~title:word, sit beside an about: or like:
   (same group). A paper with them needs less closeness, one without them more.
   Without ~ a word is required: about:"computer-use agents" GUI needs GUI too.
 
 Limits: {MAX_QUERY_LENGTH} characters, {MAX_TERMS} terms, {MAX_DEPTH} levels of nesting \
-(each parenthesis and
-each NOT or - is one level); numbers are written with the digits 0-9, at most {MAX_NUMBER};
-about: and like: count as terms, at most {MAX_SEMANTIC} in a query, {MAX_LIKE} ids in a like:.
-~hints count as terms too, at most {MAX_HINTS} in a query.
+(each parenthesis
+and each NOT or - is one level); numbers are written with the digits 0-9, at
+most {MAX_NUMBER}. about: and like: count as terms,
+at most {MAX_SEMANTIC} in a query, {MAX_LIKE} ids in a like:; ~hints count as terms too, at most
+{MAX_HINTS} in a query.
 
 Examples:
   ("variational inference" OR bayesian*) -survey
