@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_left
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -208,6 +209,7 @@ class VectorMeaning:
         texts = texts_and_vectors()[0] if background_texts is None else background_texts
         self._bg_terms = [bm25.terms(t) for t in texts]
         self._corpus = bm25.Corpus.of(self._bg_terms)
+        self._bg_words: tuple[list[str], dict[str, set[int]]] | None = None  # for prefix hints
         self._texts: OrderedDict[str, Vectors] = OrderedDict()
         self._wants: OrderedDict[Want, _Prepared] = OrderedDict()
         self._terms: OrderedDict[str, Counter[str]] = OrderedDict()
@@ -313,13 +315,14 @@ class VectorMeaning:
         own = [_distinct_hints(wants[i].hints) for i in hinted]
         hints = tuple(_distinct_hints([t for ts in own for t in ts]))
         column = {Probe.of(t).key: j for j, t in enumerate(hints)}
+        weight = [self._hint_weight(t) for t in hints]  # once per distinct hint
         most = max(map(len, own), default=0)
         hint_index = np.zeros((len(hinted), most), dtype=np.intp)
         hint_share = np.zeros((len(hinted), most), dtype=np.float32)
         for row, ts in enumerate(own):
             for j, t in enumerate(ts):
-                hint_index[row, j] = column[Probe.of(t).key]
-                hint_share[row, j] = self._hint_weight(t)
+                hint_index[row, j] = found = column[Probe.of(t).key]
+                hint_share[row, j] = weight[found]
         hint_share /= np.maximum(hint_share.sum(axis=1, keepdims=True), 1e-12)
         return _Plan(
             wants=wants,
@@ -353,12 +356,29 @@ class VectorMeaning:
         hint of stop words alone (``~the``, ``~method``), which says nothing of the topic."""
         corpus = self._corpus
         if hint.prefix:
-            stem = Probe.of(hint).words[0]
-            return corpus.idf_of(sum(1 for doc in self._bg_terms if _starts(doc, stem)))
+            return corpus.idf_of(self._prefix_frequency(Probe.of(hint).words[0]))
         found = self._text_terms(hint.text)
         if not found:
             return corpus.idf_of(corpus.size)
         return max(corpus.idf(t) for t in found)
+
+    def _prefix_frequency(self, stem: str) -> int:
+        """How many background papers have a word (not a pair) starting with ``stem``: the
+        background's words sorted once, the stem's range found by bisection."""
+        if self._bg_words is None:
+            where: dict[str, set[int]] = {}
+            for i, doc in enumerate(self._bg_terms):
+                for term in doc:
+                    if " " not in term:
+                        where.setdefault(term, set()).add(i)
+            self._bg_words = (sorted(where), where)
+        ordered, where = self._bg_words
+        papers: set[int] = set()
+        for word in ordered[bisect_left(ordered, stem) :]:
+            if not word.startswith(stem):
+                break
+            papers |= where[word]
+        return len(papers)
 
     def held_back(self, rejected: tuple[str, ...], papers: Sequence[PaperLike]) -> int:
         if not rejected or not papers:
@@ -592,11 +612,6 @@ def _distinct_hints(hints: Sequence[Term]) -> list[Term]:
     for hint in hints:
         seen.setdefault(Probe.of(hint).key, hint)
     return list(seen.values())
-
-
-def _starts(doc: Counter[str], stem: str) -> bool:
-    """Whether a background paper has a word (not a pair) starting with ``stem``."""
-    return any(t.startswith(stem) and " " not in t for t in doc)
 
 
 def _more_like_liked(want: Want) -> bool:
