@@ -17,6 +17,7 @@ limit: at most 32 levels, so at most 66 levels of tree, a few hundred frames for
 from __future__ import annotations
 
 import re
+from collections import Counter
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -271,9 +272,7 @@ class _Parser:
     def __init__(self, tokens: list[Token], profile: str) -> None:
         self.tokens, self.profile, self.index = tokens, profile, 0
         self.depth = 0  # parentheses and NOTs open around the current token
-        self.terms = 0
-        self.semantic = 0  # about: and like: atoms
-        self.hints = 0
+        self.counted: Counter[str] = Counter()  # terms, semantic (about:/like:), hints
 
     @property
     def current(self) -> Token:
@@ -359,23 +358,17 @@ class _Parser:
             self.depth -= 1
             return node
         if token.kind in _TERMS:
-            self.terms += 1
-            if self.terms > MAX_TERMS:
-                raise self.fail(token, f"more than {MAX_TERMS} terms (split it into two profiles)")
+            self._count(token, "terms", MAX_TERMS, "terms (split it into two profiles)")
         if token.kind in _MEANINGS:
-            self.semantic += 1
-            if self.semantic > MAX_SEMANTIC:
-                raise self.fail(
-                    token, f"more than {MAX_SEMANTIC} about: and like: terms (split the profile)"
-                )
+            self._count(
+                token, "semantic", MAX_SEMANTIC, "about: and like: terms (split the profile)"
+            )
             self.advance()
             return self._about(token) if token.kind is _ABOUT else self._like(token)
         if token.kind is _HINT:
-            self.hints += 1
-            if self.hints > MAX_HINTS:
-                raise self.fail(
-                    token, f"more than {MAX_HINTS} ~hints (keep the few words that name the topic)"
-                )
+            self._count(
+                token, "hints", MAX_HINTS, "~hints (keep the few words that name the topic)"
+            )
             self.advance()
             return self._hint(token)
         if token.kind is _PHRASE:
@@ -392,6 +385,12 @@ class _Parser:
         if token.kind is _END:
             raise self.fail(token, "unexpected end of query: expected a term")
         raise self.fail(token, f"unexpected {token.text!r}: expected a term")
+
+    def _count(self, token: Token, what: str, limit: int, said: str) -> None:
+        """One more of ``what``; refused past ``limit``, at the token's column."""
+        self.counted[what] += 1
+        if self.counted[what] > limit:
+            raise self.fail(token, f"more than {limit} {said}")
 
     def _enter(self, opener: Token) -> None:
         """One level deeper (a '(' or a NOT); refused past MAX_DEPTH, at the opener's column."""
