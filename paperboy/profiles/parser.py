@@ -127,15 +127,14 @@ def parse_stored(query: str, profile: str = "query") -> Node:
     through ``parse`` and is refused with the reason."""
     try:
         return parse(query, profile)
-    except ProfileSyntaxError:
-        if "~" not in query:
-            raise
+    except ProfileSyntaxError as refused:
         legacy = _LEGACY_TILDE.sub(r"\1", query)
+        if legacy == query:
+            raise
         try:
             return parse(legacy, profile)
         except ProfileSyntaxError:
-            pass
-        raise
+            raise refused from None
 
 
 def parse(query: str, profile: str = "query") -> Node:

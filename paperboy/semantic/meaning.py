@@ -310,20 +310,7 @@ class VectorMeaning:
             score.cutoff(w.step, bool(p.liked.size), s, _more_like_liked(w), bool(w.hints))
             for w, p in zip(wants, prepared, strict=True)
         ]
-        hinted = [i for i, w in enumerate(wants) if w.hints]
-        # A hint is what the matcher finds for it: ~GUI and ~gui, ~model and ~models are one.
-        own = [_distinct_hints(wants[i].hints) for i in hinted]
-        hints = tuple(_distinct_hints([t for ts in own for t in ts]))
-        column = {Probe.of(t).key: j for j, t in enumerate(hints)}
-        weight = [self._hint_weight(t) for t in hints]  # once per distinct hint
-        most = max(map(len, own), default=0)
-        hint_index = np.zeros((len(hinted), most), dtype=np.intp)
-        hint_share = np.zeros((len(hinted), most), dtype=np.float32)
-        for row, ts in enumerate(own):
-            for j, t in enumerate(ts):
-                hint_index[row, j] = found = column[Probe.of(t).key]
-                hint_share[row, j] = weight[found]
-        hint_share /= np.maximum(hint_share.sum(axis=1, keepdims=True), 1e-12)
+        hinted, hints, hint_index, hint_share = self._hint_plan(wants)
         return _Plan(
             wants=wants,
             generation=generation,
@@ -343,11 +330,32 @@ class VectorMeaning:
             near=_joined([prepared[i].near for i in liked]),
             rejected=[w.rejected for w in wants if w.rejected],
             cuts=np.array(cuts, dtype=np.float32),
-            hinted=np.array(hinted, dtype=np.intp),
+            hinted=hinted,
             hints=hints,
             hint_index=hint_index,
             hint_share=hint_share,
         )
+
+    def _hint_plan(
+        self, wants: Sequence[Want]
+    ) -> tuple[batching.Ints, tuple[Term, ...], batching.Ints, Vectors]:
+        """The wants with ~hints, their distinct hints, and for each such want which hints it
+        has and each one's share of its weight (``_Plan.hint_index``, ``hint_share``). A hint is
+        what the matcher finds for it: ~GUI and ~gui, ~model and ~models are one."""
+        hinted = [i for i, w in enumerate(wants) if w.hints]
+        own = [_distinct_hints(wants[i].hints) for i in hinted]
+        hints = tuple(_distinct_hints([t for ts in own for t in ts]))
+        column = {Probe.of(t).key: j for j, t in enumerate(hints)}
+        weight = [self._hint_weight(t) for t in hints]  # once per distinct hint
+        most = max(map(len, own), default=0)
+        index = np.zeros((len(hinted), most), dtype=np.intp)
+        share = np.zeros((len(hinted), most), dtype=np.float32)
+        for row, ts in enumerate(own):
+            for j, t in enumerate(ts):
+                index[row, j] = found = column[Probe.of(t).key]
+                share[row, j] = weight[found]
+        share /= np.maximum(share.sum(axis=1, keepdims=True), 1e-12)
+        return np.array(hinted, dtype=np.intp), hints, index, share
 
     def _hint_weight(self, hint: Term) -> float:
         """How much a hint says: the IDF over the background of its rarest word or word pair

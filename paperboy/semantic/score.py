@@ -177,10 +177,10 @@ def hinted(
     """What ~hints add to each want's score: ``hint_bonus`` x the share of its hints' weight
     found in each paper (``hits``: distinct hints x papers; ``index`` and ``share``: wants x
     most hints of one, which hint and its share of the want's weight, each row's shares
-    summing to 1, padding 0). With the higher cut-off
-    (``k_hinted``), a paper with every hint needs z >= k_hinted - hint_bonus (1.1), one with
-    none z >= k_hinted (2.85): the words move the bar, they are not required. Dev set, the naive
-    words as hints: 0.714 (about: alone) -> 0.750 (bench/RESULTS.md, round 6)."""
+    summing to 1, padding 0). With the higher cut-off (``k_hinted``), a paper with every hint
+    needs z >= k_hinted - hint_bonus (1.1), one with none z >= k_hinted (2.85): the words move
+    the bar, they are not required. Dev set, the naive words as hints through the Matcher:
+    0.714 (about: alone) -> 0.766 (bench/RESULTS.md, round 6)."""
     added = np.zeros((len(index), hits.shape[1]), dtype=np.float32)
     for j in range(index.shape[1]):  # a want has a few hints: a few gathers, no dense product
         added += share[:, j, None] * hits[index[:, j]]
